@@ -22,7 +22,7 @@ public static class NpgsqlDbContextExtensions
 
         builder.Services.AddDbContextPool<TContext>(options =>
         {
-            options.UseNpgsql(connectionString);
+            options.UseNpgsql(connectionString).UseSnakeCaseNamingConvention();
             configure?.Invoke(options);
         });
 

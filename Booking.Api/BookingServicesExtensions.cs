@@ -1,0 +1,37 @@
+using Booking.Api.Capacity;
+using Booking.Api.Data;
+using Booking.Api.Http;
+using Booking.Api.Seats;
+using Booking.Core;
+using Booking.Core.Holds;
+
+namespace Booking.Api;
+
+public static class BookingServicesExtensions
+{
+    /// <summary>Everything the booking service needs beyond the service defaults.</summary>
+    public static IHostApplicationBuilder AddBookingServices(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+
+        builder.AddBookingCore();
+        builder.Services.AddHostedService<DatabaseMigrator>();
+        builder.Services.AddHostedService<HoldSweeper>();
+
+        builder.Services.AddHttpClient<PerformanceClient>(http => http.BaseAddress = new Uri($"http://{PerformanceClient.ServiceName}"));
+        builder.Services.AddScoped<SeatStateLoader>();
+        builder.Services.AddScoped<CapacityStateLoader>();
+
+        builder.Services.ConfigureHttpJsonOptions(options => BookingJson.Configure(options.SerializerOptions));
+        // Unreadable bodies become exceptions the ApiExceptionHandler answers with problem details, not bare 400s.
+        builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        builder.Services.AddExceptionHandler<ApiExceptionHandler>();
+        builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        {
+            var status = context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode;
+            context.ProblemDetails.Extensions.TryAdd("code", ProblemCodes.ForStatus(status));
+        });
+
+        return builder;
+    }
+}

@@ -1,0 +1,212 @@
+using Booking.Api.Http;
+using Booking.Core;
+using Booking.Core.Capacity;
+using Booking.Core.Data;
+using Booking.Core.Holds;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Booking.Api.Capacity;
+
+public sealed record SetCapacityRequest(int? Capacity);
+
+public sealed record CapacityDto(BookingDomain Domain, string ResourceId, string Slot, int Capacity, int Available, int Held, int Booked)
+{
+    public static CapacityDto From(ResourceRef slot, CapacityCounters counters) =>
+        new(slot.Domain, slot.ResourceId, slot.Slot!, counters.Capacity, counters.Available, counters.Held, counters.Booked);
+}
+
+public sealed record CreateCapacityHoldRequest(int? Quantity);
+
+public sealed record CapacityHoldDto(Guid HoldId, BookingDomain Domain, string ResourceId, string Slot, int Quantity, DateTimeOffset ExpiresAt);
+
+public sealed class CapacityServices(
+    CapacityEngine capacity,
+    CapacityStateLoader loader,
+    ResourceRegistry registry,
+    BookingDbContext db,
+    TimeProvider time,
+    IOptions<BookingOptions> options)
+{
+    public ResourceRegistry Registry { get; } = registry;
+    public CapacityEngine Capacity { get; } = capacity;
+    public CapacityStateLoader Loader { get; } = loader;
+    public BookingDbContext Db { get; } = db;
+    public TimeProvider Time { get; } = time;
+    public BookingOptions Options { get; } = options.Value;
+}
+
+/// <summary>Counted capacity per slot for exhibitions and restaurants, held in one Lua call.</summary>
+public static class CapacityApi
+{
+    public const int MaxCapacity = 1_000_000;
+
+    public static IEndpointRouteBuilder MapCapacityApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/capacity/{domain}/{resourceId}/{slot}").WithTags("Capacity");
+
+        group.MapPut(string.Empty, SetCapacityAsync)
+            .WithName("SetCapacity")
+            .WithSummary("Sets a slot's capacity; it cannot go below what is held plus booked.");
+
+        group.MapGet(string.Empty, GetCapacityAsync)
+            .WithName("GetCapacity")
+            .WithSummary("A slot's capacity with what is available, held and booked.");
+
+        group.MapGroup(string.Empty).RequireCaller()
+            .MapPost("/holds", CreateHoldAsync)
+            .WithName("CreateCapacityHold")
+            .WithSummary("Holds a quantity of a slot, all or nothing, until the hold expires.");
+
+        return app;
+    }
+
+    public static async Task<Results<Ok<CapacityDto>, ValidationProblem, ProblemHttpResult>> SetCapacityAsync(
+        string domain, string resourceId, string slot, SetCapacityRequest request, [AsParameters] CapacityServices services, CancellationToken cancellationToken)
+    {
+        var validation = ValidateSlot(domain, resourceId, slot, out var resource);
+        validation.Check(request.Capacity is >= 0 and <= MaxCapacity, "capacity", $"Must be a whole number from 0 to {MaxCapacity}.");
+        if (!validation.IsValid)
+        {
+            return Problems.Validation(validation.Errors);
+        }
+
+        // An existing slot whose counters Redis lost must get its bookings back before its capacity changes.
+        await services.Loader.LoadAsync(resource!, cancellationToken).ConfigureAwait(false);
+        var (accepted, counters) = await services.Capacity.SetAsync(resource!, request.Capacity!.Value).ConfigureAwait(false);
+        if (!accepted)
+        {
+            return Problems.Conflict(
+                ProblemCodes.InvalidState,
+                "Capacity below what is taken",
+                $"{counters.Held} units are held and {counters.Booked} booked; capacity cannot go below {counters.Held + counters.Booked}.",
+                new Dictionary<string, object?>(StringComparer.Ordinal) { ["held"] = counters.Held, ["booked"] = counters.Booked });
+        }
+
+        await UpsertRecordAsync(services, resource!, request.Capacity.Value, cancellationToken).ConfigureAwait(false);
+        await services.Registry.AddAsync(resource!).ConfigureAwait(false);
+        return TypedResults.Ok(CapacityDto.From(resource!, counters));
+    }
+
+    public static async Task<Results<Ok<CapacityDto>, ValidationProblem, ProblemHttpResult>> GetCapacityAsync(
+        string domain, string resourceId, string slot, [AsParameters] CapacityServices services, CancellationToken cancellationToken)
+    {
+        var validation = ValidateSlot(domain, resourceId, slot, out var resource);
+        if (!validation.IsValid)
+        {
+            return Problems.Validation(validation.Errors);
+        }
+
+        var counters = await services.Capacity.ReadAsync(resource!).ConfigureAwait(false);
+        if (counters is null)
+        {
+            if (!await services.Loader.LoadAsync(resource!, cancellationToken).ConfigureAwait(false))
+            {
+                return Problems.NotFound($"Capacity of {resource!.Domain} '{resourceId}' at '{slot}'");
+            }
+
+            counters = await services.Capacity.ReadAsync(resource!).ConfigureAwait(false);
+        }
+
+        return TypedResults.Ok(CapacityDto.From(resource!, counters!));
+    }
+
+    public static async Task<Results<Created<CapacityHoldDto>, ValidationProblem, ProblemHttpResult>> CreateHoldAsync(
+        string domain,
+        string resourceId,
+        string slot,
+        CreateCapacityHoldRequest request,
+        HttpContext httpContext,
+        [AsParameters] CapacityServices services,
+        CancellationToken cancellationToken)
+    {
+        var max = services.Options.MaxQuantityPerHold;
+        var validation = ValidateSlot(domain, resourceId, slot, out var resource);
+        validation.Check(request.Quantity is >= 1 && request.Quantity <= max, "quantity", $"Must be a whole number from 1 to {max}.");
+        if (!validation.IsValid)
+        {
+            return Problems.Validation(validation.Errors);
+        }
+
+        var userId = httpContext.GetUserId();
+        var holdId = Guid.CreateVersion7();
+        var quantity = request.Quantity!.Value;
+        var ttl = services.Options.HoldTtl;
+
+        var attempt = await services.Capacity.HoldAsync(resource!, holdId, userId, ttl, quantity).ConfigureAwait(false);
+        if (attempt.Status == HoldAttemptStatus.NotLoaded)
+        {
+            if (!await services.Loader.LoadAsync(resource!, cancellationToken).ConfigureAwait(false))
+            {
+                return Problems.NotFound($"Capacity of {resource!.Domain} '{resourceId}' at '{slot}'");
+            }
+
+            attempt = await services.Capacity.HoldAsync(resource!, holdId, userId, ttl, quantity).ConfigureAwait(false);
+        }
+
+        return attempt.Status switch
+        {
+            HoldAttemptStatus.Held => TypedResults.Created(
+                $"/api/holds/{holdId}",
+                new CapacityHoldDto(holdId, resource!.Domain, resourceId, slot, quantity, attempt.ExpiresAt)),
+            HoldAttemptStatus.Unavailable => Problems.Conflict(
+                ProblemCodes.CapacityUnavailable,
+                "Capacity unavailable",
+                $"Only {attempt.Available} units are available; nothing was held.",
+                new Dictionary<string, object?>(StringComparer.Ordinal) { ["available"] = attempt.Available }),
+            _ => throw new InvalidOperationException($"Capacity state of {resource} is missing after loading."),
+        };
+    }
+
+    /// <summary>Parses the path; only EXHIBITION and RESTAURANT have counted capacity.</summary>
+    public static Validation ValidateSlot(string domain, string resourceId, string slot, out ResourceRef? resource)
+    {
+        resource = null;
+        var validation = new Validation();
+        BookingDomain parsed = default;
+        var domainOk = Enum.TryParse(domain, ignoreCase: true, out parsed)
+            && !int.TryParse(domain, out _)
+            && parsed is BookingDomain.Exhibition or BookingDomain.Restaurant;
+        validation
+            .Check(domainOk, nameof(domain), "Must be EXHIBITION or RESTAURANT.")
+            .Check(Identifiers.IsResourceId(resourceId), nameof(resourceId), "Must be 1-64 letters, digits, '.', '_' or '-'.")
+            .Check(Identifiers.IsSlot(slot), nameof(slot), "Must be a date (2026-12-01) or a date and time (2026-12-01T19:00).");
+        if (validation.IsValid)
+        {
+            resource = new ResourceRef(parsed, resourceId, slot);
+        }
+
+        return validation;
+    }
+
+    private static async Task UpsertRecordAsync(CapacityServices services, ResourceRef resource, int capacity, CancellationToken cancellationToken)
+    {
+        var now = services.Time.GetUtcNow();
+        var updated = await services.Db.CapacitySlots
+            .Where(s => s.Domain == resource.Domain && s.ResourceId == resource.ResourceId && s.Slot == resource.Slot)
+            .ExecuteUpdateAsync(setters => setters.SetProperty(s => s.Capacity, capacity).SetProperty(s => s.UpdatedAt, now), cancellationToken)
+            .ConfigureAwait(false);
+        if (updated == 0)
+        {
+            services.Db.CapacitySlots.Add(new CapacitySlot
+            {
+                Domain = resource.Domain,
+                ResourceId = resource.ResourceId,
+                Slot = resource.Slot!,
+                Capacity = capacity,
+                UpdatedAt = now,
+            });
+            try
+            {
+                await services.Db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (DbUpdateException exception) when (exception.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
+            {
+                // A concurrent PUT created the row first; this one's value still wins.
+                services.Db.ChangeTracker.Clear();
+                await UpsertRecordAsync(services, resource, capacity, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+}

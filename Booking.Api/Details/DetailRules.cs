@@ -1,0 +1,86 @@
+using System.Text;
+using System.Text.Json;
+using Booking.Api.Http;
+using Booking.Core.Holds;
+
+namespace Booking.Api.Details;
+
+/// <summary>
+/// Which detail types each domain knows and what their <c>data</c> must hold. Fields beyond the checked ones are
+/// kept as given: <c>data</c> is the domain's own JSON.
+/// </summary>
+public static class DetailRules
+{
+    public const int MaxDataBytes = 16 * 1024;
+    private const int MaxTextLength = 2000;
+    private static readonly string[] TicketTypes = ["ADULT", "CHILD", "SENIOR", "STUDENT"];
+
+    public static IReadOnlyList<string> TypesOf(BookingDomain domain) => domain switch
+    {
+        BookingDomain.Performance => ["SEAT", "NOTE"],
+        BookingDomain.Exhibition => ["TICKET", "NOTE"],
+        _ => ["TABLE", "NOTE"],
+    };
+
+    /// <summary>Checks one detail of a reservation with the given seats and quantity; errors go under <paramref name="prefix"/>.</summary>
+    public static void Validate(Validation validation, string prefix, BookingDomain domain, IReadOnlyList<string> seatIds, int quantity, string? type, JsonElement? data)
+    {
+        var known = TypesOf(domain);
+        if (type is null || !known.Contains(type, StringComparer.Ordinal))
+        {
+            validation.Add($"{prefix}type", $"Must be one of {string.Join(", ", known)} for a {domain.ToString().ToUpperInvariant()} reservation.");
+            return;
+        }
+
+        if (data is not { ValueKind: JsonValueKind.Object } obj)
+        {
+            validation.Add($"{prefix}data", "Must be a JSON object.");
+            return;
+        }
+
+        if (Encoding.UTF8.GetByteCount(obj.GetRawText()) > MaxDataBytes)
+        {
+            validation.Add($"{prefix}data", $"Must be at most {MaxDataBytes / 1024} KiB.");
+            return;
+        }
+
+        var field = $"{prefix}data.";
+        switch (type)
+        {
+            case "SEAT":
+                var seat = String(obj, "seatId");
+                validation.Check(seat is not null && seatIds.Contains(seat, StringComparer.Ordinal), field + "seatId", "Must be one of the reservation's seats.");
+                OptionalText(validation, obj, field, "holderName", 200);
+                break;
+            case "TICKET":
+                var ticketType = String(obj, "ticketType");
+                validation.Check(ticketType is not null && TicketTypes.Contains(ticketType, StringComparer.Ordinal), field + "ticketType", $"Must be one of {string.Join(", ", TicketTypes)}.");
+                var count = Integer(obj, "count");
+                validation.Check(count is >= 1 && count <= quantity, field + "count", $"Must be a whole number from 1 to {quantity}.");
+                break;
+            case "TABLE":
+                var partySize = Integer(obj, "partySize");
+                validation.Check(partySize is >= 1 && partySize <= quantity, field + "partySize", $"Must be a whole number from 1 to {quantity}.");
+                OptionalText(validation, obj, field, "preference", 200);
+                break;
+            default:
+                var text = String(obj, "text");
+                validation.Check(text is { Length: >= 1 and <= MaxTextLength }, field + "text", $"Must be text of 1 to {MaxTextLength} characters.");
+                break;
+        }
+    }
+
+    private static void OptionalText(Validation validation, JsonElement obj, string field, string name, int maxLength)
+    {
+        if (obj.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null)
+        {
+            validation.Check(value.ValueKind == JsonValueKind.String && value.GetString()!.Length <= maxLength, field + name, $"Must be text of at most {maxLength} characters.");
+        }
+    }
+
+    private static string? String(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    private static int? Integer(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var number) ? number : null;
+}

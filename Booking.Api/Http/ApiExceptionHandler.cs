@@ -1,0 +1,57 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace Booking.Api.Http;
+
+/// <summary>
+/// Turns what escapes a handler into a problem: unreadable input is the caller's 4xx (never a 500), an
+/// unreachable Redis, PostgreSQL or performance service is a 503, and only real faults remain 500s.
+/// </summary>
+public sealed partial class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        var (status, code, title, detail) = exception switch
+        {
+            BadHttpRequestException bad => (bad.StatusCode, ProblemCodes.ValidationFailed, "The request could not be read", Describe(bad)),
+            JsonException json => (StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed, "The request could not be read", json.Message),
+            RedisConnectionException or RedisTimeoutException => Unavailable("Redis"),
+            NpgsqlException { IsTransient: true } => Unavailable("PostgreSQL"),
+            TimeoutException => Unavailable("A dependency"),
+            HttpRequestException => Unavailable("The performance service"),
+            _ => (StatusCodes.Status500InternalServerError, "INTERNAL_ERROR", "An unexpected error occurred", null),
+        };
+
+        if (status >= 500)
+        {
+            LogFailure(exception, httpContext.Request.Method, httpContext.Request.Path);
+        }
+
+        httpContext.Response.StatusCode = status;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            Exception = exception,
+            ProblemDetails =
+            {
+                Status = status,
+                Title = title,
+                Detail = detail,
+                Extensions = { ["code"] = code },
+            },
+        }).ConfigureAwait(false);
+    }
+
+    private static (int, string, string, string?) Unavailable(string what) =>
+        (StatusCodes.Status503ServiceUnavailable, ProblemCodes.DependencyUnavailable, "A dependency is unavailable", $"{what} did not answer; try again.");
+
+    private static string Describe(BadHttpRequestException exception) =>
+        exception.InnerException is JsonException json
+            ? $"The body is not valid JSON for this request: {json.Message}"
+            : exception.Message;
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed")]
+    private partial void LogFailure(Exception exception, string method, string path);
+}

@@ -1,0 +1,22 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Booking.Api.Http;
+
+/// <summary>Shapes of the ids and slots that appear in paths, checked before they reach Redis or PostgreSQL.</summary>
+public static partial class Identifiers
+{
+    public static bool IsResourceId(string? value) => value is not null && ResourceIdPattern().IsMatch(value);
+
+    /// <summary>A slot is a day (<c>2026-12-01</c>) or a day and time (<c>2026-12-01T19:00</c>) that exists.</summary>
+    public static bool IsSlot(string? value) =>
+        value is not null
+        && SlotPattern().IsMatch(value)
+        && DateTime.TryParseExact(value, ["yyyy-MM-dd", "yyyy-MM-dd'T'HH:mm"], CultureInfo.InvariantCulture, DateTimeStyles.None, out _);
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    private static partial Regex ResourceIdPattern();
+
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?$")]
+    private static partial Regex SlotPattern();
+}

@@ -1,0 +1,27 @@
+namespace Booking.Api.Http;
+
+/// <summary>The stable machine codes of API.md, carried in every problem's <c>code</c> extension.</summary>
+public static class ProblemCodes
+{
+    public const string ValidationFailed = "VALIDATION_FAILED";
+    public const string NotFound = "NOT_FOUND";
+    public const string SeatsUnavailable = "SEATS_UNAVAILABLE";
+    public const string CapacityUnavailable = "CAPACITY_UNAVAILABLE";
+    public const string HoldExpired = "HOLD_EXPIRED";
+    public const string HoldAlreadyUsed = "HOLD_ALREADY_USED";
+    public const string InvalidState = "INVALID_STATE";
+    public const string IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED";
+    public const string Unauthenticated = "UNAUTHENTICATED";
+    public const string DependencyUnavailable = "DEPENDENCY_UNAVAILABLE";
+
+    /// <summary>The code a problem gets when its producer named none (routing 404s, body-size 413s, ...).</summary>
+    public static string ForStatus(int status) => status switch
+    {
+        StatusCodes.Status401Unauthorized => Unauthenticated,
+        StatusCodes.Status404NotFound => NotFound,
+        StatusCodes.Status409Conflict => InvalidState,
+        StatusCodes.Status503ServiceUnavailable => DependencyUnavailable,
+        >= 400 and < 500 => ValidationFailed,
+        _ => "INTERNAL_ERROR",
+    };
+}

@@ -1,0 +1,40 @@
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Booking.Api.Http;
+
+/// <summary>
+/// Caps request bodies well below Kestrel's 30 MB default: the largest legitimate body is a reservation with
+/// its details. A declared length over the cap is refused at once as 413 problem details; a chunked body that
+/// grows past it fails while it is read, which the exception handler also turns into a 413.
+/// </summary>
+public sealed class RequestBodyLimit(RequestDelegate next, IProblemDetailsService problems)
+{
+    public const long MaxBytes = 1024 * 1024;
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (context.Request.ContentLength > MaxBytes)
+        {
+            context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+            await problems.WriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                ProblemDetails =
+                {
+                    Status = StatusCodes.Status413PayloadTooLarge,
+                    Title = "Request body too large",
+                    Detail = $"Request bodies are limited to {MaxBytes / 1024} KiB.",
+                    Extensions = { ["code"] = ProblemCodes.ValidationFailed },
+                },
+            }).ConfigureAwait(false);
+            return;
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = MaxBytes;
+        }
+
+        await next(context).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,337 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Booking.Api.Details;
+using Booking.Api.Http;
+using Booking.Core;
+using Booking.Core.Data;
+using Booking.Core.Holds;
+using Booking.Core.Outbox;
+using Booking.Core.Reservations;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Booking.Api.Reservations;
+
+public sealed record DetailInput(string? Type, JsonElement? Data);
+
+public sealed record CreateReservationRequest(Guid? HoldId, IReadOnlyList<DetailInput?>? Details, ContactDto? Contact);
+
+public sealed record ReservationPage(IReadOnlyList<ReservationDto> Items, string? NextCursor);
+
+public sealed record BatchGetRequest(IReadOnlyList<Guid>? Ids);
+
+public sealed record ReservationBatch(IReadOnlyList<ReservationDto> Items, IReadOnlyList<Guid> MissingIds);
+
+public sealed class ReservationServices(BookingDbContext db, HoldEngine holds, TimeProvider time, IOptions<BookingOptions> options)
+{
+    public BookingDbContext Db { get; } = db;
+    public HoldEngine Holds { get; } = holds;
+    public TimeProvider Time { get; } = time;
+    public BookingOptions Options { get; } = options.Value;
+}
+
+/// <summary>Reservations: made from a hold, finished by the saga, read one or many at a time, cancelled.</summary>
+public static class ReservationsApi
+{
+    public const int MaxDetailsPerReservation = 50;
+    public const int MaxBatch = 100;
+    public const int MaxPageSize = 200;
+
+    public static IEndpointRouteBuilder MapReservationsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/reservations").WithTags("Reservations").RequireCaller();
+
+        group.MapPost(string.Empty, CreateReservationAsync)
+            .WithName("CreateReservation")
+            .WithSummary("Turns a hold into a PENDING reservation; the saga confirms it.");
+
+        group.MapGet("/{id:guid}", GetReservationAsync)
+            .WithName("GetReservation")
+            .WithSummary("One of the caller's reservations, with its details and saga steps.");
+
+        group.MapGet(string.Empty, ListReservationsAsync)
+            .WithName("ListReservations")
+            .WithSummary("The caller's reservations, newest first, a page at a time.");
+
+        group.MapPost("/batch-get", BatchGetReservationsAsync)
+            .WithName("BatchGetReservations")
+            .WithSummary("Up to 100 of the caller's reservations by id.");
+
+        group.MapPost("/{id:guid}/cancel", CancelReservationAsync)
+            .WithName("CancelReservation")
+            .WithSummary("Asks the saga to undo a reservation; it ends CANCELLED.");
+
+        return app;
+    }
+
+    public static async Task<Results<Accepted<ReservationDto>, ValidationProblem, ProblemHttpResult>> CreateReservationAsync(
+        CreateReservationRequest request, HttpContext httpContext, [AsParameters] ReservationServices services, CancellationToken cancellationToken)
+    {
+        var validation = new Validation().Check(request.HoldId is not null, "holdId", "A hold id is required.");
+        ValidateContact(validation, request.Contact);
+        validation.Check((request.Details?.Count ?? 0) <= MaxDetailsPerReservation, "details", $"At most {MaxDetailsPerReservation} details.");
+        if (!validation.IsValid)
+        {
+            return Problems.Validation(validation.Errors);
+        }
+
+        var userId = httpContext.GetUserId();
+        var holdId = request.HoldId!.Value;
+        var now = services.Time.UtcNowMicros();
+        var hold = await services.Holds.FindAsync(holdId).ConfigureAwait(false);
+        if (hold is null || hold.UserId != userId)
+        {
+            return Problems.NotFound($"Hold '{holdId}'");
+        }
+
+        if (Unusable(hold, now) is { } problem)
+        {
+            return problem;
+        }
+
+        var details = request.Details ?? [];
+        for (var i = 0; i < details.Count; i++)
+        {
+            DetailRules.Validate(validation, $"details[{i}].", hold.Resource.Domain, hold.SeatIds, hold.Quantity, details[i]?.Type, details[i]?.Data);
+        }
+
+        if (!validation.IsValid)
+        {
+            return Problems.Validation(validation.Errors);
+        }
+
+        var reservation = new Reservation
+        {
+            Id = Guid.CreateVersion7(now),
+            UserId = userId,
+            Domain = hold.Resource.Domain,
+            ResourceId = hold.Resource.ResourceId,
+            Slot = hold.Resource.Slot,
+            SeatIds = [.. hold.SeatIds],
+            Quantity = hold.Quantity,
+            HoldId = holdId,
+            Status = ReservationStatus.Pending,
+            Contact = request.Contact is { } c ? new ContactInfo { Name = c.Name, Phone = c.Phone, Email = c.Email } : null,
+            CreatedAt = now,
+            UpdatedAt = now,
+            Details = details.Select(d => new ReservationDetail
+            {
+                Id = Guid.CreateVersion7(now),
+                Type = d!.Type!,
+                Data = JsonDocument.Parse(d.Data!.Value.GetRawText()),
+                CreatedAt = now,
+                UpdatedAt = now,
+            }).ToList(),
+            Saga = new Saga
+            {
+                State = SagaState.Started,
+                CreatedAt = now,
+                UpdatedAt = now,
+                NextAttemptAt = now,
+                DeadlineAt = now + services.Options.SagaTimeout,
+                TraceParent = Activity.Current?.Id,
+            },
+        };
+        foreach (var detail in reservation.Details)
+        {
+            detail.ReservationId = reservation.Id;
+        }
+
+        // The reservation, its saga and the event that starts the saga commit together, or not at all.
+        services.Db.Reservations.Add(reservation);
+        OutboxWriter.Add(services.Db, BookingTopics.Requested, reservation, now);
+        try
+        {
+            await services.Db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbUpdateException exception) when (exception.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            return HoldAlreadyUsed(holdId);
+        }
+
+        return TypedResults.Accepted($"/api/reservations/{reservation.Id}", ReservationDto.From(reservation));
+    }
+
+    public static async Task<Results<Ok<ReservationDto>, ProblemHttpResult>> GetReservationAsync(
+        Guid id, HttpContext httpContext, BookingDbContext db, CancellationToken cancellationToken)
+    {
+        var userId = httpContext.GetUserId();
+        var reservation = await WithEverything(db)
+            .SingleOrDefaultAsync(r => r.Id == id && r.UserId == userId, cancellationToken)
+            .ConfigureAwait(false);
+        return reservation is null ? Problems.NotFound($"Reservation '{id}'") : TypedResults.Ok(ReservationDto.From(reservation));
+    }
+
+    public static async Task<Results<Ok<ReservationPage>, ValidationProblem>> ListReservationsAsync(
+        HttpContext httpContext,
+        BookingDbContext db,
+        string? domain,
+        string? status,
+        string? resourceId,
+        string? limit,
+        string? cursor,
+        CancellationToken cancellationToken)
+    {
+        var validation = new Validation();
+        var domainFilter = ParseEnum<BookingDomain>(validation, nameof(domain), domain);
+        var statusFilter = ParseEnum<ReservationStatus>(validation, nameof(status), status);
+        var pageSize = 50;
+        if (limit is not null)
+        {
+            validation.Check(int.TryParse(limit, out pageSize) && pageSize is >= 1 and <= MaxPageSize, nameof(limit), $"Must be a whole number from 1 to {MaxPageSize}.");
+        }
+
+        ReservationCursor? after = null;
+        if (cursor is not null)
+        {
+            validation.Check(ReservationCursor.TryDecode(cursor, out after), nameof(cursor), "Is not a cursor this API returned.");
+        }
+
+        validation.Check(resourceId is null || Identifiers.IsResourceId(resourceId), nameof(resourceId), "Must be 1-64 letters, digits, '.', '_' or '-'.");
+        if (!validation.IsValid)
+        {
+            return Problems.Validation(validation.Errors);
+        }
+
+        var userId = httpContext.GetUserId();
+        var query = WithEverything(db).Where(r => r.UserId == userId);
+        if (domainFilter is { } d)
+        {
+            query = query.Where(r => r.Domain == d);
+        }
+
+        if (statusFilter is { } s)
+        {
+            query = query.Where(r => r.Status == s);
+        }
+
+        if (resourceId is not null)
+        {
+            query = query.Where(r => r.ResourceId == resourceId);
+        }
+
+        if (after is not null)
+        {
+            // A row comparison, (created_at, id) < (@t, @id), which walks the (user_id, created_at, id) index.
+            query = query.Where(r => EF.Functions.LessThan(ValueTuple.Create(r.CreatedAt, r.Id), ValueTuple.Create(after.CreatedAt, after.Id)));
+        }
+
+        var page = await query
+            .OrderByDescending(r => r.CreatedAt)
+            .ThenByDescending(r => r.Id)
+            .Take(pageSize + 1)
+            .ToListAsync(cancellationToken)
+            .ConfigureAwait(false);
+
+        var next = page.Count > pageSize ? new ReservationCursor(page[pageSize - 1].CreatedAt, page[pageSize - 1].Id).Encode() : null;
+        return TypedResults.Ok(new ReservationPage(page.Take(pageSize).Select(ReservationDto.From).ToList(), next));
+    }
+
+    public static async Task<Results<Ok<ReservationBatch>, ValidationProblem>> BatchGetReservationsAsync(
+        BatchGetRequest request, HttpContext httpContext, BookingDbContext db, CancellationToken cancellationToken)
+    {
+        var ids = request.Ids?.Distinct().ToList() ?? [];
+        if (ids.Count is 0 or > MaxBatch)
+        {
+            return Problems.Validation("ids", $"Give 1 to {MaxBatch} reservation ids.");
+        }
+
+        var userId = httpContext.GetUserId();
+        var found = await WithEverything(db)
+            .Where(r => ids.Contains(r.Id) && r.UserId == userId)
+            .ToListAsync(cancellationToken)
+            .ConfigureAwait(false);
+        var byId = found.ToDictionary(r => r.Id);
+        return TypedResults.Ok(new ReservationBatch(
+            ids.Where(byId.ContainsKey).Select(id => ReservationDto.From(byId[id])).ToList(),
+            ids.Where(id => !byId.ContainsKey(id)).ToList()));
+    }
+
+    public static async Task<Results<Accepted<ReservationDto>, ProblemHttpResult>> CancelReservationAsync(
+        Guid id, HttpContext httpContext, [AsParameters] ReservationServices services, CancellationToken cancellationToken)
+    {
+        var userId = httpContext.GetUserId();
+        var reservation = await WithEverything(services.Db).AsTracking()
+            .SingleOrDefaultAsync(r => r.Id == id && r.UserId == userId, cancellationToken)
+            .ConfigureAwait(false);
+        if (reservation is null)
+        {
+            return Problems.NotFound($"Reservation '{id}'");
+        }
+
+        switch (reservation.Status)
+        {
+            case ReservationStatus.Failed:
+                return Problems.Conflict(ProblemCodes.InvalidState, "Reservation failed", "A failed reservation has nothing to cancel.");
+            case ReservationStatus.Pending or ReservationStatus.Confirmed:
+                var now = services.Time.UtcNowMicros();
+                reservation.Status = ReservationStatus.Cancelling;
+                reservation.UpdatedAt = now;
+                reservation.Saga!.CancelRequested = true;
+                reservation.Saga.NextAttemptAt = now;
+                reservation.Saga.UpdatedAt = now;
+                try
+                {
+                    await services.Db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (DbUpdateConcurrencyException)
+                {
+                    // The saga moved the reservation on meanwhile; the caller can look and ask again.
+                    return Problems.Conflict(ProblemCodes.InvalidState, "Reservation changed", "The reservation changed while cancelling; retry.");
+                }
+
+                break;
+        }
+
+        return TypedResults.Accepted($"/api/reservations/{reservation.Id}", ReservationDto.From(reservation));
+    }
+
+    internal static IQueryable<Reservation> WithEverything(BookingDbContext db) =>
+        db.Reservations.AsNoTracking().Include(r => r.Details).Include(r => r.Saga).ThenInclude(s => s!.Steps).AsSplitQuery();
+
+    private static ProblemHttpResult? Unusable(HoldRecord hold, DateTimeOffset now) => hold.State switch
+    {
+        HoldState.Booked => HoldAlreadyUsed(hold.HoldId),
+        HoldState.Released or HoldState.Unbooked => Problems.Conflict(ProblemCodes.HoldExpired, "Hold released", $"Hold '{hold.HoldId}' was released."),
+        HoldState.Expired => HoldExpired(hold.HoldId),
+        _ when hold.ExpiresAt <= now => HoldExpired(hold.HoldId),
+        _ => null,
+    };
+
+    private static ProblemHttpResult HoldExpired(Guid holdId) =>
+        Problems.Conflict(ProblemCodes.HoldExpired, "Hold expired", $"Hold '{holdId}' expired; hold the units again.");
+
+    private static ProblemHttpResult HoldAlreadyUsed(Guid holdId) =>
+        Problems.Conflict(ProblemCodes.HoldAlreadyUsed, "Hold already used", $"Hold '{holdId}' already became a reservation.");
+
+    private static void ValidateContact(Validation validation, ContactDto? contact)
+    {
+        if (contact is null)
+        {
+            return;
+        }
+
+        validation
+            .Check(contact.Name is null || contact.Name.Length <= 200, "contact.name", "Must be at most 200 characters.")
+            .Check(contact.Phone is null || (contact.Phone.Length <= 32 && contact.Phone.All(ch => char.IsDigit(ch) || " +-()".Contains(ch, StringComparison.Ordinal))), "contact.phone", "Must be a phone number of at most 32 characters.")
+            .Check(contact.Email is null || (contact.Email.Length <= 254 && contact.Email.IndexOf('@', StringComparison.Ordinal) > 0), "contact.email", "Must be an e-mail address.");
+    }
+
+    private static TEnum? ParseEnum<TEnum>(Validation validation, string field, string? value) where TEnum : struct, Enum
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        if (Enum.TryParse<TEnum>(value, ignoreCase: true, out var parsed) && !int.TryParse(value, out _))
+        {
+            return parsed;
+        }
+
+        validation.Add(field, $"Must be one of {string.Join(", ", Enum.GetNames<TEnum>().Select(n => n.ToUpperInvariant()))}.");
+        return null;
+    }
+}

@@ -1,0 +1,26 @@
+using System.Net;
+
+namespace Booking.Api.Seats;
+
+/// <summary>The performance service (<c>http://performance-stub</c> through service discovery), as the booking service uses it.</summary>
+public sealed class PerformanceClient(HttpClient http)
+{
+    public const string ServiceName = "performance-stub";
+
+    /// <summary>Every seat id of a performance; null when the performance does not exist.</summary>
+    public async Task<IReadOnlyList<string>?> GetSeatMapAsync(string performanceId, CancellationToken cancellationToken)
+    {
+        using var response = await http.GetAsync($"/performances/{Uri.EscapeDataString(performanceId)}/seatmap", cancellationToken)
+            .ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        response.EnsureSuccessStatusCode();
+        var map = await response.Content.ReadFromJsonAsync<SeatMapResponse>(cancellationToken).ConfigureAwait(false);
+        return map?.SeatIds ?? throw new HttpRequestException("The performance service answered an empty seat map.");
+    }
+
+    private sealed record SeatMapResponse(IReadOnlyList<string> SeatIds);
+}

@@ -1,0 +1,23 @@
+namespace Booking.Core;
+
+/// <summary>The <c>Booking</c> configuration section.</summary>
+public sealed class BookingOptions
+{
+    public const string SectionName = "Booking";
+
+    /// <summary>How long a hold lasts before its units return by themselves.</summary>
+    public TimeSpan HoldTtl { get; set; } = TimeSpan.FromMinutes(5);
+
+    public int MaxSeatsPerHold { get; set; } = 8;
+
+    /// <summary>Largest quantity one capacity hold may take.</summary>
+    public int MaxQuantityPerHold { get; set; } = 50;
+
+    /// <summary>How long a saga may keep retrying its steps before it gives up and compensates.</summary>
+    public TimeSpan SagaTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a response is kept for replay under its <c>Idempotency-Key</c>.</summary>
+    public TimeSpan IdempotencyRetention { get; set; } = TimeSpan.FromHours(24);
+}

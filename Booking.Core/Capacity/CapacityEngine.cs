@@ -1,0 +1,81 @@
+using System.Globalization;
+using Booking.Core.Holds;
+using Booking.Core.Lua;
+using StackExchange.Redis;
+
+namespace Booking.Core.Capacity;
+
+public sealed record CapacityCounters(int Capacity, int Held, int Booked)
+{
+    public int Available => Capacity - Held - Booked;
+}
+
+/// <summary>A booking that a rebuilt slot must keep counted.</summary>
+public sealed record CapacityBooking(Guid HoldId, string UserId, int Quantity);
+
+/// <summary>The counted-capacity Lua calls of one slot.</summary>
+public sealed class CapacityEngine(LuaRunner lua, IConnectionMultiplexer redis)
+{
+    /// <summary>Sets the capacity; returns the counters and whether it was accepted (not below held + booked).</summary>
+    public async Task<(bool Accepted, CapacityCounters Counters)> SetAsync(ResourceRef slot, int capacity)
+    {
+        var result = await lua.RunAsync(lua.Scripts.SetCapacity, [slot.StateKey, slot.ExpiryKey], [slot.KeyBase, capacity], capacity)
+            .ConfigureAwait(false);
+        return ((string)result[0]! == "OK", Counters(result));
+    }
+
+    /// <summary>The counters after expiring holds whose time passed; null when the slot's state is not in Redis.</summary>
+    public async Task<CapacityCounters?> ReadAsync(ResourceRef slot)
+    {
+        var result = await lua.RunAsync(lua.Scripts.CapacityState, [slot.StateKey, slot.ExpiryKey], [slot.KeyBase], 0)
+            .ConfigureAwait(false);
+        return (string)result[0]! == "OK" ? Counters(result) : null;
+    }
+
+    public async Task<HoldAttempt> HoldAsync(ResourceRef slot, Guid holdId, string userId, TimeSpan ttl, int quantity)
+    {
+        var database = redis.GetDatabase();
+        var index = HoldEngine.WriteIndexAsync(database, holdId, slot, userId, ttl);
+        var hold = lua.RunAsync(
+            lua.Scripts.HoldCapacity,
+            HoldEngine.Keys(slot, holdId),
+            [slot.KeyBase, holdId.ToString("D"), userId, (long)ttl.TotalMilliseconds, quantity],
+            quantity);
+        var result = await hold.ConfigureAwait(false);
+        await index.ConfigureAwait(false);
+
+        var attempt = (string)result[0]! switch
+        {
+            "OK" => HoldAttempt.Held(HoldEngine.ParseExpiry(result[1])),
+            "EXISTS" => HoldAttempt.Held(HoldEngine.ParseExpiry(result[2])),
+            "NOT_LOADED" => new HoldAttempt(HoldAttemptStatus.NotLoaded, default, [], 0),
+            _ => new HoldAttempt(HoldAttemptStatus.Unavailable, default, [], int.Parse((string)result[1]!, CultureInfo.InvariantCulture)),
+        };
+        if (attempt.Status != HoldAttemptStatus.Held)
+        {
+            HoldEngine.ForgetIndex(database, holdId);
+        }
+
+        return attempt;
+    }
+
+    /// <summary>Creates the slot's state from its stored capacity and bookings; false if it already existed.</summary>
+    public async Task<bool> LoadAsync(ResourceRef slot, int capacity, IReadOnlyList<CapacityBooking> bookings)
+    {
+        var args = new List<RedisValue>(2 + (bookings.Count * 3)) { slot.KeyBase, capacity };
+        foreach (var booking in bookings)
+        {
+            args.Add(booking.HoldId.ToString("D"));
+            args.Add(booking.UserId);
+            args.Add(booking.Quantity);
+        }
+
+        var result = await lua.RunAsync(lua.Scripts.LoadCapacity, [slot.StateKey], [.. args], capacity).ConfigureAwait(false);
+        return (string)result[0]! == "LOADED";
+    }
+
+    private static CapacityCounters Counters(RedisResult[] result) => new(
+        int.Parse((string)result[1]!, CultureInfo.InvariantCulture),
+        int.Parse((string)result[2]!, CultureInfo.InvariantCulture),
+        int.Parse((string)result[3]!, CultureInfo.InvariantCulture));
+}

@@ -1,0 +1,38 @@
+using Booking.Core.Capacity;
+using Booking.Core.Data;
+using Booking.Core.Holds;
+using Booking.Core.Lua;
+using Booking.Core.Seats;
+
+namespace Booking.Core;
+
+public static class CoreServiceExtensions
+{
+    /// <summary>
+    /// Redis (<c>redis</c>) with the Lua engine, PostgreSQL (<c>bookingdb</c>) with the booking model, and the
+    /// <c>Booking</c> options: what both the API and the saga worker stand on.
+    /// </summary>
+    public static IHostApplicationBuilder AddBookingCore(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+
+        builder.AddRedisClient("redis");
+        builder.AddNpgsqlDbContext<BookingDbContext>("bookingdb");
+
+        builder.Services.AddOptions<BookingOptions>()
+            .BindConfiguration(BookingOptions.SectionName)
+            .Validate(o => o.HoldTtl > TimeSpan.Zero && o.MaxSeatsPerHold > 0 && o.MaxQuantityPerHold > 0, "Booking options must be positive.")
+            .ValidateOnStart();
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<LuaScripts>();
+        builder.Services.AddSingleton<LuaRunner>();
+        builder.Services.AddHostedService<LuaScriptLoader>();
+        builder.Services.AddSingleton<HoldEngine>();
+        builder.Services.AddSingleton<SeatEngine>();
+        builder.Services.AddSingleton<CapacityEngine>();
+        builder.Services.AddSingleton<ResourceRegistry>();
+
+        return builder;
+    }
+}

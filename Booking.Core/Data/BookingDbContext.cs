@@ -1,0 +1,105 @@
+using Booking.Core.Holds;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
+namespace Booking.Core.Data;
+
+/// <summary>The booking service's database (<c>bookingdb</c>): the durable record of reservations, sagas and the outbox.</summary>
+public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options) : DbContext(options)
+{
+    public DbSet<Reservation> Reservations => Set<Reservation>();
+    public DbSet<ReservationDetail> ReservationDetails => Set<ReservationDetail>();
+    public DbSet<Saga> Sagas => Set<Saga>();
+    public DbSet<SagaStep> SagaSteps => Set<SagaStep>();
+    public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();
+    public DbSet<CapacitySlot> CapacitySlots => Set<CapacitySlot>();
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // Enums are stored as the same UPPER words the API shows, so SQL reads like the contract.
+        configurationBuilder.Properties<BookingDomain>().HaveConversion<UpperEnumConverter<BookingDomain>>();
+        configurationBuilder.Properties<ReservationStatus>().HaveConversion<UpperEnumConverter<ReservationStatus>>();
+        configurationBuilder.Properties<SagaState>().HaveConversion<UpperEnumConverter<SagaState>>();
+        configurationBuilder.Properties<SagaStepStatus>().HaveConversion<UpperEnumConverter<SagaStepStatus>>();
+    }
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<Reservation>(reservation =>
+        {
+            reservation.ToTable("reservations");
+            reservation.HasKey(r => r.Id);
+            reservation.Property(r => r.UserId).HasMaxLength(128);
+            reservation.Property(r => r.ResourceId).HasMaxLength(64);
+            reservation.Property(r => r.Slot).HasMaxLength(32);
+            reservation.Property(r => r.FailureReason).HasMaxLength(1000);
+            reservation.Property(r => r.Version).IsRowVersion();
+            reservation.HasIndex(r => r.HoldId).IsUnique();
+            // Keyset pagination of a user's reservations, newest first.
+            reservation.HasIndex(r => new { r.UserId, r.CreatedAt, r.Id }).IsDescending(false, true, true);
+            // Rebuilding a resource's Redis state from its live bookings.
+            reservation.HasIndex(r => new { r.Domain, r.ResourceId, r.Slot });
+            reservation.OwnsOne(r => r.Contact, contact => contact.ToJson());
+            reservation.Ignore(r => r.Resource);
+            reservation.HasMany(r => r.Details).WithOne().HasForeignKey(d => d.ReservationId).OnDelete(DeleteBehavior.Cascade);
+            reservation.HasOne(r => r.Saga).WithOne().HasForeignKey<Saga>(s => s.ReservationId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<ReservationDetail>(detail =>
+        {
+            detail.ToTable("reservation_details");
+            detail.HasKey(d => d.Id);
+            detail.Property(d => d.Type).HasMaxLength(32);
+            detail.Property(d => d.Data).HasColumnType("jsonb");
+            detail.HasIndex(d => d.ReservationId);
+        });
+
+        modelBuilder.Entity<Saga>(saga =>
+        {
+            saga.ToTable("sagas");
+            saga.HasKey(s => s.ReservationId);
+            saga.Property(s => s.TraceParent).HasMaxLength(64);
+            saga.Property(s => s.Version).IsRowVersion();
+            saga.HasMany(s => s.Steps).WithOne().HasForeignKey(step => step.ReservationId).OnDelete(DeleteBehavior.Cascade);
+            // The worker's sweep looks for unfinished sagas that are due.
+            saga.HasIndex(s => new { s.State, s.NextAttemptAt });
+        });
+
+        modelBuilder.Entity<SagaStep>(step =>
+        {
+            step.ToTable("saga_steps");
+            step.HasKey(s => s.Id);
+            step.Property(s => s.Name).HasMaxLength(64);
+            step.Property(s => s.Error).HasMaxLength(2000);
+            step.HasIndex(s => s.ReservationId);
+        });
+
+        modelBuilder.Entity<OutboxMessage>(message =>
+        {
+            message.ToTable("outbox_messages");
+            message.HasKey(m => m.Id);
+            message.HasIndex(m => m.EventId).IsUnique();
+            message.Property(m => m.Topic).HasMaxLength(128);
+            message.Property(m => m.MessageKey).HasMaxLength(64);
+            message.Property(m => m.Payload).HasColumnType("jsonb");
+            message.Property(m => m.TraceParent).HasMaxLength(64);
+            message.Property(m => m.TraceState).HasMaxLength(512);
+            message.Property(m => m.LastError).HasMaxLength(2000);
+            // The relay reads only what is still unsent, in insertion order.
+            message.HasIndex(m => m.Id).HasFilter("sent_at IS NULL").HasDatabaseName("ix_outbox_messages_unsent");
+        });
+
+        modelBuilder.Entity<CapacitySlot>(slot =>
+        {
+            slot.ToTable("capacity_slots");
+            slot.HasKey(s => new { s.Domain, s.ResourceId, s.Slot });
+            slot.Property(s => s.ResourceId).HasMaxLength(64);
+            slot.Property(s => s.Slot).HasMaxLength(32);
+        });
+    }
+
+    private sealed class UpperEnumConverter<TEnum>() : ValueConverter<TEnum, string>(
+        value => value.ToString().ToUpperInvariant(),
+        value => Enum.Parse<TEnum>(value, true))
+        where TEnum : struct, Enum;
+}

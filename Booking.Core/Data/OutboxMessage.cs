@@ -1,0 +1,20 @@
+namespace Booking.Core.Data;
+
+/// <summary>An event written in the same transaction as the change it announces; the relay publishes it to Kafka.</summary>
+public sealed class OutboxMessage
+{
+    public long Id { get; set; }
+    public Guid EventId { get; set; }
+    public required string Topic { get; set; }
+
+    /// <summary>The Kafka key: the reservation id, so one reservation's events stay in one partition, in order.</summary>
+    public required string MessageKey { get; set; }
+
+    public required string Payload { get; set; }
+    public string? TraceParent { get; set; }
+    public string? TraceState { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? SentAt { get; set; }
+    public int Attempts { get; set; }
+    public string? LastError { get; set; }
+}

@@ -1,0 +1,126 @@
+using Booking.Core.Lua;
+using StackExchange.Redis;
+
+namespace Booking.Core.Holds;
+
+/// <summary>
+/// The operations every hold has, seat or capacity: find it, release it, confirm it into a booking, and
+/// give its units back (compensation). Each is one Lua call on the hold's resource.
+/// </summary>
+public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis)
+{
+    private static readonly TimeSpan IndexRetention = TimeSpan.FromDays(2);
+
+    /// <summary>Where a hold lives, so that a hold id alone (DELETE, reservation) finds its resource.</summary>
+    public static RedisKey IndexKey(Guid holdId) => $"hold:{{{holdId:D}}}";
+
+    /// <summary>
+    /// Sends the index entry of a new hold. Callers start it next to the hold script without awaiting in between,
+    /// so the multiplexer pipelines both into one round trip.
+    /// </summary>
+    public static Task WriteIndexAsync(IDatabaseAsync database, Guid holdId, ResourceRef resource, string userId, TimeSpan holdTtl)
+    {
+        var key = IndexKey(holdId);
+        var write = database.HashSetAsync(key,
+        [
+            new("domain", resource.Domain.ToString()),
+            new("resource", resource.ResourceId),
+            new("slot", resource.Slot ?? string.Empty),
+            new("user", userId),
+        ]);
+        _ = database.KeyExpireAsync(key, holdTtl + IndexRetention, flags: CommandFlags.FireAndForget);
+        return write;
+    }
+
+    public static void ForgetIndex(IDatabase database, Guid holdId) =>
+        database.KeyDelete(IndexKey(holdId), CommandFlags.FireAndForget);
+
+    /// <summary>Finds a hold by id; null when it does not exist (or no longer does).</summary>
+    public async Task<HoldRecord?> FindAsync(Guid holdId)
+    {
+        var database = redis.GetDatabase();
+        var index = await database.HashGetAllAsync(IndexKey(holdId)).ConfigureAwait(false);
+        if (index.Length == 0)
+        {
+            return null;
+        }
+
+        var fields = index.ToDictionary(entry => entry.Name.ToString(), entry => entry.Value.ToString(), StringComparer.Ordinal);
+        var resource = new ResourceRef(
+            Enum.Parse<BookingDomain>(fields["domain"]),
+            fields["resource"],
+            fields["slot"] is { Length: > 0 } slot ? slot : null);
+        return await ReadAsync(resource, holdId).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads a hold on a known resource; null when it does not exist.</summary>
+    public async Task<HoldRecord?> ReadAsync(ResourceRef resource, Guid holdId)
+    {
+        var entries = await redis.GetDatabase().HashGetAllAsync(resource.HoldKey(holdId)).ConfigureAwait(false);
+        if (entries.Length == 0)
+        {
+            return null;
+        }
+
+        var fields = entries.ToDictionary(entry => entry.Name.ToString(), entry => entry.Value.ToString(), StringComparer.Ordinal);
+        var state = Enum.Parse<HoldState>(fields["state"], ignoreCase: true);
+        var seats = fields.TryGetValue("seats", out var csv) && csv.Length > 0 ? csv.Split(',') : [];
+        var quantity = fields.TryGetValue("quantity", out var q) ? int.Parse(q, System.Globalization.CultureInfo.InvariantCulture) : seats.Length;
+        var expiresAt = DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(fields["expiresAt"], System.Globalization.CultureInfo.InvariantCulture));
+        return new HoldRecord(holdId, resource, fields["user"], state, seats, quantity, expiresAt);
+    }
+
+    /// <summary>Releases a hold for its owner (<paramref name="userId"/>), or for anyone when it is null.</summary>
+    public async Task<ReleaseOutcome> ReleaseAsync(ResourceRef resource, Guid holdId, string? userId)
+    {
+        var script = resource.IsSeated ? lua.Scripts.ReleaseSeats : lua.Scripts.ReleaseCapacity;
+        var result = await lua.RunAsync(script, Keys(resource, holdId), [resource.KeyBase, holdId.ToString("D"), userId ?? string.Empty], 1)
+            .ConfigureAwait(false);
+        return (string)result[0]! switch
+        {
+            "OK" => ReleaseOutcome.Released,
+            "BOOKED" => ReleaseOutcome.Booked,
+            _ => ReleaseOutcome.NotFound,
+        };
+    }
+
+    /// <summary>Turns a live hold into booked units. Idempotent.</summary>
+    public async Task<ConfirmOutcome> ConfirmAsync(ResourceRef resource, Guid holdId, Guid reservationId)
+    {
+        var script = resource.IsSeated ? lua.Scripts.ConfirmSeats : lua.Scripts.ConfirmCapacity;
+        var result = await lua.RunAsync(script, Keys(resource, holdId), [resource.KeyBase, holdId.ToString("D"), reservationId.ToString("D")], 1)
+            .ConfigureAwait(false);
+        return (string)result[0]! switch
+        {
+            "OK" => ConfirmOutcome.Confirmed,
+            "ALREADY" => ConfirmOutcome.AlreadyConfirmed,
+            "EXPIRED" => ConfirmOutcome.Expired,
+            "RELEASED" => ConfirmOutcome.Released,
+            _ => ConfirmOutcome.NotFound,
+        };
+    }
+
+    /// <summary>Compensation: gives back whatever the hold took, booked or held. Idempotent.</summary>
+    public async Task<bool> UnbookAsync(ResourceRef resource, Guid holdId)
+    {
+        var script = resource.IsSeated ? lua.Scripts.UnbookSeats : lua.Scripts.UnbookCapacity;
+        var result = await lua.RunAsync(script, Keys(resource, holdId), [resource.KeyBase, holdId.ToString("D")], 1)
+            .ConfigureAwait(false);
+        return (string)result[0]! == "OK";
+    }
+
+    /// <summary>Expires the holds of one resource whose time has passed; returns how many.</summary>
+    public async Task<int> SweepAsync(ResourceRef resource, int limit)
+    {
+        var result = resource.IsSeated
+            ? await lua.RunAsync(lua.Scripts.SweepSeats, [resource.StateKey, resource.ExpiryKey], [resource.KeyBase, limit], 0).ConfigureAwait(false)
+            : await lua.RunAsync(lua.Scripts.SweepCapacity, [resource.StateKey, resource.ExpiryKey], [resource.KeyBase], 0).ConfigureAwait(false);
+        return (int)result[0];
+    }
+
+    internal static RedisKey[] Keys(ResourceRef resource, Guid holdId) =>
+        [resource.StateKey, resource.ExpiryKey, resource.HoldKey(holdId)];
+
+    internal static DateTimeOffset ParseExpiry(RedisResult value) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(long.Parse((string)value!, System.Globalization.CultureInfo.InvariantCulture));
+}

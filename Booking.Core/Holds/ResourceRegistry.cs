@@ -1,0 +1,27 @@
+using StackExchange.Redis;
+
+namespace Booking.Core.Holds;
+
+/// <summary>
+/// The set of resources whose state lives in Redis, so the sweeper can expire holds on resources that get no
+/// traffic. A resource joins when its state is created (seat map loaded, capacity set), never on the hot path.
+/// </summary>
+public sealed class ResourceRegistry(IConnectionMultiplexer redis)
+{
+    private static readonly RedisKey Key = "booking:resources";
+
+    public Task AddAsync(ResourceRef resource) =>
+        redis.GetDatabase().SetAddAsync(Key, Format(resource));
+
+    public async IAsyncEnumerable<ResourceRef> ListAsync()
+    {
+        await foreach (var member in redis.GetDatabase().SetScanAsync(Key, pageSize: 500).ConfigureAwait(false))
+        {
+            var parts = member.ToString().Split('|');
+            yield return new ResourceRef(Enum.Parse<BookingDomain>(parts[0]), parts[1], parts.Length > 2 ? parts[2] : null);
+        }
+    }
+
+    private static string Format(ResourceRef resource) =>
+        resource.Slot is null ? $"{resource.Domain}|{resource.ResourceId}" : $"{resource.Domain}|{resource.ResourceId}|{resource.Slot}";
+}

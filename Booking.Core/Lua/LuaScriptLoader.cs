@@ -1,0 +1,41 @@
+using StackExchange.Redis;
+
+namespace Booking.Core.Lua;
+
+/// <summary>Loads every Lua script once at start-up, and again whenever a Redis connection is restored.</summary>
+public sealed class LuaScriptLoader(LuaRunner runner, IConnectionMultiplexer redis, ILogger<LuaScriptLoader> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        redis.ConnectionRestored += OnConnectionRestored;
+        try
+        {
+            await runner.LoadAllAsync().ConfigureAwait(false);
+            logger.LogInformation("Loaded {ScriptCount} Lua scripts", runner.Scripts.All.Count);
+        }
+        catch (RedisException exception)
+        {
+            // Not fatal: each call reloads its script on NOSCRIPT once Redis is reachable.
+            logger.LogWarning(exception, "Could not load the Lua scripts at start-up; they load on first use");
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        redis.ConnectionRestored -= OnConnectionRestored;
+        return Task.CompletedTask;
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) =>
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await runner.LoadAllAsync().ConfigureAwait(false);
+            }
+            catch (RedisException exception)
+            {
+                logger.LogWarning(exception, "Could not reload the Lua scripts after reconnecting");
+            }
+        });
+}

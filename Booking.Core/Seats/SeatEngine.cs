@@ -1,0 +1,106 @@
+using System.Globalization;
+using Booking.Core.Holds;
+using Booking.Core.Lua;
+using StackExchange.Redis;
+
+namespace Booking.Core.Seats;
+
+/// <summary>A seat's state, read from the seat hash.</summary>
+public enum SeatStatus
+{
+    Available,
+    Held,
+    Booked,
+}
+
+/// <summary>A booking that a rebuilt seat state must keep: the hold id its seats are marked with.</summary>
+public sealed record SeatBooking(Guid HoldId, string UserId, IReadOnlyList<string> SeatIds);
+
+/// <summary>The seat-specific Lua calls of one performance: hold many seats at once, read and build the map.</summary>
+public sealed class SeatEngine(LuaRunner lua, IConnectionMultiplexer redis)
+{
+    /// <summary>Holds every seat or none, in one EVALSHA pipelined with the hold's index entry.</summary>
+    public async Task<HoldAttempt> HoldAsync(string performanceId, Guid holdId, string userId, TimeSpan ttl, IReadOnlyList<string> seatIds)
+    {
+        var resource = ResourceRef.Performance(performanceId);
+        var args = new RedisValue[4 + seatIds.Count];
+        args[0] = resource.KeyBase;
+        args[1] = holdId.ToString("D");
+        args[2] = userId;
+        args[3] = (long)ttl.TotalMilliseconds;
+        for (var i = 0; i < seatIds.Count; i++)
+        {
+            args[4 + i] = seatIds[i];
+        }
+
+        var database = redis.GetDatabase();
+        var index = HoldEngine.WriteIndexAsync(database, holdId, resource, userId, ttl);
+        var hold = lua.RunAsync(lua.Scripts.HoldSeats, HoldEngine.Keys(resource, holdId), args, seatIds.Count);
+        var result = await hold.ConfigureAwait(false);
+        await index.ConfigureAwait(false);
+
+        var attempt = (string)result[0]! switch
+        {
+            "OK" => HoldAttempt.Held(HoldEngine.ParseExpiry(result[1])),
+            "EXISTS" => HoldAttempt.Held(HoldEngine.ParseExpiry(result[2])),
+            "NOT_LOADED" => new HoldAttempt(HoldAttemptStatus.NotLoaded, default, [], 0),
+            "UNKNOWN" => new HoldAttempt(HoldAttemptStatus.UnknownSeats, default, Rest(result), 0),
+            _ => new HoldAttempt(HoldAttemptStatus.Unavailable, default, Rest(result), 0),
+        };
+        if (attempt.Status != HoldAttemptStatus.Held)
+        {
+            HoldEngine.ForgetIndex(database, holdId);
+        }
+
+        return attempt;
+    }
+
+    /// <summary>Every seat's raw state, after expiring holds whose time passed; null when not loaded.</summary>
+    public async Task<IReadOnlyDictionary<string, SeatStatus>?> ReadAsync(string performanceId)
+    {
+        var resource = ResourceRef.Performance(performanceId);
+        var result = await lua.RunAsync(lua.Scripts.SeatMap, [resource.StateKey, resource.ExpiryKey], [resource.KeyBase], 0)
+            .ConfigureAwait(false);
+        if ((string)result[0]! == "NOT_LOADED")
+        {
+            return null;
+        }
+
+        var seats = new Dictionary<string, SeatStatus>((result.Length - 1) / 2, StringComparer.Ordinal);
+        for (var i = 1; i + 1 < result.Length; i += 2)
+        {
+            var value = (string)result[i + 1]!;
+            seats[(string)result[i]!] = value[0] switch
+            {
+                'A' => SeatStatus.Available,
+                'H' => SeatStatus.Held,
+                _ => SeatStatus.Booked,
+            };
+        }
+
+        return seats;
+    }
+
+    /// <summary>Creates the seat state from the seat map and the bookings PostgreSQL holds; false if it already existed.</summary>
+    public async Task<bool> LoadAsync(string performanceId, IReadOnlyList<string> seatIds, IReadOnlyList<SeatBooking> bookings)
+    {
+        var resource = ResourceRef.Performance(performanceId);
+        var args = new List<RedisValue>(2 + seatIds.Count + (bookings.Count * 3))
+        {
+            resource.KeyBase,
+            seatIds.Count.ToString(CultureInfo.InvariantCulture),
+        };
+        args.AddRange(seatIds.Select(seat => (RedisValue)seat));
+        foreach (var booking in bookings)
+        {
+            args.Add(booking.HoldId.ToString("D"));
+            args.Add(booking.UserId);
+            args.Add(string.Join(',', booking.SeatIds));
+        }
+
+        var result = await lua.RunAsync(lua.Scripts.LoadSeats, [resource.StateKey], [.. args], seatIds.Count).ConfigureAwait(false);
+        return (string)result[0]! == "LOADED";
+    }
+
+    private static string[] Rest(RedisResult[] result) => result.Skip(1).Select(item => (string)item!).ToArray();
+}

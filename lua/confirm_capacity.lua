@@ -1,0 +1,29 @@
+--! uses: _common _capacity
+-- Turns a live capacity hold into booked units. Idempotent; an expired hold is never confirmed.
+-- KEYS: 1 state, 2 expiry, 3 hold. ARGV: 1 base, 2 holdId, 3 reservationId
+-- Returns {'OK'} | {'ALREADY'} | {'EXPIRED'} | {'RELEASED'} | {'NOT_FOUND'}
+local state_key, expiry_key, hk = KEYS[1], KEYS[2], KEYS[3]
+local hold_id, reservation_id = ARGV[2], ARGV[3]
+
+local hold = redis.call('HMGET', hk, 'state', 'expiresAt', 'quantity')
+local state = hold[1]
+if not state then
+  return {'NOT_FOUND'}
+end
+if state == 'BOOKED' then
+  return {'ALREADY'}
+end
+if state ~= 'HELD' then
+  return {state == 'EXPIRED' and 'EXPIRED' or 'RELEASED'}
+end
+if tonumber(hold[2]) <= now_ms() then
+  give_back(state_key, expiry_key, hk, hold_id, 'held', 'EXPIRED')
+  return {'EXPIRED'}
+end
+local quantity = tonumber(hold[3])
+redis.call('HINCRBY', state_key, 'held', -quantity)
+redis.call('HINCRBY', state_key, 'booked', quantity)
+redis.call('ZREM', expiry_key, hold_id)
+redis.call('HSET', hk, 'state', 'BOOKED', 'reservation', reservation_id)
+redis.call('PERSIST', hk)
+return {'OK'}

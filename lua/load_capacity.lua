@@ -1,0 +1,19 @@
+--! uses: _common _capacity
+-- Rebuilds a slot's counters from PostgreSQL's record: its capacity and the bookings it knows of.
+-- Runs only when the state is absent, so it can never free a booked or held unit.
+-- KEYS: 1 state. ARGV: 1 base, 2 capacity, then triples holdId, userId, quantity
+-- Returns {'LOADED'} | {'ALREADY'}
+local state_key, base = KEYS[1], ARGV[1]
+if redis.call('EXISTS', state_key) == 1 then
+  return {'ALREADY'}
+end
+local booked = 0
+local i = 3
+while i + 2 <= #ARGV do
+  local quantity = tonumber(ARGV[i + 2])
+  redis.call('HSET', hold_key(base, ARGV[i]), 'state', 'BOOKED', 'user', ARGV[i + 1], 'quantity', quantity, 'expiresAt', 0)
+  booked = booked + quantity
+  i = i + 3
+end
+redis.call('HSET', state_key, 'capacity', tonumber(ARGV[2]), 'held', 0, 'booked', booked)
+return {'LOADED'}

@@ -1,0 +1,32 @@
+--! uses: _common _seats
+-- Builds a performance's seat state from its seat map plus the bookings PostgreSQL knows of.
+-- Runs only when the state is absent, so it can never free a booked or held seat.
+-- KEYS: 1 seats. ARGV: 1 base, 2 n (seat count), 3..n+2 seatIds, then triples holdId, userId, seatsCsv
+-- Returns {'LOADED'} | {'ALREADY'}
+local seats_key, base = KEYS[1], ARGV[1]
+if redis.call('EXISTS', seats_key) == 1 then
+  return {'ALREADY'}
+end
+local n = tonumber(ARGV[2])
+local batch = {}
+for i = 3, n + 2 do
+  batch[#batch + 1] = ARGV[i]
+  batch[#batch + 1] = 'A'
+  if #batch >= 1000 then
+    redis.call('HSET', seats_key, unpack(batch))
+    batch = {}
+  end
+end
+if #batch > 0 then
+  redis.call('HSET', seats_key, unpack(batch))
+end
+local i = n + 3
+while i + 2 <= #ARGV do
+  local hold_id, user_id, csv = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  for _, seat in ipairs(split_csv(csv)) do
+    redis.call('HSET', seats_key, seat, 'B:' .. hold_id)
+  end
+  redis.call('HSET', hold_key(base, hold_id), 'state', 'BOOKED', 'user', user_id, 'seats', csv, 'expiresAt', 0)
+  i = i + 3
+end
+return {'LOADED'}

@@ -1,0 +1,21 @@
+--! uses: _common _capacity
+-- Releases a capacity hold. Idempotent: releasing twice, or an expired hold, is OK.
+-- KEYS: 1 state, 2 expiry, 3 hold. ARGV: 1 base, 2 holdId, 3 userId ('' = any owner)
+-- Returns {'OK', previousState} | {'NOT_FOUND'} | {'BOOKED'}
+local state_key, expiry_key, hk = KEYS[1], KEYS[2], KEYS[3]
+local base, hold_id, user_id = ARGV[1], ARGV[2], ARGV[3]
+
+local hold = redis.call('HMGET', hk, 'state', 'user', 'expiresAt')
+if not hold[1] or (user_id ~= '' and hold[2] ~= user_id) then
+  return {'NOT_FOUND'}
+end
+local state = hold[1]
+if state == 'BOOKED' then
+  return {'BOOKED'}
+end
+if state == 'HELD' then
+  local expired = tonumber(hold[3]) <= now_ms()
+  give_back(state_key, expiry_key, hk, hold_id, 'held', expired and 'EXPIRED' or 'RELEASED')
+  return {'OK', expired and 'EXPIRED' or 'HELD'}
+end
+return {'OK', state}
