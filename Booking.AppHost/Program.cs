@@ -1,0 +1,1 @@
+Console.WriteLine("Booking.AppHost: see README.md");

@@ -1,0 +1,42 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Booking.PerformanceStub.Data;
+using Booking.PerformanceStub.Performances;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddNpgsqlDbContext<PerformanceDbContext>("performancedb");
+builder.Services.AddHostedService<DatabaseMigrator>();
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.ConfigureHttpJsonOptions(options =>
+    options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseUpper, allowIntegerValues: false)));
+builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+    context.ProblemDetails.Extensions.TryAdd("code", (context.ProblemDetails.Status ?? 500) switch
+    {
+        404 => "NOT_FOUND",
+        >= 400 and < 500 => "VALIDATION_FAILED",
+        _ => "INTERNAL_ERROR",
+    }));
+
+var app = builder.Build();
+
+app.UseExceptionHandler(handler => handler.Run(async context =>
+{
+    // Unreadable input is the caller's fault: answer 400 problem details, never a 500.
+    var error = context.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Error;
+    var status = error is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError;
+    context.Response.StatusCode = status;
+    await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+    {
+        HttpContext = context,
+        ProblemDetails = { Status = status, Detail = status < 500 ? error?.Message : null },
+    });
+}));
+app.UseStatusCodePages();
+
+app.MapDefaultEndpoints();
+app.MapPerformancesApi();
+
+app.Run();

@@ -1,0 +1,110 @@
+using System.Net.Http.Json;
+using Booking.Api;
+using Booking.Core;
+using Booking.Core.Data;
+using Booking.PerformanceStub;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+
+namespace Booking.Tests.Infrastructure;
+
+/// <summary>
+/// Booking.Api and Booking.PerformanceStub hosted in-process against the real Redis and PostgreSQL, each with a
+/// database of its own. The API reaches the stub through its normal HTTP client and service discovery.
+/// </summary>
+public class BookingApp(Dependencies dependencies) : IAsyncLifetime
+{
+    private WebApplicationFactory<PerformanceStubAssembly> _stub = null!;
+    private WebApplicationFactory<ApiAssembly> _api = null!;
+
+    public Dependencies Dependencies => dependencies;
+
+    public string BookingDb { get; private set; } = null!;
+
+    public IDatabase Redis => dependencies.RedisConnection.GetDatabase();
+
+    /// <summary>Settings a test class can change (for example a short hold TTL) before the app starts.</summary>
+    protected virtual IEnumerable<KeyValuePair<string, string?>> Settings => [];
+
+    public async ValueTask InitializeAsync()
+    {
+        BookingDb = await dependencies.CreateDatabaseAsync("booking");
+        var performanceDb = await dependencies.CreateDatabaseAsync("performance");
+
+        _stub = new WebApplicationFactory<PerformanceStubAssembly>().WithWebHostBuilder(web =>
+        {
+            web.UseEnvironment("Development");
+            web.UseSetting("ConnectionStrings:performancedb", performanceDb);
+            web.UseSetting("ConnectionStrings:redis", dependencies.Redis.ConnectionString);
+        });
+        _ = _stub.Server;
+
+        _api = new WebApplicationFactory<ApiAssembly>().WithWebHostBuilder(web =>
+        {
+            web.UseEnvironment("Development");
+            web.UseSetting("ConnectionStrings:redis", dependencies.Redis.ConnectionString);
+            web.UseSetting("ConnectionStrings:bookingdb", BookingDb);
+            web.UseSetting("services:performance-stub:http:0", "http://performance-stub.test");
+            foreach (var (key, value) in Settings)
+            {
+                web.UseSetting(key, value);
+            }
+
+            web.ConfigureServices(services => services.AddHttpClient<Api.Seats.PerformanceClient>()
+                .ConfigurePrimaryHttpMessageHandler(() => _stub.Server.CreateHandler()));
+        });
+        _ = _api.Server;
+    }
+
+    /// <summary>A client of the booking API acting as <paramref name="userId"/> (no X-User-Id when null).</summary>
+    public HttpClient Client(string? userId = "alice")
+    {
+        var client = _api.CreateClient();
+        if (userId is not null)
+        {
+            client.DefaultRequestHeaders.Add("X-User-Id", userId);
+        }
+
+        return client;
+    }
+
+    public HttpClient StubClient() => _stub.CreateClient();
+
+    public BookingDbContext NewDbContext() => new(
+        new DbContextOptionsBuilder<BookingDbContext>().UseNpgsql(BookingDb).UseSnakeCaseNamingConvention().Options);
+
+    public T Service<T>() where T : notnull => _api.Services.GetRequiredService<T>();
+
+    /// <summary>Creates a performance in the stub and returns its id.</summary>
+    public async Task<string> CreatePerformanceAsync(params (string Code, int Rows, int SeatsPerRow)[] sections)
+    {
+        using var stub = StubClient();
+        var response = await stub.PostAsJsonAsync("/performances", new
+        {
+            title = "Test performance",
+            startsAt = DateTimeOffset.UtcNow.AddDays(30),
+            sections = sections.Select(s => new { code = s.Code, rows = s.Rows, seatsPerRow = s.SeatsPerRow }),
+        }, BookingJson.Options);
+        response.EnsureSuccessStatusCode();
+        var created = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        return created.GetProperty("id").GetString()!;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_api is not null)
+        {
+            await _api.DisposeAsync();
+        }
+
+        if (_stub is not null)
+        {
+            await _stub.DisposeAsync();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+}
