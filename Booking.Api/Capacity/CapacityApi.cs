@@ -34,7 +34,7 @@ public sealed class CapacityServices(
     public CapacityStateLoader Loader { get; } = loader;
     public BookingDbContext Db { get; } = db;
     public TimeProvider Time { get; } = time;
-    public BookingOptions Options { get; } = options.Value;
+    public IOptions<BookingOptions> Options { get; } = options;
 }
 
 /// <summary>Counted capacity per slot for exhibitions and restaurants, held in one Lua call.</summary>
@@ -121,7 +121,7 @@ public static class CapacityApi
         [AsParameters] CapacityServices services,
         CancellationToken cancellationToken)
     {
-        var max = services.Options.MaxQuantityPerHold;
+        var max = services.Options.Value.MaxQuantityPerHold;
         var validation = ValidateSlot(domain, resourceId, slot, out var resource);
         validation.Check(request.Quantity is >= 1 && request.Quantity <= max, "quantity", $"Must be a whole number from 1 to {max}.");
         if (!validation.IsValid)
@@ -132,7 +132,7 @@ public static class CapacityApi
         var userId = httpContext.GetUserId();
         var holdId = Guid.CreateVersion7();
         var quantity = request.Quantity!.Value;
-        var ttl = services.Options.HoldTtl;
+        var ttl = services.Options.Value.HoldTtl;
 
         var attempt = await services.Capacity.HoldAsync(resource!, holdId, userId, ttl, quantity).ConfigureAwait(false);
         if (attempt.Status == HoldAttemptStatus.NotLoaded)

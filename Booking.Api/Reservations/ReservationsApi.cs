@@ -29,7 +29,7 @@ public sealed class ReservationServices(BookingDbContext db, HoldEngine holds, T
     public BookingDbContext Db { get; } = db;
     public HoldEngine Holds { get; } = holds;
     public TimeProvider Time { get; } = time;
-    public BookingOptions Options { get; } = options.Value;
+    public IOptions<BookingOptions> Options { get; } = options;
 }
 
 /// <summary>Reservations: made from a hold, finished by the saga, read one or many at a time, cancelled.</summary>
@@ -130,7 +130,7 @@ public static class ReservationsApi
                 CreatedAt = now,
                 UpdatedAt = now,
                 NextAttemptAt = now,
-                DeadlineAt = now + services.Options.SagaTimeout,
+                DeadlineAt = now + services.Options.Value.SagaTimeout,
                 TraceParent = Activity.Current?.Id,
             },
         };

@@ -21,7 +21,7 @@ public sealed class SeatServices(SeatEngine seats, SeatStateLoader loader, IOpti
 {
     public SeatEngine Seats { get; } = seats;
     public SeatStateLoader Loader { get; } = loader;
-    public BookingOptions Options { get; } = options.Value;
+    public IOptions<BookingOptions> Options { get; } = options;
 }
 
 /// <summary>A performance's seats: the seat map with live status, and holding many seats in one Lua call.</summary>
@@ -108,7 +108,7 @@ public static class SeatsApi
         [AsParameters] SeatServices services,
         CancellationToken cancellationToken)
     {
-        var maxSeats = services.Options.MaxSeatsPerHold;
+        var maxSeats = services.Options.Value.MaxSeatsPerHold;
         var seatIds = request.SeatIds;
         var validation = new Validation()
             .Check(Identifiers.IsResourceId(performanceId), nameof(performanceId), "Must be 1-64 letters, digits, '.', '_' or '-'.");
@@ -132,7 +132,7 @@ public static class SeatsApi
         var seats = seatIds!.Select(seat => seat!).ToList();
         var userId = httpContext.GetUserId();
         var holdId = Guid.CreateVersion7();
-        var ttl = services.Options.HoldTtl;
+        var ttl = services.Options.Value.HoldTtl;
 
         var attempt = await services.Seats.HoldAsync(performanceId, holdId, userId, ttl, seats).ConfigureAwait(false);
         if (attempt.Status == HoldAttemptStatus.NotLoaded)

@@ -1,0 +1,122 @@
+using Booking.Core.Capacity;
+using Booking.Core.Holds;
+using Booking.Tests.Infrastructure;
+
+namespace Booking.Tests.Capacity;
+
+/// <summary>The counted-capacity Lua scripts against a real redis-server.</summary>
+public sealed class CapacityScriptsTests(Dependencies dependencies)
+{
+    private static readonly TimeSpan LongTtl = TimeSpan.FromMinutes(5);
+    private readonly Engines _engines = new(dependencies.RedisConnection);
+
+    private static ResourceRef NewSlot(BookingDomain domain = BookingDomain.Restaurant) =>
+        new(domain, Guid.NewGuid().ToString("N"), "2026-12-01T19:00");
+
+    [Fact]
+    public async Task Hold_takes_the_quantity_or_nothing()
+    {
+        var slot = NewSlot();
+        await _engines.Capacity.SetAsync(slot, 10);
+
+        Assert.Equal(HoldAttemptStatus.Held, (await _engines.Capacity.HoldAsync(slot, Guid.NewGuid(), "alice", LongTtl, 7)).Status);
+        var refused = await _engines.Capacity.HoldAsync(slot, Guid.NewGuid(), "bob", LongTtl, 4);
+
+        Assert.Equal(HoldAttemptStatus.Unavailable, refused.Status);
+        Assert.Equal(3, refused.Available);
+        Assert.Equal(new CapacityCounters(10, 7, 0), await _engines.Capacity.ReadAsync(slot));
+    }
+
+    [Fact]
+    public async Task Confirm_moves_units_from_held_to_booked_once_and_unbook_returns_them()
+    {
+        var slot = NewSlot(BookingDomain.Exhibition);
+        var holdId = Guid.NewGuid();
+        await _engines.Capacity.SetAsync(slot, 10);
+        await _engines.Capacity.HoldAsync(slot, holdId, "alice", LongTtl, 3);
+
+        Assert.Equal(ConfirmOutcome.Confirmed, await _engines.Holds.ConfirmAsync(slot, holdId, Guid.NewGuid()));
+        Assert.Equal(ConfirmOutcome.AlreadyConfirmed, await _engines.Holds.ConfirmAsync(slot, holdId, Guid.NewGuid()));
+        Assert.Equal(new CapacityCounters(10, 0, 3), await _engines.Capacity.ReadAsync(slot));
+
+        Assert.True(await _engines.Holds.UnbookAsync(slot, holdId));
+        Assert.True(await _engines.Holds.UnbookAsync(slot, holdId));
+        Assert.Equal(new CapacityCounters(10, 0, 0), await _engines.Capacity.ReadAsync(slot));
+    }
+
+    [Fact]
+    public async Task Release_is_idempotent_and_only_for_the_owner()
+    {
+        var slot = NewSlot();
+        var holdId = Guid.NewGuid();
+        await _engines.Capacity.SetAsync(slot, 5);
+        await _engines.Capacity.HoldAsync(slot, holdId, "alice", LongTtl, 2);
+
+        Assert.Equal(ReleaseOutcome.NotFound, await _engines.Holds.ReleaseAsync(slot, holdId, "bob"));
+        Assert.Equal(ReleaseOutcome.Released, await _engines.Holds.ReleaseAsync(slot, holdId, "alice"));
+        Assert.Equal(ReleaseOutcome.Released, await _engines.Holds.ReleaseAsync(slot, holdId, "alice"));
+        Assert.Equal(new CapacityCounters(5, 0, 0), await _engines.Capacity.ReadAsync(slot));
+    }
+
+    [Fact]
+    public async Task Expired_units_come_back_without_a_release_and_are_never_confirmed()
+    {
+        var slot = NewSlot();
+        var holdId = Guid.NewGuid();
+        await _engines.Capacity.SetAsync(slot, 4);
+        await _engines.Capacity.HoldAsync(slot, holdId, "alice", TimeSpan.FromMilliseconds(200), 4);
+
+        await Task.Delay(TimeSpan.FromMilliseconds(350));
+
+        Assert.Equal(new CapacityCounters(4, 0, 0), await _engines.Capacity.ReadAsync(slot));
+        Assert.Equal(ConfirmOutcome.Expired, await _engines.Holds.ConfirmAsync(slot, holdId, Guid.NewGuid()));
+        Assert.Equal(HoldAttemptStatus.Held, (await _engines.Capacity.HoldAsync(slot, Guid.NewGuid(), "bob", LongTtl, 4)).Status);
+    }
+
+    [Fact]
+    public async Task Capacity_cannot_go_below_held_plus_booked()
+    {
+        var slot = NewSlot();
+        var booked = Guid.NewGuid();
+        await _engines.Capacity.SetAsync(slot, 10);
+        await _engines.Capacity.HoldAsync(slot, booked, "alice", LongTtl, 3);
+        await _engines.Holds.ConfirmAsync(slot, booked, Guid.NewGuid());
+        await _engines.Capacity.HoldAsync(slot, Guid.NewGuid(), "bob", LongTtl, 2);
+
+        var (accepted, counters) = await _engines.Capacity.SetAsync(slot, 4);
+        Assert.False(accepted);
+        Assert.Equal(new CapacityCounters(10, 2, 3), counters);
+
+        Assert.True((await _engines.Capacity.SetAsync(slot, 5)).Accepted);
+        Assert.Equal(new CapacityCounters(5, 2, 3), await _engines.Capacity.ReadAsync(slot));
+    }
+
+    [Fact]
+    public async Task Loading_counts_the_bookings_it_is_given_and_never_overwrites_live_state()
+    {
+        var slot = NewSlot();
+        var booking = Guid.NewGuid();
+
+        Assert.True(await _engines.Capacity.LoadAsync(slot, 10, [new CapacityBooking(booking, "alice", 4)]));
+        Assert.False(await _engines.Capacity.LoadAsync(slot, 99, []));
+
+        Assert.Equal(new CapacityCounters(10, 0, 4), await _engines.Capacity.ReadAsync(slot));
+        Assert.True(await _engines.Holds.UnbookAsync(slot, booking));
+        Assert.Equal(new CapacityCounters(10, 0, 0), await _engines.Capacity.ReadAsync(slot));
+    }
+
+    [Fact]
+    public async Task Concurrent_holders_never_take_more_than_the_capacity()
+    {
+        var slot = NewSlot();
+        await _engines.Capacity.SetAsync(slot, 50);
+
+        var attempts = await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
+            _engines.Capacity.HoldAsync(slot, Guid.NewGuid(), $"user{i}", LongTtl, 1 + (i % 3))));
+
+        var held = Enumerable.Range(0, 200).Where(i => attempts[i].Status == HoldAttemptStatus.Held).Sum(i => 1 + (i % 3));
+        var counters = await _engines.Capacity.ReadAsync(slot);
+        Assert.Equal(held, counters!.Held);
+        Assert.InRange(held, 48, 50);
+    }
+}
