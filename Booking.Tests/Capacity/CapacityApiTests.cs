@@ -1,0 +1,92 @@
+using System.Net;
+using System.Net.Http.Json;
+using Booking.Api.Capacity;
+using Booking.Api.Http;
+using Booking.Core.Holds;
+using Booking.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+
+namespace Booking.Tests.Capacity;
+
+public sealed class CapacityApiTests(BookingApp app) : IClassFixture<BookingApp>
+{
+    private static string NewResource() => $"r-{Guid.NewGuid():N}"[..24];
+
+    [Fact]
+    public async Task Put_sets_capacity_in_redis_and_postgresql_and_get_reads_it()
+    {
+        var resource = NewResource();
+        using var client = app.Client();
+
+        var set = await (await client.PutAsJsonAsync($"/api/capacity/EXHIBITION/{resource}/2026-12-01", new { capacity = 30 })).ReadAsync<CapacityDto>(HttpStatusCode.OK);
+        var read = await (await client.GetAsync($"/api/capacity/exhibition/{resource}/2026-12-01")).ReadAsync<CapacityDto>(HttpStatusCode.OK);
+
+        Assert.Equal(new CapacityDto(BookingDomain.Exhibition, resource, "2026-12-01", 30, 30, 0, 0), set);
+        Assert.Equal(set, read);
+        await using var db = app.NewDbContext();
+        Assert.Equal(30, (await db.CapacitySlots.SingleAsync(s => s.ResourceId == resource)).Capacity);
+    }
+
+    [Fact]
+    public async Task Hold_takes_units_and_refuses_more_than_available_with_409()
+    {
+        var resource = NewResource();
+        using var client = app.Client();
+        await client.SetCapacityAsync("RESTAURANT", resource, "2026-12-01T19:00", 6);
+
+        var hold = await client.HoldCapacityAsync("RESTAURANT", resource, "2026-12-01T19:00", 4);
+        var problem = await (await client.PostJsonAsync($"/api/capacity/RESTAURANT/{resource}/2026-12-01T19:00/holds", new { quantity = 3 }))
+            .AssertProblemAsync(HttpStatusCode.Conflict, ProblemCodes.CapacityUnavailable);
+
+        Assert.Equal(4, hold.Quantity);
+        Assert.Equal(2, problem.GetProperty("available").GetInt32());
+        var read = await (await client.GetAsync($"/api/capacity/RESTAURANT/{resource}/2026-12-01T19:00")).ReadAsync<CapacityDto>(HttpStatusCode.OK);
+        Assert.Equal((6, 2, 4, 0), (read.Capacity, read.Available, read.Held, read.Booked));
+    }
+
+    [Fact]
+    public async Task Lowering_capacity_below_what_is_taken_is_409_and_changes_nothing()
+    {
+        var resource = NewResource();
+        using var client = app.Client();
+        await client.SetCapacityAsync("EXHIBITION", resource, "2026-12-02", 10);
+        await client.HoldCapacityAsync("EXHIBITION", resource, "2026-12-02", 7);
+
+        await (await client.PutAsJsonAsync($"/api/capacity/EXHIBITION/{resource}/2026-12-02", new { capacity = 6 })).AssertProblemAsync(HttpStatusCode.Conflict, ProblemCodes.InvalidState);
+
+        var read = await (await client.GetAsync($"/api/capacity/EXHIBITION/{resource}/2026-12-02")).ReadAsync<CapacityDto>(HttpStatusCode.OK);
+        Assert.Equal(10, read.Capacity);
+        await using var db = app.NewDbContext();
+        Assert.Equal(10, (await db.CapacitySlots.SingleAsync(s => s.ResourceId == resource)).Capacity);
+    }
+
+    [Fact]
+    public async Task Unknown_slot_is_404_and_performance_is_not_a_capacity_domain()
+    {
+        using var client = app.Client();
+
+        await (await client.GetAsync($"/api/capacity/EXHIBITION/{NewResource()}/2026-12-01")).AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
+        await (await client.PostJsonAsync($"/api/capacity/EXHIBITION/{NewResource()}/2026-12-01/holds", new { quantity = 1 })).AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
+        var problem = await (await client.PutAsJsonAsync($"/api/capacity/PERFORMANCE/{NewResource()}/2026-12-01", new { capacity = 5 })).AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("domain", out _));
+    }
+
+    [Fact]
+    public async Task A_slot_redis_lost_is_rebuilt_from_postgresql_keeping_its_bookings()
+    {
+        var resource = NewResource();
+        using var client = app.Client();
+        await client.SetCapacityAsync("RESTAURANT", resource, "2026-12-31T20:00", 8);
+        var hold = await client.HoldCapacityAsync("RESTAURANT", resource, "2026-12-31T20:00", 3);
+        var reservation = await client.ReserveAsync(hold.HoldId);
+        var slot = new ResourceRef(BookingDomain.Restaurant, resource, "2026-12-31T20:00");
+
+        // Redis loses the slot entirely.
+        await app.Redis.KeyDeleteAsync([slot.StateKey, slot.ExpiryKey, slot.HoldKey(hold.HoldId)]);
+
+        var read = await (await client.GetAsync($"/api/capacity/RESTAURANT/{resource}/2026-12-31T20:00")).ReadAsync<CapacityDto>(HttpStatusCode.OK);
+        Assert.Equal((8, 5, 0, 3), (read.Capacity, read.Available, read.Held, read.Booked));
+        Assert.Equal("BOOKED", (string?)await app.Redis.HashGetAsync(slot.HoldKey(hold.HoldId), "state"));
+        Assert.Equal(3, reservation.Quantity);
+    }
+}
