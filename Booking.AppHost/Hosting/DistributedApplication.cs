@@ -1,0 +1,160 @@
+using Microsoft.Extensions.Configuration;
+
+namespace Booking.AppHost.Hosting;
+
+/// <summary>A resource in the builder, with Aspire's fluent verbs.</summary>
+public sealed class ResourceBuilder<T>(T resource) where T : Resource
+{
+    public T Resource { get; } = resource;
+
+    /// <summary>Gives a project the connection string (or service URL) of <paramref name="other"/>.</summary>
+    public ResourceBuilder<T> WithReference<TOther>(ResourceBuilder<TOther> other) where TOther : Resource
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        AsProject().AddReference(other.Resource);
+        return this;
+    }
+
+    /// <summary>Starts this resource only after <paramref name="other"/> is healthy.</summary>
+    public ResourceBuilder<T> WaitFor<TOther>(ResourceBuilder<TOther> other) where TOther : Resource
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        Resource.AddWaitFor(other.Resource);
+        return this;
+    }
+
+    public ResourceBuilder<T> WithEnvironment(string key, string? value)
+    {
+        AsProject().SetEnvironment(key, value);
+        return this;
+    }
+
+    private ProjectResource AsProject() =>
+        Resource as ProjectResource ?? throw new InvalidOperationException($"{Resource.Name} is not a project; only projects take references and environment.");
+}
+
+/// <summary>Options of one AppHost run.</summary>
+public sealed record AppHostOptions
+{
+    /// <summary>Where embedded servers keep their data (the repository's ignored <c>.data/</c> by default).</summary>
+    public required string DataDirectory { get; init; }
+
+    public required string RepositoryRoot { get; init; }
+
+    /// <summary>Embedded Redis with AOF and PostgreSQL with fsync; tests turn it off for speed.</summary>
+    public bool Durable { get; init; } = true;
+
+    public IConfiguration Configuration { get; init; } = new ConfigurationBuilder().Build();
+
+    public string? OtlpEndpoint { get; init; }
+}
+
+/// <summary>Collects resources the way an Aspire AppHost's Program.cs does, then builds the application.</summary>
+public sealed class DistributedApplicationBuilder(AppHostOptions options)
+{
+    private readonly List<Resource> _resources = [];
+
+    public AppHostOptions Options { get; } = options;
+
+    public IConfiguration Configuration => Options.Configuration;
+
+    public ResourceBuilder<RedisResource> AddRedis(string name) =>
+        Add(new RedisResource(name, Configuration.GetConnectionString(name), Options.Durable));
+
+    public ResourceBuilder<PostgresResource> AddPostgres(string name) => Add(new PostgresResource(name, Options.Durable));
+
+    /// <summary>A database on <paramref name="server"/>; a configured <c>ConnectionStrings:{name}</c> replaces it.</summary>
+    public ResourceBuilder<DatabaseResource> AddDatabase(ResourceBuilder<PostgresResource> server, string name)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        var external = Configuration.GetConnectionString(name);
+        var database = Add(new DatabaseResource(name, external is null ? server.Resource : null, external));
+        return external is null ? database.WaitFor(server) : database;
+    }
+
+    /// <summary>A service of this solution, by its folder name, on <paramref name="port"/> (or a free one if taken).</summary>
+    public ResourceBuilder<ProjectResource> AddProject(string name, string projectDirectory, int port) =>
+        Add(new ProjectResource(name, projectDirectory, FreePort.PreferOrNext(port)));
+
+    public DistributedApplication Build() => new(_resources, Options);
+
+    private ResourceBuilder<T> Add<T>(T resource) where T : Resource
+    {
+        if (_resources.Any(r => r.Name == resource.Name))
+        {
+            throw new InvalidOperationException($"A resource named '{resource.Name}' already exists.");
+        }
+
+        _resources.Add(resource);
+        return new ResourceBuilder<T>(resource);
+    }
+}
+
+/// <summary>The running system: starts every resource once what it waits for is healthy, stops them in reverse.</summary>
+public sealed class DistributedApplication(IReadOnlyList<Resource> resources, AppHostOptions options) : IAsyncDisposable
+{
+    private readonly List<Resource> _started = [];
+    private readonly ILoggerFactory _loggerFactory = LoggerFactory.Create(logging => logging.AddSimpleConsole(o =>
+    {
+        o.SingleLine = true;
+        o.TimestampFormat = "HH:mm:ss ";
+    }));
+
+    public IReadOnlyList<Resource> Resources => resources;
+
+    public Resource this[string name] => resources.Single(r => r.Name == name);
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        Directory.CreateDirectory(options.DataDirectory);
+        var context = new AppHostContext(options.DataDirectory, options.RepositoryRoot, _loggerFactory.CreateLogger("Booking.AppHost"), options.OtlpEndpoint);
+        var starts = new Dictionary<Resource, Task>();
+
+        Task StartOne(Resource resource)
+        {
+            if (!starts.TryGetValue(resource, out var task))
+            {
+                var dependencies = resource.WaitsFor.Select(StartOne).ToArray();
+                task = Run(resource, dependencies);
+                starts[resource] = task;
+            }
+
+            return task;
+        }
+
+        async Task Run(Resource resource, Task[] dependencies)
+        {
+            await Task.WhenAll(dependencies).ConfigureAwait(false);
+            await resource.StartAsync(context, cancellationToken).ConfigureAwait(false);
+            lock (_started)
+            {
+                _started.Add(resource);
+            }
+
+            context.Logger.LogInformation("{Resource} is healthy", resource.Name);
+        }
+
+        await Task.WhenAll(resources.Select(StartOne)).ConfigureAwait(false);
+    }
+
+    public async Task StopAsync()
+    {
+        Resource[] started;
+        lock (_started)
+        {
+            started = [.. _started];
+            _started.Clear();
+        }
+
+        foreach (var resource in started.Reverse())
+        {
+            await resource.StopAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _loggerFactory.Dispose();
+    }
+}

@@ -1,0 +1,100 @@
+namespace Booking.AppHost.Hosting;
+
+/// <summary>Redis: the given connection string, or an embedded redis-server with AOF under the data directory.</summary>
+public sealed class RedisResource(string name, string? externalConnectionString, bool durable) : Resource(name)
+{
+    private RedisServer? _server;
+
+    public override string Type => "redis";
+
+    public override string? ConnectionString => externalConnectionString ?? _server?.ConnectionString;
+
+    public override IReadOnlyList<string> Endpoints => ConnectionString is { } c ? [$"redis://{c}"] : [];
+
+    public override IReadOnlyList<string> ConsoleOutput => _server?.Process.Output ?? [];
+
+    public override async Task StartAsync(AppHostContext context, CancellationToken cancellationToken)
+    {
+        State = ResourceState.Starting;
+        if (externalConnectionString is null)
+        {
+            _server = await RedisServer.StartAsync(Path.Combine(context.DataDirectory, Name), appendOnly: durable, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+
+        State = ResourceState.Running;
+        Healthy = true;
+    }
+
+    public override async Task StopAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync().ConfigureAwait(false);
+        }
+
+        State = ResourceState.Stopped;
+        Healthy = false;
+    }
+}
+
+/// <summary>PostgreSQL: an embedded server under the data directory. Its databases are resources of their own.</summary>
+public sealed class PostgresResource(string name, bool durable) : Resource(name)
+{
+    private PostgresServer? _server;
+
+    public override string Type => "postgres";
+
+    public PostgresServer Server => _server ?? throw new InvalidOperationException($"{Name} has not started.");
+
+    public override string? ConnectionString => _server?.ConnectionString("postgres");
+
+    public override IReadOnlyList<string> Endpoints => _server is { } s ? [$"postgresql://127.0.0.1:{s.Port}"] : [];
+
+    public override IReadOnlyList<string> ConsoleOutput => _server?.Process.Output ?? [];
+
+    public override async Task StartAsync(AppHostContext context, CancellationToken cancellationToken)
+    {
+        State = ResourceState.Starting;
+        _server = await PostgresServer.StartAsync(Path.Combine(context.DataDirectory, Name), durable: durable, cancellationToken: cancellationToken).ConfigureAwait(false);
+        State = ResourceState.Running;
+        Healthy = true;
+    }
+
+    public override async Task StopAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync().ConfigureAwait(false);
+        }
+
+        State = ResourceState.Stopped;
+        Healthy = false;
+    }
+}
+
+/// <summary>A database on a PostgreSQL resource, or the given connection string when one is configured.</summary>
+public sealed class DatabaseResource(string name, PostgresResource? server, string? externalConnectionString) : Resource(name)
+{
+    public override string Type => "postgres-database";
+
+    public override string? ConnectionString => externalConnectionString ?? (State == ResourceState.Running ? server!.Server.ConnectionString(Name) : null);
+
+    public override async Task StartAsync(AppHostContext context, CancellationToken cancellationToken)
+    {
+        State = ResourceState.Starting;
+        if (externalConnectionString is null)
+        {
+            await server!.Server.EnsureDatabaseAsync(Name, cancellationToken).ConfigureAwait(false);
+        }
+
+        State = ResourceState.Running;
+        Healthy = true;
+    }
+
+    public override Task StopAsync()
+    {
+        State = ResourceState.Stopped;
+        Healthy = false;
+        return Task.CompletedTask;
+    }
+}

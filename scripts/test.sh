@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the whole test suite (unit, integration against real Redis/PostgreSQL, distributed) from a fresh clone.
+# Usage: scripts/test.sh [extra dotnet test arguments, e.g. --filter "FullyQualifiedName~Holds"]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+results="artifacts/test-results"
+rm -rf "$results"
+mkdir -p "$results"
+
+echo "test: building"
+dotnet build Booking.slnx -c Release -nologo -clp:ErrorsOnly
+
+echo "test: running"
+status=0
+dotnet test Booking.slnx -c Release --no-build -nologo \
+  --logger "trx;LogFileName=booking.trx" --logger "console;verbosity=normal" \
+  --results-directory "$results" "$@" || status=$?
+
+# One plain summary line, whatever the runner printed above.
+trx=$(find "$results" -name '*.trx' | head -n 1)
+if [ -n "$trx" ]; then
+  passed=$(grep -o 'passed="[0-9]*"' "$trx" | head -n 1 | grep -o '[0-9]*')
+  failed=$(grep -o 'failed="[0-9]*"' "$trx" | head -n 1 | grep -o '[0-9]*')
+  echo "tests: ${passed:-0} passed, ${failed:-0} failed"
+  if [ "${passed:-0}" -eq 0 ]; then
+    echo "test: no test ran" >&2
+    status=1
+  fi
+else
+  echo "test: no results were written" >&2
+  status=1
+fi
+exit $status
