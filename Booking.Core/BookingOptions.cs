@@ -16,6 +16,12 @@ public sealed class BookingOptions
     /// <summary>How long a saga may keep retrying its steps before it gives up and compensates.</summary>
     public TimeSpan SagaTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// A saga that made no progress for this long is resumed by the worker's sweep, so a lost Kafka message or a
+    /// crashed worker never strands a reservation.
+    /// </summary>
+    public TimeSpan SagaResumeAfter { get; set; } = TimeSpan.FromSeconds(10);
+
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long a response is kept for replay under its <c>Idempotency-Key</c>.</summary>

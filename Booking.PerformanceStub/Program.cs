@@ -1,5 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Booking.PerformanceStub.Allocations;
+using Booking.PerformanceStub.Chaos;
 using Booking.PerformanceStub.Data;
 using Booking.PerformanceStub.Performances;
 
@@ -7,6 +9,9 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddNpgsqlDbContext<PerformanceDbContext>("performancedb");
+builder.AddRedisClient("redis");
+builder.Services.AddSingleton<SectionLock>();
+builder.Services.AddSingleton<ChaosSettings>();
 builder.Services.AddHostedService<DatabaseMigrator>();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.ConfigureHttpJsonOptions(options =>
@@ -38,5 +43,10 @@ app.UseStatusCodePages();
 
 app.MapDefaultEndpoints();
 app.MapPerformancesApi();
+app.MapAllocationsApi();
+if (app.Environment.IsDevelopment())
+{
+    app.MapChaosApi();
+}
 
 app.Run();

@@ -129,7 +129,8 @@ public static class ReservationsApi
                 State = SagaState.Started,
                 CreatedAt = now,
                 UpdatedAt = now,
-                NextAttemptAt = now,
+                // The requested event normally starts the saga at once; this is when the sweep steps in if it did not.
+                NextAttemptAt = now + services.Options.Value.SagaResumeAfter,
                 DeadlineAt = now + services.Options.Value.SagaTimeout,
                 TraceParent = Activity.Current?.Id,
             },

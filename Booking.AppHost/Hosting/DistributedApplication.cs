@@ -61,6 +61,10 @@ public sealed class DistributedApplicationBuilder(AppHostOptions options)
     public ResourceBuilder<RedisResource> AddRedis(string name) =>
         Add(new RedisResource(name, Configuration.GetConnectionString(name), Options.Durable));
 
+    /// <summary>Kafka from <c>ConnectionStrings:{name}</c>, or the embedded mock cluster with <paramref name="topics"/> created.</summary>
+    public ResourceBuilder<KafkaResource> AddKafka(string name, params string[] topics) =>
+        Add(new KafkaResource(name, Configuration.GetConnectionString(name), topics));
+
     public ResourceBuilder<PostgresResource> AddPostgres(string name) => Add(new PostgresResource(name, Options.Durable));
 
     /// <summary>A database on <paramref name="server"/>; a configured <c>ConnectionStrings:{name}</c> replaces it.</summary>

@@ -98,3 +98,40 @@ public sealed class DatabaseResource(string name, PostgresResource? server, stri
         return Task.CompletedTask;
     }
 }
+
+/// <summary>Kafka: the given bootstrap servers, or librdkafka's in-memory mock cluster with every topic created.</summary>
+public sealed class KafkaResource(string name, string? externalBootstrapServers, IReadOnlyList<string> topics) : Resource(name)
+{
+    private KafkaMockCluster? _cluster;
+
+    public override string Type => "kafka";
+
+    public override string? ConnectionString => externalBootstrapServers ?? _cluster?.BootstrapServers;
+
+    public override IReadOnlyList<string> Endpoints => ConnectionString is { } c ? [$"kafka://{c}"] : [];
+
+    /// <summary>The embedded cluster, for fault tests (broker down and up); null with an external Kafka.</summary>
+    public KafkaMockCluster? MockCluster => _cluster;
+
+    public override Task StartAsync(AppHostContext context, CancellationToken cancellationToken)
+    {
+        State = ResourceState.Starting;
+        if (externalBootstrapServers is null)
+        {
+            _cluster = KafkaMockCluster.Start(topics);
+        }
+
+        State = ResourceState.Running;
+        Healthy = true;
+        return Task.CompletedTask;
+    }
+
+    public override Task StopAsync()
+    {
+        _cluster?.Dispose();
+        _cluster = null;
+        State = ResourceState.Stopped;
+        Healthy = false;
+        return Task.CompletedTask;
+    }
+}

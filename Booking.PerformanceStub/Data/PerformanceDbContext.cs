@@ -22,11 +22,33 @@ public sealed class Section
     public int Remaining { get; set; }
 }
 
+public enum AllocationState
+{
+    Allocated,
+    Released,
+}
+
+/// <summary>
+/// Seats of one section allocated to one reservation. A released allocation stays as a tombstone, so an allocation
+/// request that arrives after its compensation (a retried or delayed call) cannot take the seats again.
+/// </summary>
+public sealed class Allocation
+{
+    public Guid PerformanceId { get; set; }
+    public required string SectionCode { get; set; }
+    public Guid ReservationId { get; set; }
+    public int Seats { get; set; }
+    public AllocationState State { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
 /// <summary>The performance service's own database (<c>performancedb</c>).</summary>
 public sealed class PerformanceDbContext(DbContextOptions<PerformanceDbContext> options) : DbContext(options)
 {
     public DbSet<Performance> Performances => Set<Performance>();
     public DbSet<Section> Sections => Set<Section>();
+    public DbSet<Allocation> Allocations => Set<Allocation>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -43,6 +65,14 @@ public sealed class PerformanceDbContext(DbContextOptions<PerformanceDbContext> 
             section.ToTable("sections", table => table.HasCheckConstraint("ck_sections_remaining", "remaining >= 0 AND remaining <= capacity"));
             section.HasKey(s => new { s.PerformanceId, s.Code });
             section.Property(s => s.Code).HasMaxLength(8);
+        });
+
+        modelBuilder.Entity<Allocation>(allocation =>
+        {
+            allocation.ToTable("allocations");
+            allocation.HasKey(a => new { a.PerformanceId, a.SectionCode, a.ReservationId });
+            allocation.Property(a => a.SectionCode).HasMaxLength(8);
+            allocation.Property(a => a.State).HasConversion(v => v.ToString().ToUpperInvariant(), v => Enum.Parse<AllocationState>(v, true)).HasMaxLength(16);
         });
     }
 }

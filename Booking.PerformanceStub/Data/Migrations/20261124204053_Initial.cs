@@ -12,6 +12,23 @@ namespace Booking.PerformanceStub.Data.Migrations
         protected override void Up(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.CreateTable(
+                name: "allocations",
+                columns: table => new
+                {
+                    performance_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    section_code = table.Column<string>(type: "character varying(8)", maxLength: 8, nullable: false),
+                    reservation_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    seats = table.Column<int>(type: "integer", nullable: false),
+                    state = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    updated_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_allocations", x => new { x.performance_id, x.section_code, x.reservation_id });
+                });
+
+            migrationBuilder.CreateTable(
                 name: "performances",
                 columns: table => new
                 {
@@ -52,6 +69,9 @@ namespace Booking.PerformanceStub.Data.Migrations
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.DropTable(
+                name: "allocations");
+
             migrationBuilder.DropTable(
                 name: "sections");
 

@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Booking.PerformanceStub.Data.Migrations
 {
     [DbContext(typeof(PerformanceDbContext))]
-    [Migration("20261124202728_Initial")]
+    [Migration("20261124204053_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -24,6 +24,45 @@ namespace Booking.PerformanceStub.Data.Migrations
                 .HasAnnotation("Relational:MaxIdentifierLength", 63);
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
+
+            modelBuilder.Entity("Booking.PerformanceStub.Data.Allocation", b =>
+                {
+                    b.Property<Guid>("PerformanceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("performance_id");
+
+                    b.Property<string>("SectionCode")
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)")
+                        .HasColumnName("section_code");
+
+                    b.Property<Guid>("ReservationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("reservation_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<int>("Seats")
+                        .HasColumnType("integer")
+                        .HasColumnName("seats");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("state");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("PerformanceId", "SectionCode", "ReservationId")
+                        .HasName("pk_allocations");
+
+                    b.ToTable("allocations", (string)null);
+                });
 
             modelBuilder.Entity("Booking.PerformanceStub.Data.Performance", b =>
                 {

@@ -1,0 +1,133 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Booking.AppHost.Hosting;
+
+/// <summary>
+/// The embedded Kafka: librdkafka's built-in mock cluster, which speaks the real Kafka protocol on loopback TCP,
+/// so Confluent.Kafka clients and kcat in other processes use it like a broker. It lives in memory, as long as
+/// this object (and the process that made it). It has no CreateTopics handler, so every topic is made here at start.
+/// </summary>
+public sealed partial class KafkaMockCluster : IDisposable
+{
+    private const int ProducerType = 0;
+    private readonly IntPtr _handle;
+    private readonly IntPtr _cluster;
+    private bool _disposed;
+
+    private KafkaMockCluster(IntPtr handle, IntPtr cluster, string bootstrapServers, int brokers)
+    {
+        _handle = handle;
+        _cluster = cluster;
+        BootstrapServers = bootstrapServers;
+        BrokerIds = Enumerable.Range(1, brokers).ToArray();
+    }
+
+    /// <summary>The <c>ConnectionStrings__kafka</c> value: comma-separated loopback brokers.</summary>
+    public string BootstrapServers { get; }
+
+    public IReadOnlyList<int> BrokerIds { get; }
+
+    /// <summary>Starts a cluster with <paramref name="brokers"/> brokers and creates <paramref name="topics"/>.</summary>
+    public static KafkaMockCluster Start(IEnumerable<string> topics, int partitions = 4, int brokers = 1)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        // Confluent.Kafka's loader picks the build of librdkafka that works on this OS first; ours then shares it.
+        _ = Confluent.Kafka.Library.Version;
+
+        var error = new byte[512];
+        var handle = Native.rd_kafka_new(ProducerType, Native.rd_kafka_conf_new(), error, (UIntPtr)error.Length);
+        if (handle == IntPtr.Zero)
+        {
+            throw new InvalidOperationException($"rd_kafka_new failed: {Encoding.ASCII.GetString(error).TrimEnd('\0')}");
+        }
+
+        var cluster = Native.rd_kafka_mock_cluster_new(handle, brokers);
+        if (cluster == IntPtr.Zero)
+        {
+            Native.rd_kafka_destroy(handle);
+            throw new InvalidOperationException("rd_kafka_mock_cluster_new failed.");
+        }
+
+        var bootstrap = Marshal.PtrToStringAnsi(Native.rd_kafka_mock_cluster_bootstraps(cluster))!;
+        var mock = new KafkaMockCluster(handle, cluster, bootstrap, brokers);
+        // A restarted consumer otherwise waits on the mock's fixed rebalance timer for its partitions.
+        Native.rd_kafka_mock_group_initial_rebalance_delay_ms(cluster, 100);
+        foreach (var topic in topics)
+        {
+            mock.CreateTopic(topic, partitions);
+        }
+
+        return mock;
+    }
+
+    public void CreateTopic(string topic, int partitions)
+    {
+        var code = Native.rd_kafka_mock_topic_create(_cluster, topic, partitions, 1);
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"Creating topic {topic} failed with librdkafka error {code}.");
+        }
+    }
+
+    /// <summary>Takes a broker down (connections refused) until <see cref="SetBrokerUp"/>; for fault tests.</summary>
+    public void SetBrokerDown(int brokerId) => Check(Native.rd_kafka_mock_broker_set_down(_cluster, brokerId), "broker_set_down");
+
+    public void SetBrokerUp(int brokerId) => Check(Native.rd_kafka_mock_broker_set_up(_cluster, brokerId), "broker_set_up");
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        // The cluster belongs to the handle: destroy it first.
+        Native.rd_kafka_mock_cluster_destroy(_cluster);
+        Native.rd_kafka_destroy(_handle);
+    }
+
+    private static void Check(int code, string what)
+    {
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"rd_kafka_mock_{what} failed with librdkafka error {code}.");
+        }
+    }
+
+    private static class Native
+    {
+        private const string Library = "librdkafka";
+
+        [DllImport(Library)]
+        public static extern IntPtr rd_kafka_conf_new();
+
+        [DllImport(Library)]
+        public static extern IntPtr rd_kafka_new(int type, IntPtr conf, byte[] errstr, UIntPtr errstrSize);
+
+        [DllImport(Library)]
+        public static extern void rd_kafka_destroy(IntPtr rk);
+
+        [DllImport(Library)]
+        public static extern IntPtr rd_kafka_mock_cluster_new(IntPtr rk, int brokerCount);
+
+        [DllImport(Library)]
+        public static extern void rd_kafka_mock_cluster_destroy(IntPtr mcluster);
+
+        [DllImport(Library)]
+        public static extern IntPtr rd_kafka_mock_cluster_bootstraps(IntPtr mcluster);
+
+        [DllImport(Library, CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+        public static extern int rd_kafka_mock_topic_create(IntPtr mcluster, string topic, int partitionCount, int replicationFactor);
+
+        [DllImport(Library)]
+        public static extern int rd_kafka_mock_broker_set_down(IntPtr mcluster, int brokerId);
+
+        [DllImport(Library)]
+        public static extern int rd_kafka_mock_broker_set_up(IntPtr mcluster, int brokerId);
+
+        [DllImport(Library)]
+        public static extern void rd_kafka_mock_group_initial_rebalance_delay_ms(IntPtr mcluster, int delayMs);
+    }
+}

@@ -1,0 +1,151 @@
+using Booking.PerformanceStub.Chaos;
+using Booking.PerformanceStub.Data;
+using Booking.PerformanceStub.Performances;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace Booking.PerformanceStub.Allocations;
+
+public sealed record AllocationRequest(Guid? ReservationId, int? Seats);
+
+public sealed record AllocationDto(Guid PerformanceId, string Section, Guid ReservationId, int Seats, int Remaining);
+
+public sealed class AllocationServices(PerformanceDbContext db, SectionLock sectionLock, ChaosSettings chaos, TimeProvider time)
+{
+    public PerformanceDbContext Db { get; } = db;
+    public SectionLock SectionLock { get; } = sectionLock;
+    public ChaosSettings Chaos { get; } = chaos;
+    public TimeProvider Time { get; } = time;
+}
+
+/// <summary>
+/// Seats of a section allocated to reservations, changed only under the section's lock and the database check
+/// <c>remaining &gt;= seats</c>, so <c>remaining == capacity - sum(allocations)</c> holds under any concurrency.
+/// Both calls are idempotent by reservation id.
+/// </summary>
+public static class AllocationsApi
+{
+    public static IEndpointRouteBuilder MapAllocationsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/performances/{id:guid}/sections/{code}/allocations").WithTags("Allocations");
+        group.MapPost(string.Empty, AllocateAsync).WithName("Allocate").WithSummary("Allocates seats of a section to a reservation.");
+        group.MapDelete("/{reservationId:guid}", DeallocateAsync).WithName("Deallocate").WithSummary("Gives a reservation's seats back (compensation).");
+        return app;
+    }
+
+    public static async Task<Results<Ok<AllocationDto>, ValidationProblem, ProblemHttpResult>> AllocateAsync(
+        Guid id, string code, AllocationRequest request, [AsParameters] AllocationServices services, CancellationToken cancellationToken)
+    {
+        if (request.ReservationId is null || request.Seats is not (>= 1 and <= 1000))
+        {
+            return TypedResults.ValidationProblem(
+                new Dictionary<string, string[]>(StringComparer.Ordinal) { ["request"] = ["reservationId is required and seats must be 1..1000."] },
+                extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["code"] = "VALIDATION_FAILED" });
+        }
+
+        if (await services.Chaos.ShouldFailAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return Problem(StatusCodes.Status503ServiceUnavailable, "DEPENDENCY_UNAVAILABLE", "Chaos: this allocation failed on purpose.");
+        }
+
+        var reservationId = request.ReservationId.Value;
+        var seats = request.Seats.Value;
+        await using var held = await services.SectionLock.AcquireAsync(id, code, cancellationToken).ConfigureAwait(false);
+        var db = services.Db;
+        var section = await db.Sections.AsNoTracking().SingleOrDefaultAsync(s => s.PerformanceId == id && s.Code == code, cancellationToken).ConfigureAwait(false);
+        if (section is null)
+        {
+            return PerformancesApi.NotFound(id);
+        }
+
+        var existing = await db.Allocations.AsNoTracking()
+            .SingleOrDefaultAsync(a => a.PerformanceId == id && a.SectionCode == code && a.ReservationId == reservationId, cancellationToken)
+            .ConfigureAwait(false);
+        if (existing is { State: AllocationState.Allocated })
+        {
+            return TypedResults.Ok(new AllocationDto(id, code, reservationId, existing.Seats, section.Remaining));
+        }
+
+        if (existing is { State: AllocationState.Released })
+        {
+            return Problem(StatusCodes.Status409Conflict, "ALLOCATION_RELEASED", $"The allocation of reservation {reservationId} was already given back.");
+        }
+
+        var now = services.Time.GetUtcNow();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        // The database check backs up the lock: the row changes only if enough seats remain.
+        var changed = await db.Sections
+            .Where(s => s.PerformanceId == id && s.Code == code && s.Remaining >= seats)
+            .ExecuteUpdateAsync(setters => setters.SetProperty(s => s.Remaining, s => s.Remaining - seats), cancellationToken)
+            .ConfigureAwait(false);
+        if (changed == 0)
+        {
+            return Problem(StatusCodes.Status409Conflict, "SECTION_SOLD_OUT", $"Section {code} has {section.Remaining} seats left; {seats} were asked for.");
+        }
+
+        db.Allocations.Add(new Allocation
+        {
+            PerformanceId = id,
+            SectionCode = code,
+            ReservationId = reservationId,
+            Seats = seats,
+            State = AllocationState.Allocated,
+            CreatedAt = now,
+            UpdatedAt = now,
+        });
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return TypedResults.Ok(new AllocationDto(id, code, reservationId, seats, section.Remaining - seats));
+    }
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeallocateAsync(
+        Guid id, string code, Guid reservationId, [AsParameters] AllocationServices services, CancellationToken cancellationToken)
+    {
+        await using var held = await services.SectionLock.AcquireAsync(id, code, cancellationToken).ConfigureAwait(false);
+        var db = services.Db;
+        if (!await db.Sections.AnyAsync(s => s.PerformanceId == id && s.Code == code, cancellationToken).ConfigureAwait(false))
+        {
+            return PerformancesApi.NotFound(id);
+        }
+
+        var now = services.Time.GetUtcNow();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var allocation = await db.Allocations
+            .SingleOrDefaultAsync(a => a.PerformanceId == id && a.SectionCode == code && a.ReservationId == reservationId, cancellationToken)
+            .ConfigureAwait(false);
+        if (allocation is null)
+        {
+            // Never allocated (or not yet): leave a tombstone so a late allocation cannot take the seats.
+            db.Allocations.Add(new Allocation
+            {
+                PerformanceId = id,
+                SectionCode = code,
+                ReservationId = reservationId,
+                Seats = 0,
+                State = AllocationState.Released,
+                CreatedAt = now,
+                UpdatedAt = now,
+            });
+        }
+        else if (allocation.State == AllocationState.Allocated)
+        {
+            var seats = allocation.Seats;
+            await db.Sections
+                .Where(s => s.PerformanceId == id && s.Code == code)
+                .ExecuteUpdateAsync(setters => setters.SetProperty(s => s.Remaining, s => s.Remaining + seats), cancellationToken)
+                .ConfigureAwait(false);
+            allocation.State = AllocationState.Released;
+            allocation.UpdatedAt = now;
+        }
+
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return TypedResults.NoContent();
+    }
+
+    private static ProblemHttpResult Problem(int status, string code, string detail) => TypedResults.Problem(
+        detail,
+        statusCode: status,
+        title: code == "SECTION_SOLD_OUT" ? "Section sold out" : "Allocation refused",
+        extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["code"] = code });
+}

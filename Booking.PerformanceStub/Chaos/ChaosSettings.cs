@@ -1,0 +1,47 @@
+namespace Booking.PerformanceStub.Chaos;
+
+public sealed record ChaosRequest(double? FailureRate, int? LatencyMs);
+
+/// <summary>
+/// Development-only fault injection for allocations: a share of them fail with 503 and each waits a while first,
+/// so fault tests can watch the saga retry and compensate.
+/// </summary>
+public sealed class ChaosSettings
+{
+    private volatile ChaosRequest _current = new(0, 0);
+
+    public ChaosRequest Current => _current;
+
+    public void Set(ChaosRequest settings) => _current = settings;
+
+    public async Task<bool> ShouldFailAsync(CancellationToken cancellationToken)
+    {
+        var settings = _current;
+        if (settings.LatencyMs is > 0)
+        {
+            await Task.Delay(settings.LatencyMs.Value, cancellationToken).ConfigureAwait(false);
+        }
+
+        return settings.FailureRate is > 0 && Random.Shared.NextDouble() < settings.FailureRate;
+    }
+}
+
+public static class ChaosApi
+{
+    public static IEndpointRouteBuilder MapChaosApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/_chaos", (ChaosRequest request, ChaosSettings chaos) =>
+        {
+            if (request.FailureRate is < 0 or > 1 || request.LatencyMs is < 0 or > 60_000)
+            {
+                return Results.ValidationProblem(
+                    new Dictionary<string, string[]>(StringComparer.Ordinal) { ["failureRate"] = ["failureRate is 0..1 and latencyMs 0..60000."] },
+                    extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["code"] = "VALIDATION_FAILED" });
+            }
+
+            chaos.Set(new ChaosRequest(request.FailureRate ?? 0, request.LatencyMs ?? 0));
+            return Results.Ok(chaos.Current);
+        }).WithName("SetChaos").WithSummary("Development only: makes allocations fail or slow.");
+        return app;
+    }
+}

@@ -1,0 +1,123 @@
+using System.Text;
+using Booking.Core;
+using Booking.Core.Data;
+using Confluent.Kafka;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace Booking.SagaWorker.Outbox;
+
+/// <summary>
+/// Publishes outbox rows to Kafka in insertion order, keyed by reservation id with the row's traceparent, and
+/// marks a row sent only after Kafka acknowledged it. The producer is idempotent with acks=all and an unbounded
+/// message timeout, so while Kafka is down it keeps retrying (with librdkafka's backoff) and nothing is lost or
+/// reordered. One relay publishes at a time: a PostgreSQL advisory lock elects it.
+/// </summary>
+public sealed partial class OutboxRelay(
+    IServiceScopeFactory scopes,
+    IProducer<string, string> producer,
+    IConfiguration configuration,
+    TimeProvider time,
+    ILogger<OutboxRelay> logger) : BackgroundService
+{
+    private const int BatchSize = 500;
+    private const long LeaderLockKey = 0x426F6F6B696E67; // "Booking"
+    private static readonly TimeSpan IdleDelay = TimeSpan.FromMilliseconds(20);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var leadership = new NpgsqlConnection(configuration.GetConnectionString("bookingdb"));
+                await leadership.OpenAsync(stoppingToken).ConfigureAwait(false);
+                if (!await TryLeadAsync(leadership, stoppingToken).ConfigureAwait(false))
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                LogLeading();
+                while (!stoppingToken.IsCancellationRequested && leadership.State == System.Data.ConnectionState.Open)
+                {
+                    if (await PublishBatchAsync(stoppingToken).ConfigureAwait(false) < BatchSize)
+                    {
+                        await Task.Delay(IdleDelay, stoppingToken).ConfigureAwait(false);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception)
+            {
+                // Unsent rows stay unsent; the next round publishes them again from the first one.
+                LogRelayFailed(exception);
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task<bool> TryLeadAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT pg_try_advisory_lock($1)", connection) { Parameters = { new() { Value = LeaderLockKey } } };
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <summary>Publishes the oldest unsent rows; returns how many it published.</summary>
+    public async Task<int> PublishBatchAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<BookingDbContext>();
+        var batch = await db.OutboxMessages.AsNoTracking()
+            .Where(m => m.SentAt == null)
+            .OrderBy(m => m.Id)
+            .Take(BatchSize)
+            .ToListAsync(cancellationToken)
+            .ConfigureAwait(false);
+        if (batch.Count == 0)
+        {
+            return 0;
+        }
+
+        // Produced in order on one idempotent producer: Kafka keeps that order per key.
+        var deliveries = batch.Select(row => producer.ProduceAsync(row.Topic, ToMessage(row), cancellationToken)).ToList();
+        await Task.WhenAll(deliveries).WaitAsync(cancellationToken).ConfigureAwait(false);
+
+        var ids = batch.Select(m => m.Id).ToArray();
+        var now = time.GetUtcNow();
+        await db.OutboxMessages
+            .Where(m => ids.Contains(m.Id))
+            .ExecuteUpdateAsync(setters => setters.SetProperty(m => m.SentAt, now).SetProperty(m => m.Attempts, m => m.Attempts + 1), cancellationToken)
+            .ConfigureAwait(false);
+        return batch.Count;
+    }
+
+    private static Message<string, string> ToMessage(OutboxMessage row)
+    {
+        var headers = new Headers
+        {
+            { "event-id", Encoding.UTF8.GetBytes(row.EventId.ToString("D")) },
+            { "event-type", Encoding.UTF8.GetBytes(row.Topic) },
+        };
+        if (row.TraceParent is not null)
+        {
+            headers.Add("traceparent", Encoding.UTF8.GetBytes(row.TraceParent));
+        }
+
+        if (!string.IsNullOrEmpty(row.TraceState))
+        {
+            headers.Add("tracestate", Encoding.UTF8.GetBytes(row.TraceState));
+        }
+
+        return new Message<string, string> { Key = row.MessageKey, Value = row.Payload, Headers = headers };
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "This worker now relays the outbox")]
+    private partial void LogLeading();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay round failed; retrying")]
+    private partial void LogRelayFailed(Exception exception);
+}

@@ -1,0 +1,25 @@
+namespace Booking.SagaWorker.Saga;
+
+/// <summary>The <c>Saga</c> section: retry and resume policy of the orchestrator.</summary>
+public sealed class SagaOptions
+{
+    public const string SectionName = "Saga";
+
+    /// <summary>First retry delay; it doubles per attempt up to <see cref="MaxBackoff"/>, with jitter.</summary>
+    public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often the sweep looks for sagas that are due (retries, cancels, stalled ones).</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How many requested events the consumer runs at once.</summary>
+    public int MaxConcurrency { get; set; } = 64;
+
+    public TimeSpan Backoff(int attempt)
+    {
+        var exponential = InitialBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 16));
+        var capped = Math.Min(exponential, MaxBackoff.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(capped * (0.75 + (Random.Shared.NextDouble() * 0.5)));
+    }
+}
