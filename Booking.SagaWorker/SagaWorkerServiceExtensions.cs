@@ -1,6 +1,7 @@
 using Booking.Core;
 using Booking.SagaWorker.Outbox;
 using Booking.SagaWorker.Saga;
+using Microsoft.Extensions.Http.Resilience;
 
 namespace Booking.SagaWorker;
 
@@ -20,6 +21,15 @@ public static class SagaWorkerServiceExtensions
         builder.Services.AddSingleton<SagaRunner>();
         builder.Services.AddScoped<SagaOrchestrator>();
         builder.Services.AddHttpClient<PerformanceAllocationClient>(http => http.BaseAddress = new Uri("http://performance-stub"));
+        // The saga is the retry mechanism for allocations (with backoff and a deadline); one quick HTTP retry is enough here.
+        builder.Services.Configure<HttpStandardResilienceOptions>($"{nameof(PerformanceAllocationClient)}-standard", options =>
+        {
+            options.Retry.MaxRetryAttempts = 1;
+            options.Retry.Delay = TimeSpan.FromMilliseconds(100);
+            options.AttemptTimeout.Timeout = TimeSpan.FromSeconds(5);
+            options.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(12);
+            options.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(10);
+        });
 
         builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddHostedService<RequestedEventConsumer>();

@@ -14,15 +14,13 @@ public sealed partial class RequestedEventConsumer(
     IOptions<SagaOptions> options,
     ILogger<RequestedEventConsumer> logger) : BackgroundService
 {
-    public const string GroupId = "booking-saga";
-
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         // Consume() blocks; keep it off the thread pool.
         Task.Factory.StartNew(() => ConsumeLoopAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
 
     private async Task ConsumeLoopAsync(CancellationToken stoppingToken)
     {
-        using var consumer = new ConsumerBuilder<string, string>(configuration.ConsumerConfig("kafka", GroupId))
+        using var consumer = new ConsumerBuilder<string, string>(configuration.ConsumerConfig("kafka", options.Value.ConsumerGroup))
             .SetErrorHandler((_, error) => LogKafkaError(error.Code, error.Reason))
             .Build();
         consumer.Subscribe(BookingTopics.Requested);

@@ -13,6 +13,9 @@ public sealed class SagaOptions
     /// <summary>How often the sweep looks for sagas that are due (retries, cancels, stalled ones).</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>The Kafka consumer group of the requested-event consumer.</summary>
+    public string ConsumerGroup { get; set; } = "booking-saga";
+
     /// <summary>How many requested events the consumer runs at once.</summary>
     public int MaxConcurrency { get; set; } = 64;
 

@@ -20,6 +20,9 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
     private WebApplicationFactory<PerformanceStubAssembly> _stub = null!;
     private WebApplicationFactory<ApiAssembly> _api = null!;
 
+    /// <summary>The in-process performance service, for hosts that reach it through its test handler.</summary>
+    protected WebApplicationFactory<PerformanceStubAssembly> Stub => _stub;
+
     public Dependencies Dependencies => dependencies;
 
     public string BookingDb { get; private set; } = null!;
@@ -32,7 +35,7 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         BookingDb = await dependencies.CreateDatabaseAsync("booking");
-        var performanceDb = await dependencies.CreateDatabaseAsync("performance");
+        var performanceDb = PerformanceDb = await dependencies.CreateDatabaseAsync("performance");
 
         _stub = new WebApplicationFactory<PerformanceStubAssembly>().WithWebHostBuilder(web =>
         {
@@ -57,7 +60,14 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
                 .ConfigurePrimaryHttpMessageHandler(() => _stub.Server.CreateHandler()));
         });
         _ = _api.Server;
+        await StartMoreAsync();
     }
+
+    /// <summary>Starts whatever a derived fixture adds (the saga worker, Kafka) once the API is up.</summary>
+    protected virtual Task StartMoreAsync() => Task.CompletedTask;
+
+    /// <summary>Stops what <see cref="StartMoreAsync"/> started.</summary>
+    protected virtual ValueTask StopMoreAsync() => ValueTask.CompletedTask;
 
     /// <summary>A client of the booking API acting as <paramref name="userId"/> (no X-User-Id when null).</summary>
     public HttpClient Client(string? userId = "alice")
@@ -72,6 +82,8 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
     }
 
     public HttpClient StubClient() => _stub.CreateClient();
+
+    public string PerformanceDb { get; private set; } = null!;
 
     public BookingDbContext NewDbContext() => new(
         new DbContextOptionsBuilder<BookingDbContext>().UseNpgsql(BookingDb).UseSnakeCaseNamingConvention().Options);
@@ -95,6 +107,7 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
+        await StopMoreAsync();
         if (_api is not null)
         {
             await _api.DisposeAsync();

@@ -1,0 +1,145 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Booking.AppHost.Hosting;
+using Booking.Core.Data;
+using Booking.Core.Outbox;
+using Booking.SagaWorker;
+using Booking.SagaWorker.Saga;
+using Confluent.Kafka;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Booking.Tests.Infrastructure;
+
+/// <summary>
+/// The booking API, the performance service and the saga worker in-process, with a Kafka mock cluster of their
+/// own (fault tests take its broker down) and an independent consumer that records every outcome event.
+/// </summary>
+public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
+{
+    private WebApplicationFactory<SagaWorkerAssembly> _worker = null!;
+    private CancellationTokenSource _stopping = null!;
+    private Task _recording = Task.CompletedTask;
+
+    public KafkaMockCluster Kafka { get; private set; } = null!;
+
+    /// <summary>Every event seen on the outcome topics: topic, key (reservation id), event id.</summary>
+    public ConcurrentQueue<(string Topic, string Key, string EventId)> Events { get; } = new();
+
+    protected override IEnumerable<KeyValuePair<string, string?>> Settings =>
+    [
+        new("Booking:SagaTimeout", "00:00:04"),
+        new("Booking:SagaResumeAfter", "00:00:03"),
+    ];
+
+    protected override async Task StartMoreAsync()
+    {
+        Kafka = KafkaMockCluster.Start(BookingTopics.All);
+        _stopping = new CancellationTokenSource();
+        _recording = Task.Factory.StartNew(() => Record(_stopping.Token), TaskCreationOptions.LongRunning);
+
+        _worker = new WebApplicationFactory<SagaWorkerAssembly>().WithWebHostBuilder(web =>
+        {
+            web.UseEnvironment("Development");
+            web.UseSetting("ConnectionStrings:redis", Dependencies.Redis.ConnectionString);
+            web.UseSetting("ConnectionStrings:bookingdb", BookingDb);
+            web.UseSetting("ConnectionStrings:kafka", Kafka.BootstrapServers);
+            web.UseSetting("services:performance-stub:http:0", "http://performance-stub.test");
+            web.UseSetting("Saga:ConsumerGroup", $"saga-{Guid.NewGuid():N}");
+            web.UseSetting("Saga:InitialBackoff", "00:00:00.100");
+            web.UseSetting("Saga:MaxBackoff", "00:00:00.500");
+            web.UseSetting("Saga:SweepInterval", "00:00:00.200");
+            foreach (var (key, value) in Settings)
+            {
+                web.UseSetting(key, value);
+            }
+
+            web.ConfigureServices(services => services.AddHttpClient<PerformanceAllocationClient>()
+                .ConfigurePrimaryHttpMessageHandler(() => Stub.Server.CreateHandler()));
+        });
+        _ = _worker.Server;
+        await Task.CompletedTask;
+    }
+
+    /// <summary>Waits until the reservation reaches a final status and returns it.</summary>
+    public async Task<Reservation> WaitForFinalAsync(Guid reservationId, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            await using var db = NewDbContext();
+            var reservation = await db.Reservations.AsNoTracking().Include(r => r.Saga).ThenInclude(s => s!.Steps)
+                .SingleAsync(r => r.Id == reservationId);
+            if (reservation.Status is ReservationStatus.Confirmed or ReservationStatus.Failed or ReservationStatus.Cancelled)
+            {
+                return reservation;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"Reservation {reservationId} is still {reservation.Status} (saga {reservation.Saga?.State}).");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Waits until an event of <paramref name="topic"/> for the reservation was consumed.</summary>
+    public async Task<int> WaitForEventAsync(string topic, Guid reservationId, TimeSpan? timeout = null)
+    {
+        var key = reservationId.ToString("D");
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (!Events.Any(e => e.Topic == topic && e.Key == key))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"No {topic} event for {reservationId}.");
+            await Task.Delay(100);
+        }
+
+        return Events.Count(e => e.Topic == topic && e.Key == key);
+    }
+
+    private void Record(CancellationToken stopping)
+    {
+        var config = new ConsumerConfig
+        {
+            BootstrapServers = Kafka.BootstrapServers,
+            GroupId = $"test-recorder-{Guid.NewGuid():N}",
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = true,
+            SessionTimeoutMs = 6000,
+        };
+        using var consumer = new ConsumerBuilder<string, string>(config).Build();
+        consumer.Subscribe([BookingTopics.Completed, BookingTopics.Failed, BookingTopics.Cancelled]);
+        try
+        {
+            while (!stopping.IsCancellationRequested)
+            {
+                var message = consumer.Consume(TimeSpan.FromMilliseconds(200));
+                if (message is not null)
+                {
+                    var eventId = message.Message.Headers.TryGetLastBytes("event-id", out var bytes) ? Encoding.UTF8.GetString(bytes) : string.Empty;
+                    Events.Enqueue((message.Topic, message.Message.Key, eventId));
+                }
+            }
+        }
+        finally
+        {
+            consumer.Close();
+        }
+    }
+
+    protected override async ValueTask StopMoreAsync()
+    {
+        if (_worker is not null)
+        {
+            await _worker.DisposeAsync();
+        }
+
+        if (_stopping is not null)
+        {
+            await _stopping.CancelAsync();
+            await _recording;
+            _stopping.Dispose();
+        }
+
+        Kafka?.Dispose();
+    }
+}

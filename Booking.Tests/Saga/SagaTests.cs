@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using Booking.Core.Data;
+using Booking.Core.Outbox;
+using Booking.Core.Reservations;
+using Booking.PerformanceStub.Data;
+using Booking.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+
+namespace Booking.Tests.Saga;
+
+public sealed class SagaTests(SagaApp app) : IClassFixture<SagaApp>
+{
+    private PerformanceDbContext StubDb() => new(new DbContextOptionsBuilder<PerformanceDbContext>()
+        .UseNpgsql(app.PerformanceDb).UseSnakeCaseNamingConvention().Options);
+
+    private async Task<int> RemainingAsync(string performanceId, string section)
+    {
+        await using var db = StubDb();
+        return (await db.Sections.AsNoTracking().SingleAsync(s => s.PerformanceId == Guid.Parse(performanceId) && s.Code == section)).Remaining;
+    }
+
+    [Fact]
+    public async Task A_booking_goes_pending_to_confirmed_with_a_completed_event_and_the_section_remaining_drops()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 2, 5), ("B", 1, 5));
+        using var client = app.Client();
+        var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-1", "A-1-2", "B-1-1")).HoldId);
+        Assert.Equal(ReservationStatus.Pending, reservation.Status);
+
+        var final = await app.WaitForFinalAsync(reservation.Id);
+
+        Assert.Equal(ReservationStatus.Confirmed, final.Status);
+        Assert.NotNull(final.ConfirmedAt);
+        Assert.Equal(["ConfirmHold", "AllocateSection", "CompleteReservation"], final.Saga!.Steps.OrderBy(s => s.Id).Select(s => s.Name));
+        Assert.All(final.Saga.Steps, s => Assert.Equal(SagaStepStatus.Succeeded, s.Status));
+        Assert.Equal(1, await app.WaitForEventAsync(BookingTopics.Completed, reservation.Id));
+        Assert.Equal(8, await RemainingAsync(performance, "A"));
+        Assert.Equal(4, await RemainingAsync(performance, "B"));
+        Assert.StartsWith("B:", (string?)await app.Redis.HashGetAsync($"perf:{{{performance}}}:seats", "A-1-1"));
+
+        // The API shows the real step log.
+        var read = await (await client.GetAsync($"/api/reservations/{reservation.Id}")).ReadAsync<ReservationDto>(HttpStatusCode.OK);
+        Assert.Equal(SagaState.Completed, read.Saga!.State);
+        Assert.Equal(3, read.Saga.Steps.Count);
+        await using var db = app.NewDbContext();
+        Assert.True(await db.OutboxMessages.Where(m => m.MessageKey == reservation.Id.ToString()).AllAsync(m => m.SentAt != null));
+    }
+
+    [Fact]
+    public async Task The_completed_event_reaches_an_independent_kcat_consumer()
+    {
+        var performance = await app.CreatePerformanceAsync(("K", 1, 4));
+        using var client = app.Client();
+        var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "K-1-1")).HoldId);
+        await app.WaitForEventAsync(BookingTopics.Completed, reservation.Id);
+
+        var kcat = Process.Start(new ProcessStartInfo("kcat", ["-b", app.Kafka.BootstrapServers, "-C", "-t", BookingTopics.Completed, "-o", "beginning", "-e", "-q", "-f", "%k %h\\n"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var output = await kcat.StandardOutput.ReadToEndAsync();
+        await kcat.WaitForExitAsync();
+
+        var line = Assert.Single(output.Split('\n'), l => l.StartsWith(reservation.Id.ToString(), StringComparison.Ordinal));
+        Assert.Contains("traceparent=00-", line, StringComparison.Ordinal);
+        Assert.Contains("event-id=", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Exhibition_and_restaurant_bookings_confirm_without_a_section_step()
+    {
+        var resource = $"museum-{Guid.NewGuid():N}"[..20];
+        using var client = app.Client();
+        await client.SetCapacityAsync("EXHIBITION", resource, "2026-12-05", 10);
+        var reservation = await client.ReserveAsync((await client.HoldCapacityAsync("EXHIBITION", resource, "2026-12-05", 3)).HoldId);
+
+        var final = await app.WaitForFinalAsync(reservation.Id);
+
+        Assert.Equal(ReservationStatus.Confirmed, final.Status);
+        Assert.Equal(["ConfirmHold", "CompleteReservation"], final.Saga!.Steps.OrderBy(s => s.Id).Select(s => s.Name));
+        var capacity = await (await client.GetAsync($"/api/capacity/EXHIBITION/{resource}/2026-12-05")).ReadAsync<Booking.Api.Capacity.CapacityDto>(HttpStatusCode.OK);
+        Assert.Equal((0, 3), (capacity.Held, capacity.Booked));
+        await app.WaitForEventAsync(BookingTopics.Completed, reservation.Id);
+    }
+
+    [Fact]
+    public async Task Cancelling_a_confirmed_booking_gives_seats_and_remaining_back_and_ends_cancelled_with_its_event()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        using var client = app.Client();
+        var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-4", "A-1-5")).HoldId);
+        Assert.Equal(ReservationStatus.Confirmed, (await app.WaitForFinalAsync(reservation.Id)).Status);
+        Assert.Equal(3, await RemainingAsync(performance, "A"));
+
+        (await client.PostAsync($"/api/reservations/{reservation.Id}/cancel", null)).EnsureSuccessStatusCode();
+        var final = await app.WaitForFinalAsync(reservation.Id);
+
+        Assert.Equal(ReservationStatus.Cancelled, final.Status);
+        Assert.Equal(SagaState.Cancelled, final.Saga!.State);
+        Assert.Contains(final.Saga.Steps, s => s.Name == "DeallocateSection" && s.Status == SagaStepStatus.Succeeded);
+        Assert.Contains(final.Saga.Steps, s => s.Name == "ReleaseUnits" && s.Status == SagaStepStatus.Succeeded);
+        Assert.Equal(5, await RemainingAsync(performance, "A"));
+        Assert.Equal("A", (string?)await app.Redis.HashGetAsync($"perf:{{{performance}}}:seats", "A-1-4"));
+        await app.WaitForEventAsync(BookingTopics.Cancelled, reservation.Id);
+    }
+}
+
+/// <summary>A saga app whose performance service fails every allocation (chaos), in a class of its own.</summary>
+public sealed class ChaosSagaTests(SagaApp app) : IClassFixture<SagaApp>
+{
+    [Fact]
+    public async Task When_allocations_fail_the_saga_compensates_and_the_booking_fails_with_its_event()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        using var stub = app.StubClient();
+        (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 1.0, latencyMs = 0 })).EnsureSuccessStatusCode();
+        using var client = app.Client();
+        var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-1", "A-1-2")).HoldId);
+
+        var final = await app.WaitForFinalAsync(reservation.Id);
+        (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 0 })).EnsureSuccessStatusCode();
+
+        Assert.Equal(ReservationStatus.Failed, final.Status);
+        Assert.Equal(SagaState.Failed, final.Saga!.State);
+        Assert.Contains("deadline", final.FailureReason, StringComparison.OrdinalIgnoreCase);
+        var steps = final.Saga.Steps.OrderBy(s => s.Id).Select(s => s.Name).ToList();
+        Assert.True(steps.LastIndexOf("DeallocateSection") < steps.LastIndexOf("ReleaseUnits"), string.Join(",", steps));
+        Assert.Equal("A", (string?)await app.Redis.HashGetAsync($"perf:{{{performance}}}:seats", "A-1-1"));
+        Assert.Equal("A", (string?)await app.Redis.HashGetAsync($"perf:{{{performance}}}:seats", "A-1-2"));
+        await app.WaitForEventAsync(BookingTopics.Failed, reservation.Id);
+        var performanceNow = await stub.GetFromJsonAsync<System.Text.Json.JsonElement>($"/performances/{performance}");
+        Assert.Equal(5, performanceNow.GetProperty("sections")[0].GetProperty("remaining").GetInt32());
+    }
+}
