@@ -86,7 +86,8 @@ public static class AppHostCommandLine
         Console.WriteLine("Press Ctrl+C to stop everything.");
     }
 
-    private static string FindRepositoryRoot()
+    /// <summary>The folder that holds Booking.slnx, found upwards from this assembly's output directory.</summary>
+    public static string FindRepositoryRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
         while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Booking.slnx")))

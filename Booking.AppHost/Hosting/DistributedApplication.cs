@@ -76,9 +76,13 @@ public sealed class DistributedApplicationBuilder(AppHostOptions options)
         return external is null ? database.WaitFor(server) : database;
     }
 
-    /// <summary>A service of this solution, by its folder name, on <paramref name="port"/> (or a free one if taken).</summary>
-    public ResourceBuilder<ProjectResource> AddProject(string name, string projectDirectory, int port) =>
-        Add(new ProjectResource(name, projectDirectory, FreePort.PreferOrNext(port)));
+    /// <summary>A service of this solution, by its folder name, on <paramref name="port"/> (or a free one if taken or null).</summary>
+    public ResourceBuilder<ProjectResource> AddProject(string name, string projectDirectory, int? port = null) =>
+        Add(new ProjectResource(name, projectDirectory, port is { } preferred ? FreePort.PreferOrNext(preferred) : FreePort.Next()));
+
+    /// <summary>A dependency that runs elsewhere, known only by its connection string (Aspire's AddConnectionString).</summary>
+    public ResourceBuilder<ConnectionStringResource> AddConnectionString(string name, string connectionString) =>
+        Add(new ConnectionStringResource(name, connectionString));
 
     public DistributedApplication Build() => new(_resources, Options);
 

@@ -135,3 +135,25 @@ public sealed class KafkaResource(string name, string? externalBootstrapServers,
         return Task.CompletedTask;
     }
 }
+
+/// <summary>A dependency that already runs elsewhere: only its connection string is handed to the projects.</summary>
+public sealed class ConnectionStringResource(string name, string connectionString) : Resource(name)
+{
+    public override string Type => "connection-string";
+
+    public override string? ConnectionString => connectionString;
+
+    public override Task StartAsync(AppHostContext context, CancellationToken cancellationToken)
+    {
+        State = ResourceState.Running;
+        Healthy = true;
+        return Task.CompletedTask;
+    }
+
+    public override Task StopAsync()
+    {
+        State = ResourceState.Stopped;
+        Healthy = false;
+        return Task.CompletedTask;
+    }
+}
