@@ -1,0 +1,57 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Booking.Core.Data;
+using Booking.Tests.Infrastructure;
+using Microsoft.Extensions.Hosting;
+
+namespace Booking.Tests.Saga;
+
+public sealed class SagaTracingTests(SagaApp app) : IClassFixture<SagaApp>
+{
+    [Fact]
+    public async Task One_booking_is_one_trace_from_the_request_through_every_saga_step_and_lua_call()
+    {
+        var spans = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is BookingTelemetry.SagaSourceName or BookingTelemetry.LuaSourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        var performance = await app.CreatePerformanceAsync(("T", 1, 4));
+        var traceId = ActivityTraceId.CreateRandom();
+        using var client = app.Client();
+        // The caller's own trace: both the hold and the reservation request join it.
+        client.DefaultRequestHeaders.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01");
+        var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "T-1-1")).HoldId);
+        Assert.Equal(ReservationStatus.Confirmed, (await app.WaitForFinalAsync(reservation.Id)).Status);
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!spans.Any(s => s.TraceId == traceId && s.OperationName == "saga") && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        var trace = spans.Where(s => s.TraceId == traceId).ToList();
+        var names = trace.Select(s => s.OperationName).ToList();
+        Assert.Contains("hold_seats", names);
+        Assert.Contains("saga", names);
+        Assert.Contains("ConfirmHold", names);
+        Assert.Contains("confirm_seats", names);
+        Assert.Contains("AllocateSection", names);
+        Assert.Contains("CompleteReservation", names);
+
+        // The first hold on a fresh performance finds no seat state, loads the seat map, and holds again.
+        Assert.Equal(["NOT_LOADED", "OK"], trace.Where(s => s.OperationName == "hold_seats").Select(s => s.GetTagItem("booking.lua.result")));
+        var hold = trace.Last(s => s.OperationName == "hold_seats");
+        Assert.Equal("redis", hold.GetTagItem("db.system"));
+        Assert.Equal(1, hold.GetTagItem("booking.units"));
+        Assert.Equal("OK", hold.GetTagItem("booking.lua.result"));
+        var confirm = trace.First(s => s.OperationName == "ConfirmHold");
+        Assert.Equal(reservation.Id.ToString("D"), confirm.GetTagItem("reservation.id"));
+        Assert.Equal("SUCCEEDED", confirm.GetTagItem("saga.outcome"));
+        Assert.Equal(confirm.SpanId, trace.First(s => s.OperationName == "confirm_seats").ParentSpanId);
+    }
+}
