@@ -22,7 +22,8 @@ public static class AppHostCommandLine
             Directory.Delete(dataDirectory, recursive: true);
         }
 
-        return new AppHostOptions { DataDirectory = dataDirectory, RepositoryRoot = root, Configuration = configuration };
+        var dashboardPort = configuration["dashboard-port"] is { } p ? int.Parse(p, System.Globalization.CultureInfo.InvariantCulture) : 18888;
+        return new AppHostOptions { DataDirectory = dataDirectory, RepositoryRoot = root, Configuration = configuration, DashboardPort = dashboardPort };
     }
 
     public static async Task<int> RunAsync(DistributedApplication app, AppHostOptions options)
@@ -81,6 +82,11 @@ public static class AppHostCommandLine
         foreach (var resource in app.Resources)
         {
             Console.WriteLine($"{resource.Name,-18} {resource.Type,-18} {resource.State,-10} {string.Join(' ', resource.Endpoints)}");
+        }
+
+        if (app.Dashboard is { } dashboard)
+        {
+            Console.WriteLine($"Dashboard: {dashboard.Url}  (resources, console and structured logs, traces, metrics)");
         }
 
         Console.WriteLine("Press Ctrl+C to stop everything.");

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the Booking platform needs on a fresh Debian 12 machine with the .NET 10 SDK:
-# redis-server, the PostgreSQL 15 server binaries, and kcat. Safe to run again: it installs only what is missing.
+# redis-server, the PostgreSQL 15 server binaries, kcat, and Chromium (for the dashboard's browser test). Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 missing=()
@@ -8,6 +8,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+# The dashboard's browser test drives Debian's Chromium (Playwright cannot download browsers here).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Configuration;
 
+using Booking.AppHost.Dashboard;
+
 namespace Booking.AppHost.Hosting;
 
 /// <summary>A resource in the builder, with Aspire's fluent verbs.</summary>
@@ -46,7 +48,8 @@ public sealed record AppHostOptions
 
     public IConfiguration Configuration { get; init; } = new ConfigurationBuilder().Build();
 
-    public string? OtlpEndpoint { get; init; }
+    /// <summary>The dashboard's port (default 18888; 0 picks a free one); null runs without a dashboard.</summary>
+    public int? DashboardPort { get; init; } = 18888;
 }
 
 /// <summary>Collects resources the way an Aspire AppHost's Program.cs does, then builds the application.</summary>
@@ -102,6 +105,10 @@ public sealed class DistributedApplicationBuilder(AppHostOptions options)
 public sealed class DistributedApplication(IReadOnlyList<Resource> resources, AppHostOptions options) : IAsyncDisposable
 {
     private readonly List<Resource> _started = [];
+    private DashboardServer? _dashboard;
+
+    /// <summary>The dashboard, once started; null when the options turn it off.</summary>
+    public DashboardServer? Dashboard => _dashboard;
     private readonly ILoggerFactory _loggerFactory = LoggerFactory.Create(logging => logging.AddSimpleConsole(o =>
     {
         o.SingleLine = true;
@@ -115,7 +122,14 @@ public sealed class DistributedApplication(IReadOnlyList<Resource> resources, Ap
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         Directory.CreateDirectory(options.DataDirectory);
-        var context = new AppHostContext(options.DataDirectory, options.RepositoryRoot, _loggerFactory.CreateLogger("Booking.AppHost"), options.OtlpEndpoint);
+        if (options.DashboardPort is { } port)
+        {
+            // First, so that every service can send its telemetry from its first line on.
+            _dashboard = new DashboardServer(resources, port == 0 ? FreePort.Next() : FreePort.PreferOrNext(port));
+            await _dashboard.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var context = new AppHostContext(options.DataDirectory, options.RepositoryRoot, _loggerFactory.CreateLogger("Booking.AppHost"), _dashboard?.OtlpEndpoint);
         var starts = new Dictionary<Resource, Task>();
 
         Task StartOne(Resource resource)
@@ -157,6 +171,12 @@ public sealed class DistributedApplication(IReadOnlyList<Resource> resources, Ap
         foreach (var resource in started.Reverse())
         {
             await resource.StopAsync().ConfigureAwait(false);
+        }
+
+        if (_dashboard is not null)
+        {
+            await _dashboard.DisposeAsync().ConfigureAwait(false);
+            _dashboard = null;
         }
     }
 

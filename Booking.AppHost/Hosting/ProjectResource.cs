@@ -67,6 +67,10 @@ public sealed class ProjectResource(string name, string projectDirectory, int po
         {
             environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = context.OtlpEndpoint;
             environment["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+            // Seconds, not the exporters' defaults (5 s batches, 60 s metrics): the dashboard is for watching live.
+            environment["OTEL_BSP_SCHEDULE_DELAY"] = "1000";
+            environment["OTEL_BLRP_SCHEDULE_DELAY"] = "1000";
+            environment["OTEL_METRIC_EXPORT_INTERVAL"] = "5000";
         }
 
         foreach (var reference in _references)
