@@ -71,6 +71,7 @@ public sealed class ProjectResource(string name, string projectDirectory, int po
             environment["OTEL_BSP_SCHEDULE_DELAY"] = "1000";
             environment["OTEL_BLRP_SCHEDULE_DELAY"] = "1000";
             environment["OTEL_METRIC_EXPORT_INTERVAL"] = "5000";
+            environment["OTEL_EXPORTER_OTLP_TIMEOUT"] = "30000";
         }
 
         foreach (var reference in _references)

@@ -5,7 +5,11 @@ using Booking.Core;
 
 namespace Booking.Tests.Distributed;
 
-[CollectionDefinition(Name)]
+/// <summary>
+/// Runs alone, after the parallel tests: its services are real processes and its dashboard shares this process's
+/// thread pool, which the in-process tests would otherwise starve (and OTLP exports would time out).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class DistributedCollection : ICollectionFixture<DistributedSystem>
 {
     public const string Name = "Distributed system";

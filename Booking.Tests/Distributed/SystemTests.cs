@@ -85,21 +85,22 @@ public sealed class SystemTests(DistributedSystem system, ITestOutputHelper outp
 
     internal static async Task<List<JsonElement>> WaitForTraceAsync(HttpClient dashboard, string traceId, string[] expected)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var seen = new HashSet<string?>();
         while (true)
         {
             var response = await dashboard.GetAsync($"/api/traces/{traceId}");
             if (response.IsSuccessStatusCode)
             {
                 var spans = (await response.Content.ReadFromJsonAsync<JsonElement[]>())!.ToList();
-                var names = spans.Select(s => s.GetProperty("name").GetString()).ToHashSet();
-                if (expected.All(names.Contains))
+                seen = spans.Select(s => s.GetProperty("name").GetString()).ToHashSet();
+                if (expected.All(seen.Contains))
                 {
                     return spans;
                 }
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"Trace {traceId} never showed all of {string.Join(", ", expected)}.");
+            Assert.True(DateTime.UtcNow < deadline, $"Trace {traceId} never showed all of {string.Join(", ", expected)}; it has: {string.Join(", ", seen)}.");
             await Task.Delay(500);
         }
     }

@@ -18,6 +18,7 @@ namespace Booking.Tests.Distributed;
 /// processes through the AppHost library (which restarts a crashed service) against the test's Redis, PostgreSQL
 /// and a Kafka mock cluster of this test's own.
 /// </summary>
+[Collection(DistributedCollection.Name)]
 public sealed class WorkerCrashTests(Dependencies dependencies, ITestOutputHelper output)
 {
     [Fact]
@@ -31,6 +32,7 @@ public sealed class WorkerCrashTests(Dependencies dependencies, ITestOutputHelpe
         {
             DataDirectory = Path.Combine(Path.GetTempPath(), "booking-tests", Guid.NewGuid().ToString("N")),
             RepositoryRoot = root,
+            DashboardPort = null,
         });
         var redis = builder.AddConnectionString("redis", dependencies.Redis.ConnectionString);
         var booking = builder.AddConnectionString("bookingdb", bookingDb);
