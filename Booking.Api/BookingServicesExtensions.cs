@@ -20,6 +20,7 @@ public static class BookingServicesExtensions
 
         builder.Services.AddHttpClient<PerformanceClient>(http => http.BaseAddress = new Uri($"http://{PerformanceClient.ServiceName}"));
         builder.Services.AddScoped<SeatStateLoader>();
+        builder.Services.AddSingleton<NaiveSeatHolder>();
         builder.Services.AddScoped<CapacityStateLoader>();
 
         builder.Services.ConfigureHttpJsonOptions(options => BookingJson.Configure(options.SerializerOptions));

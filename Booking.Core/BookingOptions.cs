@@ -10,6 +10,12 @@ public sealed class BookingOptions
 
     public int MaxSeatsPerHold { get; set; } = 8;
 
+    /// <summary>
+    /// How seats are held: <c>lua</c> (the product: one script call, all or nothing) or <c>naive</c> (the design it
+    /// replaced, kept to measure against: a Redis lock and several round trips per seat).
+    /// </summary>
+    public string HoldStrategy { get; set; } = "lua";
+
     /// <summary>Largest quantity one capacity hold may take.</summary>
     public int MaxQuantityPerHold { get; set; } = 50;
 

@@ -17,9 +17,16 @@ public sealed record CreateSeatHoldRequest(IReadOnlyList<string?>? SeatIds);
 
 public sealed record SeatHoldDto(Guid HoldId, string PerformanceId, IReadOnlyList<string> SeatIds, DateTimeOffset ExpiresAt);
 
-public sealed class SeatServices(SeatEngine seats, SeatStateLoader loader, IOptions<BookingOptions> options)
+public sealed class SeatServices(SeatEngine seats, NaiveSeatHolder naive, SeatStateLoader loader, IOptions<BookingOptions> options)
 {
     public SeatEngine Seats { get; } = seats;
+    public NaiveSeatHolder Naive { get; } = naive;
+
+    /// <summary>Holds with the configured strategy: the Lua script, or the per-seat-lock design it replaced.</summary>
+    public Task<HoldAttempt> HoldAsync(string performanceId, Guid holdId, string userId, TimeSpan ttl, IReadOnlyList<string> seatIds) =>
+        string.Equals(Options.Value.HoldStrategy, "naive", StringComparison.OrdinalIgnoreCase)
+            ? Naive.HoldAsync(performanceId, holdId, userId, ttl, seatIds)
+            : Seats.HoldAsync(performanceId, holdId, userId, ttl, seatIds);
     public SeatStateLoader Loader { get; } = loader;
     public IOptions<BookingOptions> Options { get; } = options;
 }
@@ -134,7 +141,7 @@ public static class SeatsApi
         var holdId = Guid.CreateVersion7();
         var ttl = services.Options.Value.HoldTtl;
 
-        var attempt = await services.Seats.HoldAsync(performanceId, holdId, userId, ttl, seats).ConfigureAwait(false);
+        var attempt = await services.HoldAsync(performanceId, holdId, userId, ttl, seats).ConfigureAwait(false);
         if (attempt.Status == HoldAttemptStatus.NotLoaded)
         {
             if (!await services.Loader.LoadAsync(performanceId, cancellationToken).ConfigureAwait(false))
@@ -142,7 +149,7 @@ public static class SeatsApi
                 return Problems.NotFound($"Performance '{performanceId}'");
             }
 
-            attempt = await services.Seats.HoldAsync(performanceId, holdId, userId, ttl, seats).ConfigureAwait(false);
+            attempt = await services.HoldAsync(performanceId, holdId, userId, ttl, seats).ConfigureAwait(false);
         }
 
         return attempt.Status switch
