@@ -31,6 +31,13 @@ public sealed class ResourceBuilder<T>(T resource) where T : Resource
         return this;
     }
 
+    /// <summary>Command-line arguments for a project.</summary>
+    public ResourceBuilder<T> WithArgs(params string[] args)
+    {
+        AsProject().Arguments.AddRange(args);
+        return this;
+    }
+
     private ProjectResource AsProject() =>
         Resource as ProjectResource ?? throw new InvalidOperationException($"{Resource.Name} is not a project; only projects take references and environment.");
 }
@@ -86,6 +93,10 @@ public sealed class DistributedApplicationBuilder(AppHostOptions options)
     /// <summary>A dependency that runs elsewhere, known only by its connection string (Aspire's AddConnectionString).</summary>
     public ResourceBuilder<ConnectionStringResource> AddConnectionString(string name, string connectionString) =>
         Add(new ConnectionStringResource(name, connectionString));
+
+    /// <summary>A resource added earlier, to reference it from one added later (e.g. by the load tool).</summary>
+    public ResourceBuilder<T> Get<T>(string name) where T : Resource =>
+        new((T)_resources.Single(r => r.Name == name));
 
     public DistributedApplication Build() => new(_resources, Options);
 

@@ -32,6 +32,8 @@ public sealed class ProjectResource(string name, string projectDirectory, int po
     /// <summary>The process, for tests that kill it as a crash would.</summary>
     public ChildProcess? Process => _process;
 
+    internal List<string> Arguments { get; } = [];
+
     internal void AddReference(Resource resource) => _references.Add(resource);
 
     internal void SetEnvironment(string key, string? value) => _environment[key] = value;
@@ -88,7 +90,7 @@ public sealed class ProjectResource(string name, string projectDirectory, int po
 
         State = ResourceState.Starting;
         Healthy = false;
-        _process = ChildProcess.Start(Name, "dotnet", [assembly], environment, workingDirectory: Path.Combine(context.RepositoryRoot, projectDirectory));
+        _process = ChildProcess.Start(Name, "dotnet", [assembly, .. Arguments], environment, workingDirectory: Path.Combine(context.RepositoryRoot, projectDirectory));
         await WaitUntilHealthyAsync(cancellationToken).ConfigureAwait(false);
         State = ResourceState.Running;
         Healthy = true;

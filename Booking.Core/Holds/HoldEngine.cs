@@ -118,7 +118,7 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis)
         return (int)result[0];
     }
 
-    internal static RedisKey[] Keys(ResourceRef resource, Guid holdId) =>
+    public static RedisKey[] Keys(ResourceRef resource, Guid holdId) =>
         [resource.StateKey, resource.ExpiryKey, resource.HoldKey(holdId)];
 
     internal static DateTimeOffset ParseExpiry(RedisResult value) =>

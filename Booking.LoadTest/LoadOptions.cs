@@ -1,0 +1,81 @@
+using System.Globalization;
+
+namespace Booking.LoadTest;
+
+/// <summary>The command line of one run. Defaults are the reference scenario's (BENCHMARK.md).</summary>
+public sealed record LoadOptions
+{
+    /// <summary>The modes in the order they run: the machine's ceiling, the "before" design, the product.</summary>
+    public static readonly IReadOnlyList<string> AllModes = ["ceiling", "naive", "lua"];
+
+    public int Users { get; init; } = 500;
+    public TimeSpan RampUp { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Length of each measured phase (holds, then bookings) of each mode.</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(180);
+
+    public int Seats { get; init; } = 100_000;
+    public int MinSeatsPerBooking { get; init; } = 1;
+    public int MaxSeatsPerBooking { get; init; } = 4;
+    public IReadOnlyList<string> Modes { get; init; } = ["ceiling", "naive", "lua"];
+    public string Output { get; init; } = "artifacts/loadtest";
+
+    /// <summary>A running AppHost's dashboard to attach to; null starts the whole system itself.</summary>
+    public string? Dashboard { get; init; }
+
+    public static LoadOptions Parse(string[] args)
+    {
+        var options = new LoadOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            options = args[i] switch
+            {
+                "--users" => options with { Users = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--ramp-up" => options with { RampUp = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
+                "--duration" => options with { Duration = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
+                "--seats" => options with { Seats = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--seats-per-booking" => ParseRange(options, Next()),
+                "--modes" => options with { Modes = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
+                "--out" => options with { Output = Next() },
+                "--dashboard" => options with { Dashboard = Next() },
+                // A short smoke run: the whole pipeline and the audit, in well under a minute.
+                "--quick" => options with { Users = 50, RampUp = TimeSpan.FromSeconds(2), Duration = TimeSpan.FromSeconds(8), Seats = 5_000 },
+                "--help" or "-h" => throw new ArgumentException(Usage),
+                _ => throw new ArgumentException($"Unknown option {args[i]}.\n{Usage}"),
+            };
+        }
+
+        if (options.Users < 1 || options.Seats < 100 || options.MinSeatsPerBooking < 1 || options.MaxSeatsPerBooking < options.MinSeatsPerBooking || options.MaxSeatsPerBooking > 8)
+        {
+            throw new ArgumentException("users >= 1, seats >= 100, and 1 <= seats per booking <= 8.");
+        }
+
+        if (options.Modes.Except(AllModes).Any())
+        {
+            throw new ArgumentException("--modes takes ceiling, naive and lua.");
+        }
+
+        return options;
+    }
+
+    public const string Usage = """
+        Booking.LoadTest [options]
+          --users N               virtual users (500)
+          --ramp-up SECONDS       time to start them all (10)
+          --duration SECONDS      length of each phase: holds, then bookings (180)
+          --seats N               seats per performance (100000)
+          --seats-per-booking A-B seats each user picks (1-4)
+          --modes LIST            ceiling,naive,lua (all)
+          --out DIR               where result.json and result.md go (artifacts/loadtest)
+          --dashboard URL         attach to a running AppHost instead of starting the system
+          --quick                 50 users, 8 s phases, 5000 seats: a smoke run
+        """;
+
+    private static LoadOptions ParseRange(LoadOptions options, string value)
+    {
+        var parts = value.Split('-');
+        var min = int.Parse(parts[0], CultureInfo.InvariantCulture);
+        return options with { MinSeatsPerBooking = min, MaxSeatsPerBooking = parts.Length > 1 ? int.Parse(parts[1], CultureInfo.InvariantCulture) : min };
+    }
+}

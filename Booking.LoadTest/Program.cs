@@ -1,0 +1,116 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Booking.Core;
+using Booking.LoadTest;
+
+if (args is ["ceiling-server", ..])
+{
+    return await CeilingServer.RunAsync();
+}
+
+LoadOptions options;
+try
+{
+    options = LoadOptions.Parse(args);
+}
+catch (Exception exception) when (exception is ArgumentException or FormatException)
+{
+    Console.Error.WriteLine(exception.Message);
+    return 64;
+}
+
+using var stopping = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    stopping.Cancel();
+};
+
+var startedAt = DateTimeOffset.UtcNow;
+Console.WriteLine($"Booking.LoadTest: {options.Users} users, {options.Duration.TotalSeconds:0} s per phase, modes {string.Join(", ", options.Modes)}");
+await using var system = await SystemUnderTest.StartAsync(options, stopping.Token);
+using var events = new EventWatcher(system.ConnectionStrings["kafka"]);
+using var http = new HttpClient(new SocketsHttpHandler
+{
+    MaxConnectionsPerServer = options.Users * 2,
+    PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+    AutomaticDecompression = DecompressionMethods.None,
+})
+{
+    Timeout = TimeSpan.FromSeconds(60),
+};
+
+var workload = new Workload(options, http, events);
+var audit = new Audit(system, events);
+var phases = new List<PhaseResult>();
+var seats = Booking.LoadTest.CeilingServer.SeatIds(options.Seats);
+
+foreach (var mode in LoadOptions.AllModes.Where(options.Modes.Contains))
+{
+    var target = new Target(mode, mode switch
+    {
+        "ceiling" => system.Endpoints["ceiling"],
+        "naive" => system.Endpoints["booking-api-naive"],
+        _ => system.Endpoints["booking-api"],
+    });
+    http.BaseAddress = null;
+    Console.WriteLine($"== {mode}");
+
+    var holdsPerformance = await PreparePerformanceAsync(target, $"{mode} holds");
+    phases.Add(await workload.HoldsAsync(target with { }, holdsPerformance, seats, stopping.Token));
+    await audit.HoldPhaseAsync(mode, holdsPerformance);
+
+    if (!target.IsCeiling)
+    {
+        var bookingsPerformance = await PreparePerformanceAsync(target, $"{mode} bookings");
+        var (result, reservations) = await workload.BookingsAsync(target, bookingsPerformance, seats, stopping.Token);
+        phases.Add(result);
+        await audit.BookingPhaseAsync(mode, bookingsPerformance, reservations);
+    }
+}
+
+var ratios = new Dictionary<string, double>();
+var lua = phases.FirstOrDefault(p => p.Name == "lua holds");
+if (lua is not null)
+{
+    if (phases.FirstOrDefault(p => p.Name == "naive holds") is { } naive)
+    {
+        ratios["holds/s lua / naive"] = lua.Throughput / naive.Throughput;
+    }
+
+    if (phases.FirstOrDefault(p => p.Name == "ceiling holds") is { } ceiling)
+    {
+        ratios["holds/s lua / ceiling (bare Kestrel + EVALSHA)"] = lua.Throughput / ceiling.Throughput;
+    }
+
+    ratios["holds/s lua / reference (400/s)"] = lua.Throughput / Report.Reference.Throughput;
+}
+
+var run = new RunResult(startedAt, Environment.ProcessorCount, options, phases, ratios, audit.Clean, audit.Checks);
+await Report.WriteAsync(run, options.Output);
+Console.WriteLine();
+Console.WriteLine(Report.Markdown(run));
+Console.WriteLine($"Written: {Path.GetFullPath(Path.Combine(options.Output, "result.json"))} and result.md");
+return audit.Clean ? 0 : 2;
+
+// Creates a performance of the run's size (sections of 100 rows x 100 seats) and loads its seats into Redis.
+async Task<string> PreparePerformanceAsync(Target target, string title)
+{
+    if (target.IsCeiling)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        (await http.PostAsync(new Uri(new Uri(target.BaseUrl), $"/load/{id}?count={options.Seats}"), null, stopping.Token)).EnsureSuccessStatusCode();
+        return id;
+    }
+
+    var sections = Enumerable.Range(0, (options.Seats + 9_999) / 10_000)
+        .Select(i => new { code = $"S{i}", rows = Math.Min(100, (options.Seats - (i * 10_000)) / 100), seatsPerRow = 100 });
+    var created = await http.PostAsJsonAsync(new Uri(new Uri(system.Endpoints["performance-stub"]), "/performances"),
+        new { title, startsAt = DateTimeOffset.UtcNow.AddDays(30), sections }, BookingJson.Options, stopping.Token);
+    created.EnsureSuccessStatusCode();
+    var performanceId = (await created.Content.ReadFromJsonAsync<JsonElement>(stopping.Token)).GetProperty("id").GetString()!;
+    // The first read loads the seat map into Redis, outside the measured phase.
+    (await http.GetAsync(new Uri(new Uri(target.BaseUrl), $"/api/performances/{performanceId}/seats?section=S0&status=BOOKED"), stopping.Token)).EnsureSuccessStatusCode();
+    return performanceId;
+}

@@ -1,0 +1,64 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Booking.LoadTest;
+
+public sealed record RunResult(
+    DateTimeOffset StartedAt,
+    int Cores,
+    LoadOptions Options,
+    IReadOnlyList<PhaseResult> Phases,
+    IReadOnlyDictionary<string, double> Ratios,
+    bool AuditClean,
+    IReadOnlyList<AuditCheck> Audit);
+
+/// <summary>The machine-readable result (JSON) and the Markdown table in the reference's format.</summary>
+public static class Report
+{
+    /// <summary>BENCHMARK.md's "after (one Lua script)" row of the original system.</summary>
+    public static readonly PhaseResult Reference = new("reference (JMeter, after)", 0, 0, 0, 180, 400, 400, 1195, 1250, 1567, 2272, 0, 3888, new Dictionary<string, long>());
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    public static async Task WriteAsync(RunResult result, string directory)
+    {
+        Directory.CreateDirectory(directory);
+        var json = JsonSerializer.Serialize(result, Json);
+        await File.WriteAllTextAsync(Path.Combine(directory, "result.json"), json).ConfigureAwait(false);
+        await File.WriteAllTextAsync(Path.Combine(directory, "result.md"), Markdown(result)).ConfigureAwait(false);
+    }
+
+    public static string Markdown(RunResult result)
+    {
+        var o = result.Options;
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Run {result.StartedAt:yyyy-MM-dd HH:mm} UTC on {result.Cores} cores: {o.Users} users, ramp-up {o.RampUp.TotalSeconds:0} s, {o.Duration.TotalSeconds:0} s per phase, {o.Seats:N0} seats, {o.MinSeatsPerBooking}-{o.MaxSeatsPerBooking} seats per booking.");
+        text.AppendLine();
+        text.AppendLine("| phase | requests | throughput (/s) | mean (ms) | median (ms) | p90 (ms) | p95 (ms) | p99 (ms) | max (ms) | errors |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        foreach (var phase in result.Phases.Prepend(Reference))
+        {
+            var errors = string.Join(", ", phase.Errors.Select(e => $"{e.Key} {e.Value}"));
+            var p99 = phase == Reference ? "-" : phase.P99Ms.ToString("0.0", CultureInfo.InvariantCulture);
+            var requests = phase == Reference ? "-" : phase.Requests.ToString("N0", CultureInfo.InvariantCulture);
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {phase.Name} | {requests} | {phase.Throughput:N0} | {phase.MeanMs:0.0} | {phase.MedianMs:0.0} | {phase.P90Ms:0.0} | {phase.P95Ms:0.0} | {p99} | {phase.MaxMs:0.0} | {errors} |");
+        }
+
+        text.AppendLine();
+        foreach (var (name, value) in result.Ratios)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"- {name}: {value:0.00}");
+        }
+
+        text.AppendLine();
+        text.AppendLine(result.AuditClean ? "Audit: **clean**" : "Audit: **FAILED**");
+        foreach (var check in result.Audit)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"- [{(check.Passed ? "x" : " ")}] {check.Name}: {check.Detail}");
+        }
+
+        return text.ToString();
+    }
+}

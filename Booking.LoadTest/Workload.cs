@@ -1,0 +1,213 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Booking.Core;
+
+namespace Booking.LoadTest;
+
+/// <summary>Where one mode sends its requests.</summary>
+public sealed record Target(string Mode, string BaseUrl)
+{
+    public bool IsCeiling => Mode == "ceiling";
+
+    public string HoldPath(string performanceId) => IsCeiling ? $"/hold/{performanceId}" : $"/api/performances/{performanceId}/holds";
+
+    public string ReleasePath(string performanceId, Guid holdId) => IsCeiling ? $"/hold/{performanceId}/{holdId}" : $"/api/holds/{holdId}";
+}
+
+/// <summary>
+/// The virtual users of the reference scenario: started over the ramp-up, each repeating its iteration until the
+/// phase ends. Holds phase: hold 1-4 free seats, then give them back (so 100,000 seats last a 180 s run at any
+/// rate). Bookings phase: hold seats nobody else picked, reserve them, and wait for the completed event.
+/// </summary>
+public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher events)
+{
+    private static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(60);
+
+    public async Task<PhaseResult> HoldsAsync(Target target, string performanceId, IReadOnlyList<string> seats, CancellationToken cancellationToken)
+    {
+        var pool = new System.Collections.Concurrent.ConcurrentQueue<string>(Shuffle(seats));
+        var measurements = new Measurements();
+        var elapsed = await RunUsersAsync($"{target.Mode} holds", measurements, async (user, random, token) =>
+        {
+            var count = random.Next(options.MinSeatsPerBooking, options.MaxSeatsPerBooking + 1);
+            var picked = new List<string>(count);
+            while (picked.Count < count && pool.TryDequeue(out var seat))
+            {
+                picked.Add(seat);
+            }
+
+            if (picked.Count < count)
+            {
+                picked.ForEach(pool.Enqueue);
+                await Task.Delay(1, token).ConfigureAwait(false);
+                return;
+            }
+
+            try
+            {
+                var (holdId, _) = await HoldAsync(target, performanceId, user, picked, measurements, token).ConfigureAwait(false);
+                if (holdId is { } id)
+                {
+                    using var release = new HttpRequestMessage(HttpMethod.Delete, target.ReleasePath(performanceId, id));
+                    release.Headers.Add("X-User-Id", user);
+                    using var released = await http.SendAsync(release, token).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                picked.ForEach(pool.Enqueue);
+            }
+        }, cancellationToken).ConfigureAwait(false);
+        return measurements.Result($"{target.Mode} holds", elapsed);
+    }
+
+    public async Task<(PhaseResult Result, List<Guid> Reservations)> BookingsAsync(Target target, string performanceId, IReadOnlyList<string> seats, CancellationToken cancellationToken)
+    {
+        var shuffled = Shuffle(seats);
+        var next = -1;
+        var reservations = new System.Collections.Concurrent.ConcurrentBag<Guid>();
+        var measurements = new Measurements();
+        var elapsed = await RunUsersAsync($"{target.Mode} bookings", measurements, async (user, random, token) =>
+        {
+            var count = random.Next(options.MinSeatsPerBooking, options.MaxSeatsPerBooking + 1);
+            var end = Interlocked.Add(ref next, count);
+            if (end >= shuffled.Length)
+            {
+                throw new OperationCanceledException("seats exhausted");
+            }
+
+            var picked = shuffled[(end - count + 1)..(end + 1)];
+            var started = Stopwatch.GetTimestamp();
+            var (holdId, _) = await HoldAsync(target, performanceId, user, picked, null, token).ConfigureAwait(false);
+            if (holdId is null)
+            {
+                measurements.Failure(Stopwatch.GetElapsedTime(started), "HOLD_FAILED");
+                return;
+            }
+
+            using var reserve = new HttpRequestMessage(HttpMethod.Post, "/api/reservations") { Content = JsonContent.Create(new { holdId }, options: BookingJson.Options) };
+            reserve.Headers.Add("X-User-Id", user);
+            using var reserved = await http.SendAsync(reserve, token).ConfigureAwait(false);
+            if (reserved.StatusCode != HttpStatusCode.Accepted)
+            {
+                measurements.Failure(Stopwatch.GetElapsedTime(started), await CodeAsync(reserved, token).ConfigureAwait(false));
+                return;
+            }
+
+            var id = (await reserved.Content.ReadFromJsonAsync<JsonElement>(token).ConfigureAwait(false)).GetProperty("id").GetGuid();
+            reservations.Add(id);
+            string outcome;
+            try
+            {
+                outcome = await events.WaitAsync(id).WaitAsync(EventTimeout, token).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                measurements.Failure(Stopwatch.GetElapsedTime(started), "EVENT_TIMEOUT");
+                return;
+            }
+
+            if (outcome == Core.Outbox.BookingTopics.Completed)
+            {
+                measurements.Success(Stopwatch.GetElapsedTime(started));
+            }
+            else
+            {
+                measurements.Failure(Stopwatch.GetElapsedTime(started), "RESERVATION_FAILED");
+            }
+        }, cancellationToken).ConfigureAwait(false);
+        return (measurements.Result($"{target.Mode} bookings", elapsed), reservations.ToList());
+    }
+
+    private async Task<(Guid? HoldId, HttpStatusCode Status)> HoldAsync(
+        Target target, string performanceId, string user, IReadOnlyList<string> seats, Measurements? measurements, CancellationToken token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, target.HoldPath(performanceId))
+        {
+            Content = JsonContent.Create(new { seatIds = seats }, options: BookingJson.Options),
+        };
+        request.Headers.Add("X-User-Id", user);
+        var started = Stopwatch.GetTimestamp();
+        using var response = await http.SendAsync(request, token).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.Created)
+        {
+            var holdId = (await response.Content.ReadFromJsonAsync<JsonElement>(token).ConfigureAwait(false)).GetProperty("holdId").GetGuid();
+            measurements?.Success(Stopwatch.GetElapsedTime(started));
+            return (holdId, response.StatusCode);
+        }
+
+        measurements?.Failure(Stopwatch.GetElapsedTime(started), await CodeAsync(response, token).ConfigureAwait(false));
+        return (null, response.StatusCode);
+    }
+
+    /// <summary>Starts the users over the ramp-up, runs them until the phase ends, and prints progress every second.</summary>
+    private async Task<TimeSpan> RunUsersAsync(string phase, Measurements measurements, Func<string, Random, CancellationToken, Task> iteration, CancellationToken cancellationToken)
+    {
+        using var phaseEnd = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        phaseEnd.CancelAfter(options.Duration);
+        var watch = Stopwatch.StartNew();
+        var running = 0;
+        var users = Enumerable.Range(0, options.Users).Select(async index =>
+        {
+            var delay = options.RampUp * index / options.Users;
+            try
+            {
+                await Task.Delay(delay, phaseEnd.Token).ConfigureAwait(false);
+                Interlocked.Increment(ref running);
+                var random = new Random(index);
+                var user = $"vu-{index}";
+                while (!phaseEnd.IsCancellationRequested)
+                {
+                    await iteration(user, random, phaseEnd.Token).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            catch (HttpRequestException exception)
+            {
+                measurements.Failure(TimeSpan.Zero, "HTTP_" + (exception.StatusCode?.ToString() ?? "CONNECTION"));
+            }
+        }).ToList();
+
+        var progress = Task.Run(async () =>
+        {
+            long last = 0;
+            while (!phaseEnd.IsCancellationRequested)
+            {
+                await Task.Delay(1000, CancellationToken.None).ConfigureAwait(false);
+                var total = measurements.Ok + measurements.Failed;
+                Console.WriteLine($"  {phase,-18} {watch.Elapsed.TotalSeconds,5:0}s  users {Volatile.Read(ref running),4}  {total - last,7}/s  ok {measurements.Ok,8}  failed {measurements.Failed,7}");
+                last = total;
+            }
+        }, CancellationToken.None);
+
+        await Task.WhenAll(users).ConfigureAwait(false);
+        var elapsed = watch.Elapsed;
+        await phaseEnd.CancelAsync().ConfigureAwait(false);
+        await progress.ConfigureAwait(false);
+        return elapsed;
+    }
+
+    private static async Task<string> CodeAsync(HttpResponseMessage response, CancellationToken token)
+    {
+        try
+        {
+            var problem = await response.Content.ReadFromJsonAsync<JsonElement>(token).ConfigureAwait(false);
+            return problem.TryGetProperty("code", out var code) ? code.GetString() ?? $"HTTP_{(int)response.StatusCode}" : $"HTTP_{(int)response.StatusCode}";
+        }
+        catch (JsonException)
+        {
+            return $"HTTP_{(int)response.StatusCode}";
+        }
+    }
+
+    private static string[] Shuffle(IReadOnlyList<string> seats)
+    {
+        var copy = seats.ToArray();
+        new Random(20261124).Shuffle(copy);
+        return copy;
+    }
+}
