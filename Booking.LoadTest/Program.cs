@@ -54,7 +54,6 @@ foreach (var mode in LoadOptions.AllModes.Where(options.Modes.Contains))
         "naive" => system.Endpoints["booking-api-naive"],
         _ => system.Endpoints["booking-api"],
     });
-    http.BaseAddress = null;
     Console.WriteLine($"== {mode}");
 
     var holdsPerformance = await PreparePerformanceAsync(target, $"{mode} holds");

@@ -14,6 +14,8 @@ public sealed record Target(string Mode, string BaseUrl)
     public string HoldPath(string performanceId) => IsCeiling ? $"/hold/{performanceId}" : $"/api/performances/{performanceId}/holds";
 
     public string ReleasePath(string performanceId, Guid holdId) => IsCeiling ? $"/hold/{performanceId}/{holdId}" : $"/api/holds/{holdId}";
+
+    public Uri Url(string path) => new(new Uri(BaseUrl), path);
 }
 
 /// <summary>
@@ -47,12 +49,13 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
 
             try
             {
-                var (holdId, _) = await HoldAsync(target, performanceId, user, picked, measurements, token).ConfigureAwait(false);
+                // Requests are never cut off at the phase end (that would leave holds behind); only new iterations stop.
+                var (holdId, _) = await HoldAsync(target, performanceId, user, picked, measurements, CancellationToken.None).ConfigureAwait(false);
                 if (holdId is { } id)
                 {
-                    using var release = new HttpRequestMessage(HttpMethod.Delete, target.ReleasePath(performanceId, id));
+                    using var release = new HttpRequestMessage(HttpMethod.Delete, target.Url(target.ReleasePath(performanceId, id)));
                     release.Headers.Add("X-User-Id", user);
-                    using var released = await http.SendAsync(release, token).ConfigureAwait(false);
+                    using var released = await http.SendAsync(release, CancellationToken.None).ConfigureAwait(false);
                 }
             }
             finally
@@ -80,28 +83,28 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
 
             var picked = shuffled[(end - count + 1)..(end + 1)];
             var started = Stopwatch.GetTimestamp();
-            var (holdId, _) = await HoldAsync(target, performanceId, user, picked, null, token).ConfigureAwait(false);
+            var (holdId, _) = await HoldAsync(target, performanceId, user, picked, null, CancellationToken.None).ConfigureAwait(false);
             if (holdId is null)
             {
                 measurements.Failure(Stopwatch.GetElapsedTime(started), "HOLD_FAILED");
                 return;
             }
 
-            using var reserve = new HttpRequestMessage(HttpMethod.Post, "/api/reservations") { Content = JsonContent.Create(new { holdId }, options: BookingJson.Options) };
+            using var reserve = new HttpRequestMessage(HttpMethod.Post, target.Url("/api/reservations")) { Content = JsonContent.Create(new { holdId }, options: BookingJson.Options) };
             reserve.Headers.Add("X-User-Id", user);
-            using var reserved = await http.SendAsync(reserve, token).ConfigureAwait(false);
+            using var reserved = await http.SendAsync(reserve, CancellationToken.None).ConfigureAwait(false);
             if (reserved.StatusCode != HttpStatusCode.Accepted)
             {
-                measurements.Failure(Stopwatch.GetElapsedTime(started), await CodeAsync(reserved, token).ConfigureAwait(false));
+                measurements.Failure(Stopwatch.GetElapsedTime(started), await CodeAsync(reserved, CancellationToken.None).ConfigureAwait(false));
                 return;
             }
 
-            var id = (await reserved.Content.ReadFromJsonAsync<JsonElement>(token).ConfigureAwait(false)).GetProperty("id").GetGuid();
+            var id = (await reserved.Content.ReadFromJsonAsync<JsonElement>(CancellationToken.None).ConfigureAwait(false)).GetProperty("id").GetGuid();
             reservations.Add(id);
             string outcome;
             try
             {
-                outcome = await events.WaitAsync(id).WaitAsync(EventTimeout, token).ConfigureAwait(false);
+                outcome = await events.WaitAsync(id).WaitAsync(EventTimeout, CancellationToken.None).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
@@ -124,7 +127,7 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
     private async Task<(Guid? HoldId, HttpStatusCode Status)> HoldAsync(
         Target target, string performanceId, string user, IReadOnlyList<string> seats, Measurements? measurements, CancellationToken token)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, target.HoldPath(performanceId))
+        using var request = new HttpRequestMessage(HttpMethod.Post, target.Url(target.HoldPath(performanceId)))
         {
             Content = JsonContent.Create(new { seatIds = seats }, options: BookingJson.Options),
         };

@@ -10,9 +10,10 @@ using SagaEntity = Booking.Core.Data.Saga;
 namespace Booking.SagaWorker.Saga;
 
 /// <summary>
-/// Runs one reservation's saga from wherever its recorded state says it is: forward steps in order, or the
-/// compensations of every started step in reverse, then the final status with its event in one transaction.
-/// Every step is idempotent, so a run interrupted anywhere (a crash, a lost message) is simply run again.
+/// Runs one reservation's saga from wherever its recorded state says it is: forward steps in order, or every
+/// compensation in reverse, then the final status with its event in one transaction. Every step and compensation
+/// is idempotent, so a run interrupted anywhere (a crash, a lost message) is simply run again; on the happy path
+/// the step log, CONFIRMED and the completed event are therefore written in one commit at the end.
 /// </summary>
 public sealed partial class SagaOrchestrator(
     BookingDbContext db,
@@ -48,7 +49,7 @@ public sealed partial class SagaOrchestrator(
         var reservation = await db.Reservations
             .Include(r => r.Details)
             .Include(r => r.Saga).ThenInclude(s => s!.Steps)
-            .AsSplitQuery()
+            .AsSingleQuery()
             .SingleOrDefaultAsync(r => r.Id == reservationId, cancellationToken)
             .ConfigureAwait(false);
         if (reservation?.Saga is not { } saga || IsFinished(saga))
@@ -90,13 +91,14 @@ public sealed partial class SagaOrchestrator(
 
             var result = step == SagaSteps.CompleteReservation
                 ? await CompleteAsync(reservation, cancellationToken).ConfigureAwait(false)
-                : await RecordAsync(reservation, step, ct => RunStepAsync(reservation, step, ct), cancellationToken).ConfigureAwait(false);
+                : await RecordAsync(reservation, step, ct => RunStepAsync(reservation, step, ct), persist: false, cancellationToken).ConfigureAwait(false);
 
             switch (result.Outcome)
             {
                 case StepOutcome.Succeeded:
                     continue;
                 case StepOutcome.Retry when time.GetUtcNow() < saga.DeadlineAt:
+                    // ScheduleRetryAsync also persists the step records made so far.
                     await ScheduleRetryAsync(saga, cancellationToken).ConfigureAwait(false);
                     return;
                 default:
@@ -111,19 +113,22 @@ public sealed partial class SagaOrchestrator(
         }
     }
 
-    /// <summary>Compensates every step that was ever started, newest first, then records the final status.</summary>
+    /// <summary>
+    /// Runs the compensation of every step, newest first, then records the final status. A step may have taken
+    /// effect without a record (a crash between its effect and the commit), and compensations are idempotent, so
+    /// all of them run rather than only those of recorded steps.
+    /// </summary>
     private async Task CompensateAsync(Reservation reservation, bool cancelling, CancellationToken cancellationToken)
     {
         var saga = reservation.Saga!;
-        var started = SagaSteps.For(reservation.Domain).Where(step => saga.Steps.Any(s => s.Name == step)).Reverse();
-        foreach (var step in started)
+        foreach (var step in SagaSteps.For(reservation.Domain).Reverse())
         {
             if (SagaSteps.CompensationOf(step) is not { } compensation || Succeeded(saga, compensation))
             {
                 continue;
             }
 
-            var result = await RecordAsync(reservation, compensation, ct => RunStepAsync(reservation, compensation, ct), cancellationToken).ConfigureAwait(false);
+            var result = await RecordAsync(reservation, compensation, ct => RunStepAsync(reservation, compensation, ct), persist: true, cancellationToken).ConfigureAwait(false);
             if (result.Outcome != StepOutcome.Succeeded)
             {
                 // Compensation has no deadline: it is retried until it succeeds.
@@ -171,8 +176,11 @@ public sealed partial class SagaOrchestrator(
         return StepResult.Done;
     }
 
-    /// <summary>Records a step as running, runs it, and records how it ended; a crash in between leaves it RUNNING, which a rerun repeats.</summary>
-    private async Task<StepResult> RecordAsync(Reservation reservation, string step, Func<CancellationToken, Task<StepResult>> run, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs a step and adds its record to the saga's log. With <paramref name="persist"/> (compensations) the record
+    /// is committed as RUNNING first and again when it ends; forward steps are committed with whatever comes next.
+    /// </summary>
+    private async Task<StepResult> RecordAsync(Reservation reservation, string step, Func<CancellationToken, Task<StepResult>> run, bool persist, CancellationToken cancellationToken)
     {
         var saga = reservation.Saga!;
         using var activity = SagaTelemetry.StartStep(step, reservation.Id);
@@ -187,7 +195,10 @@ public sealed partial class SagaOrchestrator(
         // While a step runs the saga counts as progressing; if this worker dies, the sweep resumes it after this.
         saga.NextAttemptAt = record.StartedAt + bookingOptions.Value.SagaResumeAfter;
         saga.UpdatedAt = record.StartedAt;
-        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        if (persist)
+        {
+            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        }
 
         var started = Stopwatch.GetTimestamp();
         StepResult result;
@@ -205,7 +216,10 @@ public sealed partial class SagaOrchestrator(
         record.Error = Truncate(result.Error, 2000);
         record.FinishedAt = time.UtcNowMicros();
         saga.UpdatedAt = record.FinishedAt.Value;
-        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        if (persist)
+        {
+            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        }
 
         var outcome = result.Outcome.ToString().ToUpperInvariant();
         activity?.SetTag("saga.outcome", outcome);

@@ -73,9 +73,11 @@ public sealed class WorkerCrashTests(Dependencies dependencies, ITestOutputHelpe
                 .ReadAsync<ReservationDto>(HttpStatusCode.Accepted)).Id);
         }
 
-        await using (var db = NewBookingDb(bookingDb))
+        // Kill once the first allocations reached the performance service: sagas are then between their steps.
+        await using (var stubDb = NewPerformanceDb(performanceDb))
         {
-            await WaitUntilAsync(async () => await db.SagaSteps.AnyAsync(s => s.Name == "AllocateSection" && s.Status == SagaStepStatus.Running), TimeSpan.FromSeconds(30));
+            var id = Guid.Parse(performance);
+            await WaitUntilAsync(async () => await stubDb.Allocations.CountAsync(a => a.PerformanceId == id) > 0, TimeSpan.FromSeconds(30));
         }
 
         var killed = worker.Resource.Process!;
@@ -95,7 +97,7 @@ public sealed class WorkerCrashTests(Dependencies dependencies, ITestOutputHelpe
             await WaitUntilAsync(async () => await db.Reservations.CountAsync(r => reservations.Contains(r.Id) && r.Status == ReservationStatus.Confirmed) == 20, TimeSpan.FromSeconds(90));
         }
 
-        await using var performanceCheck = new PerformanceDbContext(new DbContextOptionsBuilder<PerformanceDbContext>().UseNpgsql(performanceDb).UseSnakeCaseNamingConvention().Options);
+        await using var performanceCheck = NewPerformanceDb(performanceDb);
         var performanceId = Guid.Parse(performance);
         var allocations = await performanceCheck.Allocations.AsNoTracking().Where(a => a.PerformanceId == performanceId).ToListAsync();
         var sections = await performanceCheck.Sections.AsNoTracking().Where(s => s.PerformanceId == performanceId).ToListAsync();
@@ -103,6 +105,9 @@ public sealed class WorkerCrashTests(Dependencies dependencies, ITestOutputHelpe
         Assert.All(allocations, a => Assert.Equal((AllocationState.Allocated, 1), (a.State, a.Seats)));
         Assert.All(sections, s => Assert.Equal(s.Capacity - 20, s.Remaining));
     }
+
+    private static PerformanceDbContext NewPerformanceDb(string connectionString) =>
+        new(new DbContextOptionsBuilder<PerformanceDbContext>().UseNpgsql(connectionString).UseSnakeCaseNamingConvention().Options);
 
     private static BookingDbContext NewBookingDb(string connectionString) =>
         new(new DbContextOptionsBuilder<BookingDbContext>().UseNpgsql(connectionString).UseSnakeCaseNamingConvention().Options);
