@@ -1,0 +1,168 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Booking.Api.Details;
+using Booking.Api.Http;
+using Booking.Core.Data;
+using Booking.Core.Reservations;
+using Booking.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+
+namespace Booking.Tests.Details;
+
+public sealed class DetailsApiTests(BookingApp app) : IClassFixture<BookingApp>
+{
+    private async Task<(HttpClient Client, ReservationDto Reservation)> PerformanceReservationAsync(string user = "alice")
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        var client = app.Client(user);
+        return (client, await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-1", "A-1-2")).HoldId));
+    }
+
+    [Fact]
+    public async Task Details_are_created_read_replaced_and_deleted_and_stored_as_jsonb()
+    {
+        var (client, reservation) = await PerformanceReservationAsync();
+        var url = $"/api/reservations/{reservation.Id}/details";
+
+        var created = await client.PostJsonAsync(url, new { type = "SEAT", data = new { seatId = "A-1-2", holderName = "Ada", meal = new[] { "veg" } } });
+        var detail = await created.ReadAsync<DetailDto>(HttpStatusCode.Created);
+        Assert.Equal($"{url}/{detail.Id}", created.Headers.Location?.OriginalString);
+        Assert.Equal("Ada", detail.Data.GetProperty("holderName").GetString());
+
+        await using (var db = app.NewDbContext())
+        {
+            var stored = await db.ReservationDetails.AsNoTracking().SingleAsync(d => d.Id == detail.Id);
+            Assert.Equal("veg", stored.Data.RootElement.GetProperty("meal")[0].GetString());
+            var columnType = await db.Database.SqlQuery<string>($"SELECT data_type AS \"Value\" FROM information_schema.columns WHERE table_name = 'reservation_details' AND column_name = 'data'").SingleAsync();
+            Assert.Equal("jsonb", columnType);
+        }
+
+        Assert.Single(await (await client.GetAsync(url)).ReadAsync<List<DetailDto>>(HttpStatusCode.OK));
+        Assert.Equal(detail.Id, (await (await client.GetAsync($"{url}/{detail.Id}")).ReadAsync<DetailDto>(HttpStatusCode.OK)).Id);
+
+        var replaced = await (await client.PutAsJsonAsync($"{url}/{detail.Id}", new { type = "NOTE", data = new { text = "aisle please" } }))
+            .ReadAsync<DetailDto>(HttpStatusCode.OK);
+        Assert.Equal("NOTE", replaced.Type);
+        Assert.True(replaced.UpdatedAt > detail.UpdatedAt);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync($"{url}/{detail.Id}")).StatusCode);
+        await (await client.GetAsync($"{url}/{detail.Id}")).AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
+        Assert.Empty(await (await client.GetAsync(url)).ReadAsync<List<DetailDto>>(HttpStatusCode.OK));
+        client.Dispose();
+    }
+
+    [Theory]
+    [InlineData("{\"type\":\"SEAT\",\"data\":{\"seatId\":\"A-1-5\"}}", "data.seatId")]
+    [InlineData("{\"type\":\"TICKET\",\"data\":{\"ticketType\":\"ADULT\",\"count\":1}}", "type")]
+    [InlineData("{\"type\":\"SEAT\",\"data\":[1,2]}", "data")]
+    [InlineData("{\"type\":\"SEAT\",\"data\":\"A-1-1\"}", "data")]
+    [InlineData("{\"type\":\"NOTE\",\"data\":{\"text\":\"\"}}", "data.text")]
+    [InlineData("{\"data\":{\"text\":\"x\"}}", "type")]
+    public async Task Performance_details_are_validated_per_type(string body, string field)
+    {
+        var (client, reservation) = await PerformanceReservationAsync();
+
+        var response = await client.PostAsync($"/api/reservations/{reservation.Id}/details", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        var problem = await response.AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+        await using var db = app.NewDbContext();
+        Assert.False(await db.ReservationDetails.AnyAsync(d => d.ReservationId == reservation.Id));
+        client.Dispose();
+    }
+
+    [Fact]
+    public async Task Data_over_16_KiB_is_refused()
+    {
+        var (client, reservation) = await PerformanceReservationAsync();
+
+        await (await client.PostJsonAsync($"/api/reservations/{reservation.Id}/details", new { type = "NOTE", data = new { text = "x", padding = new string('p', 17 * 1024) } }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+        client.Dispose();
+    }
+
+    [Fact]
+    public async Task Exhibition_tickets_and_restaurant_tables_are_checked_against_the_quantity()
+    {
+        var resource = $"d-{Guid.NewGuid():N}"[..20];
+        using var client = app.Client();
+        await client.SetCapacityAsync("EXHIBITION", resource, "2026-12-01", 10);
+        await client.SetCapacityAsync("RESTAURANT", resource, "2026-12-01T20:00", 10);
+        var exhibition = await client.ReserveAsync((await client.HoldCapacityAsync("EXHIBITION", resource, "2026-12-01", 3)).HoldId);
+        var restaurant = await client.ReserveAsync((await client.HoldCapacityAsync("RESTAURANT", resource, "2026-12-01T20:00", 4)).HoldId);
+
+        (await client.PostJsonAsync($"/api/reservations/{exhibition.Id}/details", new { type = "TICKET", data = new { ticketType = "CHILD", count = 3 } })).EnsureSuccessStatusCode();
+        await (await client.PostJsonAsync($"/api/reservations/{exhibition.Id}/details", new { type = "TICKET", data = new { ticketType = "CHILD", count = 4 } }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+        await (await client.PostJsonAsync($"/api/reservations/{exhibition.Id}/details", new { type = "TICKET", data = new { ticketType = "VIP", count = 1 } }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+        (await client.PostJsonAsync($"/api/reservations/{restaurant.Id}/details", new { type = "TABLE", data = new { partySize = 4, preference = "window" } })).EnsureSuccessStatusCode();
+        await (await client.PostJsonAsync($"/api/reservations/{restaurant.Id}/details", new { type = "SEAT", data = new { seatId = "A-1-1" } }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+    }
+
+    [Fact]
+    public async Task Details_given_with_the_reservation_are_stored_with_it()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        using var client = app.Client();
+        var hold = await client.HoldSeatsAsync(performance, "A-1-3");
+
+        var reservation = await client.ReserveAsync(hold.HoldId, new[] { new { type = "SEAT", data = (object)new { seatId = "A-1-3", holderName = "Bo" } } });
+
+        Assert.Equal("Bo", Assert.Single(reservation.Details).Data.GetProperty("holderName").GetString());
+        await using var db = app.NewDbContext();
+        Assert.Equal(1, await db.ReservationDetails.CountAsync(d => d.ReservationId == reservation.Id));
+    }
+
+    [Fact]
+    public async Task Batch_get_returns_own_details_and_lists_the_rest_as_missing()
+    {
+        var (alice, mine) = await PerformanceReservationAsync("alice");
+        var (bob, theirs) = await PerformanceReservationAsync("bob");
+        var myDetail = await (await alice.PostJsonAsync($"/api/reservations/{mine.Id}/details", new { type = "NOTE", data = new { text = "mine" } })).ReadAsync<DetailDto>(HttpStatusCode.Created);
+        var theirDetail = await (await bob.PostJsonAsync($"/api/reservations/{theirs.Id}/details", new { type = "NOTE", data = new { text = "theirs" } })).ReadAsync<DetailDto>(HttpStatusCode.Created);
+        var unknown = Guid.NewGuid();
+
+        var batch = await (await alice.PostJsonAsync("/api/reservation-details/batch-get", new { ids = new[] { myDetail.Id, theirDetail.Id, unknown } }))
+            .ReadAsync<DetailBatch>(HttpStatusCode.OK);
+
+        Assert.Equal([myDetail.Id], batch.Items.Select(d => d.Id));
+        Assert.Equal([theirDetail.Id, unknown], batch.MissingIds);
+        alice.Dispose();
+        bob.Dispose();
+    }
+
+    [Fact]
+    public async Task Another_users_reservation_is_404_on_every_details_endpoint()
+    {
+        var (alice, reservation) = await PerformanceReservationAsync("alice");
+        var detail = await (await alice.PostJsonAsync($"/api/reservations/{reservation.Id}/details", new { type = "NOTE", data = new { text = "x" } })).ReadAsync<DetailDto>(HttpStatusCode.Created);
+        using var bob = app.Client("bob");
+        var url = $"/api/reservations/{reservation.Id}/details";
+
+        await (await bob.GetAsync(url)).AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
+        await (await bob.PostJsonAsync(url, new { type = "NOTE", data = new { text = "y" } })).AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
+        await (await bob.GetAsync($"{url}/{detail.Id}")).AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
+        await (await bob.PutAsJsonAsync($"{url}/{detail.Id}", new { type = "NOTE", data = new { text = "z" } })).AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
+        await (await bob.DeleteAsync($"{url}/{detail.Id}")).AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
+        await using var db = app.NewDbContext();
+        Assert.Equal("x", (await db.ReservationDetails.AsNoTracking().SingleAsync(d => d.Id == detail.Id)).Data.RootElement.GetProperty("text").GetString());
+        alice.Dispose();
+    }
+
+    [Fact]
+    public async Task Details_of_a_failed_reservation_are_frozen()
+    {
+        var (client, reservation) = await PerformanceReservationAsync();
+        await using (var db = app.NewDbContext())
+        {
+            await db.Reservations.Where(r => r.Id == reservation.Id).ExecuteUpdateAsync(s => s.SetProperty(r => r.Status, ReservationStatus.Failed));
+        }
+
+        await (await client.PostJsonAsync($"/api/reservations/{reservation.Id}/details", new { type = "NOTE", data = new { text = "late" } }))
+            .AssertProblemAsync(HttpStatusCode.Conflict, ProblemCodes.InvalidState);
+        client.Dispose();
+    }
+}

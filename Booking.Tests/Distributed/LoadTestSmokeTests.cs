@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Booking.AppHost;
+
+namespace Booking.Tests.Distributed;
+
+/// <summary>
+/// Booking.LoadTest's quick mode end to end: it starts the whole system itself, runs every mode, audits, and
+/// writes its report. A smoke check that the tool works and its audit is clean, not a timing assertion.
+/// </summary>
+[Collection(DistributedCollection.Name)]
+public sealed class LoadTestSmokeTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_quick_run_of_the_load_tool_reports_every_mode_and_a_clean_audit()
+    {
+        var root = AppHostCommandLine.FindRepositoryRoot();
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
+        var tool = Path.Combine(root, "Booking.LoadTest", "bin", configuration, "net10.0", "Booking.LoadTest.dll");
+        var results = Path.Combine(Path.GetTempPath(), "booking-tests", "loadtest-" + Guid.NewGuid().ToString("N"));
+
+        using var process = Process.Start(new ProcessStartInfo("dotnet", [tool, "--quick", "--duration", "4", "--out", results])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = root,
+        })!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        await process.WaitForExitAsync(timeout.Token);
+        output.WriteLine(await stdout);
+
+        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{await stderr}");
+        var result = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(results, "result.json"))).RootElement;
+        Assert.True(result.GetProperty("auditClean").GetBoolean());
+        var phases = result.GetProperty("phases").EnumerateArray().Select(p => p.GetProperty("name").GetString()).ToList();
+        Assert.Equal(["ceiling holds", "naive holds", "naive bookings", "lua holds", "lua bookings"], phases);
+        Assert.All(result.GetProperty("phases").EnumerateArray(), p => Assert.True(p.GetProperty("succeeded").GetInt64() > 0, p.ToString()));
+        Assert.Contains("| lua holds |", await File.ReadAllTextAsync(Path.Combine(results, "result.md")), StringComparison.Ordinal);
+    }
+}
