@@ -50,53 +50,47 @@ public static class AllocationsApi
 
         var reservationId = request.ReservationId.Value;
         var seats = request.Seats.Value;
+        var now = services.Time.GetUtcNow();
         await using var held = await services.SectionLock.AcquireAsync(id, code, cancellationToken).ConfigureAwait(false);
-        var db = services.Db;
-        var section = await db.Sections.AsNoTracking().SingleOrDefaultAsync(s => s.PerformanceId == id && s.Code == code, cancellationToken).ConfigureAwait(false);
-        if (section is null)
+        // One statement, so one round trip inside the lock: an earlier allocation of this reservation wins
+        // (idempotency); otherwise the database check "remaining >= seats" guards the decrement and the insert.
+        // Not composed with LINQ (that would wrap it in a subquery, where data-modifying CTEs are not allowed).
+        var outcomes = await services.Db.Database.SqlQuery<AllocationOutcome>($"""
+            WITH existing AS (
+                SELECT state, seats FROM allocations
+                WHERE performance_id = {id} AND section_code = {code} AND reservation_id = {reservationId}
+            ), updated AS (
+                UPDATE sections SET remaining = remaining - {seats}
+                WHERE performance_id = {id} AND code = {code} AND remaining >= {seats} AND NOT EXISTS (SELECT 1 FROM existing)
+                RETURNING remaining
+            ), inserted AS (
+                INSERT INTO allocations (performance_id, section_code, reservation_id, seats, state, created_at, updated_at)
+                SELECT {id}, {code}, {reservationId}, {seats}, 'ALLOCATED', {now}, {now} FROM updated
+                RETURNING 1
+            )
+            SELECT (SELECT state FROM existing) AS existing_state,
+                   (SELECT seats FROM existing) AS existing_seats,
+                   (SELECT remaining FROM updated) AS remaining,
+                   (SELECT remaining FROM sections WHERE performance_id = {id} AND code = {code}) AS remaining_before
+            """).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var outcome = outcomes.Single();
+
+        if (outcome.RemainingBefore is null)
         {
             return PerformancesApi.NotFound(id);
         }
 
-        var existing = await db.Allocations.AsNoTracking()
-            .SingleOrDefaultAsync(a => a.PerformanceId == id && a.SectionCode == code && a.ReservationId == reservationId, cancellationToken)
-            .ConfigureAwait(false);
-        if (existing is { State: AllocationState.Allocated })
+        return outcome switch
         {
-            return TypedResults.Ok(new AllocationDto(id, code, reservationId, existing.Seats, section.Remaining));
-        }
-
-        if (existing is { State: AllocationState.Released })
-        {
-            return Problem(StatusCodes.Status409Conflict, "ALLOCATION_RELEASED", $"The allocation of reservation {reservationId} was already given back.");
-        }
-
-        var now = services.Time.GetUtcNow();
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        // The database check backs up the lock: the row changes only if enough seats remain.
-        var changed = await db.Sections
-            .Where(s => s.PerformanceId == id && s.Code == code && s.Remaining >= seats)
-            .ExecuteUpdateAsync(setters => setters.SetProperty(s => s.Remaining, s => s.Remaining - seats), cancellationToken)
-            .ConfigureAwait(false);
-        if (changed == 0)
-        {
-            return Problem(StatusCodes.Status409Conflict, "SECTION_SOLD_OUT", $"Section {code} has {section.Remaining} seats left; {seats} were asked for.");
-        }
-
-        db.Allocations.Add(new Allocation
-        {
-            PerformanceId = id,
-            SectionCode = code,
-            ReservationId = reservationId,
-            Seats = seats,
-            State = AllocationState.Allocated,
-            CreatedAt = now,
-            UpdatedAt = now,
-        });
-        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return TypedResults.Ok(new AllocationDto(id, code, reservationId, seats, section.Remaining - seats));
+            { ExistingState: "ALLOCATED" } => TypedResults.Ok(new AllocationDto(id, code, reservationId, outcome.ExistingSeats!.Value, outcome.RemainingBefore.Value)),
+            { ExistingState: "RELEASED" } => Problem(StatusCodes.Status409Conflict, "ALLOCATION_RELEASED", $"The allocation of reservation {reservationId} was already given back."),
+            { Remaining: { } remaining } => TypedResults.Ok(new AllocationDto(id, code, reservationId, seats, remaining)),
+            _ => Problem(StatusCodes.Status409Conflict, "SECTION_SOLD_OUT", $"Section {code} has {outcome.RemainingBefore} seats left; {seats} were asked for."),
+        };
     }
+
+    /// <summary>What the allocation statement found and did.</summary>
+    public sealed record AllocationOutcome(string? ExistingState, int? ExistingSeats, int? Remaining, int? RemainingBefore);
 
     public static async Task<Results<NoContent, ProblemHttpResult>> DeallocateAsync(
         Guid id, string code, Guid reservationId, [AsParameters] AllocationServices services, CancellationToken cancellationToken)

@@ -5,8 +5,9 @@ using Microsoft.Extensions.Options;
 namespace Booking.SagaWorker.Saga;
 
 /// <summary>
-/// Starts sagas from <c>booking.reservation.requested</c>. Messages are taken in batches and their sagas run
-/// concurrently; offsets are committed only after the whole batch ran, so a crash replays (never skips) them.
+/// Starts sagas from <c>booking.reservation.requested</c>: each saga starts as soon as its event arrives, up to
+/// <see cref="SagaOptions.MaxConcurrency"/> at once, so one slow saga never holds back the others. Offsets are
+/// committed only below the oldest saga still running, so a crash replays (never skips) an event.
 /// </summary>
 public sealed partial class RequestedEventConsumer(
     SagaRunner runner,
@@ -14,57 +15,53 @@ public sealed partial class RequestedEventConsumer(
     IOptions<SagaOptions> options,
     ILogger<RequestedEventConsumer> logger) : BackgroundService
 {
+    private static readonly TimeSpan CommitInterval = TimeSpan.FromMilliseconds(200);
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         // Consume() blocks; keep it off the thread pool.
         Task.Factory.StartNew(() => ConsumeLoopAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
 
     private async Task ConsumeLoopAsync(CancellationToken stoppingToken)
     {
+        var offsets = new OffsetTracker();
+        // Not disposed: sagas still finishing after the loop ends release it.
+        var slots = new SemaphoreSlim(options.Value.MaxConcurrency);
         using var consumer = new ConsumerBuilder<string, string>(configuration.ConsumerConfig("kafka", options.Value.ConsumerGroup))
             .SetErrorHandler((_, error) => LogKafkaError(error.Code, error.Reason))
+            .SetPartitionsRevokedHandler((_, _) => offsets.Reset())
             .Build();
         consumer.Subscribe(BookingTopics.Requested);
-        var batch = new List<ConsumeResult<string, string>>();
+        var lastCommit = DateTime.UtcNow;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                batch.Clear();
                 try
                 {
-                    var first = consumer.Consume(TimeSpan.FromMilliseconds(500));
-                    if (first is null)
+                    if (consumer.Consume(TimeSpan.FromMilliseconds(50)) is { } message)
                     {
-                        continue;
+                        await slots.WaitAsync(stoppingToken).ConfigureAwait(false);
+                        offsets.Started(message.TopicPartitionOffset);
+                        _ = RunAsync(message, offsets, slots, stoppingToken);
                     }
 
-                    batch.Add(first);
-                    while (batch.Count < options.Value.MaxConcurrency && consumer.Consume(TimeSpan.Zero) is { } next)
+                    if (DateTime.UtcNow - lastCommit >= CommitInterval)
                     {
-                        batch.Add(next);
+                        lastCommit = DateTime.UtcNow;
+                        if (offsets.Committable() is { Count: > 0 } committable)
+                        {
+                            consumer.Commit(committable);
+                        }
                     }
                 }
                 catch (ConsumeException exception)
                 {
                     LogKafkaError(exception.Error.Code, exception.Error.Reason);
                     await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
-                    continue;
-                }
-
-                var sagas = batch
-                    .Select(message => Guid.TryParse(message.Message.Key, out var id) ? id : Guid.Empty)
-                    .Where(id => id != Guid.Empty)
-                    .Distinct()
-                    .Select(id => runner.RunAsync(id, stoppingToken));
-                await Task.WhenAll(sagas).ConfigureAwait(false);
-
-                try
-                {
-                    consumer.Commit(batch.GroupBy(m => m.TopicPartition).Select(g => new TopicPartitionOffset(g.Key, g.Max(m => m.Offset.Value) + 1)));
                 }
                 catch (KafkaException exception)
                 {
-                    // Uncommitted messages come again; their sagas are already finished or resume idempotently.
+                    // A failed commit is retried at the next interval; uncommitted events only come again.
                     LogKafkaError(exception.Error.Code, exception.Error.Reason);
                 }
             }
@@ -75,6 +72,25 @@ public sealed partial class RequestedEventConsumer(
         finally
         {
             consumer.Close();
+        }
+    }
+
+    private async Task RunAsync(ConsumeResult<string, string> message, OffsetTracker offsets, SemaphoreSlim slots, CancellationToken stoppingToken)
+    {
+        try
+        {
+            if (Guid.TryParse(message.Message.Key, out var reservationId))
+            {
+                await runner.RunAsync(reservationId, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            offsets.Finished(message.TopicPartitionOffset);
+            slots.Release();
         }
     }
 

@@ -17,7 +17,7 @@ public sealed class SagaOptions
     public string ConsumerGroup { get; set; } = "booking-saga";
 
     /// <summary>How many requested events the consumer runs at once.</summary>
-    public int MaxConcurrency { get; set; } = 64;
+    public int MaxConcurrency { get; set; } = 256;
 
     public TimeSpan Backoff(int attempt)
     {

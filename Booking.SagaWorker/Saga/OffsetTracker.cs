@@ -1,0 +1,70 @@
+using Confluent.Kafka;
+
+namespace Booking.SagaWorker.Saga;
+
+/// <summary>
+/// Which offsets may be committed while messages are processed out of order: per partition, everything below
+/// the oldest message still in flight (or after the newest one seen, when none is), so a crash never skips one.
+/// </summary>
+public sealed class OffsetTracker
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<TopicPartition, SortedSet<long>> _inFlight = [];
+    private readonly Dictionary<TopicPartition, long> _next = [];
+    private readonly Dictionary<TopicPartition, long> _committed = [];
+
+    public void Started(TopicPartitionOffset message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        lock (_gate)
+        {
+            if (!_inFlight.TryGetValue(message.TopicPartition, out var offsets))
+            {
+                _inFlight[message.TopicPartition] = offsets = [];
+            }
+
+            offsets.Add(message.Offset.Value);
+            _next[message.TopicPartition] = Math.Max(_next.GetValueOrDefault(message.TopicPartition), message.Offset.Value + 1);
+        }
+    }
+
+    public void Finished(TopicPartitionOffset message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        lock (_gate)
+        {
+            _inFlight[message.TopicPartition].Remove(message.Offset.Value);
+        }
+    }
+
+    /// <summary>The offsets to commit now that were not committed before.</summary>
+    public List<TopicPartitionOffset> Committable()
+    {
+        lock (_gate)
+        {
+            var result = new List<TopicPartitionOffset>();
+            foreach (var (partition, next) in _next)
+            {
+                var safe = _inFlight.TryGetValue(partition, out var offsets) && offsets.Count > 0 ? offsets.Min : next;
+                if (safe > _committed.GetValueOrDefault(partition, -1))
+                {
+                    result.Add(new TopicPartitionOffset(partition, safe));
+                    _committed[partition] = safe;
+                }
+            }
+
+            return result;
+        }
+    }
+
+    /// <summary>Forgets partitions this consumer no longer owns (after a rebalance).</summary>
+    public void Reset()
+    {
+        lock (_gate)
+        {
+            _inFlight.Clear();
+            _next.Clear();
+            _committed.Clear();
+        }
+    }
+}
