@@ -13,16 +13,7 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        var (status, code, title, detail) = exception switch
-        {
-            BadHttpRequestException bad => (bad.StatusCode, ProblemCodes.ValidationFailed, "The request could not be read", Describe(bad)),
-            JsonException json => (StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed, "The request could not be read", json.Message),
-            RedisConnectionException or RedisTimeoutException => Unavailable("Redis"),
-            NpgsqlException { IsTransient: true } => Unavailable("PostgreSQL"),
-            TimeoutException => Unavailable("A dependency"),
-            HttpRequestException => Unavailable("The performance service"),
-            _ => (StatusCodes.Status500InternalServerError, "INTERNAL_ERROR", "An unexpected error occurred", null),
-        };
+        var (status, code, title, detail) = Classify(exception);
 
         if (status >= 500)
         {
@@ -42,6 +33,42 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
                 Extensions = { ["code"] = code },
             },
         }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// What the caller is told. Dependency failures are recognised anywhere in the inner-exception chain, because
+    /// EF Core wraps PostgreSQL's (a pool wait that timed out under load arrives as a DbUpdateException).
+    /// </summary>
+    public static (int Status, string Code, string Title, string? Detail) Classify(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        switch (exception)
+        {
+            case BadHttpRequestException bad:
+                return (bad.StatusCode, ProblemCodes.ValidationFailed, "The request could not be read", Describe(bad));
+            case JsonException json:
+                return (StatusCodes.Status400BadRequest, ProblemCodes.ValidationFailed, "The request could not be read", json.Message);
+        }
+
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            switch (current)
+            {
+                case RedisException:
+                    return Unavailable("Redis");
+                case PostgresException { IsTransient: false }:
+                    // The server refused a statement: a fault of ours, not an outage.
+                    return (StatusCodes.Status500InternalServerError, "INTERNAL_ERROR", "An unexpected error occurred", null);
+                case NpgsqlException:
+                    return Unavailable("PostgreSQL");
+                case TimeoutException:
+                    return Unavailable("A dependency");
+                case HttpRequestException:
+                    return Unavailable("The performance service");
+            }
+        }
+
+        return (StatusCodes.Status500InternalServerError, "INTERNAL_ERROR", "An unexpected error occurred", null);
     }
 
     private static (int, string, string, string?) Unavailable(string what) =>

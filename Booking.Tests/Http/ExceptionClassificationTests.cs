@@ -1,0 +1,30 @@
+using Booking.Api.Http;
+using Microsoft.AspNetCore.Http;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace Booking.Tests.Http;
+
+public sealed class ExceptionClassificationTests
+{
+    public static TheoryData<Exception, int, string> Cases => new()
+    {
+        { new DbUpdateException("save failed", new NpgsqlException("The connection pool has been exhausted", new TimeoutException())), 503, ProblemCodes.DependencyUnavailable },
+        { new InvalidOperationException("wrapped", new NpgsqlException("Exception while reading from stream")), 503, ProblemCodes.DependencyUnavailable },
+        { new RedisTimeoutException("Timeout performing EVALSHA", CommandStatus.Sent), 503, ProblemCodes.DependencyUnavailable },
+        { new HttpRequestException("connection refused"), 503, ProblemCodes.DependencyUnavailable },
+        { new BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge), 413, ProblemCodes.ValidationFailed },
+        { new InvalidOperationException("a bug"), 500, "INTERNAL_ERROR" },
+        { new DbUpdateException("bad SQL", new PostgresException("syntax error", "ERROR", "ERROR", PostgresErrorCodes.SyntaxError)), 500, "INTERNAL_ERROR" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Dependency_failures_are_503_wherever_they_are_wrapped_and_only_bugs_are_500(Exception exception, int status, string code)
+    {
+        var (actualStatus, actualCode, _, _) = ApiExceptionHandler.Classify(exception);
+
+        Assert.Equal((status, code), (actualStatus, actualCode));
+    }
+}
