@@ -36,7 +36,10 @@ public sealed partial class KafkaMockCluster : IDisposable
         _ = Confluent.Kafka.Library.Version;
 
         var error = new byte[512];
-        var handle = Native.rd_kafka_new(ProducerType, Native.rd_kafka_conf_new(), error, (UIntPtr)error.Length);
+        var conf = Native.rd_kafka_conf_new();
+        // This handle only owns the cluster and never connects anywhere: keep its "no bootstrap.servers" notice quiet.
+        Native.rd_kafka_conf_set(conf, "log_level", "3", error, (UIntPtr)error.Length);
+        var handle = Native.rd_kafka_new(ProducerType, conf, error, (UIntPtr)error.Length);
         if (handle == IntPtr.Zero)
         {
             throw new InvalidOperationException($"rd_kafka_new failed: {Encoding.ASCII.GetString(error).TrimEnd('\0')}");
@@ -102,6 +105,9 @@ public sealed partial class KafkaMockCluster : IDisposable
 
         [DllImport(Library)]
         public static extern IntPtr rd_kafka_conf_new();
+
+        [DllImport(Library, CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+        public static extern int rd_kafka_conf_set(IntPtr conf, string name, string value, byte[] errstr, UIntPtr errstrSize);
 
         [DllImport(Library)]
         public static extern IntPtr rd_kafka_new(int type, IntPtr conf, byte[] errstr, UIntPtr errstrSize);
