@@ -38,7 +38,10 @@ public sealed partial class KafkaMockCluster : IDisposable
         var error = new byte[512];
         var conf = Native.rd_kafka_conf_new();
         // This handle only owns the cluster and never connects anywhere: keep its "no bootstrap.servers" notice quiet.
-        Native.rd_kafka_conf_set(conf, "log_level", "3", error, (UIntPtr)error.Length);
+        if (Native.rd_kafka_conf_set(conf, "log_level", "3", error, (UIntPtr)error.Length) != 0)
+        {
+            throw new InvalidOperationException($"rd_kafka_conf_set failed: {Encoding.ASCII.GetString(error).TrimEnd('\0')}");
+        }
         var handle = Native.rd_kafka_new(ProducerType, conf, error, (UIntPtr)error.Length);
         if (handle == IntPtr.Zero)
         {
