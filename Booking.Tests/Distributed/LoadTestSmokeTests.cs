@@ -15,7 +15,11 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
     public async Task A_quick_run_of_the_load_tool_reports_every_mode_and_a_clean_audit()
     {
         var root = AppHostCommandLine.FindRepositoryRoot();
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
+#if DEBUG
+        const string configuration = "Debug";
+#else
+        const string configuration = "Release";
+#endif
         var tool = Path.Combine(root, "Booking.LoadTest", "bin", configuration, "net10.0", "Booking.LoadTest.dll");
         var results = Path.Combine(Path.GetTempPath(), "booking-tests", "loadtest-" + Guid.NewGuid().ToString("N"));
 
