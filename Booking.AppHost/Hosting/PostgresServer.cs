@@ -33,7 +33,8 @@ public sealed class PostgresServer : IAsyncDisposable
 
     /// <summary>Initialises the data directory if it is new, starts the server and waits until it accepts connections.</summary>
     /// <param name="durable">fsync on (the system's default); tests turn it off for speed.</param>
-    public static async Task<PostgresServer> StartAsync(string dataDirectory, int? port = null, bool durable = true, CancellationToken cancellationToken = default)
+    /// <param name="maxConnections">Every service keeps a pool of up to 100; tests that host many services at once need more.</param>
+    public static async Task<PostgresServer> StartAsync(string dataDirectory, int? port = null, bool durable = true, int maxConnections = 300, CancellationToken cancellationToken = default)
     {
         var bin = Environment.GetEnvironmentVariable("BOOKING_PG_BIN") ?? DefaultBinDirectory;
         var runAs = Environment.IsPrivilegedProcess ? OsUser : null;
@@ -62,7 +63,7 @@ public sealed class PostgresServer : IAsyncDisposable
             "-p", chosen.ToString(CultureInfo.InvariantCulture),
             "-k", dataDirectory,
             "-c", "listen_addresses=127.0.0.1",
-            "-c", "max_connections=300",
+            "-c", $"max_connections={maxConnections.ToString(CultureInfo.InvariantCulture)}",
             "-c", "shared_buffers=256MB",
         };
         if (!durable)

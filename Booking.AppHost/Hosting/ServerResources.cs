@@ -55,7 +55,8 @@ public sealed class PostgresResource(string name, bool durable) : Resource(name)
     public override async Task StartAsync(AppHostContext context, CancellationToken cancellationToken)
     {
         State = ResourceState.Starting;
-        _server = await PostgresServer.StartAsync(Path.Combine(context.DataDirectory, Name), durable: durable, cancellationToken: cancellationToken).ConfigureAwait(false);
+        // Room for every service's pool of up to 100 (four with the load tool's naive API) plus tools.
+        _server = await PostgresServer.StartAsync(Path.Combine(context.DataDirectory, Name), durable: durable, maxConnections: 500, cancellationToken: cancellationToken).ConfigureAwait(false);
         State = ResourceState.Running;
         Healthy = true;
     }

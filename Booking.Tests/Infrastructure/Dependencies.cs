@@ -23,7 +23,8 @@ public sealed class Dependencies : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var redis = RedisServer.StartAsync(Path.Combine(_root, "redis"), appendOnly: false);
-        var postgres = PostgresServer.StartAsync(Path.Combine(_root, "postgres"), durable: false);
+        // Each test class hosts its own services, each with its own connection pools.
+        var postgres = PostgresServer.StartAsync(Path.Combine(_root, "postgres"), durable: false, maxConnections: 1000);
         Redis = await redis;
         Postgres = await postgres;
         RedisConnection = await ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString);
