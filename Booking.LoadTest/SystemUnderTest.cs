@@ -36,8 +36,8 @@ public sealed class SystemUnderTest : IAsyncDisposable
         {
             DataDirectory = Path.Combine(root, ".data", "loadtest-" + DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture)),
             RepositoryRoot = root,
-            // Telemetry stays on in the services; the dashboard is where a person watches the run.
-            DashboardPort = 0,
+            // Telemetry stays on in the services unless asked otherwise; the dashboard is where a person watches the run.
+            DashboardPort = options.NoDashboard ? null : 0,
         }).AddBookingSystem(freePorts: true);
 
         var redis = builder.Get<RedisResource>("redis");
@@ -59,7 +59,7 @@ public sealed class SystemUnderTest : IAsyncDisposable
 
         var app = builder.Build();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        Console.WriteLine($"System up; dashboard {app.Dashboard!.Url}");
+        Console.WriteLine(app.Dashboard is { } board ? $"System up; dashboard {board.Url}" : "System up; no dashboard (no telemetry export)");
         return new SystemUnderTest
         {
             _app = app,

@@ -11,6 +11,7 @@ builder.AddServiceDefaults();
 builder.AddNpgsqlDbContext<PerformanceDbContext>("performancedb");
 builder.AddRedisClient("redis");
 builder.Services.AddSingleton<SectionLock>();
+builder.Services.AddSingleton<SectionAllocator>();
 builder.Services.AddSingleton<ChaosSettings>();
 builder.Services.AddHostedService<DatabaseMigrator>();
 builder.Services.AddSingleton(TimeProvider.System);

@@ -10,8 +10,9 @@ public sealed record AllocationRequest(Guid? ReservationId, int? Seats);
 
 public sealed record AllocationDto(Guid PerformanceId, string Section, Guid ReservationId, int Seats, int Remaining);
 
-public sealed class AllocationServices(PerformanceDbContext db, SectionLock sectionLock, ChaosSettings chaos, TimeProvider time)
+public sealed class AllocationServices(PerformanceDbContext db, SectionLock sectionLock, SectionAllocator allocator, ChaosSettings chaos, TimeProvider time)
 {
+    public SectionAllocator Allocator { get; } = allocator;
     public PerformanceDbContext Db { get; } = db;
     public SectionLock SectionLock { get; } = sectionLock;
     public ChaosSettings Chaos { get; } = chaos;
@@ -21,7 +22,7 @@ public sealed class AllocationServices(PerformanceDbContext db, SectionLock sect
 /// <summary>
 /// Seats of a section allocated to reservations, changed only under the section's lock and the database check
 /// <c>remaining &gt;= seats</c>, so <c>remaining == capacity - sum(allocations)</c> holds under any concurrency.
-/// Both calls are idempotent by reservation id.
+/// Both calls are idempotent by reservation id; allocations of one section are group-committed (SectionAllocator).
 /// </summary>
 public static class AllocationsApi
 {
@@ -50,47 +51,15 @@ public static class AllocationsApi
 
         var reservationId = request.ReservationId.Value;
         var seats = request.Seats.Value;
-        var now = services.Time.GetUtcNow();
-        await using var held = await services.SectionLock.AcquireAsync(id, code, cancellationToken).ConfigureAwait(false);
-        // One statement, so one round trip inside the lock: an earlier allocation of this reservation wins
-        // (idempotency); otherwise the database check "remaining >= seats" guards the decrement and the insert.
-        // Not composed with LINQ (that would wrap it in a subquery, where data-modifying CTEs are not allowed).
-        var outcomes = await services.Db.Database.SqlQuery<AllocationOutcome>($"""
-            WITH existing AS (
-                SELECT state, seats FROM allocations
-                WHERE performance_id = {id} AND section_code = {code} AND reservation_id = {reservationId}
-            ), updated AS (
-                UPDATE sections SET remaining = remaining - {seats}
-                WHERE performance_id = {id} AND code = {code} AND remaining >= {seats} AND NOT EXISTS (SELECT 1 FROM existing)
-                RETURNING remaining
-            ), inserted AS (
-                INSERT INTO allocations (performance_id, section_code, reservation_id, seats, state, created_at, updated_at)
-                SELECT {id}, {code}, {reservationId}, {seats}, 'ALLOCATED', {now}, {now} FROM updated
-                RETURNING 1
-            )
-            SELECT (SELECT state FROM existing) AS existing_state,
-                   (SELECT seats FROM existing) AS existing_seats,
-                   (SELECT remaining FROM updated) AS remaining,
-                   (SELECT remaining FROM sections WHERE performance_id = {id} AND code = {code}) AS remaining_before
-            """).ToListAsync(cancellationToken).ConfigureAwait(false);
-        var outcome = outcomes.Single();
-
-        if (outcome.RemainingBefore is null)
+        var result = await services.Allocator.AllocateAsync(id, code, reservationId, seats).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return result.Status switch
         {
-            return PerformancesApi.NotFound(id);
-        }
-
-        return outcome switch
-        {
-            { ExistingState: "ALLOCATED" } => TypedResults.Ok(new AllocationDto(id, code, reservationId, outcome.ExistingSeats!.Value, outcome.RemainingBefore.Value)),
-            { ExistingState: "RELEASED" } => Problem(StatusCodes.Status409Conflict, "ALLOCATION_RELEASED", $"The allocation of reservation {reservationId} was already given back."),
-            { Remaining: { } remaining } => TypedResults.Ok(new AllocationDto(id, code, reservationId, seats, remaining)),
-            _ => Problem(StatusCodes.Status409Conflict, "SECTION_SOLD_OUT", $"Section {code} has {outcome.RemainingBefore} seats left; {seats} were asked for."),
+            AllocationStatus.Allocated => TypedResults.Ok(new AllocationDto(id, code, reservationId, result.Seats, result.Remaining)),
+            AllocationStatus.Released => Problem(StatusCodes.Status409Conflict, "ALLOCATION_RELEASED", $"The allocation of reservation {reservationId} was already given back."),
+            AllocationStatus.SoldOut => Problem(StatusCodes.Status409Conflict, "SECTION_SOLD_OUT", $"Section {code} has {result.Remaining} seats left; {seats} were asked for."),
+            _ => PerformancesApi.NotFound(id),
         };
     }
-
-    /// <summary>What the allocation statement found and did.</summary>
-    public sealed record AllocationOutcome(string? ExistingState, int? ExistingSeats, int? Remaining, int? RemainingBefore);
 
     public static async Task<Results<NoContent, ProblemHttpResult>> DeallocateAsync(
         Guid id, string code, Guid reservationId, [AsParameters] AllocationServices services, CancellationToken cancellationToken)

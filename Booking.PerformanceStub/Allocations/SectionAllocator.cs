@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Booking.PerformanceStub.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace Booking.PerformanceStub.Allocations;
+
+public enum AllocationStatus
+{
+    Allocated,
+    Released,
+    SoldOut,
+    NotFound,
+}
+
+/// <summary>What an allocation request came to; <see cref="Remaining"/> is the section's remaining after it.</summary>
+public sealed record AllocationResult(AllocationStatus Status, int Seats, int Remaining);
+
+/// <summary>
+/// Group commit of allocations per section: requests for one section queue here, and one loop per section takes
+/// everything waiting, acquires the section lock once, decides each request in arrival order against the
+/// section's remaining, and commits them all in one transaction, still guarded by the database check
+/// <c>remaining &gt;= seats</c>. One lock acquisition and one commit then serve many reservations instead of one.
+/// </summary>
+public sealed partial class SectionAllocator(IServiceScopeFactory scopes, SectionLock sectionLock, TimeProvider time, ILogger<SectionAllocator> logger)
+{
+    private const int MaxBatch = 256;
+    private readonly ConcurrentDictionary<(Guid, string), Channel<Pending>> _queues = new();
+
+    public Task<AllocationResult> AllocateAsync(Guid performanceId, string section, Guid reservationId, int seats)
+    {
+        var pending = new Pending(reservationId, seats, new TaskCompletionSource<AllocationResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var queue = _queues.GetOrAdd((performanceId, section), key =>
+        {
+            var channel = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+            _ = Task.Run(() => RunAsync(key.Item1, key.Item2, channel.Reader));
+            return channel;
+        });
+        queue.Writer.TryWrite(pending);
+        return pending.Completion.Task;
+    }
+
+    private async Task RunAsync(Guid performanceId, string section, ChannelReader<Pending> reader)
+    {
+        var batch = new List<Pending>(MaxBatch);
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && reader.TryRead(out var pending))
+            {
+                batch.Add(pending);
+            }
+
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var db = scope.ServiceProvider.GetRequiredService<PerformanceDbContext>();
+                await using var held = await sectionLock.AcquireAsync(performanceId, section, CancellationToken.None).ConfigureAwait(false);
+                var results = await ApplyAsync(db, performanceId, section, batch).ConfigureAwait(false);
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    batch[i].Completion.TrySetResult(results[i]);
+                }
+            }
+            catch (Exception exception)
+            {
+                // Nothing of the batch was committed; each caller gets the failure and the saga retries it.
+                LogBatchFailed(exception, performanceId, section, batch.Count);
+                batch.ForEach(p => p.Completion.TrySetException(exception));
+            }
+        }
+    }
+
+    private async Task<List<AllocationResult>> ApplyAsync(PerformanceDbContext db, Guid performanceId, string section, List<Pending> batch)
+    {
+        var row = await db.Sections.AsNoTracking().SingleOrDefaultAsync(s => s.PerformanceId == performanceId && s.Code == section).ConfigureAwait(false);
+        if (row is null)
+        {
+            return batch.Select(_ => new AllocationResult(AllocationStatus.NotFound, 0, 0)).ToList();
+        }
+
+        var ids = batch.Select(p => p.ReservationId).Distinct().ToList();
+        var known = await db.Allocations.AsNoTracking()
+            .Where(a => a.PerformanceId == performanceId && a.SectionCode == section && ids.Contains(a.ReservationId))
+            .ToDictionaryAsync(a => a.ReservationId)
+            .ConfigureAwait(false);
+
+        var now = time.GetUtcNow();
+        var remaining = row.Remaining;
+        var added = new List<Allocation>();
+        var results = new List<AllocationResult>(batch.Count);
+        foreach (var pending in batch)
+        {
+            if (known.TryGetValue(pending.ReservationId, out var existing))
+            {
+                // Idempotent by reservation id; a released one stays released (tombstone).
+                results.Add(existing.State == AllocationState.Allocated
+                    ? new AllocationResult(AllocationStatus.Allocated, existing.Seats, remaining)
+                    : new AllocationResult(AllocationStatus.Released, 0, remaining));
+            }
+            else if (remaining >= pending.Seats)
+            {
+                remaining -= pending.Seats;
+                var allocation = new Allocation
+                {
+                    PerformanceId = performanceId,
+                    SectionCode = section,
+                    ReservationId = pending.ReservationId,
+                    Seats = pending.Seats,
+                    State = AllocationState.Allocated,
+                    CreatedAt = now,
+                    UpdatedAt = now,
+                };
+                added.Add(allocation);
+                known[pending.ReservationId] = allocation;
+                results.Add(new AllocationResult(AllocationStatus.Allocated, pending.Seats, remaining));
+            }
+            else
+            {
+                results.Add(new AllocationResult(AllocationStatus.SoldOut, 0, remaining));
+            }
+        }
+
+        if (added.Count > 0)
+        {
+            var total = added.Sum(a => a.Seats);
+            await using var transaction = await db.Database.BeginTransactionAsync().ConfigureAwait(false);
+            var changed = await db.Sections
+                .Where(s => s.PerformanceId == performanceId && s.Code == section && s.Remaining >= total)
+                .ExecuteUpdateAsync(setters => setters.SetProperty(s => s.Remaining, s => s.Remaining - total))
+                .ConfigureAwait(false);
+            if (changed == 0)
+            {
+                throw new InvalidOperationException($"Section {section} of {performanceId} had fewer than {total} seats left under its lock.");
+            }
+
+            db.Allocations.AddRange(added);
+            await db.SaveChangesAsync().ConfigureAwait(false);
+            await transaction.CommitAsync().ConfigureAwait(false);
+        }
+
+        return results;
+    }
+
+    private sealed record Pending(Guid ReservationId, int Seats, TaskCompletionSource<AllocationResult> Completion);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Allocation batch of {Count} for section {Section} of {PerformanceId} failed")]
+    private partial void LogBatchFailed(Exception exception, Guid performanceId, string section, int count);
+}
