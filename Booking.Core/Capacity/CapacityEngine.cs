@@ -32,32 +32,18 @@ public sealed class CapacityEngine(LuaRunner lua, IConnectionMultiplexer redis)
         return (string)result[0]! == "OK" ? Counters(result) : null;
     }
 
-    public async Task<HoldAttempt> HoldAsync(ResourceRef slot, Guid holdId, string userId, TimeSpan ttl, int quantity)
-    {
-        var database = redis.GetDatabase();
-        var index = HoldEngine.WriteIndexAsync(database, holdId, slot, userId, ttl);
-        var hold = lua.RunAsync(
+    public Task<HoldAttempt> HoldAsync(ResourceRef slot, Guid holdId, string userId, TimeSpan ttl, int quantity) =>
+        HoldEngine.RunHoldScriptAsync(
+            lua,
+            redis.GetDatabase(),
             lua.Scripts.HoldCapacity,
-            HoldEngine.Keys(slot, holdId),
-            [slot.KeyBase, holdId.ToString("D"), userId, (long)ttl.TotalMilliseconds, quantity],
-            quantity);
-        var result = await hold.ConfigureAwait(false);
-        await index.ConfigureAwait(false);
-
-        var attempt = (string)result[0]! switch
-        {
-            "OK" => HoldAttempt.Held(HoldEngine.ParseExpiry(result[1])),
-            "EXISTS" => HoldAttempt.Held(HoldEngine.ParseExpiry(result[2])),
-            "NOT_LOADED" => new HoldAttempt(HoldAttemptStatus.NotLoaded, default, [], 0),
-            _ => new HoldAttempt(HoldAttemptStatus.Unavailable, default, [], int.Parse((string)result[1]!, CultureInfo.InvariantCulture)),
-        };
-        if (attempt.Status != HoldAttemptStatus.Held)
-        {
-            HoldEngine.ForgetIndex(database, holdId);
-        }
-
-        return attempt;
-    }
+            slot,
+            holdId,
+            userId,
+            ttl,
+            [quantity],
+            quantity,
+            result => new HoldAttempt(HoldAttemptStatus.Unavailable, default, [], int.Parse((string)result[1]!, CultureInfo.InvariantCulture)));
 
     /// <summary>Creates the slot's state from its stored capacity and bookings; false if it already existed.</summary>
     public async Task<bool> LoadAsync(ResourceRef slot, int capacity, IReadOnlyList<CapacityBooking> bookings)

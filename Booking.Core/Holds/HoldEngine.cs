@@ -35,6 +35,53 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis)
     public static void ForgetIndex(IDatabase database, Guid holdId) =>
         database.KeyDelete(IndexKey(holdId), CommandFlags.FireAndForget);
 
+    /// <summary>
+    /// Runs a hold script (<c>hold_seats</c>, <c>hold_capacity</c>) with its common arguments (base, hold id, user,
+    /// TTL) followed by <paramref name="extra"/>, pipelined with the hold's index entry, which is removed again
+    /// unless the hold was taken. OK, EXISTS (a retried call) and NOT_LOADED mean the same for every resource;
+    /// <paramref name="refused"/> reads the script's other answers.
+    /// </summary>
+    internal static async Task<HoldAttempt> RunHoldScriptAsync(
+        LuaRunner lua,
+        IDatabase database,
+        Lua.LuaScript script,
+        ResourceRef resource,
+        Guid holdId,
+        string userId,
+        TimeSpan ttl,
+        IReadOnlyList<RedisValue> extra,
+        int units,
+        Func<RedisResult[], HoldAttempt> refused)
+    {
+        var args = new RedisValue[4 + extra.Count];
+        args[0] = resource.KeyBase;
+        args[1] = holdId.ToString("D");
+        args[2] = userId;
+        args[3] = (long)ttl.TotalMilliseconds;
+        for (var i = 0; i < extra.Count; i++)
+        {
+            args[4 + i] = extra[i];
+        }
+
+        var index = WriteIndexAsync(database, holdId, resource, userId, ttl);
+        var result = await lua.RunAsync(script, Keys(resource, holdId), args, units).ConfigureAwait(false);
+        await index.ConfigureAwait(false);
+
+        var attempt = (string)result[0]! switch
+        {
+            "OK" => HoldAttempt.Held(ParseExpiry(result[1])),
+            "EXISTS" => HoldAttempt.Held(ParseExpiry(result[2])),
+            "NOT_LOADED" => new HoldAttempt(HoldAttemptStatus.NotLoaded, default, [], 0),
+            _ => refused(result),
+        };
+        if (attempt.Status != HoldAttemptStatus.Held)
+        {
+            ForgetIndex(database, holdId);
+        }
+
+        return attempt;
+    }
+
     /// <summary>Finds a hold by id; null when it does not exist (or no longer does).</summary>
     public async Task<HoldRecord?> FindAsync(Guid holdId)
     {

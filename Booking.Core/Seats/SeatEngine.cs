@@ -20,39 +20,21 @@ public sealed record SeatBooking(Guid HoldId, string UserId, IReadOnlyList<strin
 public sealed class SeatEngine(LuaRunner lua, IConnectionMultiplexer redis)
 {
     /// <summary>Holds every seat or none, in one EVALSHA pipelined with the hold's index entry.</summary>
-    public async Task<HoldAttempt> HoldAsync(string performanceId, Guid holdId, string userId, TimeSpan ttl, IReadOnlyList<string> seatIds)
+    public Task<HoldAttempt> HoldAsync(string performanceId, Guid holdId, string userId, TimeSpan ttl, IReadOnlyList<string> seatIds)
     {
-        var resource = ResourceRef.Performance(performanceId);
-        var args = new RedisValue[4 + seatIds.Count];
-        args[0] = resource.KeyBase;
-        args[1] = holdId.ToString("D");
-        args[2] = userId;
-        args[3] = (long)ttl.TotalMilliseconds;
-        for (var i = 0; i < seatIds.Count; i++)
-        {
-            args[4 + i] = seatIds[i];
-        }
-
-        var database = redis.GetDatabase();
-        var index = HoldEngine.WriteIndexAsync(database, holdId, resource, userId, ttl);
-        var hold = lua.RunAsync(lua.Scripts.HoldSeats, HoldEngine.Keys(resource, holdId), args, seatIds.Count);
-        var result = await hold.ConfigureAwait(false);
-        await index.ConfigureAwait(false);
-
-        var attempt = (string)result[0]! switch
-        {
-            "OK" => HoldAttempt.Held(HoldEngine.ParseExpiry(result[1])),
-            "EXISTS" => HoldAttempt.Held(HoldEngine.ParseExpiry(result[2])),
-            "NOT_LOADED" => new HoldAttempt(HoldAttemptStatus.NotLoaded, default, [], 0),
-            "UNKNOWN" => new HoldAttempt(HoldAttemptStatus.UnknownSeats, default, Rest(result), 0),
-            _ => new HoldAttempt(HoldAttemptStatus.Unavailable, default, Rest(result), 0),
-        };
-        if (attempt.Status != HoldAttemptStatus.Held)
-        {
-            HoldEngine.ForgetIndex(database, holdId);
-        }
-
-        return attempt;
+        return HoldEngine.RunHoldScriptAsync(
+            lua,
+            redis.GetDatabase(),
+            lua.Scripts.HoldSeats,
+            ResourceRef.Performance(performanceId),
+            holdId,
+            userId,
+            ttl,
+            seatIds.Select(seat => (RedisValue)seat).ToArray(),
+            seatIds.Count,
+            result => (string)result[0]! == "UNKNOWN"
+                ? new HoldAttempt(HoldAttemptStatus.UnknownSeats, default, Rest(result), 0)
+                : new HoldAttempt(HoldAttemptStatus.Unavailable, default, Rest(result), 0));
     }
 
     /// <summary>Every seat's raw state, after expiring holds whose time passed; null when not loaded.</summary>
