@@ -18,10 +18,11 @@ public sealed partial class RequestedEventConsumer(
     private static readonly TimeSpan CommitInterval = TimeSpan.FromMilliseconds(200);
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        // Consume() blocks; keep it off the thread pool.
-        Task.Factory.StartNew(() => ConsumeLoopAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        // Consume() blocks, so the whole loop stays on a thread of its own and never awaits: an await would move
+        // the rest of the loop, and every blocking Consume() after it, onto a thread-pool thread.
+        Task.Factory.StartNew(() => ConsumeLoop(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    private async Task ConsumeLoopAsync(CancellationToken stoppingToken)
+    private void ConsumeLoop(CancellationToken stoppingToken)
     {
         var offsets = new OffsetTracker();
         // Not disposed: sagas still finishing after the loop ends release it.
@@ -40,7 +41,8 @@ public sealed partial class RequestedEventConsumer(
                 {
                     if (consumer.Consume(TimeSpan.FromMilliseconds(50)) is { } message)
                     {
-                        await slots.WaitAsync(stoppingToken).ConfigureAwait(false);
+                        // All slots busy: stop consuming (back-pressure) until a saga finishes.
+                        slots.Wait(stoppingToken);
                         offsets.Started(message.TopicPartitionOffset);
                         _ = RunAsync(message, offsets, slots, stoppingToken);
                     }
@@ -57,7 +59,7 @@ public sealed partial class RequestedEventConsumer(
                 catch (ConsumeException exception)
                 {
                     LogKafkaError(exception.Error.Code, exception.Error.Reason);
-                    await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
+                    stoppingToken.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
                 }
                 catch (KafkaException exception)
                 {
