@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Booking.PerformanceStub.Data;
 using Microsoft.EntityFrameworkCore;
@@ -21,19 +22,26 @@ public sealed record AllocationResult(AllocationStatus Status, int Seats, int Re
 /// everything waiting, acquires the section lock once, decides each request in arrival order against the
 /// section's remaining, and commits them all in one transaction, still guarded by the database check
 /// <c>remaining &gt;= seats</c>. One lock acquisition and one commit then serve many reservations instead of one.
+/// Each batch is an <c>allocate_batch</c> span in the trace of its first request, linked to the traces of the others.
 /// </summary>
 public sealed partial class SectionAllocator(IServiceScopeFactory scopes, SectionLock sectionLock, TimeProvider time, ILogger<SectionAllocator> logger)
 {
     private const int MaxBatch = 256;
+    private static readonly ActivitySource Source = new(typeof(SectionAllocator).Assembly.GetName().Name!);
     private readonly ConcurrentDictionary<(Guid, string), Channel<Pending>> _queues = new();
 
     public Task<AllocationResult> AllocateAsync(Guid performanceId, string section, Guid reservationId, int seats)
     {
-        var pending = new Pending(reservationId, seats, new TaskCompletionSource<AllocationResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new Pending(reservationId, seats, Activity.Current?.Context ?? default, new TaskCompletionSource<AllocationResult>(TaskCreationOptions.RunContinuationsAsynchronously));
         var queue = _queues.GetOrAdd((performanceId, section), key =>
         {
             var channel = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
-            _ = Task.Run(() => RunAsync(key.Item1, key.Item2, channel.Reader));
+            // The loop outlives the request that happens to start it: it must not carry that request's trace.
+            using (ExecutionContext.SuppressFlow())
+            {
+                _ = Task.Run(() => RunAsync(key.Item1, key.Item2, channel.Reader));
+            }
+
             return channel;
         });
         queue.Writer.TryWrite(pending);
@@ -51,6 +59,7 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
                 batch.Add(pending);
             }
 
+            using var activity = StartBatchActivity(section, batch);
             try
             {
                 await using var scope = scopes.CreateAsyncScope();
@@ -65,10 +74,20 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
             catch (Exception exception)
             {
                 // Nothing of the batch was committed; each caller gets the failure and the saga retries it.
+                activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
                 LogBatchFailed(exception, performanceId, section, batch.Count);
                 batch.ForEach(p => p.Completion.TrySetException(exception));
             }
         }
+    }
+
+    private static Activity? StartBatchActivity(string section, List<Pending> batch)
+    {
+        var links = batch.Skip(1).Where(p => p.Caller != default).Select(p => new ActivityLink(p.Caller)).ToList();
+        var activity = Source.StartActivity("allocate_batch", ActivityKind.Internal, batch[0].Caller, links: links);
+        activity?.SetTag("performance.section", section);
+        activity?.SetTag("allocation.batch_size", batch.Count);
+        return activity;
     }
 
     private async Task<List<AllocationResult>> ApplyAsync(PerformanceDbContext db, Guid performanceId, string section, List<Pending> batch)
@@ -142,7 +161,7 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
         return results;
     }
 
-    private sealed record Pending(Guid ReservationId, int Seats, TaskCompletionSource<AllocationResult> Completion);
+    private sealed record Pending(Guid ReservationId, int Seats, ActivityContext Caller, TaskCompletionSource<AllocationResult> Completion);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Allocation batch of {Count} for section {Section} of {PerformanceId} failed")]
     private partial void LogBatchFailed(Exception exception, Guid performanceId, string section, int count);

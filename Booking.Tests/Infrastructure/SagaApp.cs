@@ -57,6 +57,7 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
             }
 
             web.ConfigureServices(services => services.AddHttpClient<PerformanceAllocationClient>()
+                .AddHttpMessageHandler(() => new TraceContextHandler())
                 .ConfigurePrimaryHttpMessageHandler(() => Stub.Server.CreateHandler()));
         });
         _ = _worker.Server;
@@ -141,5 +142,23 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
         }
 
         Kafka?.Dispose();
+    }
+}
+
+/// <summary>
+/// Puts the current trace context on requests to the in-memory performance service, as SocketsHttpHandler does
+/// on a real connection (the TestServer handler does not), so one booking stays one trace in these tests too.
+/// </summary>
+internal sealed class TraceContextHandler : DelegatingHandler
+{
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        System.Diagnostics.DistributedContextPropagator.Current.Inject(System.Diagnostics.Activity.Current, request, static (carrier, name, value) =>
+        {
+            var message = (HttpRequestMessage)carrier!;
+            message.Headers.Remove(name);
+            message.Headers.TryAddWithoutValidation(name, value);
+        });
+        return base.SendAsync(request, cancellationToken);
     }
 }

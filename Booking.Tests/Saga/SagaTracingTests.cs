@@ -54,4 +54,43 @@ public sealed class SagaTracingTests(SagaApp app) : IClassFixture<SagaApp>
         Assert.Equal("SUCCEEDED", confirm.GetTagItem("saga.outcome"));
         Assert.Equal(confirm.SpanId, trace.First(s => s.OperationName == "confirm_seats").ParentSpanId);
     }
+
+    [Fact]
+    public async Task Each_allocation_batch_is_in_the_trace_of_the_booking_it_serves_not_of_the_first_one()
+    {
+        var batches = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Booking.PerformanceStub",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (activity.OperationName == "allocate_batch")
+                {
+                    batches.Enqueue(activity);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        var performance = await app.CreatePerformanceAsync(("T", 1, 4));
+        var traces = new List<ActivityTraceId>();
+        foreach (var seat in new[] { "T-1-1", "T-1-2" })
+        {
+            // One after the other: each is alone in its batch of the section's allocation loop.
+            var traceId = ActivityTraceId.CreateRandom();
+            traces.Add(traceId);
+            using var client = app.Client();
+            client.DefaultRequestHeaders.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01");
+            var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, seat)).HoldId);
+            Assert.Equal(ReservationStatus.Confirmed, (await app.WaitForFinalAsync(reservation.Id)).Status);
+        }
+
+        foreach (var traceId in traces)
+        {
+            var batch = Assert.Single(batches, b => b.TraceId == traceId);
+            Assert.Equal("T", batch.GetTagItem("performance.section"));
+            Assert.Equal(1, batch.GetTagItem("allocation.batch_size"));
+        }
+    }
 }
