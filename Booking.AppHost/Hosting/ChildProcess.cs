@@ -18,10 +18,16 @@ public sealed partial class ChildProcess : IAsyncDisposable
     private readonly ConcurrentQueue<string> _lines = new();
     private readonly Process _process;
 
-    private ChildProcess(string name, Process process)
+    public const int SigInt = 2;
+    public const int SigTerm = 15;
+
+    private readonly int _stopSignal;
+
+    private ChildProcess(string name, Process process, int stopSignal)
     {
         Name = name;
         _process = process;
+        _stopSignal = stopSignal;
     }
 
     public string Name { get; }
@@ -37,14 +43,19 @@ public sealed partial class ChildProcess : IAsyncDisposable
 
     public event Action<string>? LineWritten;
 
-    /// <summary>Starts <paramref name="fileName"/>; as <paramref name="runAsUser"/> when given and this process is root.</summary>
+    /// <summary>
+    /// Starts <paramref name="fileName"/>; as <paramref name="runAsUser"/> when given and this process is root.
+    /// <paramref name="stopSignal"/> (<see cref="SigTerm"/> or <see cref="SigInt"/>) is what asks it to stop, both from
+    /// <see cref="StopAsync"/> and when this process dies.
+    /// </summary>
     public static ChildProcess Start(
         string name,
         string fileName,
         IEnumerable<string> arguments,
         IDictionary<string, string?>? environment = null,
         string? runAsUser = null,
-        string? workingDirectory = null)
+        string? workingDirectory = null,
+        int stopSignal = SigTerm)
     {
         var info = new ProcessStartInfo("setpriv")
         {
@@ -54,7 +65,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
         info.ArgumentList.Add("--pdeathsig");
-        info.ArgumentList.Add("SIGTERM");
+        info.ArgumentList.Add(stopSignal == SigInt ? "SIGINT" : "SIGTERM");
         if (runAsUser is not null && Environment.IsPrivilegedProcess)
         {
             info.ArgumentList.Add($"--reuid={runAsUser}");
@@ -78,7 +89,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
         }
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var child = new ChildProcess(name, process);
+        var child = new ChildProcess(name, process, stopSignal);
         process.OutputDataReceived += (_, e) => child.Append(e.Data);
         process.ErrorDataReceived += (_, e) => child.Append(e.Data);
 
@@ -117,7 +128,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
 
     public Task WaitForExitAsync(CancellationToken cancellationToken = default) => _process.WaitForExitAsync(cancellationToken);
 
-    /// <summary>Asks the process to stop (SIGTERM), and kills it if it has not within <paramref name="grace"/>.</summary>
+    /// <summary>Asks the process to stop (its stop signal), and kills it if it has not within <paramref name="grace"/>.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
         if (_process.HasExited)
@@ -127,7 +138,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
 
         try
         {
-            Signal(_process.Id, 15);
+            Signal(_process.Id, _stopSignal);
             using var timeout = new CancellationTokenSource(grace);
             await _process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
         }

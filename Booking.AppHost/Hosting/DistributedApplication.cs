@@ -179,9 +179,12 @@ public sealed class DistributedApplication(IReadOnlyList<Resource> resources, Ap
             _started.Clear();
         }
 
+        var logger = _loggerFactory.CreateLogger("Booking.AppHost");
         foreach (var resource in started.Reverse())
         {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
             await resource.StopAsync().ConfigureAwait(false);
+            logger.LogInformation("{Resource} stopped in {Elapsed:0} ms", resource.Name, watch.Elapsed.TotalMilliseconds);
         }
 
         if (_dashboard is not null)
