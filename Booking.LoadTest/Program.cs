@@ -28,7 +28,7 @@ Console.CancelKeyPress += (_, e) =>
 };
 
 var startedAt = DateTimeOffset.UtcNow;
-Console.WriteLine($"Booking.LoadTest: {options.Users} users, {options.Duration.TotalSeconds:0} s per phase, modes {string.Join(", ", options.Modes)}");
+Console.WriteLine($"Booking.LoadTest: {options.Users} users, {options.WarmUp.TotalSeconds:0} s warm-up, {options.Duration.TotalSeconds:0} s per phase, modes {string.Join(", ", options.Modes)}");
 await using var system = await SystemUnderTest.StartAsync(options, stopping.Token);
 using var events = new EventWatcher(system.ConnectionStrings["kafka"]);
 using var http = new HttpClient(new SocketsHttpHandler
@@ -55,6 +55,10 @@ foreach (var mode in LoadOptions.AllModes.Where(options.Modes.Contains))
         _ => system.Endpoints["booking-api"],
     });
     Console.WriteLine($"== {mode}");
+    if (options.WarmUp > TimeSpan.Zero)
+    {
+        await WarmUpAsync(target);
+    }
 
     var holdsPerformance = await PreparePerformanceAsync(target, $"{mode} holds");
     phases.Add(await workload.HoldsAsync(target with { }, holdsPerformance, seats, stopping.Token));
@@ -92,6 +96,22 @@ Console.WriteLine();
 Console.WriteLine(Report.Markdown(run));
 Console.WriteLine($"Written: {Path.GetFullPath(Path.Combine(options.Output, "result.json"))} and result.md");
 return audit.Clean ? 0 : 2;
+
+// The same load, unmeasured, on a performance of its own; its bookings are audited (and drained) before measuring.
+async Task WarmUpAsync(Target target)
+{
+    var warmUp = new Workload(options with { Duration = options.WarmUp, RampUp = options.RampUp < options.WarmUp / 2 ? options.RampUp : options.WarmUp / 2 }, http, events);
+    var phase = $"{target.Mode} warm-up";
+    var performance = await PreparePerformanceAsync(target, phase);
+    if (target.IsCeiling)
+    {
+        await warmUp.HoldsAsync(target, performance, seats, stopping.Token, phase);
+        return;
+    }
+
+    var (_, reservations) = await warmUp.BookingsAsync(target, performance, seats, stopping.Token, phase);
+    await audit.BookingPhaseAsync(phase, performance, reservations);
+}
 
 // Creates a performance of the run's size (sections of 100 rows x 100 seats) and loads its seats into Redis.
 async Task<string> PreparePerformanceAsync(Target target, string title)

@@ -27,11 +27,12 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
 {
     private static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(60);
 
-    public async Task<PhaseResult> HoldsAsync(Target target, string performanceId, IReadOnlyList<string> seats, CancellationToken cancellationToken)
+    public async Task<PhaseResult> HoldsAsync(Target target, string performanceId, IReadOnlyList<string> seats, CancellationToken cancellationToken, string? phase = null)
     {
         var pool = new System.Collections.Concurrent.ConcurrentQueue<string>(Shuffle(seats));
         var measurements = new Measurements();
-        var elapsed = await RunUsersAsync($"{target.Mode} holds", measurements, async (user, random, token) =>
+        phase ??= $"{target.Mode} holds";
+        var elapsed = await RunUsersAsync(phase, measurements, async (user, random, token) =>
         {
             var count = random.Next(options.MinSeatsPerBooking, options.MaxSeatsPerBooking + 1);
             var picked = new List<string>(count);
@@ -63,16 +64,18 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
                 picked.ForEach(pool.Enqueue);
             }
         }, cancellationToken).ConfigureAwait(false);
-        return measurements.Result($"{target.Mode} holds", elapsed);
+        return measurements.Result(phase, elapsed);
     }
 
-    public async Task<(PhaseResult Result, List<Guid> Reservations)> BookingsAsync(Target target, string performanceId, IReadOnlyList<string> seats, CancellationToken cancellationToken)
+    public async Task<(PhaseResult Result, List<Guid> Reservations)> BookingsAsync(
+        Target target, string performanceId, IReadOnlyList<string> seats, CancellationToken cancellationToken, string? phase = null)
     {
         var shuffled = Shuffle(seats);
         var next = -1;
         var reservations = new System.Collections.Concurrent.ConcurrentBag<Guid>();
         var measurements = new Measurements();
-        var elapsed = await RunUsersAsync($"{target.Mode} bookings", measurements, async (user, random, token) =>
+        phase ??= $"{target.Mode} bookings";
+        var elapsed = await RunUsersAsync(phase, measurements, async (user, random, token) =>
         {
             var count = random.Next(options.MinSeatsPerBooking, options.MaxSeatsPerBooking + 1);
             var end = Interlocked.Add(ref next, count);
@@ -121,7 +124,7 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
                 measurements.Failure(Stopwatch.GetElapsedTime(started), "RESERVATION_FAILED");
             }
         }, cancellationToken).ConfigureAwait(false);
-        return (measurements.Result($"{target.Mode} bookings", elapsed), reservations.ToList());
+        return (measurements.Result(phase, elapsed), reservations.ToList());
     }
 
     private async Task<(Guid? HoldId, HttpStatusCode Status)> HoldAsync(
