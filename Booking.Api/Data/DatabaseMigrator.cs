@@ -13,11 +13,10 @@ public sealed partial class DatabaseMigrator(IServiceProvider services, ILogger<
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BookingDbContext>();
-        var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken).ConfigureAwait(false)).ToList();
-        if (pending.Count > 0)
+        var applied = await db.Database.ApplyMigrationsAsync(cancellationToken).ConfigureAwait(false);
+        if (applied.Count > 0)
         {
-            await db.Database.MigrateAsync(cancellationToken).ConfigureAwait(false);
-            LogMigrated(pending.Count, string.Join(", ", pending));
+            LogMigrated(applied.Count, string.Join(", ", applied));
         }
     }
 

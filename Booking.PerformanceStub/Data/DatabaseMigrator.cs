@@ -8,7 +8,7 @@ public sealed class DatabaseMigrator(IServiceProvider services) : IHostedService
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await using var scope = services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<PerformanceDbContext>().Database.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        await scope.ServiceProvider.GetRequiredService<PerformanceDbContext>().Database.ApplyMigrationsAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
