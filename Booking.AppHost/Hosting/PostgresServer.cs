@@ -28,8 +28,8 @@ public sealed class PostgresServer : IAsyncDisposable
 
     public ChildProcess Process => _process;
 
-    // 24 connections per service and database, not Npgsql's 100: on 2 cores PostgreSQL does more with fewer
-    // backends (lua bookings 67/s -> 80/s in two otherwise equal 30 s load-tool runs).
+    // 24 connections per service and database, not Npgsql's 100: with 100 the services kept 200 PostgreSQL
+    // backends busy on 2 cores (lua bookings 67/s -> 80/s in two otherwise equal 30 s runs, within run-to-run noise).
     public string ConnectionString(string database) =>
         $"Host=127.0.0.1;Port={Port};Username=postgres;Database={database};Maximum Pool Size=24;Timeout=15";
 
