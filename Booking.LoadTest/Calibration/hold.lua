@@ -3,7 +3,17 @@
 -- HOLD_PATH=/hold/p1 (ceiling-server) or /api/performances/<id>/holds (booking-api); SEATS defaults to 100000.
 local path = os.getenv("HOLD_PATH") or "/hold/p1"
 local seats = tonumber(os.getenv("SEATS") or "100000")
-math.randomseed(os.time())
+local threads = 0
+
+-- Each wrk thread has its own Lua state: seed each differently, or they all ask for the same seats.
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+
+function init(args)
+  math.randomseed(os.time() * 1000 + id)
+end
 
 request = function()
   local i = math.random(0, seats - 1)
