@@ -18,12 +18,9 @@ public sealed partial class ChildProcess : IAsyncDisposable
     private readonly ConcurrentQueue<string> _lines = new();
     private readonly Process _process;
 
-    public const int SigInt = 2;
-    public const int SigTerm = 15;
+    private readonly StopSignal _stopSignal;
 
-    private readonly int _stopSignal;
-
-    private ChildProcess(string name, Process process, int stopSignal)
+    private ChildProcess(string name, Process process, StopSignal stopSignal)
     {
         Name = name;
         _process = process;
@@ -45,8 +42,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts <paramref name="fileName"/>; as <paramref name="runAsUser"/> when given and this process is root.
-    /// <paramref name="stopSignal"/> (<see cref="SigTerm"/> or <see cref="SigInt"/>) is what asks it to stop, both from
-    /// <see cref="StopAsync"/> and when this process dies.
+    /// <paramref name="stopSignal"/> is what asks it to stop, both from <see cref="StopAsync"/> and when this process dies.
     /// </summary>
     public static ChildProcess Start(
         string name,
@@ -55,7 +51,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
         IDictionary<string, string?>? environment = null,
         string? runAsUser = null,
         string? workingDirectory = null,
-        int stopSignal = SigTerm)
+        StopSignal stopSignal = StopSignal.SigTerm)
     {
         var info = new ProcessStartInfo("setpriv")
         {
@@ -65,7 +61,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
         info.ArgumentList.Add("--pdeathsig");
-        info.ArgumentList.Add(stopSignal == SigInt ? "SIGINT" : "SIGTERM");
+        info.ArgumentList.Add(stopSignal.ToString().ToUpperInvariant());
         if (runAsUser is not null && Environment.IsPrivilegedProcess)
         {
             info.ArgumentList.Add($"--reuid={runAsUser}");
@@ -138,7 +134,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
 
         try
         {
-            Signal(_process.Id, _stopSignal);
+            Signal(_process.Id, (int)_stopSignal);
             using var timeout = new CancellationTokenSource(grace);
             await _process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
         }
@@ -214,4 +210,11 @@ public sealed partial class ChildProcess : IAsyncDisposable
         [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
         internal static partial int Kill(int pid, int signal);
     }
+}
+
+/// <summary>The signals a child process may be asked to stop with; the values are Linux's signal numbers.</summary>
+public enum StopSignal
+{
+    SigInt = 2,
+    SigTerm = 15,
 }

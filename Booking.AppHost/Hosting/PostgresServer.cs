@@ -75,7 +75,7 @@ public sealed class PostgresServer : IAsyncDisposable
 
         // SIGINT is PostgreSQL's "fast" shutdown: it ends open sessions (pooled connections would keep a "smart"
         // SIGTERM shutdown waiting until it is killed) and still writes a clean checkpoint.
-        var process = ChildProcess.Start("postgres", Path.Combine(bin, "postgres"), arguments, runAsUser: runAs, stopSignal: ChildProcess.SigInt);
+        var process = ChildProcess.Start("postgres", Path.Combine(bin, "postgres"), arguments, runAsUser: runAs, stopSignal: StopSignal.SigInt);
         var server = new PostgresServer(process, chosen, dataDirectory);
         await server.WaitUntilReadyAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
         return server;

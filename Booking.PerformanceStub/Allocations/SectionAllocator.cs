@@ -83,6 +83,11 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
 
     private static Activity? StartBatchActivity(string section, List<Pending> batch)
     {
+        if (!Source.HasListeners())
+        {
+            return null;
+        }
+
         var links = batch.Skip(1).Where(p => p.Caller != default).Select(p => new ActivityLink(p.Caller)).ToList();
         var activity = Source.StartActivity("allocate_batch", ActivityKind.Internal, batch[0].Caller, links: links);
         activity?.SetTag("performance.section", section);
