@@ -6,12 +6,13 @@ using Booking.Api.Http;
 using Booking.Api.Idempotency;
 using Booking.Api.Reservations;
 using Booking.Api.Seats;
+using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddBookingServices();
-builder.Services.AddOpenApi();
+builder.Services.AddOpenApi(OpenApiDocumentation.Describe);
 
 var app = builder.Build();
 
@@ -21,6 +22,8 @@ app.UseMiddleware<RequestBodyLimit>();
 app.UseMiddleware<IdempotencyMiddleware>();
 
 app.MapOpenApi();
+// The API reference (Scalar over /openapi/v1.json), linked from the service's row in the Aspire dashboard.
+app.MapScalarApiReference();
 app.MapDefaultEndpoints();
 app.MapSeatsApi();
 app.MapCapacityApi();

@@ -17,7 +17,7 @@ public static class CoreServiceExtensions
         ArgumentNullException.ThrowIfNull(builder);
 
         builder.AddRedisClient("redis");
-        builder.AddNpgsqlDbContext<BookingDbContext>("bookingdb");
+        builder.AddBookingDbContext<BookingDbContext>("bookingdb");
 
         builder.Services.AddOptions<BookingOptions>()
             .BindConfiguration(BookingOptions.SectionName)

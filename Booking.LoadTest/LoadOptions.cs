@@ -26,11 +26,8 @@ public sealed record LoadOptions
     public IReadOnlyList<string> Modes { get; init; } = ["ceiling", "naive", "lua"];
     public string Output { get; init; } = "artifacts/loadtest";
 
-    /// <summary>Starts the system without the dashboard, so no service exports telemetry (its cost out of the numbers).</summary>
+    /// <summary>Starts the system without the Aspire dashboard, so no service exports telemetry (its cost out of the numbers).</summary>
     public bool NoDashboard { get; init; }
-
-    /// <summary>A running AppHost's dashboard to attach to; null starts the whole system itself.</summary>
-    public string? Dashboard { get; init; }
 
     public static LoadOptions Parse(string[] args)
     {
@@ -48,7 +45,6 @@ public sealed record LoadOptions
                 "--seats-per-booking" => ParseRange(options, Next()),
                 "--modes" => options with { Modes = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
                 "--out" => options with { Output = Next() },
-                "--dashboard" => options with { Dashboard = Next() },
                 "--no-dashboard" => options with { NoDashboard = true },
                 // A short smoke run: the whole pipeline and the audit, in well under a minute.
                 "--quick" => options with { Users = 50, RampUp = TimeSpan.FromSeconds(2), Duration = TimeSpan.FromSeconds(8), WarmUp = TimeSpan.FromSeconds(3), Seats = 5_000 },
@@ -80,7 +76,6 @@ public sealed record LoadOptions
           --seats-per-booking A-B seats each user picks (1-4)
           --modes LIST            ceiling,naive,lua (all)
           --out DIR               where result.json and result.md go (artifacts/loadtest)
-          --dashboard URL         attach to a running AppHost instead of starting the system
           --no-dashboard          start the system without the dashboard (services export no telemetry)
           --quick                 50 users, 3 s warm-up, 8 s phases, 5000 seats: a smoke run
         """;

@@ -1,16 +1,18 @@
-using System.Net.Http.Json;
-using System.Text.Json;
-using Booking.AppHost;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
 using Booking.AppHost.Hosting;
 
 namespace Booking.LoadTest;
 
 /// <summary>
-/// What the run drives: the whole system started through the AppHost (plus a second API with the naive hold
-/// strategy and the ceiling server), or a running AppHost found through its dashboard.
+/// What the run drives: the real AppHost started through Aspire.Hosting.Testing (DCP runs every resource, the
+/// Aspire dashboard receives all telemetry unless <c>--no-dashboard</c>), plus a second API with the naive hold
+/// strategy and the ceiling server, on the same Redis, database and build. Durability stays on.
 /// </summary>
 public sealed class SystemUnderTest : IAsyncDisposable
 {
+    private static readonly string[] Services = ["performance-stub", "booking-api", "saga-worker"];
     private DistributedApplication? _app;
 
     public required Dictionary<string, string> Endpoints { get; init; }
@@ -18,53 +20,63 @@ public sealed class SystemUnderTest : IAsyncDisposable
 
     public static async Task<SystemUnderTest> StartAsync(LoadOptions options, CancellationToken cancellationToken)
     {
-        if (options.Dashboard is { } dashboard)
-        {
-            using var http = new HttpClient { BaseAddress = new Uri(dashboard) };
-            var resources = await http.GetFromJsonAsync<JsonElement[]>("/api/resources", cancellationToken).ConfigureAwait(false);
-            return new SystemUnderTest
-            {
-                Endpoints = resources!.Where(r => r.GetProperty("type").GetString() == "project")
-                    .ToDictionary(r => r.GetProperty("name").GetString()!, r => r.GetProperty("endpoints")[0].GetString()!),
-                ConnectionStrings = resources!.Where(r => r.TryGetProperty("connectionString", out var c) && c.ValueKind == JsonValueKind.String)
-                    .ToDictionary(r => r.GetProperty("name").GetString()!, r => r.GetProperty("connectionString").GetString()!),
-            };
-        }
+        ArgumentNullException.ThrowIfNull(options);
+        var dashboard = $"http://127.0.0.1:{FreePort.Next()}";
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Booking_AppHost>(
+        [
+            $"--AppHost:DataDirectory={Path.Combine(Path.GetTempPath(), "booking-loadtest", DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture))}",
+            "--AppHost:RandomPorts=true",
+            // The services pick their own free ports; DCP would otherwise move the dashboard off the URL given here.
+            "--DcpPublisher:RandomizePorts=false",
+            $"ASPNETCORE_URLS={dashboard}",
+            $"ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL=http://127.0.0.1:{FreePort.Next()}",
+        ], (app, _) => app.DisableDashboard = options.NoDashboard, cancellationToken).ConfigureAwait(false);
 
-        var root = AppHostCommandLine.FindRepositoryRoot();
-        var builder = new DistributedApplicationBuilder(new AppHostOptions
-        {
-            DataDirectory = Path.Combine(root, ".data", "loadtest-" + DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture)),
-            RepositoryRoot = root,
-            // Telemetry stays on in the services unless asked otherwise; the dashboard is where a person watches the run.
-            DashboardPort = options.NoDashboard ? null : 0,
-        }).AddBookingSystem(freePorts: true);
-
-        var redis = builder.Get<RedisResource>("redis");
+        var redis = builder.CreateResourceBuilder<IResourceWithConnectionString>("redis");
+        var services = new List<string>(Services);
         if (options.Modes.Contains("naive"))
         {
             // The "before" design, on the same build, Redis and database: a second API with the naive strategy.
-            builder.AddProject("booking-api-naive", "Booking.Api")
+            var port = FreePort.Next();
+            builder.AddBuiltService("booking-api-naive", "Booking.Api", port)
+                .WithOtlpExporter()
                 .WithReference(redis)
-                .WithReference(builder.Get<DatabaseResource>("bookingdb"))
-                .WithReference(builder.Get<ProjectResource>("performance-stub"))
+                .WithReference(builder.CreateResourceBuilder<IResourceWithConnectionString>("bookingdb"))
+                .WithReference(builder.CreateResourceBuilder<ProjectResource>("performance-stub"))
                 .WithEnvironment("Booking__HoldStrategy", "naive")
-                .WaitFor(builder.Get<ProjectResource>("booking-api"));
+                .WaitFor(builder.CreateResourceBuilder<ProjectResource>("booking-api"));
+            services.Add("booking-api-naive");
         }
 
         if (options.Modes.Contains("ceiling"))
         {
-            builder.AddProject("ceiling", "Booking.LoadTest").WithReference(redis).WithArgs("ceiling-server").WaitFor(redis);
+            var port = FreePort.Next();
+            builder.AddBuiltService("ceiling", "Booking.LoadTest", port)
+                .WithArgs("ceiling-server")
+                .WithReference(redis)
+                .WaitFor(redis);
+            services.Add("ceiling");
         }
 
-        var app = builder.Build();
+        var app = await builder.BuildAsync(cancellationToken).ConfigureAwait(false);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        Console.WriteLine(app.Dashboard is { } board ? $"System up; dashboard {board.Url}" : "System up; no dashboard (no telemetry export)");
+        foreach (var service in services)
+        {
+            await app.ResourceNotifications.WaitForResourceHealthyAsync(service, cancellationToken).ConfigureAwait(false);
+        }
+
+        Console.WriteLine(options.NoDashboard ? "System up; no dashboard (no telemetry export)" : $"System up; Aspire dashboard {dashboard}");
+        var connectionStrings = new Dictionary<string, string>();
+        foreach (var name in new[] { "redis", "bookingdb", "performancedb", "kafka" })
+        {
+            connectionStrings[name] = (await app.GetConnectionStringAsync(name, cancellationToken).ConfigureAwait(false))!;
+        }
+
         return new SystemUnderTest
         {
             _app = app,
-            Endpoints = app.Resources.OfType<ProjectResource>().ToDictionary(r => r.Name, r => r.Url),
-            ConnectionStrings = app.Resources.Where(r => r.ConnectionString is not null).ToDictionary(r => r.Name, r => r.ConnectionString!),
+            Endpoints = services.ToDictionary(s => s, s => app.GetEndpoint(s, "http").ToString().TrimEnd('/')),
+            ConnectionStrings = connectionStrings,
         };
     }
 
@@ -72,7 +84,31 @@ public sealed class SystemUnderTest : IAsyncDisposable
     {
         if (_app is not null)
         {
+            await _app.StopAsync().ConfigureAwait(false);
             await _app.DisposeAsync().ConfigureAwait(false);
         }
+    }
+}
+
+internal static class BuiltServiceExtensions
+{
+    /// <summary>
+    /// A service run from its existing build output (same configuration as the load tool), not through
+    /// <c>dotnet run</c>, which would build it again while the run is under way.
+    /// </summary>
+    public static IResourceBuilder<ExecutableResource> AddBuiltService(this IDistributedApplicationTestingBuilder builder, string name, string project, int port)
+    {
+        var output = AppContext.BaseDirectory.Replace($"{Path.DirectorySeparatorChar}Booking.LoadTest{Path.DirectorySeparatorChar}", $"{Path.DirectorySeparatorChar}{project}{Path.DirectorySeparatorChar}", StringComparison.Ordinal);
+        var assembly = Path.Combine(output, $"{project}.dll");
+        if (!File.Exists(assembly))
+        {
+            throw new FileNotFoundException($"{assembly} is missing: build the solution first (dotnet build Booking.slnx -c Release).");
+        }
+
+        var url = $"http://127.0.0.1:{port}";
+        return builder.AddExecutable(name, "dotnet", output, assembly)
+            .WithHttpEndpoint(port: port, targetPort: port, isProxied: false)
+            .WithEnvironment("ASPNETCORE_URLS", url)
+            .WithHttpHealthCheck("/health");
     }
 }

@@ -4,15 +4,17 @@ using Booking.PerformanceStub.Allocations;
 using Booking.PerformanceStub.Chaos;
 using Booking.PerformanceStub.Data;
 using Booking.PerformanceStub.Performances;
+using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddNpgsqlDbContext<PerformanceDbContext>("performancedb");
+builder.AddBookingDbContext<PerformanceDbContext>("performancedb");
 builder.AddRedisClient("redis");
 builder.Services.AddSingleton<SectionLock>();
 builder.Services.AddSingleton<SectionAllocator>();
 builder.Services.AddSingleton<ChaosSettings>();
+builder.Services.AddOpenApi();
 builder.Services.AddHostedService<DatabaseMigrator>();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.ConfigureHttpJsonOptions(options =>
@@ -42,10 +44,14 @@ app.UseExceptionHandler(handler => handler.Run(async context =>
 }));
 app.UseStatusCodePages();
 
+app.MapOpenApi();
+// The API reference (Scalar over /openapi/v1.json), linked from the service's row in the Aspire dashboard.
+app.MapScalarApiReference();
 app.MapDefaultEndpoints();
 app.MapPerformancesApi();
 app.MapAllocationsApi();
-if (app.Environment.IsDevelopment())
+// Fault injection exists only where switched on explicitly (the fault tests' AppHost), never by default.
+if (app.Configuration.GetValue<bool>("Chaos:Enabled"))
 {
     app.MapChaosApi();
 }

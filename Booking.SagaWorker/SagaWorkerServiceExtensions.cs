@@ -1,6 +1,7 @@
 using Booking.Core;
 using Booking.SagaWorker.Outbox;
 using Booking.SagaWorker.Saga;
+using Booking.SagaWorker.Telemetry;
 using Microsoft.Extensions.Http.Resilience;
 
 namespace Booking.SagaWorker;
@@ -34,6 +35,7 @@ public static class SagaWorkerServiceExtensions
         builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddHostedService<RequestedEventConsumer>();
         builder.Services.AddHostedService<SagaSweeper>();
+        builder.Services.AddHostedService<BacklogGauges>();
         return builder;
     }
 }

@@ -5,6 +5,5 @@ public static class BookingTelemetry
 {
     public const string LuaSourceName = "Booking.Lua";
     public const string SagaSourceName = "Booking.Saga";
-    public const string OutboxSourceName = "Booking.Outbox";
     public const string MeterName = "Booking";
 }

@@ -3,7 +3,6 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -55,14 +54,13 @@ public static class ServiceDefaultsExtensions
                 .AddMeter(BookingTelemetry.MeterName))
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName)
-                .AddSource(BookingTelemetry.LuaSourceName, BookingTelemetry.SagaSourceName, BookingTelemetry.OutboxSourceName)
+                .AddSource(BookingTelemetry.LuaSourceName, BookingTelemetry.SagaSourceName)
                 .AddAspNetCoreInstrumentation(options =>
                     // Health probes would drown the traces that matter.
                     options.Filter = context =>
                         !context.Request.Path.StartsWithSegments(HealthEndpointPath)
                         && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath))
                 .AddHttpClientInstrumentation()
-                .AddNpgsql()
                 .AddProcessor(new BackgroundNoiseFilter()));
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))

@@ -12,19 +12,4 @@ public static class FreePort
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
-
-    /// <summary><paramref name="preferred"/> when it is free, otherwise any free port.</summary>
-    public static int PreferOrNext(int preferred)
-    {
-        try
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, preferred);
-            listener.Start();
-            return preferred;
-        }
-        catch (SocketException)
-        {
-            return Next();
-        }
-    }
 }

@@ -10,23 +10,23 @@ namespace Booking.AppHost.Hosting;
 /// </summary>
 public sealed partial class KafkaMockCluster : IDisposable
 {
+    /// <summary>The mock cluster numbers its brokers from 1.</summary>
+    public const int FirstBrokerId = 1;
+
     private const int ProducerType = 0;
     private readonly IntPtr _handle;
     private readonly IntPtr _cluster;
     private bool _disposed;
 
-    private KafkaMockCluster(IntPtr handle, IntPtr cluster, string bootstrapServers, int brokers)
+    private KafkaMockCluster(IntPtr handle, IntPtr cluster, string bootstrapServers)
     {
         _handle = handle;
         _cluster = cluster;
         BootstrapServers = bootstrapServers;
-        BrokerIds = Enumerable.Range(1, brokers).ToArray();
     }
 
     /// <summary>The <c>ConnectionStrings__kafka</c> value: comma-separated loopback brokers.</summary>
     public string BootstrapServers { get; }
-
-    public IReadOnlyList<int> BrokerIds { get; }
 
     /// <summary>Starts a cluster with <paramref name="brokers"/> brokers and creates <paramref name="topics"/>.</summary>
     public static KafkaMockCluster Start(IEnumerable<string> topics, int partitions = 4, int brokers = 1)
@@ -56,7 +56,7 @@ public sealed partial class KafkaMockCluster : IDisposable
         }
 
         var bootstrap = Marshal.PtrToStringAnsi(Native.rd_kafka_mock_cluster_bootstraps(cluster))!;
-        var mock = new KafkaMockCluster(handle, cluster, bootstrap, brokers);
+        var mock = new KafkaMockCluster(handle, cluster, bootstrap);
         // A restarted consumer otherwise waits on the mock's fixed rebalance timer for its partitions.
         Native.rd_kafka_mock_group_initial_rebalance_delay_ms(cluster, 100);
         foreach (var topic in topics)

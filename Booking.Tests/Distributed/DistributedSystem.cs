@@ -1,13 +1,14 @@
 using System.Net.Http.Json;
-using Booking.AppHost;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
 using Booking.AppHost.Hosting;
 using Booking.Core;
 
 namespace Booking.Tests.Distributed;
 
 /// <summary>
-/// Runs alone, after the parallel tests: its services are real processes and its dashboard shares this process's
-/// thread pool, which the in-process tests would otherwise starve (and OTLP exports would time out).
+/// Runs alone, after the parallel tests: its services are real processes, and the worker-crash test kills one.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class DistributedCollection : ICollectionFixture<DistributedSystem>
@@ -16,8 +17,9 @@ public sealed class DistributedCollection : ICollectionFixture<DistributedSystem
 }
 
 /// <summary>
-/// The whole system started through the AppHost as a library, once per test collection (the Aspire testing
-/// pattern): embedded Redis, PostgreSQL and Kafka, the three services as processes, and the dashboard.
+/// The whole system through the real AppHost and Aspire.Hosting.Testing, once per collection (the Aspire
+/// template's pattern): DCP runs Redis, PostgreSQL and the three services as processes, the Kafka mock cluster
+/// lives in this process (it hosts the AppHost), and the Aspire dashboard receives every service's telemetry.
 /// </summary>
 public sealed class DistributedSystem : IAsyncLifetime
 {
@@ -28,28 +30,49 @@ public sealed class DistributedSystem : IAsyncLifetime
 
     public TimeSpan StartedIn { get; private set; }
 
-    public string DashboardUrl => App.Dashboard!.Url;
+    public string DashboardUrl { get; } = $"http://127.0.0.1:{FreePort.Next()}";
+
+    public static readonly string[] Services = ["performance-stub", "booking-api", "saga-worker"];
 
     public async ValueTask InitializeAsync()
     {
-        var options = new AppHostOptions
-        {
-            DataDirectory = _data,
-            RepositoryRoot = AppHostCommandLine.FindRepositoryRoot(),
-            Durable = false,
-            DashboardPort = 0,
-        };
-        App = new DistributedApplicationBuilder(options).AddBookingSystem(freePorts: true).Build();
         var watch = System.Diagnostics.Stopwatch.StartNew();
         using var timeout = new CancellationTokenSource(StartTimeout);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Booking_AppHost>(
+        [
+            $"--AppHost:DataDirectory={_data}",
+            "--AppHost:DataStores=Executable",
+            "--AppHost:RandomPorts=true",
+            // The services pick their own free ports; DCP would otherwise move the dashboard off the URL given here.
+            "--DcpPublisher:RandomizePorts=false",
+            "--AppHost:Durable=false",
+            "--AppHost:Chaos=true",
+            $"ASPNETCORE_URLS={DashboardUrl}",
+            $"ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL=http://127.0.0.1:{FreePort.Next()}",
+        ], (options, _) => options.DisableDashboard = false, timeout.Token);
+
+        // Quick resumption, so the worker-crash test sees every saga finish soon after the restart.
+        foreach (var service in new[] { "booking-api", "saga-worker" })
+        {
+            builder.CreateResourceBuilder<ProjectResource>(service)
+                .WithEnvironment("Booking__SagaResumeAfter", "00:00:02")
+                .WithEnvironment("Saga__SweepInterval", "00:00:00.200");
+        }
+
+        App = await builder.BuildAsync(timeout.Token);
         await App.StartAsync(timeout.Token);
+        foreach (var service in Services)
+        {
+            await App.ResourceNotifications.WaitForResourceHealthyAsync(service, timeout.Token);
+        }
+
         StartedIn = watch.Elapsed;
     }
 
-    /// <summary>A client of a project resource by name; with a caller id for the booking API.</summary>
+    /// <summary>A client of a service's HTTP endpoint; with a caller id for the booking API.</summary>
     public HttpClient Client(string resource, string? userId = null)
     {
-        var client = new HttpClient { BaseAddress = new Uri(((ProjectResource)App[resource]).Url) };
+        var client = new HttpClient { BaseAddress = App.GetEndpoint(resource, "http") };
         if (userId is not null)
         {
             client.DefaultRequestHeaders.Add("X-User-Id", userId);
@@ -61,14 +84,14 @@ public sealed class DistributedSystem : IAsyncLifetime
     public HttpClient Dashboard() => new() { BaseAddress = new Uri(DashboardUrl) };
 
     /// <summary>Creates a performance in the performance service and returns its id.</summary>
-    public async Task<string> CreatePerformanceAsync(string title)
+    public async Task<string> CreatePerformanceAsync(string title, int rows = 5, int seatsPerRow = 10)
     {
         using var stub = Client("performance-stub");
         var response = await stub.PostAsJsonAsync("/performances", new
         {
             title,
             startsAt = DateTimeOffset.UtcNow.AddDays(7),
-            sections = new[] { new { code = "A", rows = 5, seatsPerRow = 10 }, new { code = "B", rows = 5, seatsPerRow = 10 } },
+            sections = new[] { new { code = "A", rows, seatsPerRow }, new { code = "B", rows, seatsPerRow } },
         }, BookingJson.Options);
         response.EnsureSuccessStatusCode();
         return (await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").GetString()!;
@@ -78,6 +101,7 @@ public sealed class DistributedSystem : IAsyncLifetime
     {
         if (App is not null)
         {
+            await App.StopAsync();
             await App.DisposeAsync();
         }
 

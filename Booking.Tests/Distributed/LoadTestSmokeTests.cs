@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Booking.AppHost;
 
 namespace Booking.Tests.Distributed;
 
@@ -14,7 +13,7 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
     [Fact]
     public async Task A_quick_run_of_the_load_tool_reports_every_mode_and_a_clean_audit()
     {
-        var root = AppHostCommandLine.FindRepositoryRoot();
+        var root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", ".."));
 #if DEBUG
         const string configuration = "Debug";
 #else

@@ -1,109 +1,104 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using Booking.AppHost;
-using Booking.AppHost.Hosting;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
 using Booking.Api.Seats;
 using Booking.Core;
 using Booking.Core.Data;
-using Booking.Core.Outbox;
 using Booking.Core.Reservations;
 using Booking.PerformanceStub.Data;
 using Booking.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Booking.Tests.Distributed;
 
 /// <summary>
-/// The saga worker as a real process that is SIGKILLed in the middle of sagas. The services run as child
-/// processes through the AppHost library (which restarts a crashed service) against the test's Redis, PostgreSQL
-/// and a Kafka mock cluster of this test's own.
+/// The saga worker process is SIGKILLed in the middle of sagas and brought back the way an SRE would, with the
+/// resource's start command (what the dashboard's button runs); every saga must finish, with no double allocation.
 /// </summary>
 [Collection(DistributedCollection.Name)]
-public sealed class WorkerCrashTests(Dependencies dependencies, ITestOutputHelper output)
+public sealed class WorkerCrashTests(DistributedSystem system, ITestOutputHelper output)
 {
     [Fact]
-    public async Task A_worker_killed_mid_saga_resumes_every_saga_after_restart_without_duplicate_allocations()
+    public async Task A_worker_killed_mid_saga_resumes_every_saga_after_its_start_command_without_duplicate_allocations()
     {
-        using var kafka = KafkaMockCluster.Start(BookingTopics.All);
-        var bookingDb = await dependencies.CreateDatabaseAsync("crash_booking");
-        var performanceDb = await dependencies.CreateDatabaseAsync("crash_performance");
-        var root = AppHostCommandLine.FindRepositoryRoot();
-        var builder = new DistributedApplicationBuilder(new AppHostOptions
-        {
-            DataDirectory = Path.Combine(Path.GetTempPath(), "booking-tests", Guid.NewGuid().ToString("N")),
-            RepositoryRoot = root,
-            DashboardPort = null,
-        });
-        var redis = builder.AddConnectionString("redis", dependencies.Redis.ConnectionString);
-        var booking = builder.AddConnectionString("bookingdb", bookingDb);
-        var performances = builder.AddConnectionString("performancedb", performanceDb);
-        var broker = builder.AddConnectionString("kafka", kafka.BootstrapServers);
-        var stub = builder.AddProject("performance-stub", "Booking.PerformanceStub")
-            .WithReference(performances).WithReference(redis);
-        var api = builder.AddProject("booking-api", "Booking.Api")
-            .WithReference(redis).WithReference(booking).WithReference(stub).WaitFor(stub)
-            .WithEnvironment("Booking__SagaResumeAfter", "00:00:02");
-        var worker = builder.AddProject("saga-worker", "Booking.SagaWorker")
-            .WithReference(redis).WithReference(booking).WithReference(broker).WithReference(stub).WaitFor(api)
-            .WithEnvironment("Booking__SagaResumeAfter", "00:00:02")
-            .WithEnvironment("Saga__SweepInterval", "00:00:00.200");
-        await using var app = builder.Build();
-        await app.StartAsync(TestContext.Current.CancellationToken);
-
-        using var http = new HttpClient { BaseAddress = new Uri(api.Resource.Url) };
-        http.DefaultRequestHeaders.Add("X-User-Id", "crash-tester");
-        using var stubHttp = new HttpClient { BaseAddress = new Uri(stub.Resource.Url) };
-        var created = await (await stubHttp.PostAsJsonAsync("/performances", new
-        {
-            title = "Crash",
-            startsAt = DateTimeOffset.UtcNow.AddDays(1),
-            sections = new[] { new { code = "A", rows = 2, seatsPerRow = 10 }, new { code = "B", rows = 2, seatsPerRow = 10 } },
-        })).Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
-        var performance = created.GetProperty("id").GetString()!;
+        var ct = TestContext.Current.CancellationToken;
+        var app = system.App;
+        using var http = system.Client("booking-api", "crash-tester");
+        using var stub = system.Client("performance-stub");
+        var performance = await system.CreatePerformanceAsync("Crash", rows: 2);
         // Slow allocations, so that the kill lands while sagas are in their AllocateSection step.
-        (await stubHttp.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 400 })).EnsureSuccessStatusCode();
-
-        var reservations = new List<Guid>();
-        for (var i = 0; i < 20; i++)
+        (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 400 }, ct)).EnsureSuccessStatusCode();
+        try
         {
-            var seats = new[] { $"A-{1 + (i % 2)}-{1 + (i / 2)}", $"B-{1 + (i % 2)}-{1 + (i / 2)}" };
-            var hold = await (await http.PostAsJsonAsync($"/api/performances/{performance}/holds", new { seatIds = seats }, BookingJson.Options))
-                .ReadAsync<SeatHoldDto>(HttpStatusCode.Created);
-            reservations.Add((await (await http.PostAsJsonAsync("/api/reservations", new { holdId = hold.HoldId }, BookingJson.Options))
-                .ReadAsync<ReservationDto>(HttpStatusCode.Accepted)).Id);
-        }
+            var reservations = new List<Guid>();
+            for (var i = 0; i < 20; i++)
+            {
+                var seats = new[] { $"A-{1 + (i % 2)}-{1 + (i / 2)}", $"B-{1 + (i % 2)}-{1 + (i / 2)}" };
+                var hold = await (await http.PostAsJsonAsync($"/api/performances/{performance}/holds", new { seatIds = seats }, BookingJson.Options, ct))
+                    .ReadAsync<SeatHoldDto>(HttpStatusCode.Created);
+                reservations.Add((await (await http.PostAsJsonAsync("/api/reservations", new { holdId = hold.HoldId }, BookingJson.Options, ct))
+                    .ReadAsync<ReservationDto>(HttpStatusCode.Accepted)).Id);
+            }
 
-        // Kill once the first allocations reached the performance service: sagas are then between their steps.
-        await using (var stubDb = NewPerformanceDb(performanceDb))
+            var performanceDb = (await app.GetConnectionStringAsync("performancedb", ct))!;
+            var bookingDb = (await app.GetConnectionStringAsync("bookingdb", ct))!;
+            var performanceId = Guid.Parse(performance);
+            // Kill once the first allocations reached the performance service: sagas are then between their steps.
+            await using (var stubDb = NewPerformanceDb(performanceDb))
+            {
+                await WaitUntilAsync(async () => await stubDb.Allocations.CountAsync(a => a.PerformanceId == performanceId, ct) > 0, TimeSpan.FromSeconds(30));
+            }
+
+            var worker = WorkerProcess(app);
+            worker.Kill();
+            await worker.WaitForExitAsync(ct);
+            await app.ResourceNotifications.WaitForResourceAsync("saga-worker", [KnownResourceStates.Exited, KnownResourceStates.Finished], ct)
+                .WaitAsync(TimeSpan.FromSeconds(30), ct);
+            await using (var db = NewBookingDb(bookingDb))
+            {
+                var unfinished = await db.Reservations.CountAsync(r => reservations.Contains(r.Id) && r.Status == ReservationStatus.Pending, ct);
+                output.WriteLine($"killed the worker (pid {worker.Id}) with {unfinished} of 20 sagas unfinished");
+                Assert.True(unfinished > 0, "The kill should land mid-saga.");
+            }
+
+            var started = await app.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync("saga-worker", KnownResourceCommands.StartCommand, ct);
+            Assert.True(started.Success, started.Message);
+            await app.ResourceNotifications.WaitForResourceHealthyAsync("saga-worker", ct).WaitAsync(TimeSpan.FromSeconds(60), ct);
+            await using (var db = NewBookingDb(bookingDb))
+            {
+                await WaitUntilAsync(async () => await db.Reservations.CountAsync(r => reservations.Contains(r.Id) && r.Status == ReservationStatus.Confirmed, ct) == 20, TimeSpan.FromSeconds(90));
+            }
+
+            await using var performanceCheck = NewPerformanceDb(performanceDb);
+            var allocations = await performanceCheck.Allocations.AsNoTracking().Where(a => a.PerformanceId == performanceId).ToListAsync(ct);
+            var sections = await performanceCheck.Sections.AsNoTracking().Where(s => s.PerformanceId == performanceId).ToListAsync(ct);
+            Assert.Equal(40, allocations.Count);
+            Assert.All(allocations, a => Assert.Equal((AllocationState.Allocated, 1), (a.State, a.Seats)));
+            Assert.All(sections, s => Assert.Equal(s.Capacity - 20, s.Remaining));
+        }
+        finally
         {
-            var id = Guid.Parse(performance);
-            await WaitUntilAsync(async () => await stubDb.Allocations.CountAsync(a => a.PerformanceId == id) > 0, TimeSpan.FromSeconds(30));
+            (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 0 }, CancellationToken.None)).EnsureSuccessStatusCode();
         }
+    }
 
-        var killed = worker.Resource.Process!;
-        killed.Kill();
-        await killed.WaitForExitAsync();
-        await using (var db = NewBookingDb(bookingDb))
-        {
-            var unfinished = await db.Reservations.CountAsync(r => reservations.Contains(r.Id) && r.Status == ReservationStatus.Pending);
-            output.WriteLine($"killed the worker with {unfinished} of 20 sagas unfinished");
-            Assert.True(unfinished > 0, "The kill should land mid-saga.");
-        }
-
-        // The AppHost restarts the crashed worker; it must resume every saga and finish it.
-        await WaitUntilAsync(() => Task.FromResult(worker.Resource.Restarts == 1 && worker.Resource.Healthy), TimeSpan.FromSeconds(60));
-        await using (var db = NewBookingDb(bookingDb))
-        {
-            await WaitUntilAsync(async () => await db.Reservations.CountAsync(r => reservations.Contains(r.Id) && r.Status == ReservationStatus.Confirmed) == 20, TimeSpan.FromSeconds(90));
-        }
-
-        await using var performanceCheck = NewPerformanceDb(performanceDb);
-        var performanceId = Guid.Parse(performance);
-        var allocations = await performanceCheck.Allocations.AsNoTracking().Where(a => a.PerformanceId == performanceId).ToListAsync();
-        var sections = await performanceCheck.Sections.AsNoTracking().Where(s => s.PerformanceId == performanceId).ToListAsync();
-        Assert.Equal(40, allocations.Count);
-        Assert.All(allocations, a => Assert.Equal((AllocationState.Allocated, 1), (a.State, a.Seats)));
-        Assert.All(sections, s => Assert.Equal(s.Capacity - 20, s.Remaining));
+    /// <summary>
+    /// The worker's own process. DCP starts a project as <c>dotnet run</c>, whose pid the resource reports; the
+    /// service is that process's child.
+    /// </summary>
+    private static Process WorkerProcess(DistributedApplication app)
+    {
+        Assert.True(app.ResourceNotifications.TryGetCurrentState("saga-worker", out var resource));
+        var pid = resource.Snapshot.Properties.Single(p => p.Name == "executable.pid").Value!.ToString()!;
+        var children = Directory.GetDirectories($"/proc/{pid}/task")
+            .SelectMany(task => File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Select(int.Parse)
+            .ToList();
+        return Process.GetProcessById(children.Count == 1 ? children[0] : int.Parse(pid, System.Globalization.CultureInfo.InvariantCulture));
     }
 
     private static PerformanceDbContext NewPerformanceDb(string connectionString) =>

@@ -41,14 +41,15 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
         {
             web.UseEnvironment("Development");
             web.UseSetting("ConnectionStrings:performancedb", performanceDb);
-            web.UseSetting("ConnectionStrings:redis", dependencies.Redis.ConnectionString);
+            web.UseSetting("Chaos:Enabled", "true");
+            web.UseSetting("ConnectionStrings:redis", dependencies.RedisConnectionString);
         });
         _ = _stub.Server;
 
         _api = new WebApplicationFactory<ApiAssembly>().WithWebHostBuilder(web =>
         {
             web.UseEnvironment("Development");
-            web.UseSetting("ConnectionStrings:redis", dependencies.Redis.ConnectionString);
+            web.UseSetting("ConnectionStrings:redis", dependencies.RedisConnectionString);
             web.UseSetting("ConnectionStrings:bookingdb", BookingDb);
             web.UseSetting("services:performance-stub:http:0", "http://performance-stub.test");
             foreach (var (key, value) in Settings)

@@ -1,5 +1,7 @@
+using Aspire.Hosting;
 using Booking.AppHost.Hosting;
 using Booking.Tests.Infrastructure;
+using Npgsql;
 using StackExchange.Redis;
 
 [assembly: AssemblyFixture(typeof(Dependencies))]
@@ -7,48 +9,56 @@ using StackExchange.Redis;
 namespace Booking.Tests.Infrastructure;
 
 /// <summary>
-/// The real Redis and PostgreSQL every test talks to, started once per test run from the installed binaries on
-/// free loopback ports (through the AppHost's own hosting components) and removed afterwards.
+/// The real Redis and PostgreSQL every in-process test talks to: the AppHost's own executable resources, run by
+/// DCP once per test run on free loopback ports (durability off for speed), and removed afterwards.
 /// </summary>
 public sealed class Dependencies : IAsyncLifetime
 {
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(2);
     private readonly string _root = Path.Combine(Path.GetTempPath(), "booking-tests", Guid.NewGuid().ToString("N"));
+    private DistributedApplication? _app;
+    private string _postgres = null!;
 
-    public RedisServer Redis { get; private set; } = null!;
-
-    public PostgresServer Postgres { get; private set; } = null!;
+    public string RedisConnectionString { get; private set; } = null!;
 
     public IConnectionMultiplexer RedisConnection { get; private set; } = null!;
 
     public async ValueTask InitializeAsync()
     {
-        var redis = RedisServer.StartAsync(Path.Combine(_root, "redis"), appendOnly: false);
         // Each test class hosts its own services, each with its own connection pools.
-        var postgres = PostgresServer.StartAsync(Path.Combine(_root, "postgres"), durable: false, maxConnections: 1000);
-        Redis = await redis;
-        Postgres = await postgres;
-        RedisConnection = await ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString);
+        var settings = new AppHostSettings { DataDirectory = _root, RandomPorts = true, Durable = false, PostgresMaxConnections = 1000 };
+        var builder = TestAppHost.CreateBuilder();
+        var redis = builder.AddRedisExecutable("redis", settings);
+        var postgres = builder.AddPostgresExecutable("postgres", settings);
+        _app = builder.Build();
+
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        await _app.StartAsync(timeout.Token);
+        await _app.ResourceNotifications.WaitForResourceHealthyAsync("redis", timeout.Token);
+        await _app.ResourceNotifications.WaitForResourceHealthyAsync("postgres", timeout.Token);
+        RedisConnectionString = (await redis.Resource.ConnectionStringExpression.GetValueAsync(timeout.Token))!;
+        _postgres = (await postgres.Resource.ConnectionStringExpression.GetValueAsync(timeout.Token))!;
+        RedisConnection = await ConnectionMultiplexer.ConnectAsync(RedisConnectionString);
     }
 
-    /// <summary>A new, empty database for one test class.</summary>
+    /// <summary>A new, empty database for one test class; returns its connection string.</summary>
     public async Task<string> CreateDatabaseAsync(string prefix)
     {
         var name = $"{prefix}_{Guid.NewGuid():N}"[..40];
-        await Postgres.EnsureDatabaseAsync(name);
-        return Postgres.ConnectionString(name);
+        await using var connection = new NpgsqlConnection($"{_postgres};Database=postgres;Pooling=false");
+        await connection.OpenAsync();
+        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+        await create.ExecuteNonQueryAsync();
+        return $"{_postgres};Database={name};Maximum Pool Size=24;Timeout=15";
     }
 
     public async ValueTask DisposeAsync()
     {
         RedisConnection?.Dispose();
-        if (Redis is not null)
+        if (_app is not null)
         {
-            await Redis.DisposeAsync();
-        }
-
-        if (Postgres is not null)
-        {
-            await Postgres.DisposeAsync();
+            await _app.StopAsync();
+            await _app.DisposeAsync();
         }
 
         try
@@ -58,6 +68,9 @@ public sealed class Dependencies : IAsyncLifetime
         catch (IOException)
         {
             // A server still closing its files; the temp directory is cleaned by the OS later.
+        }
+        catch (UnauthorizedAccessException)
+        {
         }
     }
 }

@@ -43,7 +43,7 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
         _worker = new WebApplicationFactory<SagaWorkerAssembly>().WithWebHostBuilder(web =>
         {
             web.UseEnvironment("Development");
-            web.UseSetting("ConnectionStrings:redis", Dependencies.Redis.ConnectionString);
+            web.UseSetting("ConnectionStrings:redis", Dependencies.RedisConnectionString);
             web.UseSetting("ConnectionStrings:bookingdb", BookingDb);
             web.UseSetting("ConnectionStrings:kafka", Kafka.BootstrapServers);
             web.UseSetting("services:performance-stub:http:0", "http://performance-stub.test");

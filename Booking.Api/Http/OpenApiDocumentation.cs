@@ -1,0 +1,50 @@
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
+namespace Booking.Api.Http;
+
+/// <summary>
+/// What the OpenAPI document (and the Scalar reference over it) says beyond the endpoints: how a caller is
+/// identified, and the <c>Idempotency-Key</c> header every creating POST accepts.
+/// </summary>
+public static class OpenApiDocumentation
+{
+    public const string CallerScheme = "caller";
+
+    public static void Describe(OpenApiOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Components ??= new OpenApiComponents();
+            document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+            document.Components.SecuritySchemes[CallerScheme] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.ApiKey,
+                In = ParameterLocation.Header,
+                Name = CallerIdentity.HeaderName,
+                Description = "The caller's user id. A user sees and changes only their own holds and reservations.",
+            };
+            document.Security ??= [];
+            document.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(CallerScheme, document)] = [] });
+            return Task.CompletedTask;
+        });
+        options.AddOperationTransformer((operation, context, _) =>
+        {
+            if (string.Equals(context.Description.HttpMethod, HttpMethods.Post, StringComparison.OrdinalIgnoreCase))
+            {
+                operation.Parameters ??= [];
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = "Idempotency-Key",
+                    In = ParameterLocation.Header,
+                    Required = false,
+                    Description = "Same key and body: the first response is returned again (status and body). Same key, other body: 422 IDEMPOTENCY_KEY_REUSED.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 255 },
+                });
+            }
+
+            return Task.CompletedTask;
+        });
+    }
+}

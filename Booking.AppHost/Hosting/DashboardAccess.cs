@@ -1,0 +1,42 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+
+namespace Booking.AppHost.Hosting;
+
+public static class DashboardAccess
+{
+    /// <summary>
+    /// Anonymous access to the dashboard (and its telemetry API) is the developer's convenience on loopback; bound
+    /// to any other address it would show every trace and log to the network, so the AppHost refuses to start.
+    /// </summary>
+    public static void RequireLoopbackForAnonymous(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        if (!configuration.GetValue<bool>("ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS"))
+        {
+            return;
+        }
+
+        var urls = (configuration["ASPNETCORE_URLS"] ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries)
+            .Concat([configuration["ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL"], configuration["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"]])
+            .OfType<string>();
+        foreach (var url in urls)
+        {
+            if (!IsLoopback(url))
+            {
+                throw new InvalidOperationException(
+                    $"The dashboard allows anonymous access but listens on {url}. Bind it to 127.0.0.1 or turn ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS off.");
+            }
+        }
+    }
+
+    public static string? DashboardUrl(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return (configuration["ASPNETCORE_URLS"] ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+    }
+
+    private static bool IsLoopback(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri)
+        && (uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address)));
+}

@@ -1,0 +1,60 @@
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Microsoft.Extensions.Configuration;
+
+namespace Booking.AppHost.Hosting;
+
+/// <summary>
+/// Redis, PostgreSQL and Kafka under the names the services read. A <c>ConnectionStrings:{name}</c> in the
+/// AppHost's configuration points a name at an existing server instead; otherwise Redis and PostgreSQL run as
+/// Aspire's containers where a container runtime answers and as the installed binaries where none does
+/// (<c>AppHost:DataStores</c> = <c>Container</c> or <c>Executable</c> forces either), and Kafka is the
+/// in-process mock cluster.
+/// </summary>
+public sealed class DataStores(IDistributedApplicationBuilder builder, AppHostSettings settings)
+{
+    private readonly Lazy<bool> _containers = new(() => settings.DataStores switch
+    {
+        DataStoreMode.Container => true,
+        DataStoreMode.Executable => false,
+        _ => ContainerRuntime.IsAvailable(builder.Configuration),
+    });
+
+    public bool UsesContainers => _containers.Value;
+
+    public IResourceBuilder<IResourceWithConnectionString> AddRedis(string name)
+    {
+        if (External(name) is { } external)
+        {
+            return external;
+        }
+
+        return UsesContainers
+            ? builder.AddRedis(name).WithDataVolume().WithPersistence(TimeSpan.FromSeconds(1))
+            : builder.AddRedisExecutable(name, settings);
+    }
+
+    /// <summary>A PostgreSQL server named <paramref name="name"/> with <paramref name="databases"/> on it.</summary>
+    public (IResourceBuilder<IResourceWithConnectionString>, IResourceBuilder<IResourceWithConnectionString>) AddPostgres(string name, string first, string second)
+    {
+        if (External(first) is { } firstExternal && External(second) is { } secondExternal)
+        {
+            return (firstExternal, secondExternal);
+        }
+
+        if (UsesContainers)
+        {
+            var container = builder.AddPostgres(name).WithDataVolume();
+            return (container.AddDatabase(first), container.AddDatabase(second));
+        }
+
+        var server = builder.AddPostgresExecutable(name, settings);
+        return (server.AddDatabase(first), server.AddDatabase(second));
+    }
+
+    public IResourceBuilder<IResourceWithConnectionString> AddKafka(string name, params string[] topics) =>
+        External(name) ?? builder.AddKafkaMock(name, topics);
+
+    private IResourceBuilder<IResourceWithConnectionString>? External(string name) =>
+        builder.Configuration.GetConnectionString(name) is null ? null : builder.AddConnectionString(name);
+}

@@ -1,0 +1,194 @@
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Booking.AppHost.Hosting;
+
+/// <summary>
+/// PostgreSQL 15 from Debian's binaries run by DCP: what <c>AddPostgres</c> is where no container runtime exists.
+/// PostgreSQL refuses to run as root, so as root it runs as the <c>postgres</c> OS user.
+/// </summary>
+public sealed class PostgresExecutableResource(string name, string command, string dataDirectory, ParameterResource password)
+    : ExecutableResource(name, command, dataDirectory), IResourceWithConnectionString
+{
+    internal const string PrimaryEndpointName = "tcp";
+
+    public string DataDirectory { get; } = dataDirectory;
+
+    public ParameterResource PasswordParameter { get; } = password;
+
+    public EndpointReference PrimaryEndpoint => new(this, PrimaryEndpointName);
+
+    public List<PostgresExecutableDatabaseResource> Databases { get; } = [];
+
+    public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create(
+        $"Host={PrimaryEndpoint.Property(EndpointProperty.Host)};Port={PrimaryEndpoint.Property(EndpointProperty.Port)};Username=postgres;Password={PasswordParameter}");
+}
+
+/// <summary>A database on <see cref="PostgresExecutableResource"/>, created when the server is ready.</summary>
+public sealed class PostgresExecutableDatabaseResource(string name, string databaseName, PostgresExecutableResource parent)
+    : Resource(name), IResourceWithParent<PostgresExecutableResource>, IResourceWithConnectionString
+{
+    public PostgresExecutableResource Parent { get; } = parent;
+
+    public string DatabaseName { get; } = databaseName;
+
+    // 24 connections per service and database, not Npgsql's 100: with 100 the services kept 200 PostgreSQL
+    // backends busy on 2 cores.
+    public ReferenceExpression ConnectionStringExpression =>
+        ReferenceExpression.Create($"{Parent};Database={DatabaseName};Maximum Pool Size=24;Timeout=15");
+}
+
+public static class PostgresExecutableExtensions
+{
+    public const string BinDirectory = "/usr/lib/postgresql/15/bin";
+    private const string OsUser = "postgres";
+
+    /// <summary>
+    /// A loopback PostgreSQL with scram-sha-256 authentication (never trust) and a generated password, its data
+    /// directory initialised under <c>{data}/{name}</c> on first start. The AppHost stops it with a fast
+    /// shutdown (SIGINT): a smart one (SIGTERM) waits for every pooled client and ends in a kill.
+    /// </summary>
+    public static IResourceBuilder<PostgresExecutableResource> AddPostgresExecutable(this IDistributedApplicationBuilder builder, string name, AppHostSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(settings);
+        var dataDirectory = Path.Combine(settings.DataDirectory, name);
+        var password = builder.AddParameter($"{name}-password", new PersistedPassword(Path.Combine(settings.DataDirectory, "secrets", $"{name}-password")), secret: true);
+        var port = settings.Port(FreePort.Next());
+        var asRoot = Environment.IsPrivilegedProcess;
+        var postgres = new PostgresExecutableResource(name, "bash", dataDirectory, password.Resource);
+
+        var serverArguments = new List<string>
+        {
+            Path.Combine(BinDirectory, "postgres"), "-D", dataDirectory, "-p", settings.Text(port), "-k", dataDirectory,
+            "-c", "listen_addresses=127.0.0.1",
+            "-c", $"max_connections={settings.Text(settings.PostgresMaxConnections)}",
+            "-c", "shared_buffers=256MB",
+        };
+        if (!settings.Durable)
+        {
+            serverArguments.AddRange(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
+        }
+
+        // bash turns DCP's SIGTERM into PostgreSQL's fast shutdown; setpriv execs the server as the postgres user.
+        const string Supervisor = "trap 'kill -INT $pid' TERM INT; \"$@\" & pid=$!; wait $pid; trap - TERM INT; wait $pid";
+        List<string> arguments = ["-c", Supervisor, "postgres"];
+        if (asRoot)
+        {
+            arguments.AddRange(["setpriv", $"--reuid={OsUser}", $"--regid={OsUser}", "--init-groups", "--"]);
+        }
+
+        arguments.AddRange(serverArguments);
+
+        builder.Eventing.Subscribe<BeforeResourceStartedEvent>(postgres, async (_, cancellationToken) =>
+            await InitialiseAsync(postgres, asRoot, cancellationToken).ConfigureAwait(false));
+
+        string? connectionString = null;
+        builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(postgres, async (_, cancellationToken) =>
+            connectionString = await postgres.ConnectionStringExpression.GetValueAsync(cancellationToken).ConfigureAwait(false));
+        builder.Eventing.Subscribe<ResourceReadyEvent>(postgres, async (e, cancellationToken) =>
+        {
+            await using var connection = new NpgsqlConnection(connectionString + ";Database=postgres;Pooling=false");
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            var notifications = e.Services.GetRequiredService<ResourceNotificationService>();
+            foreach (var database in postgres.Databases)
+            {
+                await CreateDatabaseAsync(connection, database.DatabaseName, cancellationToken).ConfigureAwait(false);
+                // A database has no process of its own: it runs once it exists; its health check says if it answers.
+                await notifications.PublishUpdateAsync(database, s => s with { State = KnownResourceStates.Running, StartTimeStamp = DateTime.UtcNow }).ConfigureAwait(false);
+            }
+        });
+
+        var healthCheck = $"{name}_check";
+        builder.Services.AddHealthChecks().AddNpgSql(
+            _ => (connectionString ?? throw new InvalidOperationException($"{name} has no connection string yet.")) + ";Database=postgres",
+            name: healthCheck);
+
+        return builder.AddResource(postgres)
+            .WithArgs([.. arguments])
+            .WithEndpoint(PostgresExecutableResource.PrimaryEndpointName, endpoint =>
+            {
+                endpoint.Port = port;
+                endpoint.TargetPort = port;
+                endpoint.IsProxied = false;
+                endpoint.TargetHost = "127.0.0.1";
+                endpoint.UriScheme = "postgresql";
+            })
+            .WithIconName("DatabaseMultiple")
+            .WithHealthCheck(healthCheck);
+    }
+
+    public static IResourceBuilder<PostgresExecutableDatabaseResource> AddDatabase(this IResourceBuilder<PostgresExecutableResource> builder, string name)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var database = new PostgresExecutableDatabaseResource(name, name, builder.Resource);
+        builder.Resource.Databases.Add(database);
+
+        string? connectionString = null;
+        builder.ApplicationBuilder.Eventing.Subscribe<ConnectionStringAvailableEvent>(database, async (_, cancellationToken) =>
+            connectionString = await database.ConnectionStringExpression.GetValueAsync(cancellationToken).ConfigureAwait(false));
+        var healthCheck = $"{name}_check";
+        builder.ApplicationBuilder.Services.AddHealthChecks().AddNpgSql(
+            _ => connectionString ?? throw new InvalidOperationException($"{name} has no connection string yet."), name: healthCheck);
+
+        return builder.ApplicationBuilder.AddResource(database)
+            .WithInitialState(new CustomResourceSnapshot { ResourceType = "PostgresDatabase", State = KnownResourceStates.Waiting, Properties = [] })
+            .WithIconName("Database")
+            .WithHealthCheck(healthCheck);
+    }
+
+    private static async Task InitialiseAsync(PostgresExecutableResource postgres, bool asRoot, CancellationToken cancellationToken)
+    {
+        var directory = postgres.DataDirectory;
+        Directory.CreateDirectory(directory);
+        if (asRoot)
+        {
+            await ProcessRunner.RunAsync("chown", ["-R", $"{OsUser}:{OsUser}", directory], cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        if (File.Exists(Path.Combine(directory, "PG_VERSION")))
+        {
+            return;
+        }
+
+        // initdb reads the password from a file the server's user can read (beside the still empty data
+        // directory, which initdb insists on); it is deleted right after.
+        var passwordFile = Path.Combine(Path.GetDirectoryName(directory)!, $".{postgres.Name}-initdb-password");
+        await File.WriteAllTextAsync(passwordFile, await postgres.PasswordParameter.GetValueAsync(cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            List<string> initdb = [Path.Combine(BinDirectory, "initdb"), "-D", directory, "-U", "postgres", "-A", "scram-sha-256",
+                $"--pwfile={passwordFile}", "-E", "UTF8", "--locale=C.UTF-8"];
+            if (asRoot)
+            {
+                await ProcessRunner.RunAsync("chown", [$"{OsUser}:{OsUser}", passwordFile], cancellationToken).ConfigureAwait(false);
+                await ProcessRunner.RunAsync("runuser", ["-u", OsUser, "--", .. initdb], cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await ProcessRunner.RunAsync(initdb[0], initdb[1..], cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            File.Delete(passwordFile);
+        }
+    }
+
+    private static async Task CreateDatabaseAsync(NpgsqlConnection connection, string database, CancellationToken cancellationToken)
+    {
+        await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", connection) { Parameters = { new() { Value = database } } };
+        if (await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is null)
+        {
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database.Replace("\"", "\"\"", StringComparison.Ordinal)}\"", connection);
+            await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,85 @@
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Booking.AppHost.Hosting;
+
+/// <summary>Redis as Debian's <c>redis-server</c> run by DCP: what <c>AddRedis</c> is where no container runtime exists.</summary>
+public sealed class RedisExecutableResource(string name, string dataDirectory, ParameterResource password)
+    : ExecutableResource(name, "redis-server", dataDirectory), IResourceWithConnectionString
+{
+    internal const string PrimaryEndpointName = "tcp";
+
+    public string DataDirectory { get; } = dataDirectory;
+
+    public ParameterResource PasswordParameter { get; } = password;
+
+    public EndpointReference PrimaryEndpoint => new(this, PrimaryEndpointName);
+
+    public ReferenceExpression ConnectionStringExpression =>
+        ReferenceExpression.Create($"{PrimaryEndpoint.Property(EndpointProperty.HostAndPort)},password={PasswordParameter}");
+
+    /// <summary>The server's settings file: the password stays out of the process arguments the dashboard shows.</summary>
+    public string ConfigFile => Path.Combine(DataDirectory, "redis.conf");
+}
+
+public static class RedisExecutableExtensions
+{
+    /// <summary>
+    /// A loopback <c>redis-server</c> with a generated password, AOF (fsync every second) under
+    /// <c>{data}/{name}</c>, and a health check that keeps checking, so a killed Redis shows Unhealthy.
+    /// </summary>
+    public static IResourceBuilder<RedisExecutableResource> AddRedisExecutable(this IDistributedApplicationBuilder builder, string name, AppHostSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(settings);
+        var dataDirectory = Path.Combine(settings.DataDirectory, name);
+        var password = builder.AddParameter($"{name}-password", new PersistedPassword(Path.Combine(settings.DataDirectory, "secrets", $"{name}-password")), secret: true);
+        var redis = new RedisExecutableResource(name, dataDirectory, password.Resource);
+        var port = settings.Port(FreePort.Next());
+
+        builder.Eventing.Subscribe<BeforeResourceStartedEvent>(redis, async (_, cancellationToken) =>
+        {
+            Directory.CreateDirectory(dataDirectory);
+            var secret = await redis.PasswordParameter.GetValueAsync(cancellationToken).ConfigureAwait(false);
+            await File.WriteAllLinesAsync(redis.ConfigFile,
+            [
+                $"port {port}",
+                "bind 127.0.0.1",
+                "protected-mode yes",
+                $"requirepass {secret}",
+                $"dir {dataDirectory}",
+                "save \"\"",
+                $"appendonly {(settings.Durable ? "yes" : "no")}",
+                "appendfsync everysec",
+                "maxclients 10000",
+            ], cancellationToken).ConfigureAwait(false);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(redis.ConfigFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+
+        });
+
+        string? connectionString = null;
+        builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(redis, async (_, cancellationToken) =>
+            connectionString = await redis.ConnectionStringExpression.GetValueAsync(cancellationToken).ConfigureAwait(false));
+        var healthCheck = $"{name}_check";
+        builder.Services.AddHealthChecks().AddRedis(
+            _ => connectionString ?? throw new InvalidOperationException($"{name} has no connection string yet."), name: healthCheck);
+
+        return builder.AddResource(redis)
+            .WithArgs(redis.ConfigFile)
+            // Services talk to Redis directly: a DCP proxy would sit on every Lua call.
+            .WithEndpoint(RedisExecutableResource.PrimaryEndpointName, endpoint =>
+            {
+                endpoint.Port = port;
+                endpoint.TargetPort = port;
+                endpoint.IsProxied = false;
+                endpoint.TargetHost = "127.0.0.1";
+                endpoint.UriScheme = "redis";
+            })
+            .WithIconName("Database")
+            .WithHealthCheck(healthCheck);
+    }
+}

@@ -1,0 +1,69 @@
+using System.Diagnostics.Metrics;
+using Booking.Core.Data;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace Booking.SagaWorker.Telemetry;
+
+/// <summary>
+/// The gauges an SRE reads first: outbox rows not yet on Kafka and the age of the oldest, sagas in flight and
+/// those past their deadline. One query every few seconds feeds them; a collection never touches the database.
+/// </summary>
+public sealed partial class BacklogGauges : BackgroundService
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
+
+    // In flight: a saga that has not reached COMPLETED, FAILED or CANCELLED (names as stored, see UpperEnumConverter).
+    private const string Query = """
+        SELECT
+          (SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL),
+          (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM outbox_messages WHERE sent_at IS NULL),
+          (SELECT count(*) FROM sagas WHERE state IN ('STARTED', 'COMPENSATING', 'CANCELLING')),
+          (SELECT count(*) FROM sagas WHERE state IN ('STARTED', 'COMPENSATING', 'CANCELLING') AND deadline_at < now())
+        """;
+
+    private readonly IServiceScopeFactory _scopes;
+    private readonly ILogger<BacklogGauges> _logger;
+    private Snapshot _current = new(0, 0, 0, 0);
+
+    public BacklogGauges(IServiceScopeFactory scopes, IMeterFactory meters, ILogger<BacklogGauges> logger)
+    {
+        _scopes = scopes;
+        _logger = logger;
+        var meter = meters.Create(BookingTelemetry.MeterName);
+        meter.CreateObservableGauge("booking.outbox.backlog", () => _current.OutboxBacklog, description: "Outbox rows not yet acknowledged by Kafka.");
+        meter.CreateObservableGauge("booking.outbox.oldest_unsent_age", () => _current.OldestUnsentSeconds, unit: "s", description: "Age of the oldest outbox row not yet on Kafka.");
+        meter.CreateObservableGauge("booking.sagas.in_flight", () => _current.SagasInFlight, description: "Sagas not yet COMPLETED, FAILED or CANCELLED.");
+        meter.CreateObservableGauge("booking.sagas.overdue", () => _current.SagasOverdue, description: "Sagas in flight past their deadline (they should have finished or compensated).");
+    }
+
+    private sealed record Snapshot(long OutboxBacklog, double OldestUnsentSeconds, long SagasInFlight, long SagasOverdue);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Interval);
+        do
+        {
+            try
+            {
+                await using var scope = _scopes.CreateAsyncScope();
+                var db = scope.ServiceProvider.GetRequiredService<BookingDbContext>();
+                var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+                await connection.OpenAsync(stoppingToken).ConfigureAwait(false);
+                await using var command = new NpgsqlCommand(Query, connection);
+                await using var reader = await command.ExecuteReaderAsync(stoppingToken).ConfigureAwait(false);
+                await reader.ReadAsync(stoppingToken).ConfigureAwait(false);
+                _current = new Snapshot(reader.GetInt64(0), Convert.ToDouble(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture), reader.GetInt64(2), reader.GetInt64(3));
+            }
+            catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException or TimeoutException)
+            {
+                // The gauges keep their last values; the database's own health check reports the outage.
+                LogSampleFailed(exception);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Backlog gauges could not be sampled")]
+    private partial void LogSampleFailed(Exception exception);
+}

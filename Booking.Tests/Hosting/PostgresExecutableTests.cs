@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Booking.AppHost.Hosting;
+using Booking.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Booking.Tests.Hosting;
+
+public sealed class PostgresExecutableTests
+{
+    [Fact]
+    public async Task Stopping_with_a_client_still_connected_is_a_clean_fast_shutdown_and_a_restart_keeps_the_password()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var directory = Path.Combine(Path.GetTempPath(), "booking-tests", "pg-stop-" + Guid.NewGuid().ToString("N"));
+        var builder = TestAppHost.CreateBuilder();
+        var postgres = builder.AddPostgresExecutable("postgres", new AppHostSettings { DataDirectory = directory, RandomPorts = true, Durable = false });
+        await using var app = builder.Build();
+        await app.StartAsync(ct);
+        await app.ResourceNotifications.WaitForResourceHealthyAsync("postgres", ct).WaitAsync(TimeSpan.FromMinutes(1), ct);
+        var connectionString = await postgres.Resource.ConnectionStringExpression.GetValueAsync(ct);
+        // A pooled connection left open, as every service and the AppHost's health checks leave them.
+        await using var connection = new NpgsqlConnection(connectionString + ";Database=postgres");
+        await connection.OpenAsync(ct);
+        var hba = (await File.ReadAllLinesAsync(Path.Combine(directory, "postgres", "pg_hba.conf"), ct))
+            .Where(l => l.Trim().Length > 0 && !l.TrimStart().StartsWith('#')).ToList();
+        Assert.NotEmpty(hba);
+        Assert.All(hba, line => Assert.EndsWith("scram-sha-256", line.Trim(), StringComparison.Ordinal));
+
+        var watch = Stopwatch.StartNew();
+        var commands = app.Services.GetRequiredService<ResourceCommandService>();
+        Assert.True((await commands.ExecuteCommandAsync("postgres", KnownResourceCommands.StopCommand, ct)).Success);
+        await app.ResourceNotifications.WaitForResourceAsync("postgres", [KnownResourceStates.Exited, KnownResourceStates.Finished], ct).WaitAsync(TimeSpan.FromSeconds(30), ct);
+
+        // A smart shutdown would wait for the open client until DCP kills the server, and a kill leaves
+        // postmaster.pid behind (crash recovery at the next start); the fast shutdown ends sessions and removes it.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"PostgreSQL took {watch.Elapsed.TotalSeconds:0.0} s to stop.");
+        await WaitUntilAsync(() => !File.Exists(Path.Combine(directory, "postgres", "postmaster.pid")), ct);
+        Assert.False(File.Exists(Path.Combine(directory, "postgres", "postmaster.pid")));
+
+        // Started again on the same data, the generated password (kept beside the data) still opens it.
+        Assert.True((await commands.ExecuteCommandAsync("postgres", KnownResourceCommands.StartCommand, ct)).Success);
+        await app.ResourceNotifications.WaitForResourceHealthyAsync("postgres", ct).WaitAsync(TimeSpan.FromMinutes(1), ct);
+        await using var again = new NpgsqlConnection(connectionString + ";Database=postgres;Pooling=false");
+        await again.OpenAsync(ct);
+        await app.StopAsync(ct);
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task A_wrong_password_is_refused()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var directory = Path.Combine(Path.GetTempPath(), "booking-tests", "pg-auth-" + Guid.NewGuid().ToString("N"));
+        var builder = TestAppHost.CreateBuilder();
+        var postgres = builder.AddPostgresExecutable("postgres", new AppHostSettings { DataDirectory = directory, RandomPorts = true, Durable = false });
+        await using var app = builder.Build();
+        await app.StartAsync(ct);
+        await app.ResourceNotifications.WaitForResourceHealthyAsync("postgres", ct).WaitAsync(TimeSpan.FromMinutes(1), ct);
+        var connectionString = await postgres.Resource.ConnectionStringExpression.GetValueAsync(ct);
+
+        var wrong = new NpgsqlConnectionStringBuilder(connectionString) { Password = "not-the-password", Database = "postgres", Pooling = false };
+        await using var connection = new NpgsqlConnection(wrong.ConnectionString);
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => connection.OpenAsync(ct));
+        Assert.Equal("28P01", refused.SqlState);
+        await app.StopAsync(ct);
+        Directory.Delete(directory, recursive: true);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100, ct);
+        }
+    }
+}
