@@ -30,7 +30,12 @@ public sealed class SystemUnderTest : IAsyncDisposable
             "--DcpPublisher:RandomizePorts=false",
             $"ASPNETCORE_URLS={dashboard}",
             $"ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL=http://127.0.0.1:{FreePort.Next()}",
-        ], (app, _) => app.DisableDashboard = options.NoDashboard, cancellationToken).ConfigureAwait(false);
+        ], (app, _) =>
+        {
+            app.DisableDashboard = options.NoDashboard;
+            // The services' logs belong in the dashboard, not between the progress lines.
+            app.EnableResourceLogging = false;
+        }, cancellationToken).ConfigureAwait(false);
 
         var redis = builder.CreateResourceBuilder<IResourceWithConnectionString>("redis");
         var services = new List<string>(Services);

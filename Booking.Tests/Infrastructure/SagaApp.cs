@@ -25,6 +25,9 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
 
     public KafkaMockCluster Kafka { get; private set; } = null!;
 
+    /// <summary>The in-process saga worker's services (its meters, for instance).</summary>
+    public IServiceProvider WorkerServices => _worker.Services;
+
     /// <summary>Every event seen on the outcome topics: topic, key (reservation id), event id.</summary>
     public ConcurrentQueue<(string Topic, string Key, string EventId)> Events { get; } = new();
 

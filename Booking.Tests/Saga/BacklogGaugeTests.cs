@@ -1,0 +1,73 @@
+using System.Diagnostics.Metrics;
+using Booking.AppHost.Hosting;
+using Booking.Core.Outbox;
+using Booking.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Booking.Tests.Saga;
+
+public sealed class BacklogGaugeTests(SagaApp app) : IClassFixture<SagaApp>
+{
+    [Fact]
+    public async Task While_kafka_is_down_the_outbox_and_saga_gauges_show_the_backlog_and_it_drains_after()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 2, 10));
+        using var client = app.Client();
+        var first = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-1")).HoldId);
+        await app.WaitForEventAsync(BookingTopics.Completed, first.Id);
+
+        app.Kafka.SetBrokerDown(KafkaMockCluster.FirstBrokerId);
+        try
+        {
+            for (var seat = 2; seat <= 4; seat++)
+            {
+                await client.ReserveAsync((await client.HoldSeatsAsync(performance, $"A-1-{seat}")).HoldId);
+            }
+
+            // The sweep finishes the sagas without their requested events, so each booking leaves two events waiting:
+            // requested and completed.
+            var during = await WaitForGaugesAsync(g => g["booking.outbox.backlog"] >= 6 && g["booking.outbox.oldest_unsent_age"] >= 1);
+            Assert.Equal(0, during["booking.sagas.overdue"]);
+        }
+        finally
+        {
+            app.Kafka.SetBrokerUp(KafkaMockCluster.FirstBrokerId);
+        }
+
+        var after = await WaitForGaugesAsync(g => g["booking.outbox.backlog"] == 0);
+        Assert.Equal((0, 0, 0), (after["booking.outbox.oldest_unsent_age"], after["booking.sagas.in_flight"], after["booking.sagas.overdue"]));
+    }
+
+    /// <summary>Reads this worker's backlog gauges (the meters of its own host only) until they satisfy the condition.</summary>
+    private async Task<Dictionary<string, double>> WaitForGaugesAsync(Func<Dictionary<string, double>, bool> condition)
+    {
+        var factory = app.WorkerServices.GetRequiredService<IMeterFactory>();
+        var values = new Dictionary<string, double>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Name.StartsWith("booking.", StringComparison.Ordinal) && instrument is ObservableInstrument<long> or ObservableInstrument<double>)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => values[instrument.Name] = value);
+        listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => values[instrument.Name] = value);
+        listener.Start();
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            listener.RecordObservableInstruments();
+            if (values.Count >= 4 && condition(values))
+            {
+                return new Dictionary<string, double>(values);
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"Gauges never got there: {string.Join(", ", values.Select(v => $"{v.Key}={v.Value}"))}");
+            await Task.Delay(250);
+        }
+    }
+}
