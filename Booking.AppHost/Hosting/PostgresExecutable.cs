@@ -108,14 +108,7 @@ public static class PostgresExecutableExtensions
 
         return builder.AddResource(postgres)
             .WithArgs([.. arguments])
-            .WithEndpoint(PostgresExecutableResource.PrimaryEndpointName, endpoint =>
-            {
-                endpoint.Port = port;
-                endpoint.TargetPort = port;
-                endpoint.IsProxied = false;
-                endpoint.TargetHost = "127.0.0.1";
-                endpoint.UriScheme = "postgresql";
-            })
+            .WithLoopbackEndpoint(PostgresExecutableResource.PrimaryEndpointName, port, "postgresql")
             .WithIconName("DatabaseMultiple")
             .WithHealthCheck(healthCheck);
     }

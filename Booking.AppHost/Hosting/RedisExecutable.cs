@@ -70,15 +70,7 @@ public static class RedisExecutableExtensions
 
         return builder.AddResource(redis)
             .WithArgs(redis.ConfigFile)
-            // Services talk to Redis directly: a DCP proxy would sit on every Lua call.
-            .WithEndpoint(RedisExecutableResource.PrimaryEndpointName, endpoint =>
-            {
-                endpoint.Port = port;
-                endpoint.TargetPort = port;
-                endpoint.IsProxied = false;
-                endpoint.TargetHost = "127.0.0.1";
-                endpoint.UriScheme = "redis";
-            })
+            .WithLoopbackEndpoint(RedisExecutableResource.PrimaryEndpointName, port, "redis")
             .WithIconName("Database")
             .WithHealthCheck(healthCheck);
     }

@@ -14,13 +14,9 @@ public sealed class PostgresExecutableTests
     public async Task Stopping_with_a_client_still_connected_is_a_clean_fast_shutdown_and_a_restart_keeps_the_password()
     {
         var ct = TestContext.Current.CancellationToken;
-        var directory = Path.Combine(Path.GetTempPath(), "booking-tests", "pg-stop-" + Guid.NewGuid().ToString("N"));
-        var builder = TestAppHost.CreateBuilder();
-        var postgres = builder.AddPostgresExecutable("postgres", new AppHostSettings { DataDirectory = directory, RandomPorts = true, Durable = false });
-        await using var app = builder.Build();
-        await app.StartAsync(ct);
-        await app.ResourceNotifications.WaitForResourceHealthyAsync("postgres", ct).WaitAsync(TimeSpan.FromMinutes(1), ct);
-        var connectionString = await postgres.Resource.ConnectionStringExpression.GetValueAsync(ct);
+        var directory = Path.Combine(Path.GetTempPath(), "booking-tests", "pg-" + Guid.NewGuid().ToString("N"));
+        var (app, connectionString) = await StartPostgresAsync(directory, ct);
+        await using var _ = app;
         // A pooled connection left open, as every service and the AppHost's health checks leave them.
         await using var connection = new NpgsqlConnection(connectionString + ";Database=postgres");
         await connection.OpenAsync(ct);
@@ -53,13 +49,9 @@ public sealed class PostgresExecutableTests
     public async Task A_wrong_password_is_refused()
     {
         var ct = TestContext.Current.CancellationToken;
-        var directory = Path.Combine(Path.GetTempPath(), "booking-tests", "pg-auth-" + Guid.NewGuid().ToString("N"));
-        var builder = TestAppHost.CreateBuilder();
-        var postgres = builder.AddPostgresExecutable("postgres", new AppHostSettings { DataDirectory = directory, RandomPorts = true, Durable = false });
-        await using var app = builder.Build();
-        await app.StartAsync(ct);
-        await app.ResourceNotifications.WaitForResourceHealthyAsync("postgres", ct).WaitAsync(TimeSpan.FromMinutes(1), ct);
-        var connectionString = await postgres.Resource.ConnectionStringExpression.GetValueAsync(ct);
+        var directory = Path.Combine(Path.GetTempPath(), "booking-tests", "pg-" + Guid.NewGuid().ToString("N"));
+        var (app, connectionString) = await StartPostgresAsync(directory, ct);
+        await using var _ = app;
 
         var wrong = new NpgsqlConnectionStringBuilder(connectionString) { Password = "not-the-password", Database = "postgres", Pooling = false };
         await using var connection = new NpgsqlConnection(wrong.ConnectionString);
@@ -67,6 +59,17 @@ public sealed class PostgresExecutableTests
         Assert.Equal("28P01", refused.SqlState);
         await app.StopAsync(ct);
         Directory.Delete(directory, recursive: true);
+    }
+
+    /// <summary>The AppHost's PostgreSQL resource alone, run by DCP on a data directory of the test's own.</summary>
+    private static async Task<(DistributedApplication App, string ConnectionString)> StartPostgresAsync(string directory, CancellationToken ct)
+    {
+        var builder = TestAppHost.CreateBuilder();
+        var postgres = builder.AddPostgresExecutable("postgres", new AppHostSettings { DataDirectory = directory, RandomPorts = true, Durable = false });
+        var app = builder.Build();
+        await app.StartAsync(ct);
+        await app.ResourceNotifications.WaitForResourceHealthyAsync("postgres", ct).WaitAsync(TimeSpan.FromMinutes(1), ct);
+        return (app, (await postgres.Resource.ConnectionStringExpression.GetValueAsync(ct))!);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition, CancellationToken ct)
