@@ -15,10 +15,25 @@ public static class BookingServicesExtensions
         ArgumentNullException.ThrowIfNull(builder);
 
         builder.AddBookingCore();
+        builder.AddBookingAuthentication();
+        if (builder.Configuration.GetValue<bool>(CallerIdentity.TrustedGatewaySetting))
+        {
+            builder.Services.AddAuthentication().AddTrustedGateway();
+            builder.Services.Configure<Microsoft.AspNetCore.Authorization.AuthorizationOptions>(options =>
+            {
+                // Both ways of naming the caller count for the user policy: a bearer token, or the gateway's header.
+                var user = options.GetPolicy(BookingAuthentication.UserPolicy)!;
+                options.AddPolicy(BookingAuthentication.UserPolicy, policy => policy.Combine(user)
+                    .AddAuthenticationSchemes(Microsoft.AspNetCore.Authentication.JwtBearer.JwtBearerDefaults.AuthenticationScheme, CallerIdentity.TrustedGatewayHandler.SchemeName));
+            });
+        }
+
+        builder.Services.AddHoldRateLimit();
         builder.Services.AddHostedService<DatabaseMigrator>();
         builder.Services.AddHostedService<HoldSweeper>();
 
-        builder.Services.AddHttpClient<PerformanceClient>(http => http.BaseAddress = new Uri($"http://{PerformanceClient.ServiceName}"));
+        builder.Services.AddHttpClient<PerformanceClient>(http => http.BaseAddress = new Uri($"http://{PerformanceClient.ServiceName}"))
+            .AddHttpMessageHandler<ServiceTokenHandler>();
         builder.Services.AddScoped<SeatStateLoader>();
         builder.Services.AddSingleton<NaiveSeatHolder>();
         builder.Services.AddScoped<CapacityStateLoader>();

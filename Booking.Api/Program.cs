@@ -19,6 +19,10 @@ var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseMiddleware<RequestBodyLimit>();
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseRateLimiter();
+// After authentication: keys are stored per caller, and only for authenticated ones.
 app.UseMiddleware<IdempotencyMiddleware>();
 
 app.MapOpenApi();

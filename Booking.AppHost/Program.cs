@@ -8,6 +8,9 @@ builder.Services.AddSingleton(settings);
 builder.Services.AddHostedService<ResourceSummary>();
 DashboardAccess.RequireLoopbackForAnonymous(builder.Configuration);
 
+// The key the services sign their own tokens with and check every token against (with dotnet user-jwts' in Development).
+var signingKey = builder.AddParameter("auth-signing-key", PersistedSecret.SigningKey(Path.Combine(settings.DataDirectory, "secrets", "auth-signing-key")), secret: true);
+
 var stores = new DataStores(builder, settings);
 var redis = stores.AddRedis("redis");
 var (bookingDb, performanceDb) = stores.AddPostgres("postgres", "bookingdb", "performancedb");
@@ -18,7 +21,7 @@ var kafka = stores.AddKafka("kafka",
     "booking.reservation.cancelled");
 
 var performanceStub = builder.AddProject<Projects.Booking_PerformanceStub>("performance-stub", launchProfileName: null)
-    .WithServiceDefaults(settings, port: 5090)
+    .WithServiceDefaults(settings, port: 5090, signingKey)
     .WithApiReference()
     .WithEnvironment("Chaos__Enabled", settings.Chaos ? "true" : "false")
     .WithReference(performanceDb).WaitFor(performanceDb)
@@ -26,7 +29,7 @@ var performanceStub = builder.AddProject<Projects.Booking_PerformanceStub>("perf
 
 // The API loads seat maps from the performance service on first use, so it starts once the stub is healthy.
 var bookingApi = builder.AddProject<Projects.Booking_Api>("booking-api", launchProfileName: null)
-    .WithServiceDefaults(settings, port: 5080)
+    .WithServiceDefaults(settings, port: 5080, signingKey)
     .WithApiReference()
     .WithReference(redis).WaitFor(redis)
     .WithReference(bookingDb).WaitFor(bookingDb)
@@ -34,7 +37,7 @@ var bookingApi = builder.AddProject<Projects.Booking_Api>("booking-api", launchP
 
 // The API owns bookingdb's schema and migrates it at start-up, so the worker starts after the API is healthy.
 builder.AddProject<Projects.Booking_SagaWorker>("saga-worker", launchProfileName: null)
-    .WithServiceDefaults(settings, port: 5100)
+    .WithServiceDefaults(settings, port: 5100, signingKey)
     .WithReference(redis)
     .WithReference(bookingDb)
     .WithReference(kafka).WaitFor(kafka)

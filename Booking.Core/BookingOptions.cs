@@ -30,6 +30,12 @@ public sealed class BookingOptions
 
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Holds one user may create per second (seat and capacity holds together); more answer 429.</summary>
+    public int HoldsPerSecondPerUser { get; set; } = 20;
+
+    /// <summary>How many holds a user may create at once before the per-second rate applies.</summary>
+    public int HoldBurstPerUser { get; set; } = 40;
+
     /// <summary>How long a response is kept for replay under its <c>Idempotency-Key</c>.</summary>
     public TimeSpan IdempotencyRetention { get; set; } = TimeSpan.FromHours(24);
 }

@@ -41,7 +41,9 @@ using var http = new HttpClient(new SocketsHttpHandler
     Timeout = TimeSpan.FromSeconds(60),
 };
 
-var workload = new Workload(options, http, events);
+// Requests of the run's own (performances, seat maps) go as an admin; each virtual user sends its own token.
+http.DefaultRequestHeaders.Authorization = system.Tokens.Admin;
+var workload = new Workload(options, http, events, system.Tokens);
 var audit = new Audit(system, events);
 var phases = new List<PhaseResult>();
 var seats = Booking.LoadTest.CeilingServer.SeatIds(options.Seats);
@@ -100,7 +102,7 @@ return audit.Clean ? 0 : 2;
 // The same load, unmeasured, on a performance of its own; its bookings are audited (and drained) before measuring.
 async Task WarmUpAsync(Target target)
 {
-    var warmUp = new Workload(options with { Duration = options.WarmUp, RampUp = options.RampUp < options.WarmUp / 2 ? options.RampUp : options.WarmUp / 2 }, http, events);
+    var warmUp = new Workload(options with { Duration = options.WarmUp, RampUp = options.RampUp < options.WarmUp / 2 ? options.RampUp : options.WarmUp / 2 }, http, events, system.Tokens);
     var phase = $"{target.Mode} warm-up";
     var performance = await PreparePerformanceAsync(target, phase);
     if (target.IsCeiling)

@@ -18,16 +18,21 @@ public sealed class SystemUnderTest : IAsyncDisposable
     public required Dictionary<string, string> Endpoints { get; init; }
     public required Dictionary<string, string> ConnectionStrings { get; init; }
 
+    /// <summary>Tokens the system accepts: it was started with their signing key.</summary>
+    public required LoadTokens Tokens { get; init; }
+
     public static async Task<SystemUnderTest> StartAsync(LoadOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         var dashboard = $"http://127.0.0.1:{FreePort.Next()}";
+        var tokens = new LoadTokens();
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Booking_AppHost>(
         [
             $"--AppHost:DataDirectory={Path.Combine(Path.GetTempPath(), "booking-loadtest", DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture))}",
             "--AppHost:RandomPorts=true",
             // The services pick their own free ports; DCP would otherwise move the dashboard off the URL given here.
             "--DcpPublisher:RandomizePorts=false",
+            $"--Parameters:auth-signing-key={tokens.SigningKey}",
             $"ASPNETCORE_URLS={dashboard}",
             $"ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL=http://127.0.0.1:{FreePort.Next()}",
         ], (app, _) =>
@@ -45,6 +50,7 @@ public sealed class SystemUnderTest : IAsyncDisposable
             var port = FreePort.Next();
             builder.AddBuiltService("booking-api-naive", "Booking.Api", port)
                 .WithOtlpExporter()
+                .WithEnvironment("Booking__Auth__SigningKey", builder.CreateResourceBuilder<ParameterResource>("auth-signing-key"))
                 .WithReference(redis)
                 .WithReference(builder.CreateResourceBuilder<IResourceWithConnectionString>("bookingdb"))
                 .WithReference(builder.CreateResourceBuilder<ProjectResource>("performance-stub"))
@@ -82,6 +88,7 @@ public sealed class SystemUnderTest : IAsyncDisposable
             _app = app,
             Endpoints = services.ToDictionary(s => s, s => app.GetEndpoint(s, "http").ToString().TrimEnd('/')),
             ConnectionStrings = connectionStrings,
+            Tokens = tokens,
         };
     }
 

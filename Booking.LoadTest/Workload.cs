@@ -23,7 +23,7 @@ public sealed record Target(string Mode, string BaseUrl)
 /// phase ends. Holds phase: hold 1-4 free seats, then give them back (so 100,000 seats last a 180 s run at any
 /// rate). Bookings phase: hold seats nobody else picked, reserve them, and wait for the completed event.
 /// </summary>
-public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher events)
+public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher events, LoadTokens tokens)
 {
     private static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(60);
 
@@ -55,7 +55,7 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
                 if (holdId is { } id)
                 {
                     using var release = new HttpRequestMessage(HttpMethod.Delete, target.Url(target.ReleasePath(performanceId, id)));
-                    release.Headers.Add("X-User-Id", user);
+                    release.Headers.Authorization = tokens.For(user);
                     using var released = await http.SendAsync(release, CancellationToken.None).ConfigureAwait(false);
                 }
             }
@@ -94,7 +94,7 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
             }
 
             using var reserve = new HttpRequestMessage(HttpMethod.Post, target.Url("/api/reservations")) { Content = JsonContent.Create(new { holdId }, options: BookingJson.Options) };
-            reserve.Headers.Add("X-User-Id", user);
+            reserve.Headers.Authorization = tokens.For(user);
             using var reserved = await http.SendAsync(reserve, CancellationToken.None).ConfigureAwait(false);
             if (reserved.StatusCode != HttpStatusCode.Accepted)
             {
@@ -134,7 +134,7 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
         {
             Content = JsonContent.Create(new { seatIds = seats }, options: BookingJson.Options),
         };
-        request.Headers.Add("X-User-Id", user);
+        request.Headers.Authorization = tokens.For(user);
         var started = Stopwatch.GetTimestamp();
         using var response = await http.SendAsync(request, token).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.Created)

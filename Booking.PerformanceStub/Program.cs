@@ -11,6 +11,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddBookingDbContext<PerformanceDbContext>("performancedb");
 builder.AddRedisClient("redis");
+builder.AddBookingAuthentication();
 builder.Services.AddSingleton<SectionLock>();
 builder.Services.AddSingleton<SectionAllocator>();
 builder.Services.AddSingleton<ChaosSettings>();
@@ -23,6 +24,8 @@ builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadReq
 builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
     context.ProblemDetails.Extensions.TryAdd("code", (context.ProblemDetails.Status ?? 500) switch
     {
+        401 => "UNAUTHENTICATED",
+        403 => "FORBIDDEN",
         404 => "NOT_FOUND",
         >= 400 and < 500 => "VALIDATION_FAILED",
         _ => "INTERNAL_ERROR",
@@ -43,6 +46,8 @@ app.UseExceptionHandler(handler => handler.Run(async context =>
     });
 }));
 app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
 
 app.MapOpenApi();
 // The API reference (Scalar over /openapi/v1.json), linked from the service's row in the Aspire dashboard.

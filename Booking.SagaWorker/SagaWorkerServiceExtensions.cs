@@ -21,7 +21,9 @@ public static class SagaWorkerServiceExtensions
         builder.Services.AddSingleton<SagaTelemetry>();
         builder.Services.AddSingleton<SagaRunner>();
         builder.Services.AddScoped<SagaOrchestrator>();
-        builder.Services.AddHttpClient<PerformanceAllocationClient>(http => http.BaseAddress = new Uri("http://performance-stub"));
+        builder.AddBookingAuthentication();
+        builder.Services.AddHttpClient<PerformanceAllocationClient>(http => http.BaseAddress = new Uri("http://performance-stub"))
+            .AddHttpMessageHandler<ServiceTokenHandler>();
         // The saga is the retry mechanism for allocations (with backoff and a deadline); one quick HTTP retry is enough here.
         builder.Services.Configure<HttpStandardResilienceOptions>($"{nameof(PerformanceAllocationClient)}-standard", options =>
         {

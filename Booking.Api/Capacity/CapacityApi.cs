@@ -47,15 +47,18 @@ public static class CapacityApi
         var group = app.MapGroup("/api/capacity/{domain}/{resourceId}/{slot}").WithTags("Capacity");
 
         group.MapPut(string.Empty, SetCapacityAsync)
+            .RequireAuthorization(BookingAuthentication.AdminPolicy)
             .WithName("SetCapacity")
             .WithSummary("Sets a slot's capacity; it cannot go below what is held plus booked.");
 
         group.MapGet(string.Empty, GetCapacityAsync)
+            .RequireAuthorization(BookingAuthentication.UserPolicy)
             .WithName("GetCapacity")
             .WithSummary("A slot's capacity with what is available, held and booked.");
 
         group.MapGroup(string.Empty).RequireCaller()
             .MapPost("/holds", CreateHoldAsync)
+            .RequireRateLimiting(HoldRateLimit.PolicyName)
             .WithName("CreateCapacityHold")
             .WithSummary("Holds a quantity of a slot, all or nothing, until the hold expires.");
 

@@ -12,12 +12,16 @@ public static class ProblemCodes
     public const string InvalidState = "INVALID_STATE";
     public const string IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED";
     public const string Unauthenticated = "UNAUTHENTICATED";
+    public const string Forbidden = "FORBIDDEN";
+    public const string RateLimited = "RATE_LIMITED";
     public const string DependencyUnavailable = "DEPENDENCY_UNAVAILABLE";
 
     /// <summary>The code a problem gets when its producer named none (routing 404s, body-size 413s, ...).</summary>
     public static string ForStatus(int status) => status switch
     {
         StatusCodes.Status401Unauthorized => Unauthenticated,
+        StatusCodes.Status403Forbidden => Forbidden,
+        StatusCodes.Status429TooManyRequests => RateLimited,
         StatusCodes.Status404NotFound => NotFound,
         StatusCodes.Status409Conflict => InvalidState,
         StatusCodes.Status503ServiceUnavailable => DependencyUnavailable,

@@ -27,7 +27,9 @@ public sealed class IdempotencyMiddleware(
     public async Task InvokeAsync(HttpContext context)
     {
         var key = context.Request.Headers[HeaderName].ToString();
-        if (!HttpMethods.IsPost(context.Request.Method) || key.Length == 0)
+        // Only an authenticated caller's keys are stored: anyone else gets their 401 without touching Redis.
+        var caller = context.FindUserId();
+        if (!HttpMethods.IsPost(context.Request.Method) || key.Length == 0 || caller is null)
         {
             await next(context).ConfigureAwait(false);
             return;
@@ -40,7 +42,6 @@ public sealed class IdempotencyMiddleware(
             return;
         }
 
-        var caller = context.Request.Headers[CallerIdentity.HeaderName].ToString().Trim();
         var storeKey = (RedisKey)$"idem:{{{caller}}}:{key}";
         var fingerprint = await FingerprintAsync(context.Request).ConfigureAwait(false);
         var database = redis.GetDatabase();

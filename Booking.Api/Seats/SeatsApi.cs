@@ -39,11 +39,13 @@ public static class SeatsApi
         var group = app.MapGroup("/api/performances/{performanceId}").WithTags("Seats");
 
         group.MapGet("/seats", GetSeatsAsync)
+            .RequireAuthorization(BookingAuthentication.UserPolicy)
             .WithName("GetSeats")
             .WithSummary("The seat map of a performance with each seat's status and per-section counts.");
 
         group.MapGroup(string.Empty).RequireCaller()
             .MapPost("/holds", CreateHoldAsync)
+            .RequireRateLimiting(HoldRateLimit.PolicyName)
             .WithName("CreateSeatHold")
             .WithSummary("Holds every requested seat or none, until the hold expires.");
 

@@ -8,9 +8,11 @@ public static class ServiceProjectExtensions
     /// <summary>
     /// What every Booking service gets: its HTTP endpoint on <paramref name="port"/> (any free port with
     /// <c>AppHost:RandomPorts</c>), served directly rather than through DCP's proxy (a second hop on every
-    /// request of the hot path), the AppHost's environment, and <c>/health</c> as the health check the waits use.
+    /// request of the hot path), the AppHost's environment, the platform's token signing key, and <c>/health</c> as
+    /// the health check the waits use.
     /// </summary>
-    public static IResourceBuilder<ProjectResource> WithServiceDefaults(this IResourceBuilder<ProjectResource> project, AppHostSettings settings, int port)
+    public static IResourceBuilder<ProjectResource> WithServiceDefaults(this IResourceBuilder<ProjectResource> project, AppHostSettings settings, int port,
+        IResourceBuilder<ParameterResource> signingKey)
     {
         ArgumentNullException.ThrowIfNull(project);
         ArgumentNullException.ThrowIfNull(settings);
@@ -18,6 +20,7 @@ public static class ServiceProjectExtensions
         return project
             .WithHttpEndpoint(port: chosen, targetPort: chosen, isProxied: false)
             .WithEnvironment("DOTNET_ENVIRONMENT", project.ApplicationBuilder.Environment.EnvironmentName)
+            .WithEnvironment("Booking__Auth__SigningKey", signingKey)
             .WithHttpHealthCheck("/health");
     }
 

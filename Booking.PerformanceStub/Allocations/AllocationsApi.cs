@@ -28,7 +28,9 @@ public static class AllocationsApi
 {
     public static IEndpointRouteBuilder MapAllocationsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/performances/{id:guid}/sections/{code}/allocations").WithTags("Allocations");
+        // Only the booking service's own token: an allocation changes what everyone can book.
+        var group = app.MapGroup("/performances/{id:guid}/sections/{code}/allocations").WithTags("Allocations")
+            .RequireAuthorization(BookingAuthentication.ServicePolicy);
         group.MapPost(string.Empty, AllocateAsync).WithName("Allocate").WithSummary("Allocates seats of a section to a reservation.");
         group.MapDelete("/{reservationId:guid}", DeallocateAsync).WithName("Deallocate").WithSummary("Gives a reservation's seats back (compensation).");
         return app;

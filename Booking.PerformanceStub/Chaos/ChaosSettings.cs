@@ -30,7 +30,7 @@ public static class ChaosApi
 {
     public static IEndpointRouteBuilder MapChaosApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/_chaos", (ChaosRequest request, ChaosSettings chaos) =>
+        app.MapGroup(string.Empty).RequireAuthorization(BookingAuthentication.AdminPolicy).MapPost("/_chaos", (ChaosRequest request, ChaosSettings chaos) =>
         {
             if (request.FailureRate is < 0 or > 1 || request.LatencyMs is < 0 or > 60_000)
             {

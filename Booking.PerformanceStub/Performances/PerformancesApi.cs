@@ -29,9 +29,13 @@ public static class PerformancesApi
     public static IEndpointRouteBuilder MapPerformancesApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/performances").WithTags("Performances");
-        group.MapPost(string.Empty, CreatePerformanceAsync).WithName("CreatePerformance").WithSummary("Creates a performance with its sections.");
-        group.MapGet("/{id:guid}", GetPerformanceAsync).WithName("GetPerformance").WithSummary("A performance with each section's remaining seats.");
-        group.MapGet("/{id:guid}/seatmap", GetSeatMapAsync).WithName("GetSeatMap").WithSummary("Every seat id of a performance.");
+        group.MapPost(string.Empty, CreatePerformanceAsync).RequireAuthorization(BookingAuthentication.AdminPolicy)
+            .WithName("CreatePerformance").WithSummary("Creates a performance with its sections (role admin).");
+        // Reads: any authenticated caller (a user, an admin, or the booking service).
+        group.MapGet("/{id:guid}", GetPerformanceAsync).RequireAuthorization()
+            .WithName("GetPerformance").WithSummary("A performance with each section's remaining seats.");
+        group.MapGet("/{id:guid}/seatmap", GetSeatMapAsync).RequireAuthorization()
+            .WithName("GetSeatMap").WithSummary("Every seat id of a performance.");
         return app;
     }
 

@@ -5,6 +5,7 @@ using Booking.Api.Http;
 using Booking.Core.Holds;
 using Booking.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Hosting;
 
 namespace Booking.Tests.Capacity;
 
@@ -16,7 +17,7 @@ public sealed class CapacityApiTests(BookingApp app) : IClassFixture<BookingApp>
     public async Task Put_sets_capacity_in_redis_and_postgresql_and_get_reads_it()
     {
         var resource = NewResource();
-        using var client = app.Client();
+        using var client = app.Client("alice", BookingAuthentication.AdminRole);
 
         var set = await (await client.PutAsJsonAsync($"/api/capacity/EXHIBITION/{resource}/2026-12-01", new { capacity = 30 })).ReadAsync<CapacityDto>(HttpStatusCode.OK);
         var read = await (await client.GetAsync($"/api/capacity/exhibition/{resource}/2026-12-01")).ReadAsync<CapacityDto>(HttpStatusCode.OK);
@@ -31,7 +32,7 @@ public sealed class CapacityApiTests(BookingApp app) : IClassFixture<BookingApp>
     public async Task Hold_takes_units_and_refuses_more_than_available_with_409()
     {
         var resource = NewResource();
-        using var client = app.Client();
+        using var client = app.Client("alice", BookingAuthentication.AdminRole);
         await client.SetCapacityAsync("RESTAURANT", resource, "2026-12-01T19:00", 6);
 
         var hold = await client.HoldCapacityAsync("RESTAURANT", resource, "2026-12-01T19:00", 4);
@@ -48,7 +49,7 @@ public sealed class CapacityApiTests(BookingApp app) : IClassFixture<BookingApp>
     public async Task Lowering_capacity_below_what_is_taken_is_409_and_changes_nothing()
     {
         var resource = NewResource();
-        using var client = app.Client();
+        using var client = app.Client("alice", BookingAuthentication.AdminRole);
         await client.SetCapacityAsync("EXHIBITION", resource, "2026-12-02", 10);
         await client.HoldCapacityAsync("EXHIBITION", resource, "2026-12-02", 7);
 
@@ -63,7 +64,7 @@ public sealed class CapacityApiTests(BookingApp app) : IClassFixture<BookingApp>
     [Fact]
     public async Task Unknown_slot_is_404_and_performance_is_not_a_capacity_domain()
     {
-        using var client = app.Client();
+        using var client = app.Client("alice", BookingAuthentication.AdminRole);
 
         await (await client.GetAsync($"/api/capacity/EXHIBITION/{NewResource()}/2026-12-01")).AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
         await (await client.PostJsonAsync($"/api/capacity/EXHIBITION/{NewResource()}/2026-12-01/holds", new { quantity = 1 })).AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
@@ -75,7 +76,7 @@ public sealed class CapacityApiTests(BookingApp app) : IClassFixture<BookingApp>
     public async Task A_slot_redis_lost_is_rebuilt_from_postgresql_keeping_its_bookings()
     {
         var resource = NewResource();
-        using var client = app.Client();
+        using var client = app.Client("alice", BookingAuthentication.AdminRole);
         await client.SetCapacityAsync("RESTAURANT", resource, "2026-12-31T20:00", 8);
         var hold = await client.HoldCapacityAsync("RESTAURANT", resource, "2026-12-31T20:00", 3);
         var reservation = await client.ReserveAsync(hold.HoldId);

@@ -4,6 +4,7 @@ using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Booking.AppHost.Hosting;
 using Booking.Core;
+using Booking.Tests.Infrastructure;
 
 namespace Booking.Tests.Distributed;
 
@@ -47,6 +48,7 @@ public sealed class DistributedSystem : IAsyncLifetime
             "--DcpPublisher:RandomizePorts=false",
             "--AppHost:Durable=false",
             "--AppHost:Chaos=true",
+            $"--Parameters:auth-signing-key={TestTokens.SigningKey}",
             $"ASPNETCORE_URLS={DashboardUrl}",
             $"ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL=http://127.0.0.1:{FreePort.Next()}",
         ], (options, _) => options.DisableDashboard = false, timeout.Token);
@@ -69,15 +71,11 @@ public sealed class DistributedSystem : IAsyncLifetime
         StartedIn = watch.Elapsed;
     }
 
-    /// <summary>A client of a service's HTTP endpoint; with a caller id for the booking API.</summary>
+    /// <summary>A client of a service's HTTP endpoint acting as <paramref name="userId"/> (an admin when null).</summary>
     public HttpClient Client(string resource, string? userId = null)
     {
         var client = new HttpClient { BaseAddress = App.GetEndpoint(resource, "http") };
-        if (userId is not null)
-        {
-            client.DefaultRequestHeaders.Add("X-User-Id", userId);
-        }
-
+        client.DefaultRequestHeaders.Authorization = userId is null ? TestTokens.Admin : TestTokens.Bearer(userId);
         return client;
     }
 

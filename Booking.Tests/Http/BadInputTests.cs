@@ -3,6 +3,7 @@ using System.Text;
 using Booking.Api.Http;
 using Booking.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Hosting;
 
 namespace Booking.Tests.Http;
 
@@ -21,7 +22,7 @@ public sealed class BadInputTests(BookingApp app) : IClassFixture<BookingApp>
     public async Task Unreadable_hold_bodies_are_400_and_hold_nothing(string body)
     {
         var performance = await app.CreatePerformanceAsync(("A", 1, 3));
-        using var client = app.Client();
+        using var client = app.Client("alice", BookingAuthentication.AdminRole);
         await client.GetAsync($"/api/performances/{performance}/seats");
 
         await (await client.PostAsync($"/api/performances/{performance}/holds", Json(body))).AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
@@ -47,7 +48,7 @@ public sealed class BadInputTests(BookingApp app) : IClassFixture<BookingApp>
     [InlineData("POST", "/api/reservation-details/batch-get", "{\"ids\":[]}")]
     public async Task Wrong_types_and_values_are_400_problems(string method, string path, string body)
     {
-        using var client = app.Client($"bad-{Guid.NewGuid():N}");
+        using var client = app.Client($"bad-{Guid.NewGuid():N}", BookingAuthentication.AdminRole);
         var resource = $"bad-{Guid.NewGuid():N}"[..20];
 
         var response = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path.Replace("{r}", resource, StringComparison.Ordinal)) { Content = Json(body) });

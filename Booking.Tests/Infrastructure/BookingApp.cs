@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using StackExchange.Redis;
 
 namespace Booking.Tests.Infrastructure;
@@ -42,6 +43,7 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
             web.UseEnvironment("Development");
             web.UseSetting("ConnectionStrings:performancedb", performanceDb);
             web.UseSetting("Chaos:Enabled", "true");
+            web.UseSetting(BookingAuthentication.SigningKeySetting, TestTokens.SigningKey);
             web.UseSetting("ConnectionStrings:redis", dependencies.RedisConnectionString);
         });
         _ = _stub.Server;
@@ -52,6 +54,7 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
             web.UseSetting("ConnectionStrings:redis", dependencies.RedisConnectionString);
             web.UseSetting("ConnectionStrings:bookingdb", BookingDb);
             web.UseSetting("services:performance-stub:http:0", "http://performance-stub.test");
+            web.UseSetting(BookingAuthentication.SigningKeySetting, TestTokens.SigningKey);
             foreach (var (key, value) in Settings)
             {
                 web.UseSetting(key, value);
@@ -70,19 +73,28 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
     /// <summary>Stops what <see cref="StartMoreAsync"/> started.</summary>
     protected virtual ValueTask StopMoreAsync() => ValueTask.CompletedTask;
 
-    /// <summary>A client of the booking API acting as <paramref name="userId"/> (no X-User-Id when null).</summary>
-    public HttpClient Client(string? userId = "alice")
+    /// <summary>A client of the booking API acting as <paramref name="userId"/> with a bearer token (none when null).</summary>
+    public HttpClient Client(string? userId = "alice", params string[] roles)
     {
         var client = _api.CreateClient();
         if (userId is not null)
         {
-            client.DefaultRequestHeaders.Add("X-User-Id", userId);
+            client.DefaultRequestHeaders.Authorization = TestTokens.Bearer(userId, roles);
         }
 
         return client;
     }
 
-    public HttpClient StubClient() => _stub.CreateClient();
+    /// <summary>A client of the performance service as an admin (creates performances, sets chaos).</summary>
+    public HttpClient StubClient() => StubClient(TestTokens.Admin);
+
+    /// <summary>A client of the performance service with the given credentials (none when null).</summary>
+    public HttpClient StubClient(System.Net.Http.Headers.AuthenticationHeaderValue? authorization)
+    {
+        var client = _stub.CreateClient();
+        client.DefaultRequestHeaders.Authorization = authorization;
+        return client;
+    }
 
     public string PerformanceDb { get; private set; } = null!;
 

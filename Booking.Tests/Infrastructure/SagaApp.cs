@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Booking.Tests.Infrastructure;
 
@@ -51,6 +52,7 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
             web.UseSetting("ConnectionStrings:kafka", Kafka.BootstrapServers);
             web.UseSetting("services:performance-stub:http:0", "http://performance-stub.test");
             web.UseSetting("Saga:ConsumerGroup", $"saga-{Guid.NewGuid():N}");
+            web.UseSetting(BookingAuthentication.SigningKeySetting, TestTokens.SigningKey);
             web.UseSetting("Saga:InitialBackoff", "00:00:00.100");
             web.UseSetting("Saga:MaxBackoff", "00:00:00.500");
             web.UseSetting("Saga:SweepInterval", "00:00:00.200");

@@ -16,9 +16,16 @@ public static class Scenario
         await (await client.PostJsonAsync($"/api/capacity/{domain}/{resourceId}/{slot}/holds", new { quantity }))
             .ReadAsync<CapacityHoldDto>(HttpStatusCode.Created);
 
-    public static async Task SetCapacityAsync(this HttpClient client, string domain, string resourceId, string slot, int capacity) =>
-        (await client.PutAsync($"/api/capacity/{domain}/{resourceId}/{slot}", System.Net.Http.Json.JsonContent.Create(new { capacity })))
-            .EnsureSuccessStatusCode();
+    /// <summary>Sets a slot's capacity as an admin (the client's own caller need not be one).</summary>
+    public static async Task SetCapacityAsync(this HttpClient client, string domain, string resourceId, string slot, int capacity)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, $"/api/capacity/{domain}/{resourceId}/{slot}")
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { capacity }),
+        };
+        request.Headers.Authorization = TestTokens.Admin;
+        (await client.SendAsync(request)).EnsureSuccessStatusCode();
+    }
 
     public static async Task<ReservationDto> ReserveAsync(this HttpClient client, Guid holdId, object? details = null) =>
         await (await client.PostJsonAsync("/api/reservations", new { holdId, details }))

@@ -1,0 +1,123 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>
+/// JWT bearer authentication and the platform's policies, shared by every service. Two kinds of token are
+/// accepted: those the platform signs with its own key (<c>Booking:Auth:SigningKey</c>, a secret the AppHost
+/// generates; issuer and audience <c>booking</c>: service-to-service calls and tests), and, in Development,
+/// those of <c>dotnet user-jwts</c>, whose issuer, audiences and key come from the standard
+/// <c>Authentication:Schemes:Bearer</c> section (appsettings.Development.json and user secrets).
+/// </summary>
+public static class BookingAuthentication
+{
+    public const string UserPolicy = "user";
+    public const string AdminPolicy = "admin";
+    public const string ServicePolicy = "service";
+    public const string AdminRole = "admin";
+    public const string ServiceRole = "booking-service";
+    public const string Issuer = "booking";
+    public const string Audience = "booking";
+    public const string SigningKeySetting = "Booking:Auth:SigningKey";
+    public const string SubjectClaim = "sub";
+    public const string RoleClaim = "role";
+
+    /// <summary>The platform's signing key from configuration (base64, at least 256 bits).</summary>
+    public static SymmetricSecurityKey SigningKey(string? base64)
+    {
+        if (string.IsNullOrWhiteSpace(base64))
+        {
+            throw new InvalidOperationException($"{SigningKeySetting} is missing: run the system through Booking.AppHost, which generates it.");
+        }
+
+        var bytes = Convert.FromBase64String(base64);
+        return bytes.Length >= 32
+            ? new SymmetricSecurityKey(bytes)
+            : throw new InvalidOperationException($"{SigningKeySetting} must be at least 32 bytes.");
+    }
+
+    public static IHostApplicationBuilder AddBookingAuthentication(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var key = SigningKey(builder.Configuration[SigningKeySetting]);
+        builder.Services.AddSingleton(new ServiceTokens(key, builder.Environment.ApplicationName, TimeProvider.System));
+        builder.Services.AddTransient<ServiceTokenHandler>();
+
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        // After the configuration binding of Authentication:Schemes:Bearer, so user-jwts settings add to ours.
+        builder.Services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, options =>
+        {
+            options.MapInboundClaims = false;
+            var parameters = options.TokenValidationParameters;
+            parameters.NameClaimType = SubjectClaim;
+            parameters.RoleClaimType = RoleClaim;
+            parameters.ValidIssuers = [.. parameters.ValidIssuers ?? [], .. parameters.ValidIssuer is { } issuer ? [issuer] : Array.Empty<string>(), Issuer];
+            parameters.ValidAudiences = [.. parameters.ValidAudiences ?? [], .. parameters.ValidAudience is { } audience ? [audience] : Array.Empty<string>(), Audience];
+            parameters.IssuerSigningKeys = [.. parameters.IssuerSigningKeys ?? [], key];
+            parameters.ClockSkew = TimeSpan.FromSeconds(30);
+        });
+
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(UserPolicy, policy => policy.RequireAuthenticatedUser().RequireClaim(SubjectClaim))
+            .AddPolicy(AdminPolicy, policy => policy.RequireAuthenticatedUser().RequireRole(AdminRole))
+            .AddPolicy(ServicePolicy, policy => policy.RequireAuthenticatedUser().RequireRole(ServiceRole));
+        return builder;
+    }
+
+    /// <summary>Signs a token with the platform's key: what services send each other, and what tests and the load tool send.</summary>
+    public static string CreateToken(SymmetricSecurityKey key, string subject, IEnumerable<string> roles, DateTimeOffset now, TimeSpan lifetime)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var claims = new List<Claim> { new(SubjectClaim, subject) };
+        claims.AddRange(roles.Select(role => new Claim(RoleClaim, role)));
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = Issuer,
+            Audience = Audience,
+            Subject = new ClaimsIdentity(claims),
+            NotBefore = now.UtcDateTime.AddSeconds(-5),
+            IssuedAt = now.UtcDateTime,
+            Expires = now.UtcDateTime.Add(lifetime),
+            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.HmacSha256),
+        });
+    }
+}
+
+/// <summary>This service's own token for calls to the others (role <c>booking-service</c>), renewed before it expires.</summary>
+public sealed class ServiceTokens(SymmetricSecurityKey key, string serviceName, TimeProvider time)
+{
+    private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
+    private (string Token, DateTimeOffset RenewAt)? _current;
+
+    public string Current
+    {
+        get
+        {
+            var now = time.GetUtcNow();
+            if (_current is { } current && now < current.RenewAt)
+            {
+                return current.Token;
+            }
+
+            var token = BookingAuthentication.CreateToken(key, serviceName, [BookingAuthentication.ServiceRole], now, Lifetime);
+            _current = (token, now + Lifetime / 2);
+            return token;
+        }
+    }
+}
+
+/// <summary>Adds <see cref="ServiceTokens.Current"/> as the bearer token of every request of the client it is added to.</summary>
+public sealed class ServiceTokenHandler(ServiceTokens tokens) : DelegatingHandler
+{
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", tokens.Current);
+        return base.SendAsync(request, cancellationToken);
+    }
+}
