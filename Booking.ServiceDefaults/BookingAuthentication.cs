@@ -1,8 +1,10 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.Extensions.Primitives;
 using Microsoft.IdentityModel.Tokens;
 
 namespace Microsoft.Extensions.Hosting;
@@ -48,6 +50,8 @@ public static class BookingAuthentication
         builder.Services.AddSingleton(new ServiceTokens(key, builder.Environment.ApplicationName, TimeProvider.System));
         builder.Services.AddTransient<ServiceTokenHandler>();
 
+        // dotnet user-jwts adds its key to the user secrets of a running system: keys are read as they change.
+        var keys = new SigningKeys(builder.Configuration.GetSection("Authentication:Schemes:Bearer:SigningKeys"), key);
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         // After the configuration binding of Authentication:Schemes:Bearer, so user-jwts settings add to ours.
         builder.Services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, options =>
@@ -58,7 +62,7 @@ public static class BookingAuthentication
             parameters.RoleClaimType = RoleClaim;
             parameters.ValidIssuers = [.. parameters.ValidIssuers ?? [], .. parameters.ValidIssuer is { } issuer ? [issuer] : Array.Empty<string>(), Issuer];
             parameters.ValidAudiences = [.. parameters.ValidAudiences ?? [], .. parameters.ValidAudience is { } audience ? [audience] : Array.Empty<string>(), Audience];
-            parameters.IssuerSigningKeys = [.. parameters.IssuerSigningKeys ?? [], key];
+            parameters.IssuerSigningKeyResolver = (_, _, _, _) => keys.Current;
             parameters.ClockSkew = TimeSpan.FromSeconds(30);
         });
 
@@ -119,5 +123,32 @@ public sealed class ServiceTokenHandler(ServiceTokens tokens) : DelegatingHandle
         ArgumentNullException.ThrowIfNull(request);
         request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", tokens.Current);
         return base.SendAsync(request, cancellationToken);
+    }
+}
+
+/// <summary>The platform's key plus every key under the configured section, refreshed whenever configuration reloads.</summary>
+internal sealed class SigningKeys
+{
+    private readonly IConfigurationSection _section;
+    private readonly SecurityKey _platformKey;
+    private volatile SecurityKey[] _current;
+
+    public SigningKeys(IConfigurationSection section, SecurityKey platformKey)
+    {
+        _section = section;
+        _platformKey = platformKey;
+        _current = Read();
+        ChangeToken.OnChange(section.GetReloadToken, () => _current = Read());
+    }
+
+    public IEnumerable<SecurityKey> Current => _current;
+
+    private SecurityKey[] Read()
+    {
+        var configured = _section.GetChildren()
+            .Select(child => child["Value"])
+            .Where(value => !string.IsNullOrWhiteSpace(value))
+            .Select(value => (SecurityKey)new SymmetricSecurityKey(Convert.FromBase64String(value!)));
+        return [_platformKey, .. configured];
     }
 }

@@ -9,7 +9,7 @@ namespace Booking.Api.Http;
 /// </summary>
 public static class OpenApiDocumentation
 {
-    public const string CallerScheme = "caller";
+    public const string CallerScheme = "bearer";
 
     public static void Describe(OpenApiOptions options)
     {
@@ -20,10 +20,11 @@ public static class OpenApiDocumentation
             document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
             document.Components.SecuritySchemes[CallerScheme] = new OpenApiSecurityScheme
             {
-                Type = SecuritySchemeType.ApiKey,
-                In = ParameterLocation.Header,
-                Name = CallerIdentity.HeaderName,
-                Description = "The caller's user id. A user sees and changes only their own holds and reservations.",
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                BearerFormat = "JWT",
+                Description = "A JWT whose sub claim is the user id; role admin for capacity writes. A user sees and changes only their own "
+                    + "holds and reservations. Development tokens: dotnet user-jwts create --project Booking.Api --name alice [--role admin] -o token.",
             };
             document.Security ??= [];
             document.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(CallerScheme, document)] = [] });
