@@ -85,8 +85,8 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
             message.Property(m => m.TraceParent).HasMaxLength(64);
             message.Property(m => m.TraceState).HasMaxLength(512);
             message.Property(m => m.LastError).HasMaxLength(2000);
-            // The relay reads only what is still unsent, in insertion order.
-            message.HasIndex(m => m.Id).HasFilter("sent_at IS NULL").HasDatabaseName("ix_outbox_messages_unsent");
+            // The relay reads only what is still unsent and not quarantined, in insertion order.
+            message.HasIndex(m => m.Id).HasFilter("sent_at IS NULL AND quarantined_at IS NULL").HasDatabaseName("ix_outbox_messages_unsent");
         });
 
         modelBuilder.Entity<CapacitySlot>(slot =>

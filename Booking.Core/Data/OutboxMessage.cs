@@ -17,4 +17,10 @@ public sealed class OutboxMessage
     public DateTimeOffset? SentAt { get; set; }
     public int Attempts { get; set; }
     public string? LastError { get; set; }
+
+    /// <summary>
+    /// Set when Kafka refused the event for good (too large, invalid): the row is kept for an operator and no longer
+    /// holds back the events behind it.
+    /// </summary>
+    public DateTimeOffset? QuarantinedAt { get; set; }
 }

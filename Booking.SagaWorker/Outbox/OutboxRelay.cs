@@ -11,7 +11,9 @@ namespace Booking.SagaWorker.Outbox;
 /// Publishes outbox rows to Kafka in insertion order, keyed by reservation id with the row's traceparent, and
 /// marks a row sent only after Kafka acknowledged it. The producer is idempotent with acks=all and an unbounded
 /// message timeout, so while Kafka is down it keeps retrying (with librdkafka's backoff) and nothing is lost or
-/// reordered. One relay publishes at a time: a PostgreSQL advisory lock elects it.
+/// reordered. An event Kafka refuses for good (too large, invalid) is quarantined: kept with its error, counted by
+/// <c>booking.outbox.quarantined</c>, logged, and no longer in the way of the events behind it. One relay publishes
+/// at a time: a PostgreSQL advisory lock elects it.
 /// </summary>
 public sealed partial class OutboxRelay(
     IServiceScopeFactory scopes,
@@ -21,6 +23,7 @@ public sealed partial class OutboxRelay(
     ILogger<OutboxRelay> logger) : BackgroundService
 {
     private const int BatchSize = 500;
+    private const int MaxErrorLength = 2000;
     private const long LeaderLockKey = 0x426F6F6B696E67; // "Booking"
     private static readonly TimeSpan IdleDelay = TimeSpan.FromMilliseconds(20);
 
@@ -72,7 +75,7 @@ public sealed partial class OutboxRelay(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BookingDbContext>();
         var batch = await db.OutboxMessages.AsNoTracking()
-            .Where(m => m.SentAt == null)
+            .Where(m => m.SentAt == null && m.QuarantinedAt == null)
             .OrderBy(m => m.Id)
             .Take(BatchSize)
             .ToListAsync(cancellationToken)
@@ -84,16 +87,57 @@ public sealed partial class OutboxRelay(
 
         // Produced in order on one idempotent producer: Kafka keeps that order per key.
         var deliveries = batch.Select(row => producer.ProduceAsync(row.Topic, ToMessage(row), cancellationToken)).ToList();
-        await Task.WhenAll(deliveries).WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(deliveries).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ProduceException<string, string>)
+        {
+            // Each delivery's outcome is read below.
+        }
 
-        var ids = batch.Select(m => m.Id).ToArray();
+        var sent = new List<long>(batch.Count);
+        var refused = new List<(OutboxMessage Row, Error Error)>();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (deliveries[i].IsCompletedSuccessfully)
+            {
+                sent.Add(batch[i].Id);
+            }
+            else if (deliveries[i].Exception?.InnerException is ProduceException<string, string> { Error: var error } && IsRefusedForGood(error.Code))
+            {
+                refused.Add((batch[i], error));
+            }
+        }
+
         var now = time.GetUtcNow();
+        var ids = sent.ToArray();
         await db.OutboxMessages
             .Where(m => ids.Contains(m.Id))
             .ExecuteUpdateAsync(setters => setters.SetProperty(m => m.SentAt, now).SetProperty(m => m.Attempts, m => m.Attempts + 1), cancellationToken)
             .ConfigureAwait(false);
+        foreach (var (row, error) in refused)
+        {
+            var reason = $"{error.Code}: {error.Reason}";
+            reason = reason.Length > MaxErrorLength ? reason[..MaxErrorLength] : reason;
+            await db.OutboxMessages
+                .Where(m => m.Id == row.Id)
+                .ExecuteUpdateAsync(setters => setters.SetProperty(m => m.QuarantinedAt, now).SetProperty(m => m.LastError, reason).SetProperty(m => m.Attempts, m => m.Attempts + 1), cancellationToken)
+                .ConfigureAwait(false);
+            LogQuarantined(row.Id, row.EventId, row.Topic, row.MessageKey, row.Payload.Length, reason);
+        }
+
+        if (sent.Count + refused.Count < batch.Count)
+        {
+            throw new KafkaException(deliveries.First(d => !d.IsCompletedSuccessfully).Exception!.InnerException is KafkaException kafka ? kafka.Error : new Error(ErrorCode.Unknown));
+        }
+
         return batch.Count;
     }
+
+    /// <summary>Errors no retry can fix: the event itself is what Kafka refuses.</summary>
+    private static bool IsRefusedForGood(ErrorCode code) => code is ErrorCode.MsgSizeTooLarge
+        or ErrorCode.InvalidMsg or ErrorCode.InvalidMsgSize or ErrorCode.RecordListTooLarge or ErrorCode.InvalidRecord or ErrorCode.TopicException;
 
     private static Message<string, string> ToMessage(OutboxMessage row)
     {
@@ -117,6 +161,9 @@ public sealed partial class OutboxRelay(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "This worker now relays the outbox")]
     private partial void LogLeading();
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Outbox row {OutboxId} (event {EventId}, {Topic}, key {MessageKey}, {PayloadLength} chars) refused by Kafka for good and quarantined: {Reason}")]
+    private partial void LogQuarantined(long outboxId, Guid eventId, string topic, string messageKey, int payloadLength, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay round failed; retrying")]
     private partial void LogRelayFailed(Exception exception);

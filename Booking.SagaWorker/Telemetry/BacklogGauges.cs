@@ -16,15 +16,16 @@ public sealed partial class BacklogGauges : BackgroundService
     // In flight: a saga that has not reached COMPLETED, FAILED or CANCELLED (names as stored, see UpperEnumConverter).
     private const string Query = """
         SELECT
-          (SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL),
-          (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM outbox_messages WHERE sent_at IS NULL),
+          (SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL AND quarantined_at IS NULL),
+          (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM outbox_messages WHERE sent_at IS NULL AND quarantined_at IS NULL),
           (SELECT count(*) FROM sagas WHERE state IN ('STARTED', 'COMPENSATING', 'CANCELLING')),
-          (SELECT count(*) FROM sagas WHERE state IN ('STARTED', 'COMPENSATING', 'CANCELLING') AND deadline_at < now())
+          (SELECT count(*) FROM sagas WHERE state IN ('STARTED', 'COMPENSATING', 'CANCELLING') AND deadline_at < now()),
+          (SELECT count(*) FROM outbox_messages WHERE quarantined_at IS NOT NULL)
         """;
 
     private readonly IServiceScopeFactory _scopes;
     private readonly ILogger<BacklogGauges> _logger;
-    private Snapshot _current = new(0, 0, 0, 0);
+    private Snapshot _current = new(0, 0, 0, 0, 0);
 
     public BacklogGauges(IServiceScopeFactory scopes, IMeterFactory meters, ILogger<BacklogGauges> logger)
     {
@@ -35,9 +36,10 @@ public sealed partial class BacklogGauges : BackgroundService
         meter.CreateObservableGauge("booking.outbox.oldest_unsent_age", () => _current.OldestUnsentSeconds, unit: "s", description: "Age of the oldest outbox row not yet on Kafka.");
         meter.CreateObservableGauge("booking.sagas.in_flight", () => _current.SagasInFlight, description: "Sagas not yet COMPLETED, FAILED or CANCELLED.");
         meter.CreateObservableGauge("booking.sagas.overdue", () => _current.SagasOverdue, description: "Sagas in flight past their deadline (they should have finished or compensated).");
+        meter.CreateObservableGauge("booking.outbox.quarantined", () => _current.OutboxQuarantined, description: "Outbox rows Kafka refused for good, kept for an operator.");
     }
 
-    private sealed record Snapshot(long OutboxBacklog, double OldestUnsentSeconds, long SagasInFlight, long SagasOverdue);
+    private sealed record Snapshot(long OutboxBacklog, double OldestUnsentSeconds, long SagasInFlight, long SagasOverdue, long OutboxQuarantined);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -53,7 +55,7 @@ public sealed partial class BacklogGauges : BackgroundService
                 await using var command = new NpgsqlCommand(Query, connection);
                 await using var reader = await command.ExecuteReaderAsync(stoppingToken).ConfigureAwait(false);
                 await reader.ReadAsync(stoppingToken).ConfigureAwait(false);
-                _current = new Snapshot(reader.GetInt64(0), Convert.ToDouble(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture), reader.GetInt64(2), reader.GetInt64(3));
+                _current = new Snapshot(reader.GetInt64(0), Convert.ToDouble(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4));
             }
             catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException or TimeoutException)
             {
