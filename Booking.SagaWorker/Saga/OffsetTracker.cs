@@ -5,6 +5,7 @@ namespace Booking.SagaWorker.Saga;
 /// <summary>
 /// Which offsets may be committed while messages are processed out of order: per partition, everything below
 /// the oldest message still in flight (or after the newest one seen, when none is), so a crash never skips one.
+/// A rebalance starts a new generation: messages started before it finish without touching what came after.
 /// </summary>
 public sealed class OffsetTracker
 {
@@ -12,8 +13,12 @@ public sealed class OffsetTracker
     private readonly Dictionary<TopicPartition, SortedSet<long>> _inFlight = [];
     private readonly Dictionary<TopicPartition, long> _next = [];
     private readonly Dictionary<TopicPartition, long> _committed = [];
+    private int _generation;
 
-    public void Started(TopicPartitionOffset message)
+    /// <summary>One message in flight, as <see cref="Started"/> recorded it.</summary>
+    public readonly record struct Ticket(TopicPartitionOffset Message, int Generation);
+
+    public Ticket Started(TopicPartitionOffset message)
     {
         ArgumentNullException.ThrowIfNull(message);
         lock (_gate)
@@ -25,15 +30,20 @@ public sealed class OffsetTracker
 
             offsets.Add(message.Offset.Value);
             _next[message.TopicPartition] = Math.Max(_next.GetValueOrDefault(message.TopicPartition), message.Offset.Value + 1);
+            return new Ticket(message, _generation);
         }
     }
 
-    public void Finished(TopicPartitionOffset message)
+    public void Finished(Ticket ticket)
     {
-        ArgumentNullException.ThrowIfNull(message);
         lock (_gate)
         {
-            _inFlight[message.TopicPartition].Remove(message.Offset.Value);
+            // Started before a rebalance: its partition's state was forgotten, and the same offset may be in flight
+            // again under the new assignment, which this must not release.
+            if (ticket.Generation == _generation && _inFlight.TryGetValue(ticket.Message.TopicPartition, out var offsets))
+            {
+                offsets.Remove(ticket.Message.Offset.Value);
+            }
         }
     }
 
@@ -62,6 +72,7 @@ public sealed class OffsetTracker
     {
         lock (_gate)
         {
+            _generation++;
             _inFlight.Clear();
             _next.Clear();
             _committed.Clear();

@@ -43,8 +43,7 @@ public sealed partial class RequestedEventConsumer(
                     {
                         // All slots busy: stop consuming (back-pressure) until a saga finishes.
                         slots.Wait(stoppingToken);
-                        offsets.Started(message.TopicPartitionOffset);
-                        _ = RunAsync(message, offsets, slots, stoppingToken);
+                        _ = RunAsync(message, offsets.Started(message.TopicPartitionOffset), offsets, slots, stoppingToken);
                     }
 
                     if (DateTime.UtcNow - lastCommit >= CommitInterval)
@@ -77,7 +76,7 @@ public sealed partial class RequestedEventConsumer(
         }
     }
 
-    private async Task RunAsync(ConsumeResult<string, string> message, OffsetTracker offsets, SemaphoreSlim slots, CancellationToken stoppingToken)
+    private async Task RunAsync(ConsumeResult<string, string> message, OffsetTracker.Ticket ticket, OffsetTracker offsets, SemaphoreSlim slots, CancellationToken stoppingToken)
     {
         try
         {
@@ -91,8 +90,9 @@ public sealed partial class RequestedEventConsumer(
         }
         finally
         {
-            offsets.Finished(message.TopicPartitionOffset);
+            // The slot first: whatever else happens here, a finished saga always gives its place back.
             slots.Release();
+            offsets.Finished(ticket);
         }
     }
 

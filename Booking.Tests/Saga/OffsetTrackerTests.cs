@@ -1,0 +1,40 @@
+using Booking.SagaWorker.Saga;
+using Confluent.Kafka;
+
+namespace Booking.Tests.Saga;
+
+public sealed class OffsetTrackerTests
+{
+    private static readonly TopicPartition Partition = new(Booking.Core.Outbox.BookingTopics.Requested, 0);
+
+    [Fact]
+    public void Commits_only_below_the_oldest_message_still_in_flight()
+    {
+        var tracker = new OffsetTracker();
+        var first = tracker.Started(new TopicPartitionOffset(Partition, 10));
+        var second = tracker.Started(new TopicPartitionOffset(Partition, 11));
+        tracker.Finished(second);
+
+        Assert.Equal(10, tracker.Committable().Single().Offset.Value);
+        tracker.Finished(first);
+        Assert.Equal(12, tracker.Committable().Single().Offset.Value);
+    }
+
+    [Fact]
+    public void A_message_finishing_after_a_rebalance_neither_throws_nor_releases_the_same_offset_started_again()
+    {
+        var tracker = new OffsetTracker();
+        var before = tracker.Started(new TopicPartitionOffset(Partition, 10));
+        tracker.Reset();
+
+        // Finishing a message whose partition was revoked used to throw (and skip giving back its consumer slot).
+        tracker.Finished(before);
+
+        // The partition came back and replays offset 10, now in flight again: the old finish must not release it.
+        var replay = tracker.Started(new TopicPartitionOffset(Partition, 10));
+        tracker.Finished(before);
+        Assert.Equal(10, tracker.Committable().Single().Offset.Value);
+        tracker.Finished(replay);
+        Assert.Equal(11, tracker.Committable().Single().Offset.Value);
+    }
+}
