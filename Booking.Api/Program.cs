@@ -22,6 +22,7 @@ app.UseMiddleware<RequestBodyLimit>();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseRateLimiter();
+app.UseMiddleware<StorableText>();
 // After authentication: keys are stored per caller, and only for authenticated ones.
 app.UseMiddleware<IdempotencyMiddleware>();
 

@@ -48,6 +48,7 @@ app.UseExceptionHandler(handler => handler.Run(async context =>
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseMiddleware<StorableText>();
 
 app.MapOpenApi();
 // The API reference (Scalar over /openapi/v1.json), linked from the service's row in the Aspire dashboard.

@@ -13,6 +13,13 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
+        if (exception is OperationCanceledException && httpContext.RequestAborted.IsCancellationRequested)
+        {
+            // The caller went away: nobody reads an answer, and it is no fault of ours (499, nginx's "client closed").
+            httpContext.Response.StatusCode = 499;
+            return true;
+        }
+
         var (status, code, title, detail) = Classify(exception);
 
         if (status >= 500)
@@ -64,6 +71,8 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
                 case TimeoutException:
                     return Unavailable("A dependency");
                 case HttpRequestException:
+                case Polly.ExecutionRejectedException:
+                    // Refused, timed out, or cut off by the HTTP client's resilience pipeline (circuit open, timeout).
                     return Unavailable("The performance service");
             }
         }

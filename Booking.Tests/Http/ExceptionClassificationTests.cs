@@ -14,6 +14,10 @@ public sealed class ExceptionClassificationTests
         { new InvalidOperationException("wrapped", new NpgsqlException("Exception while reading from stream")), 503, ProblemCodes.DependencyUnavailable },
         { new RedisTimeoutException("Timeout performing EVALSHA", CommandStatus.Sent), 503, ProblemCodes.DependencyUnavailable },
         { new HttpRequestException("connection refused"), 503, ProblemCodes.DependencyUnavailable },
+        // The performance service's resilience pipeline giving up: a timeout, an open circuit, a rate limit.
+        { new Polly.Timeout.TimeoutRejectedException("The operation didn't complete within the allowed timeout of '00:00:10'."), 503, ProblemCodes.DependencyUnavailable },
+        { new Polly.CircuitBreaker.BrokenCircuitException("The circuit is now open"), 503, ProblemCodes.DependencyUnavailable },
+        { new Polly.RateLimiting.RateLimiterRejectedException(), 503, ProblemCodes.DependencyUnavailable },
         { new BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge), 413, ProblemCodes.ValidationFailed },
         { new InvalidOperationException("a bug"), 500, "INTERNAL_ERROR" },
         { new DbUpdateException("bad SQL", new PostgresException("syntax error", "ERROR", "ERROR", PostgresErrorCodes.SyntaxError)), 500, "INTERNAL_ERROR" },

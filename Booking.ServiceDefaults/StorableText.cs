@@ -1,0 +1,125 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>
+/// Refuses, as a 400 problem, text that PostgreSQL cannot store (NUL, in text and in jsonb) or that is not text at
+/// all (an unpaired UTF-16 surrogate), wherever a caller can put it: query values, and every string and property
+/// name of a JSON body. One check at the edge, so no handler, validator or database call meets it.
+/// </summary>
+public sealed class StorableText(RequestDelegate next, IProblemDetailsService problems)
+{
+    private const string Message = "Text must not contain NUL characters or unpaired UTF-16 surrogates.";
+    private const string ValidationFailed = "VALIDATION_FAILED";
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var field = context.Request.Query.FirstOrDefault(q => !IsStorable(q.Key) || q.Value.Any(v => !IsStorable(v))).Key;
+        if (field is null && context.Request.HasJsonContentType() && context.Request.ContentLength is not 0)
+        {
+            context.Request.EnableBuffering();
+            // Bounded: RequestBodyLimit runs first.
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
+            context.Request.Body.Position = 0;
+            field = FindUnstorable(body.GetBuffer().AsSpan(0, (int)body.Length));
+        }
+
+        if (field is null)
+        {
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+
+        context.Response.StatusCode = StatusCodes.Status400BadRequest;
+        await problems.WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails =
+            {
+                Status = StatusCodes.Status400BadRequest,
+                Title = "The request is not valid",
+                Detail = Message,
+                Extensions =
+                {
+                    ["code"] = ValidationFailed,
+                    ["errors"] = new Dictionary<string, string[]>(StringComparer.Ordinal) { [field] = [Message] },
+                },
+            },
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>The JSON path of the first unstorable string or property name; null when all are fine or the JSON is invalid.</summary>
+    public static string? FindUnstorable(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
+        var property = "body";
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName))
+                {
+                    continue;
+                }
+
+                string value;
+                try
+                {
+                    value = reader.GetString()!;
+                }
+                catch (InvalidOperationException)
+                {
+                    // An escaped lone surrogate cannot even be read as a string.
+                    return property;
+                }
+
+                if (!IsStorable(value))
+                {
+                    return reader.TokenType == JsonTokenType.PropertyName ? "body" : property;
+                }
+
+                if (reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    property = value;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON: the endpoint's own reading answers that with a 400.
+        }
+
+        return null;
+    }
+
+    public static bool IsStorable(string? text)
+    {
+        if (text is null)
+        {
+            return true;
+        }
+
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c == '\0' || char.IsLowSurrogate(c))
+            {
+                return false;
+            }
+
+            if (char.IsHighSurrogate(c))
+            {
+                if (i + 1 >= text.Length || !char.IsLowSurrogate(text[i + 1]))
+                {
+                    return false;
+                }
+
+                i++;
+            }
+        }
+
+        return true;
+    }
+}

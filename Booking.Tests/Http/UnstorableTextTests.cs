@@ -1,0 +1,77 @@
+using System.Net;
+using System.Text;
+using Booking.Api.Http;
+using Booking.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+
+namespace Booking.Tests.Http;
+
+/// <summary>
+/// Text PostgreSQL cannot store (NUL) or UTF-16 that is not text (an unpaired surrogate), in every place a caller
+/// can put text: a 400 problem, never a 500, and nothing stored.
+/// </summary>
+public sealed class UnstorableTextTests(BookingApp app) : IClassFixture<BookingApp>
+{
+    public static TheoryData<string> Bad => ["\\u0000", "a\\u0000b", "\\ud800", "x\\udfffy", "\\ud800\\ud800"];
+
+    [Theory]
+    [MemberData(nameof(Bad))]
+    public async Task In_a_reservations_contact_and_details(string bad)
+    {
+        var user = $"text-{Guid.NewGuid():N}";
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        using var client = app.Client(user);
+        var hold = await client.HoldSeatsAsync(performance, "A-1-1");
+
+        foreach (var body in new[]
+        {
+            $"{{\"holdId\":\"{hold.HoldId}\",\"contact\":{{\"name\":\"{bad}\"}}}}",
+            $"{{\"holdId\":\"{hold.HoldId}\",\"details\":[{{\"type\":\"NOTE\",\"data\":{{\"text\":\"{bad}\"}}}}]}}",
+            $"{{\"holdId\":\"{hold.HoldId}\",\"details\":[{{\"type\":\"NOTE\",\"data\":{{\"text\":\"ok\",\"{bad}\":1}}}}]}}",
+            $"{{\"holdId\":\"{hold.HoldId}\",\"details\":[{{\"type\":\"SEAT\",\"data\":{{\"seatId\":\"A-1-1\",\"holderName\":\"{bad}\"}}}}]}}",
+        })
+        {
+            using var response = await client.PostAsync("/api/reservations", new StringContent(body, Encoding.UTF8, "application/json"));
+            await response.AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+        }
+
+        await using var db = app.NewDbContext();
+        Assert.False(await db.Reservations.AnyAsync(r => r.UserId == user));
+    }
+
+    [Theory]
+    [MemberData(nameof(Bad))]
+    public async Task In_a_detail_added_later_and_in_query_values(string bad)
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        using var client = app.Client($"text-{Guid.NewGuid():N}");
+        var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-1")).HoldId);
+
+        using var detail = await client.PostAsync($"/api/reservations/{reservation.Id}/details",
+            new StringContent($"{{\"type\":\"NOTE\",\"data\":{{\"text\":\"{bad}\"}}}}", Encoding.UTF8, "application/json"));
+        await detail.AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+
+        var raw = bad.Contains("0000", StringComparison.Ordinal) ? "%00" : "%ED%A0%80";
+        using var list = await client.GetAsync($"/api/reservations?resourceId=x{raw}y");
+        Assert.True((int)list.StatusCode is >= 400 and < 500, $"{list.StatusCode}");
+        await using var db = app.NewDbContext();
+        Assert.Empty(await db.ReservationDetails.Where(d => d.ReservationId == reservation.Id).ToListAsync());
+    }
+
+    [Theory]
+    [MemberData(nameof(Bad))]
+    public async Task In_a_performance_created_in_the_performance_service(string bad)
+    {
+        using var stub = app.StubClient();
+        var title = $"text-{Guid.NewGuid():N}";
+        foreach (var body in new[]
+        {
+            $"{{\"title\":\"{bad}\",\"startsAt\":\"2027-01-01T00:00:00Z\",\"sections\":[{{\"code\":\"A\",\"rows\":1,\"seatsPerRow\":1}}]}}",
+            $"{{\"title\":\"{title}\",\"startsAt\":\"2027-01-01T00:00:00Z\",\"sections\":[{{\"code\":\"{bad}\",\"rows\":1,\"seatsPerRow\":1}}]}}",
+        })
+        {
+            using var response = await stub.PostAsync("/performances", new StringContent(body, Encoding.UTF8, "application/json"));
+            await response.AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+        }
+    }
+}
