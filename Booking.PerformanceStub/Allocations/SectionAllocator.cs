@@ -22,36 +22,49 @@ public sealed record AllocationResult(AllocationStatus Status, int Seats, int Re
 /// everything waiting, acquires the section lock once, decides each request in arrival order against the
 /// section's remaining, and commits them all in one transaction, still guarded by the database check
 /// <c>remaining &gt;= seats</c>. One lock acquisition and one commit then serve many reservations instead of one.
-/// Each batch is an <c>allocate_batch</c> span in the trace of its first request, linked to the traces of the others.
+/// Each batch is an <c>allocate_batch</c> span in the trace of its first request, linked to the traces of the
+/// others. A section's loop ends after <c>Allocations:IdleTimeout</c> (30 s) without requests, so memory holds
+/// only the sections in use, whatever section codes callers send.
 /// </summary>
-public sealed partial class SectionAllocator(IServiceScopeFactory scopes, SectionLock sectionLock, TimeProvider time, ILogger<SectionAllocator> logger)
+public sealed partial class SectionAllocator(IServiceScopeFactory scopes, SectionLock sectionLock, TimeProvider time, IConfiguration configuration, ILogger<SectionAllocator> logger)
 {
     private const int MaxBatch = 256;
     private static readonly ActivitySource Source = new(typeof(SectionAllocator).Assembly.GetName().Name!);
     private readonly ConcurrentDictionary<(Guid, string), Channel<Pending>> _queues = new();
+    private readonly TimeSpan _idleTimeout = configuration.GetValue("Allocations:IdleTimeout", TimeSpan.FromSeconds(30));
+
+    /// <summary>Sections with a running allocation loop.</summary>
+    public int ActiveSections => _queues.Count;
 
     public Task<AllocationResult> AllocateAsync(Guid performanceId, string section, Guid reservationId, int seats)
     {
         var pending = new Pending(reservationId, seats, Activity.Current?.Context ?? default, new TaskCompletionSource<AllocationResult>(TaskCreationOptions.RunContinuationsAsynchronously));
-        var queue = _queues.GetOrAdd((performanceId, section), key =>
+        // A queue whose loop just retired refuses the write: the next GetOrAdd starts a new one.
+        while (!Queue(performanceId, section).Writer.TryWrite(pending))
         {
-            var channel = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
-            // The loop outlives the request that happens to start it: it must not carry that request's trace.
-            using (ExecutionContext.SuppressFlow())
-            {
-                _ = Task.Run(() => RunAsync(key.Item1, key.Item2, channel.Reader));
-            }
+        }
 
-            return channel;
-        });
-        queue.Writer.TryWrite(pending);
         return pending.Completion.Task;
     }
 
-    private async Task RunAsync(Guid performanceId, string section, ChannelReader<Pending> reader)
+    private Channel<Pending> Queue(Guid performanceId, string section) => _queues.GetOrAdd((performanceId, section), key =>
     {
+        var channel = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+        // The loop outlives the request that happens to start it: it must not carry that request's trace.
+        using (ExecutionContext.SuppressFlow())
+        {
+            _ = Task.Run(() => RunAsync(key, channel));
+        }
+
+        return channel;
+    });
+
+    private async Task RunAsync((Guid PerformanceId, string Section) key, Channel<Pending> channel)
+    {
+        var (performanceId, section) = key;
+        var reader = channel.Reader;
         var batch = new List<Pending>(MaxBatch);
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        while (await WaitOrRetireAsync(key, channel).ConfigureAwait(false))
         {
             batch.Clear();
             while (batch.Count < MaxBatch && reader.TryRead(out var pending))
@@ -78,6 +91,25 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
                 LogBatchFailed(exception, performanceId, section, batch.Count);
                 batch.ForEach(p => p.Completion.TrySetException(exception));
             }
+        }
+    }
+
+    /// <summary>
+    /// Waits for requests; after the idle timeout the queue leaves the map and is completed, and the loop goes on
+    /// only for what was written before that (it ends once those are served).
+    /// </summary>
+    private async Task<bool> WaitOrRetireAsync((Guid, string) key, Channel<Pending> channel)
+    {
+        using var idle = new CancellationTokenSource(_idleTimeout, time);
+        try
+        {
+            return await channel.Reader.WaitToReadAsync(idle.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (idle.IsCancellationRequested)
+        {
+            _queues.TryRemove(new KeyValuePair<(Guid, string), Channel<Pending>>(key, channel));
+            channel.Writer.TryComplete();
+            return await channel.Reader.WaitToReadAsync().ConfigureAwait(false);
         }
     }
 

@@ -43,6 +43,8 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
             web.UseEnvironment("Development");
             web.UseSetting("ConnectionStrings:performancedb", performanceDb);
             web.UseSetting("Chaos:Enabled", "true");
+            // Idle section loops retire quickly, so a test can watch them go.
+            web.UseSetting("Allocations:IdleTimeout", "00:00:01");
             web.UseSetting(BookingAuthentication.SigningKeySetting, TestTokens.SigningKey);
             web.UseSetting("ConnectionStrings:redis", dependencies.RedisConnectionString);
         });
@@ -102,6 +104,8 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
         new DbContextOptionsBuilder<BookingDbContext>().UseNpgsql(BookingDb).UseSnakeCaseNamingConvention().Options);
 
     public T Service<T>() where T : notnull => _api.Services.GetRequiredService<T>();
+
+    public T StubService<T>() where T : notnull => _stub.Services.GetRequiredService<T>();
 
     /// <summary>Creates a performance in the stub and returns its id.</summary>
     public async Task<string> CreatePerformanceAsync(params (string Code, int Rows, int SeatsPerRow)[] sections)
