@@ -12,6 +12,20 @@ namespace Booking.Api.Details;
 public static class DetailRules
 {
     public const int MaxDataBytes = 16 * 1024;
+
+    /// <summary>
+    /// All details of one reservation together: what a reservation read, a page of 200 and every event snapshot
+    /// carry stays bounded (200 x 64 KiB at most per page), far below Kafka's 1 MB message limit per event.
+    /// </summary>
+    public const int MaxTotalBytes = 64 * 1024;
+
+    public static int Size(JsonElement data) => Encoding.UTF8.GetByteCount(data.GetRawText());
+
+    public static int Size(JsonDocument data) => Size(data.RootElement);
+
+    /// <summary>Adds an error when details of <paramref name="totalBytes"/> together are over <see cref="MaxTotalBytes"/>.</summary>
+    public static void CheckTotal(Validation validation, long totalBytes) =>
+        validation.Check(totalBytes <= MaxTotalBytes, "details", $"A reservation's details hold at most {MaxTotalBytes / 1024} KiB of data together.");
     private const int MaxTextLength = 2000;
     private static readonly string[] TicketTypes = ["ADULT", "CHILD", "SENIOR", "STUDENT"];
 

@@ -81,6 +81,11 @@ public static class DetailsApi
             return Problems.Validation("details", $"A reservation has at most {ReservationsApi.MaxDetailsPerReservation} details.");
         }
 
+        if (OverTotal(reservation.Details.Sum(d => (long)DetailRules.Size(d.Data)) + DetailRules.Size(request.Data!.Value)) is { } tooMuch)
+        {
+            return tooMuch;
+        }
+
         var now = services.Time.UtcNowMicros();
         var detail = new ReservationDetail
         {
@@ -114,6 +119,11 @@ public static class DetailsApi
         if (Invalid(reservation!, request) is { } invalid)
         {
             return invalid;
+        }
+
+        if (OverTotal(reservation!.Details.Where(d => d.Id != detailId).Sum(d => (long)DetailRules.Size(d.Data)) + DetailRules.Size(request.Data!.Value)) is { } tooMuch)
+        {
+            return tooMuch;
         }
 
         detail.Data.Dispose();
@@ -183,4 +193,11 @@ public static class DetailsApi
             ? null
             : Problems.Conflict(ProblemCodes.InvalidState, "Reservation is closed",
                 $"Details of a {reservation.Status.ToString().ToUpperInvariant()} reservation cannot change.");
+
+    private static ValidationProblem? OverTotal(long totalBytes)
+    {
+        var validation = new Validation();
+        DetailRules.CheckTotal(validation, totalBytes);
+        return validation.IsValid ? null : Problems.Validation(validation.Errors);
+    }
 }

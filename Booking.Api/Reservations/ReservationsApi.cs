@@ -97,6 +97,11 @@ public static class ReservationsApi
             DetailRules.Validate(validation, $"details[{i}].", hold.Resource.Domain, hold.SeatIds, hold.Quantity, details[i]?.Type, details[i]?.Data);
         }
 
+        if (validation.IsValid)
+        {
+            DetailRules.CheckTotal(validation, details.Sum(d => (long)DetailRules.Size(d!.Data!.Value)));
+        }
+
         if (!validation.IsValid)
         {
             return Problems.Validation(validation.Errors);

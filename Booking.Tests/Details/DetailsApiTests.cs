@@ -103,6 +103,30 @@ public sealed class DetailsApiTests(BookingApp app) : IClassFixture<BookingApp>
     }
 
     [Fact]
+    public async Task A_reservations_details_together_hold_at_most_64_KiB_at_creation_when_added_and_when_replaced()
+    {
+        static object Note(int kib) => new { type = "NOTE", data = new { text = "x", padding = new string('p', (kib * 1024) - 100) } };
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        using var client = app.Client($"bulky-{Guid.NewGuid():N}");
+
+        var tooMuch = await client.PostJsonAsync("/api/reservations", new { holdId = (await client.HoldSeatsAsync(performance, "A-1-1")).HoldId, details = Enumerable.Range(0, 5).Select(_ => Note(15)) });
+        await tooMuch.AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+
+        var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-2")).HoldId, Enumerable.Range(0, 4).Select(_ => Note(15)).ToArray());
+        await (await client.PostJsonAsync($"/api/reservations/{reservation.Id}/details", Note(15))).AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+        var first = reservation.Details[0].Id;
+        await (await client.PutAsJsonAsync($"/api/reservations/{reservation.Id}/details/{first}", Note(16))).ReadAsync<JsonElement>(HttpStatusCode.OK);
+        await (await client.PutAsJsonAsync($"/api/reservations/{reservation.Id}/details/{first}", new { type = "NOTE", data = new { text = "x", padding = new string('p', 17 * 1024) } }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+
+        await using var db = app.NewDbContext();
+        var stored = await db.ReservationDetails.AsNoTracking().Where(d => d.ReservationId == reservation.Id).ToListAsync();
+        Assert.Equal(4, stored.Count);
+        Assert.True(stored.Sum(d => DetailRules.Size(d.Data)) <= DetailRules.MaxTotalBytes);
+        Assert.False(await db.Reservations.AnyAsync(r => r.UserId == reservation.UserId && r.Id != reservation.Id));
+    }
+
+    [Fact]
     public async Task Details_given_with_the_reservation_are_stored_with_it()
     {
         var performance = await app.CreatePerformanceAsync(("A", 1, 5));
