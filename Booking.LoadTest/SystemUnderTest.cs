@@ -13,6 +13,7 @@ namespace Booking.LoadTest;
 public sealed class SystemUnderTest : IAsyncDisposable
 {
     private static readonly string[] Services = ["performance-stub", "booking-api", "saga-worker"];
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(2);
     private DistributedApplication? _app;
 
     public required Dictionary<string, string> Endpoints { get; init; }
@@ -73,7 +74,17 @@ public sealed class SystemUnderTest : IAsyncDisposable
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         foreach (var service in services)
         {
-            await app.ResourceNotifications.WaitForResourceHealthyAsync(service, cancellationToken).ConfigureAwait(false);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            wait.CancelAfter(StartTimeout);
+            try
+            {
+                await app.ResourceNotifications.WaitForResourceHealthyAsync(service, wait.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                var state = app.ResourceNotifications.TryGetCurrentState(service, out var resource) ? resource.Snapshot.State?.Text : "unknown";
+                throw new TimeoutException($"{service} was not healthy within {StartTimeout.TotalSeconds:0} s (state {state}).");
+            }
         }
 
         Console.WriteLine(options.NoDashboard ? "System up; no dashboard (no telemetry export)" : $"System up; Aspire dashboard {dashboard}");

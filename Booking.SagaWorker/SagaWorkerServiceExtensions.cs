@@ -35,6 +35,8 @@ public static class SagaWorkerServiceExtensions
         });
 
         builder.Services.AddHostedService<OutboxRelay>();
+        builder.Services.AddSingleton<OutboxPurge>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<OutboxPurge>());
         builder.Services.AddHostedService<RequestedEventConsumer>();
         builder.Services.AddHostedService<SagaSweeper>();
         builder.Services.AddHostedService<BacklogGauges>();

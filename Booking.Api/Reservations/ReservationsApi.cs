@@ -152,6 +152,19 @@ public static class ReservationsApi
         {
             await services.Db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
         }
+        catch (DbUpdateException exception) when (exception.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: ReservationSeat.KeyName })
+        {
+            // Redis let the hold through, but PostgreSQL holds a live reservation of one of its seats (Redis lost
+            // writes): the database is the final guard, so no seat is ever sold twice.
+            services.Db.ChangeTracker.Clear();
+            var taken = await services.Db.ReservationSeats.AsNoTracking()
+                .Where(s => s.ResourceId == hold.Resource.ResourceId && hold.SeatIds.Contains(s.SeatId))
+                .Select(s => s.SeatId)
+                .ToListAsync(cancellationToken)
+                .ConfigureAwait(false);
+            return Problems.Conflict(ProblemCodes.SeatsUnavailable, "Seats unavailable", "Some seats of the hold are already booked.",
+                new Dictionary<string, object?>(StringComparer.Ordinal) { ["unavailableSeatIds"] = taken });
+        }
         catch (DbUpdateException exception) when (exception.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
         {
             return HoldAlreadyUsed(holdId);

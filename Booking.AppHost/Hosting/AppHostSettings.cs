@@ -34,6 +34,9 @@ public sealed record AppHostSettings
     /// <summary>The performance service's <c>/_chaos</c> endpoint, for fault tests only; off by default.</summary>
     public bool Chaos { get; init; }
 
+    /// <summary>Redis's memory bound; past it writes are refused (noeviction), never keys dropped.</summary>
+    public int RedisMaxMemoryMegabytes { get; init; } = 1024;
+
     /// <summary>PostgreSQL's <c>max_connections</c>: every service keeps a pool per database.</summary>
     public int PostgresMaxConnections { get; init; } = 500;
 
@@ -49,6 +52,7 @@ public sealed record AppHostSettings
             Durable = section.GetValue("Durable", true),
             Chaos = section.GetValue<bool>("Chaos"),
             PostgresMaxConnections = section.GetValue("PostgresMaxConnections", 500),
+            RedisMaxMemoryMegabytes = section.GetValue("RedisMaxMemoryMegabytes", 1024),
         };
     }
 

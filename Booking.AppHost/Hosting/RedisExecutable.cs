@@ -53,6 +53,9 @@ public static class RedisExecutableExtensions
                 $"appendonly {(settings.Durable ? "yes" : "no")}",
                 "appendfsync everysec",
                 "maxclients 10000",
+                // Bounded, and never by evicting: a lost seat or hold key would be worse than a refused write (a 503).
+                $"maxmemory {settings.RedisMaxMemoryMegabytes}mb",
+                "maxmemory-policy noeviction",
             ], cancellationToken).ConfigureAwait(false);
             if (!OperatingSystem.IsWindows())
             {

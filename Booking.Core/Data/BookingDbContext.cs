@@ -13,6 +13,7 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
     public DbSet<SagaStep> SagaSteps => Set<SagaStep>();
     public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();
     public DbSet<CapacitySlot> CapacitySlots => Set<CapacitySlot>();
+    public DbSet<ReservationSeat> ReservationSeats => Set<ReservationSeat>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -43,6 +44,15 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
             reservation.Ignore(r => r.Resource);
             reservation.HasMany(r => r.Details).WithOne().HasForeignKey(d => d.ReservationId).OnDelete(DeleteBehavior.Cascade);
             reservation.HasOne(r => r.Saga).WithOne().HasForeignKey<Saga>(s => s.ReservationId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<ReservationSeat>(seat =>
+        {
+            seat.ToTable("reservation_seats");
+            seat.HasKey(s => new { s.ResourceId, s.SeatId }).HasName(ReservationSeat.KeyName);
+            seat.Property(s => s.ResourceId).HasMaxLength(64);
+            seat.Property(s => s.SeatId).HasMaxLength(32);
+            seat.HasIndex(s => s.ReservationId);
         });
 
         modelBuilder.Entity<ReservationDetail>(detail =>

@@ -31,7 +31,18 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-        await process.WaitForExitAsync(timeout.Token);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Leave nothing running, and show how far the tool got.
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
+            Assert.Fail($"The load tool did not finish within 4 minutes:\n{await stdout}\n{await stderr}");
+        }
+
         output.WriteLine(await stdout);
 
         Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{await stderr}");

@@ -35,6 +35,7 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        await BeforeStartAsync();
         BookingDb = await dependencies.CreateDatabaseAsync("booking");
         var performanceDb = PerformanceDb = await dependencies.CreateDatabaseAsync("performance");
 
@@ -68,6 +69,9 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
         _ = _api.Server;
         await StartMoreAsync();
     }
+
+    /// <summary>Starts what a derived fixture needs before the services (a Redis of its own, say).</summary>
+    protected virtual Task BeforeStartAsync() => Task.CompletedTask;
 
     /// <summary>Starts whatever a derived fixture adds (the saga worker, Kafka) once the API is up.</summary>
     protected virtual Task StartMoreAsync() => Task.CompletedTask;

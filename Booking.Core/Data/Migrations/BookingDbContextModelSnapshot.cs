@@ -255,6 +255,31 @@ namespace Booking.Core.Data.Migrations
                     b.ToTable("reservation_details", (string)null);
                 });
 
+            modelBuilder.Entity("Booking.Core.Data.ReservationSeat", b =>
+                {
+                    b.Property<string>("ResourceId")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("resource_id");
+
+                    b.Property<string>("SeatId")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("seat_id");
+
+                    b.Property<Guid>("ReservationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("reservation_id");
+
+                    b.HasKey("ResourceId", "SeatId")
+                        .HasName("pk_reservation_seats");
+
+                    b.HasIndex("ReservationId")
+                        .HasDatabaseName("ix_reservation_seats_reservation_id");
+
+                    b.ToTable("reservation_seats", (string)null);
+                });
+
             modelBuilder.Entity("Booking.Core.Data.Saga", b =>
                 {
                     b.Property<Guid>("ReservationId")

@@ -1,0 +1,63 @@
+using Booking.Core.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace Booking.SagaWorker.Outbox;
+
+/// <summary>
+/// Deletes outbox rows Kafka acknowledged longer ago than <c>Outbox:Retention</c> (7 days): their payloads are
+/// reservation snapshots with personal data, and the table would otherwise only grow. Unsent and quarantined rows
+/// stay. Runs every <c>Outbox:PurgeInterval</c> (10 minutes), in bounded batches.
+/// </summary>
+public sealed partial class OutboxPurge(IServiceScopeFactory scopes, IConfiguration configuration, TimeProvider time, ILogger<OutboxPurge> logger) : BackgroundService
+{
+    private const int BatchSize = 5000;
+
+    public TimeSpan Retention { get; } = configuration.GetValue("Outbox:Retention", TimeSpan.FromDays(7));
+
+    private readonly TimeSpan _interval = configuration.GetValue("Outbox:PurgeInterval", TimeSpan.FromMinutes(10));
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(_interval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        {
+            try
+            {
+                var purged = await PurgeAsync(stoppingToken).ConfigureAwait(false);
+                if (purged > 0)
+                {
+                    LogPurged(purged);
+                }
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                LogPurgeFailed(exception);
+            }
+        }
+    }
+
+    /// <summary>Deletes every row sent before the retention window; returns how many.</summary>
+    public async Task<int> PurgeAsync(CancellationToken cancellationToken)
+    {
+        var before = time.GetUtcNow() - Retention;
+        var total = 0;
+        while (true)
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<BookingDbContext>();
+            var ids = db.OutboxMessages.Where(m => m.SentAt != null && m.SentAt < before).OrderBy(m => m.Id).Select(m => m.Id).Take(BatchSize);
+            var deleted = await db.OutboxMessages.Where(m => ids.Contains(m.Id)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+            total += deleted;
+            if (deleted < BatchSize)
+            {
+                return total;
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Purged {Count} outbox rows sent before the retention window")]
+    private partial void LogPurged(int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox purge failed; it runs again at the next interval")]
+    private partial void LogPurgeFailed(Exception exception);
+}
