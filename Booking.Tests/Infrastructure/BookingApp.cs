@@ -36,8 +36,8 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         await BeforeStartAsync();
-        BookingDb = await dependencies.CreateDatabaseAsync("booking");
-        var performanceDb = PerformanceDb = await dependencies.CreateDatabaseAsync("performance");
+        BookingDb = await CreateDatabaseAsync("booking");
+        var performanceDb = PerformanceDb = await CreateDatabaseAsync("performance");
 
         _stub = new WebApplicationFactory<PerformanceStubAssembly>().WithWebHostBuilder(web =>
         {
@@ -72,6 +72,9 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
 
     /// <summary>Starts what a derived fixture needs before the services (a Redis of its own, say).</summary>
     protected virtual Task BeforeStartAsync() => Task.CompletedTask;
+
+    /// <summary>A new database for one of the services; on the shared PostgreSQL unless a fixture has its own.</summary>
+    protected virtual Task<string> CreateDatabaseAsync(string prefix) => dependencies.CreateDatabaseAsync(prefix);
 
     /// <summary>Starts whatever a derived fixture adds (the saga worker, Kafka) once the API is up.</summary>
     protected virtual Task StartMoreAsync() => Task.CompletedTask;

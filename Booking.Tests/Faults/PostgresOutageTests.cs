@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Booking.AppHost.Hosting;
+using Booking.Core.Data;
+using Booking.Core.Outbox;
+using Booking.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Booking.Tests.Faults;
+
+/// <summary>The whole in-process system on a PostgreSQL of its own (the AppHost's executable resource), so the test can stop it.</summary>
+public sealed class OwnPostgresApp(Dependencies dependencies) : SagaApp(dependencies)
+{
+    private DistributedApplication? _host;
+    private string _server = null!;
+
+    public Task StopPostgresAsync() => CommandAsync(KnownResourceCommands.StopCommand);
+
+    public Task StartPostgresAsync() => CommandAsync(KnownResourceCommands.StartCommand);
+
+    protected override async Task BeforeStartAsync()
+    {
+        var builder = TestAppHost.CreateBuilder();
+        var postgres = builder.AddPostgresExecutable("postgres", new AppHostSettings
+        {
+            DataDirectory = Path.Combine(Path.GetTempPath(), "booking-tests", "own-pg-" + Guid.NewGuid().ToString("N")),
+            RandomPorts = true,
+            Durable = false,
+        });
+        _host = builder.Build();
+        await _host.StartAsync();
+        await _host.ResourceNotifications.WaitForResourceHealthyAsync("postgres").WaitAsync(TimeSpan.FromMinutes(1));
+        _server = (await postgres.Resource.ConnectionStringExpression.GetValueAsync(CancellationToken.None))!;
+    }
+
+    protected override async Task<string> CreateDatabaseAsync(string prefix)
+    {
+        var name = $"{prefix}_{Guid.NewGuid():N}"[..40];
+        await using var connection = new NpgsqlConnection($"{_server};Database=postgres;Pooling=false");
+        await connection.OpenAsync();
+        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+        await create.ExecuteNonQueryAsync();
+        return $"{_server};Database={name};Maximum Pool Size=24;Timeout=5";
+    }
+
+    protected override async ValueTask StopMoreAsync()
+    {
+        await base.StopMoreAsync();
+        if (_host is not null)
+        {
+            await _host.StopAsync();
+            await _host.DisposeAsync();
+        }
+    }
+
+    private async Task CommandAsync(string command)
+    {
+        var result = await _host!.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync("postgres", command);
+        Assert.True(result.Success, result.Message);
+        if (command == KnownResourceCommands.StartCommand)
+        {
+            await _host.ResourceNotifications.WaitForResourceHealthyAsync("postgres").WaitAsync(TimeSpan.FromMinutes(1));
+        }
+    }
+}
+
+public sealed class PostgresOutageTests(OwnPostgresApp app, ITestOutputHelper output) : IClassFixture<OwnPostgresApp>
+{
+    [Fact]
+    public async Task PostgreSQL_stopped_20_s_under_load_gives_only_503s_and_every_saga_and_event_finishes_after()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 50, 40));
+        using var warm = app.Client($"pg-warm-{Guid.NewGuid():N}");
+        var first = await warm.ReserveAsync((await warm.HoldSeatsAsync(performance, "A-1-1")).HoldId);
+        await app.WaitForEventAsync(BookingTopics.Completed, first.Id);
+
+        var statuses = new ConcurrentDictionary<int, int>();
+        var accepted = new ConcurrentBag<Guid>();
+        using var stop = new CancellationTokenSource();
+        var seat = 1;
+        var users = Enumerable.Range(0, 8).Select(u => Task.Run(async () =>
+        {
+            using var client = app.Client($"pg-user-{u}-{Guid.NewGuid():N}");
+            while (!stop.IsCancellationRequested)
+            {
+                var n = Interlocked.Increment(ref seat);
+                if (n >= 2000)
+                {
+                    return;
+                }
+
+                using var hold = await client.PostJsonAsync($"/api/performances/{performance}/holds", new { seatIds = new[] { $"A-{1 + (n / 40)}-{1 + (n % 40)}" } });
+                statuses.AddOrUpdate((int)hold.StatusCode, 1, (_, c) => c + 1);
+                if (hold.StatusCode != HttpStatusCode.Created)
+                {
+                    await Task.Delay(200);
+                    continue;
+                }
+
+                var holdId = (await hold.ReadAsync<Booking.Api.Seats.SeatHoldDto>(HttpStatusCode.Created)).HoldId;
+                using var reserve = await client.PostJsonAsync("/api/reservations", new { holdId });
+                statuses.AddOrUpdate((int)reserve.StatusCode, 1, (_, c) => c + 1);
+                if (reserve.StatusCode == HttpStatusCode.Accepted)
+                {
+                    accepted.Add((await reserve.ReadAsync<Booking.Core.Reservations.ReservationDto>(HttpStatusCode.Accepted)).Id);
+                }
+
+                await Task.Delay(300);
+            }
+        })).ToList();
+
+        await Task.Delay(3000);
+        await app.StopPostgresAsync();
+        await Task.Delay(TimeSpan.FromSeconds(20));
+        await app.StartPostgresAsync();
+        await Task.Delay(5000);
+        await stop.CancelAsync();
+        await Task.WhenAll(users);
+        output.WriteLine(string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}: {s.Value}")));
+
+        Assert.All(statuses.Keys, status => Assert.True(status < 500 || status == 503, $"status {status}"));
+        Assert.True(statuses.GetValueOrDefault(503) > 0, "The outage should have been seen.");
+        Assert.True(statuses.GetValueOrDefault(202) > 0, "Bookings should have been accepted around the outage.");
+
+        // Every accepted booking reaches a final status, with its event, and nothing stays unsent.
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        await using var db = app.NewDbContext();
+        var ids = accepted.Append(first.Id).ToList();
+        while (await db.Reservations.CountAsync(r => ids.Contains(r.Id) && (r.Status == ReservationStatus.Pending || r.Status == ReservationStatus.Cancelling)) > 0
+            || await db.OutboxMessages.CountAsync(m => m.SentAt == null && m.QuarantinedAt == null) > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "Sagas or events still unfinished 120 s after PostgreSQL came back.");
+            await Task.Delay(500);
+        }
+
+        foreach (var reservation in await db.Reservations.AsNoTracking().Where(r => ids.Contains(r.Id)).ToListAsync())
+        {
+            var topic = reservation.Status == ReservationStatus.Confirmed ? BookingTopics.Completed : BookingTopics.Failed;
+            await app.WaitForEventAsync(topic, reservation.Id, TimeSpan.FromSeconds(30));
+        }
+    }
+}
