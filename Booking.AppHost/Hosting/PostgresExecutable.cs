@@ -148,6 +148,7 @@ public static class PostgresExecutableExtensions
 
         if (File.Exists(Path.Combine(directory, "PG_VERSION")))
         {
+            await WaitForPreviousServerAsync(directory, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -172,6 +173,27 @@ public static class PostgresExecutableExtensions
         finally
         {
             File.Delete(passwordFile);
+        }
+    }
+
+    /// <summary>
+    /// A restart right after a stop (a dashboard command, a test) can find the previous server still finishing its
+    /// shutdown, holding the port and shared memory; starting over it fails. Waits (up to 30 s) until it is gone.
+    /// </summary>
+    private static async Task WaitForPreviousServerAsync(string directory, CancellationToken cancellationToken)
+    {
+        var pidFile = Path.Combine(directory, "postmaster.pid");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (File.Exists(pidFile) && DateTime.UtcNow < deadline)
+        {
+            var first = (await File.ReadAllLinesAsync(pidFile, cancellationToken).ConfigureAwait(false)).FirstOrDefault();
+            if (!int.TryParse(first, System.Globalization.CultureInfo.InvariantCulture, out var pid) || !Directory.Exists($"/proc/{pid}"))
+            {
+                // A stale file of a server that is gone: PostgreSQL itself deals with it.
+                return;
+            }
+
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -8,7 +8,6 @@ using Booking.Core.Outbox;
 using Booking.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 
 namespace Booking.Tests.Faults;
 
@@ -31,21 +30,11 @@ public sealed class OwnPostgresApp(Dependencies dependencies) : SagaApp(dependen
             RandomPorts = true,
             Durable = false,
         });
-        _host = builder.Build();
-        await _host.StartAsync();
-        await _host.ResourceNotifications.WaitForResourceHealthyAsync("postgres").WaitAsync(TimeSpan.FromMinutes(1));
+        _host = await TestAppHost.StartAsync(builder, "postgres");
         _server = (await postgres.Resource.ConnectionStringExpression.GetValueAsync(CancellationToken.None))!;
     }
 
-    protected override async Task<string> CreateDatabaseAsync(string prefix)
-    {
-        var name = $"{prefix}_{Guid.NewGuid():N}"[..40];
-        await using var connection = new NpgsqlConnection($"{_server};Database=postgres;Pooling=false");
-        await connection.OpenAsync();
-        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
-        await create.ExecuteNonQueryAsync();
-        return $"{_server};Database={name};Maximum Pool Size=24;Timeout=5";
-    }
+    protected override Task<string> CreateDatabaseAsync(string prefix) => TestAppHost.CreateDatabaseAsync(_server, prefix);
 
     protected override async ValueTask StopMoreAsync()
     {
@@ -64,6 +53,10 @@ public sealed class OwnPostgresApp(Dependencies dependencies) : SagaApp(dependen
         if (command == KnownResourceCommands.StartCommand)
         {
             await _host.ResourceNotifications.WaitForResourceHealthyAsync("postgres").WaitAsync(TimeSpan.FromMinutes(1));
+        }
+        else
+        {
+            await _host.ResourceNotifications.WaitForResourceAsync("postgres", [KnownResourceStates.Exited, KnownResourceStates.Finished]).WaitAsync(TimeSpan.FromMinutes(1));
         }
     }
 }

@@ -30,9 +30,7 @@ public sealed class OwnRedisApp(Dependencies dependencies) : BookingApp(dependen
             RandomPorts = true,
             Durable = false,
         });
-        _redisHost = builder.Build();
-        await _redisHost.StartAsync();
-        await _redisHost.ResourceNotifications.WaitForResourceHealthyAsync("redis").WaitAsync(TimeSpan.FromMinutes(1));
+        _redisHost = await TestAppHost.StartAsync(builder, "redis");
         _redis = (await redis.Resource.ConnectionStringExpression.GetValueAsync(CancellationToken.None))!;
         Assert.True(_redisHost.ResourceNotifications.TryGetCurrentState("redis", out var state));
         RedisPid = int.Parse(state.Snapshot.Properties.Single(p => p.Name == "executable.pid").Value!.ToString()!, System.Globalization.CultureInfo.InvariantCulture);

@@ -66,9 +66,7 @@ public sealed class PostgresExecutableTests
     {
         var builder = TestAppHost.CreateBuilder();
         var postgres = builder.AddPostgresExecutable("postgres", new AppHostSettings { DataDirectory = directory, RandomPorts = true, Durable = false });
-        var app = builder.Build();
-        await app.StartAsync(ct);
-        await app.ResourceNotifications.WaitForResourceHealthyAsync("postgres", ct).WaitAsync(TimeSpan.FromMinutes(1), ct);
+        var app = await TestAppHost.StartAsync(builder, "postgres");
         return (app, (await postgres.Resource.ConnectionStringExpression.GetValueAsync(ct))!);
     }
 

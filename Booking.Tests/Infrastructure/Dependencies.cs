@@ -1,7 +1,6 @@
 using Aspire.Hosting;
 using Booking.AppHost.Hosting;
 using Booking.Tests.Infrastructure;
-using Npgsql;
 using StackExchange.Redis;
 
 [assembly: AssemblyFixture(typeof(Dependencies))]
@@ -30,27 +29,16 @@ public sealed class Dependencies : IAsyncLifetime
         var builder = TestAppHost.CreateBuilder();
         var redis = builder.AddRedisExecutable("redis", settings);
         var postgres = builder.AddPostgresExecutable("postgres", settings);
-        _app = builder.Build();
+        _app = await TestAppHost.StartAsync(builder, "redis", "postgres");
 
         using var timeout = new CancellationTokenSource(StartTimeout);
-        await _app.StartAsync(timeout.Token);
-        await _app.ResourceNotifications.WaitForResourceHealthyAsync("redis", timeout.Token);
-        await _app.ResourceNotifications.WaitForResourceHealthyAsync("postgres", timeout.Token);
         RedisConnectionString = (await redis.Resource.ConnectionStringExpression.GetValueAsync(timeout.Token))!;
         _postgres = (await postgres.Resource.ConnectionStringExpression.GetValueAsync(timeout.Token))!;
         RedisConnection = await ConnectionMultiplexer.ConnectAsync(RedisConnectionString);
     }
 
     /// <summary>A new, empty database for one test class; returns its connection string.</summary>
-    public async Task<string> CreateDatabaseAsync(string prefix)
-    {
-        var name = $"{prefix}_{Guid.NewGuid():N}"[..40];
-        await using var connection = new NpgsqlConnection($"{_postgres};Database=postgres;Pooling=false");
-        await connection.OpenAsync();
-        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
-        await create.ExecuteNonQueryAsync();
-        return $"{_postgres};Database={name};Maximum Pool Size=24;Timeout=15";
-    }
+    public Task<string> CreateDatabaseAsync(string prefix) => TestAppHost.CreateDatabaseAsync(_postgres, prefix);
 
     public async ValueTask DisposeAsync()
     {

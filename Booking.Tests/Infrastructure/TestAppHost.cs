@@ -1,4 +1,5 @@
 using Aspire.Hosting;
+using Npgsql;
 
 namespace Booking.Tests.Infrastructure;
 
@@ -13,4 +14,30 @@ public static class TestAppHost
             AssemblyName = typeof(Booking.AppHost.Hosting.AppHostSettings).Assembly.GetName().Name,
             DisableDashboard = true,
         });
+
+    /// <summary>Builds and starts the app, and waits until every named resource is healthy.</summary>
+    public static async Task<DistributedApplication> StartAsync(IDistributedApplicationBuilder builder, params string[] resources)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var app = builder.Build();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await app.StartAsync(timeout.Token);
+        foreach (var resource in resources)
+        {
+            await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
+        }
+
+        return app;
+    }
+
+    /// <summary>A new, empty database on the server; returns its connection string (a service's pool size).</summary>
+    public static async Task<string> CreateDatabaseAsync(string serverConnectionString, string prefix)
+    {
+        var name = $"{prefix}_{Guid.NewGuid():N}"[..40];
+        await using var connection = new NpgsqlConnection($"{serverConnectionString};Database=postgres;Pooling=false");
+        await connection.OpenAsync();
+        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+        await create.ExecuteNonQueryAsync();
+        return $"{serverConnectionString};Database={name};Maximum Pool Size=24;Timeout=15";
+    }
 }
