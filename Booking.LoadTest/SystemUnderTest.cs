@@ -44,6 +44,14 @@ public sealed class SystemUnderTest : IAsyncDisposable
         }, cancellationToken).ConfigureAwait(false);
 
         var redis = builder.CreateResourceBuilder<IResourceWithConnectionString>("redis");
+        // Virtual users are closed-loop bots, far past any person's hold rate: the per-user limiter stays in the
+        // request path (its cost is measured) but does not refuse them. The test suite checks the limit itself.
+        (string, string)[] unlimited = [("Booking__HoldsPerSecondPerUser", "1000000"), ("Booking__HoldBurstPerUser", "1000000")];
+        var api = builder.CreateResourceBuilder<ProjectResource>("booking-api");
+        foreach (var (name, value) in unlimited)
+        {
+            api.WithEnvironment(name, value);
+        }
         var services = new List<string>(Services);
         if (options.Modes.Contains("naive"))
         {
@@ -56,6 +64,8 @@ public sealed class SystemUnderTest : IAsyncDisposable
                 .WithReference(builder.CreateResourceBuilder<IResourceWithConnectionString>("bookingdb"))
                 .WithReference(builder.CreateResourceBuilder<ProjectResource>("performance-stub"))
                 .WithEnvironment("Booking__HoldStrategy", "naive")
+                .WithEnvironment(unlimited[0].Item1, unlimited[0].Item2)
+                .WithEnvironment(unlimited[1].Item1, unlimited[1].Item2)
                 .WaitFor(builder.CreateResourceBuilder<ProjectResource>("booking-api"));
             services.Add("booking-api-naive");
         }

@@ -53,6 +53,13 @@ public sealed class StorableText(RequestDelegate next, IProblemDetailsService pr
     /// <summary>The JSON path of the first unstorable string or property name; null when all are fine or the JSON is invalid.</summary>
     public static string? FindUnstorable(ReadOnlySpan<byte> json)
     {
+        // In valid JSON, NUL and surrogates can only arrive as \u escapes (a raw NUL or a surrogate's raw bytes make it
+        // invalid, which the endpoint's own reading answers): plain ASCII without one needs no parse. Hot-path bodies are.
+        if (System.Text.Ascii.IsValid(json) && json.IndexOf("\\u"u8) < 0 && json.IndexOf((byte)0) < 0)
+        {
+            return null;
+        }
+
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
         var property = "body";
         try
