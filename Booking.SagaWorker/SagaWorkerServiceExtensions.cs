@@ -18,6 +18,7 @@ public static class SagaWorkerServiceExtensions
         builder.AddKafkaProducer("kafka", producer => producer.MessageTimeoutMs = 0);
 
         builder.Services.AddOptions<SagaOptions>().BindConfiguration(SagaOptions.SectionName);
+        builder.AddKafkaConsumer("kafka", builder.Configuration[$"{SagaOptions.SectionName}:{nameof(SagaOptions.ConsumerGroup)}"] ?? SagaOptions.DefaultConsumerGroup);
         builder.Services.AddSingleton<SagaTelemetry>();
         builder.Services.AddSingleton<SagaRunner>();
         builder.Services.AddScoped<SagaOrchestrator>();

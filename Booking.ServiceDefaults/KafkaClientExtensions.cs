@@ -6,25 +6,33 @@ using Microsoft.Extensions.Logging;
 
 namespace Microsoft.Extensions.Hosting;
 
-/// <summary>Kafka clients registered the way Aspire's Confluent.Kafka integration does, from <c>ConnectionStrings:{name}</c>.</summary>
+/// <summary>
+/// Kafka clients registered the way Aspire.Confluent.Kafka does (that package is not obtainable here): the
+/// broker list from <c>ConnectionStrings:{name}</c>, librdkafka settings from the sections
+/// <c>Aspire:Confluent:Kafka:Producer:Config</c> and <c>Aspire:Confluent:Kafka:Consumer:Config</c> (any
+/// librdkafka property by its .NET name), then the caller's code; a health check with the client.
+/// </summary>
 public static class KafkaClientExtensions
 {
+    public const string ProducerSection = "Aspire:Confluent:Kafka:Producer:Config";
+    public const string ConsumerSection = "Aspire:Confluent:Kafka:Consumer:Config";
+
     /// <summary>An idempotent, acks=all producer of string keys and values, with a health check.</summary>
     public static IHostApplicationBuilder AddKafkaProducer(this IHostApplicationBuilder builder, string connectionName, Action<ProducerConfig>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var bootstrap = BootstrapServers(builder, connectionName);
+        var config = new ProducerConfig
+        {
+            BootstrapServers = BootstrapServers(builder, connectionName),
+            EnableIdempotence = true,
+            Acks = Acks.All,
+            LingerMs = 2,
+            ClientId = builder.Environment.ApplicationName,
+        };
+        builder.Configuration.GetSection(ProducerSection).Bind(config);
+        configure?.Invoke(config);
         builder.Services.AddSingleton(services =>
         {
-            var config = new ProducerConfig
-            {
-                BootstrapServers = bootstrap,
-                EnableIdempotence = true,
-                Acks = Acks.All,
-                LingerMs = 2,
-                ClientId = builder.Environment.ApplicationName,
-            };
-            configure?.Invoke(config);
             var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Kafka.Producer");
             return new ProducerBuilder<string, string>(config)
                 .SetLogHandler((_, message) => logger.LogDebug("{Facility}: {Message}", message.Facility, message.Message))
@@ -39,21 +47,29 @@ public static class KafkaClientExtensions
         return builder;
     }
 
-    /// <summary>The consumer settings every Booking consumer starts from; callers add the group and topics.</summary>
-    public static ConsumerConfig ConsumerConfig(this IConfiguration configuration, string connectionName, string groupId)
+    /// <summary>
+    /// Consumers of string keys and values in group <paramref name="groupId"/>: a <see cref="KafkaConsumerFactory"/>
+    /// that builds them (a consumer belongs to the loop that polls it, with that loop's rebalance handlers).
+    /// Manual commits, earliest offset, short sessions (a restarted consumer gets its partitions back quickly).
+    /// </summary>
+    public static IHostApplicationBuilder AddKafkaConsumer(this IHostApplicationBuilder builder, string connectionName, string groupId, Action<ConsumerConfig>? configure = null)
     {
-        ArgumentNullException.ThrowIfNull(configuration);
-        return new ConsumerConfig
+        ArgumentNullException.ThrowIfNull(builder);
+        var config = new ConsumerConfig
         {
-            BootstrapServers = configuration.GetConnectionString(connectionName)
-                ?? throw new InvalidOperationException($"ConnectionStrings:{connectionName} is missing."),
+            BootstrapServers = BootstrapServers(builder, connectionName),
             GroupId = groupId,
             AutoOffsetReset = AutoOffsetReset.Earliest,
             EnableAutoCommit = false,
             // Short sessions: a restarted consumer gets its partitions back quickly (DESIGN.md, mock cluster facts).
             SessionTimeoutMs = 6000,
             HeartbeatIntervalMs = 1000,
+            ClientId = builder.Environment.ApplicationName,
         };
+        builder.Configuration.GetSection(ConsumerSection).Bind(config);
+        configure?.Invoke(config);
+        builder.Services.AddSingleton(new KafkaConsumerFactory(config));
+        return builder;
     }
 
     private static string BootstrapServers(IHostApplicationBuilder builder, string connectionName) =>
@@ -79,4 +95,12 @@ public static class KafkaClientExtensions
             }
         }
     }
+}
+
+/// <summary>Builds consumers from the registered settings; the caller adds its handlers and owns the consumer.</summary>
+public sealed class KafkaConsumerFactory(ConsumerConfig config)
+{
+    public ConsumerConfig Config => new(config.ToDictionary(entry => entry.Key, entry => entry.Value));
+
+    public ConsumerBuilder<string, string> CreateBuilder() => new(Config);
 }

@@ -11,7 +11,7 @@ namespace Booking.SagaWorker.Saga;
 /// </summary>
 public sealed partial class RequestedEventConsumer(
     SagaRunner runner,
-    IConfiguration configuration,
+    KafkaConsumerFactory consumers,
     IOptions<SagaOptions> options,
     ILogger<RequestedEventConsumer> logger) : BackgroundService
 {
@@ -27,7 +27,7 @@ public sealed partial class RequestedEventConsumer(
         var offsets = new OffsetTracker();
         // Not disposed: sagas still finishing after the loop ends release it.
         var slots = new SemaphoreSlim(options.Value.MaxConcurrency);
-        using var consumer = new ConsumerBuilder<string, string>(configuration.ConsumerConfig("kafka", options.Value.ConsumerGroup))
+        using var consumer = consumers.CreateBuilder()
             .SetErrorHandler((_, error) => LogKafkaError(error.Code, error.Reason))
             .SetPartitionsRevokedHandler((_, _) => offsets.Reset())
             .Build();

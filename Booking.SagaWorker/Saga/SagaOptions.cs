@@ -14,7 +14,9 @@ public sealed class SagaOptions
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>The Kafka consumer group of the requested-event consumer.</summary>
-    public string ConsumerGroup { get; set; } = "booking-saga";
+    public const string DefaultConsumerGroup = "booking-saga";
+
+    public string ConsumerGroup { get; set; } = DefaultConsumerGroup;
 
     /// <summary>How many requested events the consumer runs at once.</summary>
     public int MaxConcurrency { get; set; } = 256;
