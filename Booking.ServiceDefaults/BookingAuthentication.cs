@@ -96,7 +96,9 @@ public static class BookingAuthentication
 public sealed class ServiceTokens(SymmetricSecurityKey key, string serviceName, TimeProvider time)
 {
     private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
-    private (string Token, DateTimeOffset RenewAt)? _current;
+
+    // One reference, swapped whole: concurrent requests read a token and its renewal time that belong together.
+    private volatile Issued? _current;
 
     public string Current
     {
@@ -109,10 +111,12 @@ public sealed class ServiceTokens(SymmetricSecurityKey key, string serviceName, 
             }
 
             var token = BookingAuthentication.CreateToken(key, serviceName, [BookingAuthentication.ServiceRole], now, Lifetime);
-            _current = (token, now + Lifetime / 2);
+            _current = new Issued(token, now + Lifetime / 2);
             return token;
         }
     }
+
+    private sealed record Issued(string Token, DateTimeOffset RenewAt);
 }
 
 /// <summary>Adds <see cref="ServiceTokens.Current"/> as the bearer token of every request of the client it is added to.</summary>

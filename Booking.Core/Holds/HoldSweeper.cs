@@ -11,40 +11,40 @@ namespace Booking.Core.Holds;
 /// </summary>
 public sealed partial class HoldSweeper : BackgroundService
 {
-    private readonly ResourceRegistry registry;
-    private readonly HoldEngine holds;
-    private readonly IConnectionMultiplexer redis;
-    private readonly IOptions<BookingOptions> options;
-    private readonly TimeProvider time;
-    private readonly ILogger<HoldSweeper> logger;
+    private readonly ResourceRegistry _registry;
+    private readonly HoldEngine _holds;
+    private readonly IConnectionMultiplexer _redis;
+    private readonly IOptions<BookingOptions> _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<HoldSweeper> _logger;
     private long _liveHolds;
 
     public HoldSweeper(ResourceRegistry registry, HoldEngine holds, IConnectionMultiplexer redis, IOptions<BookingOptions> options,
         TimeProvider time, IMeterFactory meters, ILogger<HoldSweeper> logger)
     {
-        this.registry = registry;
-        this.holds = holds;
-        this.redis = redis;
-        this.options = options;
-        this.time = time;
-        this.logger = logger;
+        _registry = registry;
+        _holds = holds;
+        _redis = redis;
+        _options = options;
+        _time = time;
+        _logger = logger;
         meters.Create(BookingTelemetry.MeterName).CreateObservableGauge("booking.holds.live", () => Interlocked.Read(ref _liveHolds),
             description: "Holds not yet expired, released or confirmed, as of the last sweep.");
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(options.Value.SweepInterval, time);
+        using var timer = new PeriodicTimer(_options.Value.SweepInterval, _time);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
             try
             {
                 var expired = 0;
                 var live = 0L;
-                await foreach (var resource in registry.ListAsync().WithCancellation(stoppingToken).ConfigureAwait(false))
+                await foreach (var resource in _registry.ListAsync().WithCancellation(stoppingToken).ConfigureAwait(false))
                 {
-                    expired += await holds.SweepAsync(resource, limit: 1000).ConfigureAwait(false);
-                    live += await redis.GetDatabase().SortedSetLengthAsync(resource.ExpiryKey).ConfigureAwait(false);
+                    expired += await _holds.SweepAsync(resource, limit: 1000).ConfigureAwait(false);
+                    live += await _redis.GetDatabase().SortedSetLengthAsync(resource.ExpiryKey).ConfigureAwait(false);
                 }
 
                 Interlocked.Exchange(ref _liveHolds, live);

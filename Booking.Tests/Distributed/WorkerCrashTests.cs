@@ -92,13 +92,12 @@ public sealed class WorkerCrashTests(DistributedSystem system, ITestOutputHelper
     /// </summary>
     private static Process WorkerProcess(DistributedApplication app)
     {
-        Assert.True(app.ResourceNotifications.TryGetCurrentState("saga-worker", out var resource));
-        var pid = resource.Snapshot.Properties.Single(p => p.Name == "executable.pid").Value!.ToString()!;
+        var pid = TestAppHost.Pid(app, "saga-worker");
         var children = Directory.GetDirectories($"/proc/{pid}/task")
             .SelectMany(task => File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
             .Select(int.Parse)
             .ToList();
-        return Process.GetProcessById(children.Count == 1 ? children[0] : int.Parse(pid, System.Globalization.CultureInfo.InvariantCulture));
+        return Process.GetProcessById(children.Count == 1 ? children[0] : pid);
     }
 
     private static PerformanceDbContext NewPerformanceDb(string connectionString) =>

@@ -32,8 +32,7 @@ public sealed class OwnRedisApp(Dependencies dependencies) : BookingApp(dependen
         });
         _redisHost = await TestAppHost.StartAsync(builder, "redis");
         _redis = (await redis.Resource.ConnectionStringExpression.GetValueAsync(CancellationToken.None))!;
-        Assert.True(_redisHost.ResourceNotifications.TryGetCurrentState("redis", out var state));
-        RedisPid = int.Parse(state.Snapshot.Properties.Single(p => p.Name == "executable.pid").Value!.ToString()!, System.Globalization.CultureInfo.InvariantCulture);
+        RedisPid = TestAppHost.Pid(_redisHost, "redis");
     }
 
     protected override async ValueTask StopMoreAsync()

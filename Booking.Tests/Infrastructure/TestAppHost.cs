@@ -30,6 +30,14 @@ public static class TestAppHost
         return app;
     }
 
+    /// <summary>The process id DCP reports for a resource (for a project, its <c>dotnet run</c> wrapper).</summary>
+    public static int Pid(DistributedApplication app, string resource)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        Assert.True(app.ResourceNotifications.TryGetCurrentState(resource, out var state), resource);
+        return int.Parse(state.Snapshot.Properties.Single(p => p.Name == "executable.pid").Value!.ToString()!, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>A new, empty database on the server; returns its connection string (a service's pool size).</summary>
     public static async Task<string> CreateDatabaseAsync(string serverConnectionString, string prefix)
     {
