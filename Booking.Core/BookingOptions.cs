@@ -8,6 +8,13 @@ public sealed class BookingOptions
     /// <summary>How long a hold lasts before its units return by themselves.</summary>
     public TimeSpan HoldTtl { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Once a reservation is accepted (202) its hold is pinned to it and lasts this long instead, so only the saga
+    /// decides its fate: relay lag, a worker outage or clock skew shorter than this never fails it HOLD_EXPIRED.
+    /// A reservation that was never stored (a crash between pinning and the commit) frees its units after this.
+    /// </summary>
+    public TimeSpan ReservedHoldLease { get; set; } = TimeSpan.FromHours(1);
+
     public int MaxSeatsPerHold { get; set; } = 8;
 
     /// <summary>

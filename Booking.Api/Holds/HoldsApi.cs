@@ -28,10 +28,10 @@ public static class HoldsApi
         return await holds.ReleaseAsync(hold.Resource, holdId, userId).ConfigureAwait(false) switch
         {
             ReleaseOutcome.Released => TypedResults.NoContent(),
-            ReleaseOutcome.Booked => Problems.Conflict(
+            ReleaseOutcome.Booked or ReleaseOutcome.Reserved => Problems.Conflict(
                 ProblemCodes.InvalidState,
-                "Hold is booked",
-                "The hold became a booking; cancel the reservation instead."),
+                "Hold is reserved",
+                "A reservation was made from the hold; cancel the reservation instead."),
             _ => Problems.NotFound($"Hold '{holdId}'"),
         };
     }

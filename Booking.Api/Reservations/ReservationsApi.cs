@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using StackExchange.Redis;
 
 namespace Booking.Api.Reservations;
 
@@ -86,7 +87,7 @@ public static class ReservationsApi
             return Problems.NotFound($"Hold '{holdId}'");
         }
 
-        if (Unusable(hold, now) is { } problem)
+        if (Unusable(hold) is { } problem)
         {
             return problem;
         }
@@ -145,12 +146,29 @@ public static class ReservationsApi
             detail.ReservationId = reservation.Id;
         }
 
-        // The reservation, its saga and the event that starts the saga commit together, or not at all.
+        // From here the hold is the reservation's: the user cannot release it and it outlives any relay lag. Redis's
+        // clock, not this process's, decides whether it is still live.
+        switch (await services.Holds.PinAsync(hold.Resource, holdId, userId, reservation.Id, services.Options.Value.ReservedHoldLease).ConfigureAwait(false))
+        {
+            case PinOutcome.Expired:
+                return HoldExpired(holdId);
+            case PinOutcome.Released:
+                return HoldReleased(holdId);
+            case PinOutcome.Used:
+                return HoldAlreadyUsed(holdId);
+            case PinOutcome.NotFound:
+                return Problems.NotFound($"Hold '{holdId}'");
+        }
+
+        // The reservation, its saga and the event that starts the saga commit together, or not at all; if not, the
+        // hold goes back to the user as it was.
         services.Db.Reservations.Add(reservation);
         OutboxWriter.Add(services.Db, BookingTopics.Requested, reservation, now);
+        var stored = false;
         try
         {
             await services.Db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            stored = true;
         }
         catch (DbUpdateException exception) when (exception.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: ReservationSeat.KeyName })
         {
@@ -168,6 +186,13 @@ public static class ReservationsApi
         catch (DbUpdateException exception) when (exception.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
         {
             return HoldAlreadyUsed(holdId);
+        }
+        finally
+        {
+            if (!stored)
+            {
+                await UnpinQuietlyAsync(services.Holds, hold.Resource, holdId, reservation.Id).ConfigureAwait(false);
+            }
         }
 
         return TypedResults.Accepted($"/api/reservations/{reservation.Id}", ReservationDto.From(reservation));
@@ -310,17 +335,32 @@ public static class ReservationsApi
     internal static IQueryable<Reservation> WithEverything(BookingDbContext db) =>
         db.Reservations.AsNoTracking().Include(r => r.Details).Include(r => r.Saga).ThenInclude(s => s!.Steps).AsSplitQuery();
 
-    private static ProblemHttpResult? Unusable(HoldRecord hold, DateTimeOffset now) => hold.State switch
+    /// <summary>The answer for a hold that is plainly used up; whether a HELD one is still live, pinning decides.</summary>
+    private static ProblemHttpResult? Unusable(HoldRecord hold) => hold.State switch
     {
         HoldState.Booked => HoldAlreadyUsed(hold.HoldId),
-        HoldState.Released or HoldState.Unbooked => Problems.Conflict(ProblemCodes.HoldExpired, "Hold released", $"Hold '{hold.HoldId}' was released."),
+        HoldState.Released or HoldState.Unbooked => HoldReleased(hold.HoldId),
         HoldState.Expired => HoldExpired(hold.HoldId),
-        _ when hold.ExpiresAt <= now => HoldExpired(hold.HoldId),
         _ => null,
     };
 
+    private static async Task UnpinQuietlyAsync(HoldEngine holds, ResourceRef resource, Guid holdId, Guid reservationId)
+    {
+        try
+        {
+            await holds.UnpinAsync(resource, holdId, reservationId).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException or OperationCanceledException)
+        {
+            // Redis went away too: the pinned hold frees its units when its lease ends.
+        }
+    }
+
     private static ProblemHttpResult HoldExpired(Guid holdId) =>
         Problems.Conflict(ProblemCodes.HoldExpired, "Hold expired", $"Hold '{holdId}' expired; hold the units again.");
+
+    private static ProblemHttpResult HoldReleased(Guid holdId) =>
+        Problems.Conflict(ProblemCodes.HoldExpired, "Hold released", $"Hold '{holdId}' was released.");
 
     private static ProblemHttpResult HoldAlreadyUsed(Guid holdId) =>
         Problems.Conflict(ProblemCodes.HoldAlreadyUsed, "Hold already used", $"Hold '{holdId}' already became a reservation.");

@@ -127,9 +127,33 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis)
         {
             "OK" => ReleaseOutcome.Released,
             "BOOKED" => ReleaseOutcome.Booked,
+            "RESERVED" => ReleaseOutcome.Reserved,
             _ => ReleaseOutcome.NotFound,
         };
     }
+
+    /// <summary>
+    /// Pins the user's live hold to the reservation being made from it (Redis's clock decides whether it is still
+    /// live): the user can no longer release it and it expires only after <paramref name="lease"/>, so the saga
+    /// confirms it however late it runs. Idempotent for the same reservation.
+    /// </summary>
+    public async Task<PinOutcome> PinAsync(ResourceRef resource, Guid holdId, string userId, Guid reservationId, TimeSpan lease)
+    {
+        var result = await lua.RunAsync(lua.Scripts.PinHold, Keys(resource, holdId),
+            [holdId.ToString("D"), userId, reservationId.ToString("D"), (long)lease.TotalMilliseconds], 1).ConfigureAwait(false);
+        return (string)result[0]! switch
+        {
+            "OK" => PinOutcome.Pinned,
+            "EXPIRED" => PinOutcome.Expired,
+            "RELEASED" or "UNBOOKED" => PinOutcome.Released,
+            "NOT_FOUND" => PinOutcome.NotFound,
+            _ => PinOutcome.Used,
+        };
+    }
+
+    /// <summary>Gives a pinned hold back to its user when the reservation could not be stored.</summary>
+    public async Task UnpinAsync(ResourceRef resource, Guid holdId, Guid reservationId) =>
+        await lua.RunAsync(lua.Scripts.UnpinHold, Keys(resource, holdId), [holdId.ToString("D"), reservationId.ToString("D")], 1).ConfigureAwait(false);
 
     /// <summary>Turns a live hold into booked units. Idempotent.</summary>
     public async Task<ConfirmOutcome> ConfirmAsync(ResourceRef resource, Guid holdId, Guid reservationId)

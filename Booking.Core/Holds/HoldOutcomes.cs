@@ -5,6 +5,23 @@ public enum ReleaseOutcome
     Released,
     NotFound,
     Booked,
+
+    /// <summary>A reservation was made from the hold: it is the saga's now (cancel the reservation instead).</summary>
+    Reserved,
+}
+
+/// <summary>What pinning a hold to a new reservation came to.</summary>
+public enum PinOutcome
+{
+    Pinned,
+    Expired,
+
+    /// <summary>Released by its user (or given back by a saga) before the reservation could pin it.</summary>
+    Released,
+
+    /// <summary>Already booked, or pinned to another reservation.</summary>
+    Used,
+    NotFound,
 }
 
 public enum ConfirmOutcome

@@ -33,6 +33,8 @@ public sealed class LuaScripts
         SweepSeats = scripts["sweep_seats"];
         SeatMap = scripts["seat_map"];
         LoadSeats = scripts["load_seats"];
+        PinHold = scripts["pin_hold"];
+        UnpinHold = scripts["unpin_hold"];
 
         SetCapacity = scripts["set_capacity"];
         CapacityState = scripts["capacity_state"];
@@ -53,6 +55,10 @@ public sealed class LuaScripts
     public LuaScript SweepSeats { get; }
     public LuaScript SeatMap { get; }
     public LuaScript LoadSeats { get; }
+
+    /// <summary>Seat and capacity holds alike: pins a hold to its reservation, and undoes that.</summary>
+    public LuaScript PinHold { get; }
+    public LuaScript UnpinHold { get; }
 
     public LuaScript SetCapacity { get; }
     public LuaScript CapacityState { get; }

@@ -45,6 +45,24 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
     }
 
     [Fact]
+    public async Task A_pinned_capacity_hold_keeps_its_units_past_its_ttl_until_the_saga_confirms_it()
+    {
+        var slot = NewSlot();
+        var holdId = Guid.NewGuid();
+        var reservationId = Guid.NewGuid();
+        await _engines.Capacity.SetAsync(slot, 5);
+        await _engines.Capacity.HoldAsync(slot, holdId, "alice", TimeSpan.FromMilliseconds(300), 4);
+
+        Assert.Equal(PinOutcome.Pinned, await _engines.Holds.PinAsync(slot, holdId, "alice", reservationId, LongTtl));
+        Assert.Equal(ReleaseOutcome.Reserved, await _engines.Holds.ReleaseAsync(slot, holdId, "alice"));
+        await Task.Delay(TimeSpan.FromMilliseconds(450));
+
+        Assert.Equal(HoldAttemptStatus.Unavailable, (await _engines.Capacity.HoldAsync(slot, Guid.NewGuid(), "bob", LongTtl, 2)).Status);
+        Assert.Equal(ConfirmOutcome.Confirmed, await _engines.Holds.ConfirmAsync(slot, holdId, reservationId));
+        Assert.Equal(new CapacityCounters(5, 0, 4), await _engines.Capacity.ReadAsync(slot));
+    }
+
+    [Fact]
     public async Task Release_is_idempotent_and_only_for_the_owner()
     {
         var slot = NewSlot();

@@ -117,6 +117,59 @@ public sealed class SeatScriptsTests(Dependencies dependencies)
     }
 
     [Fact]
+    public async Task A_pinned_hold_outlives_its_ttl_cannot_be_released_and_is_confirmed_late()
+    {
+        var (performance, _) = await _engines.NewPerformanceAsync();
+        var holdId = Guid.NewGuid();
+        var reservationId = Guid.NewGuid();
+        var resource = ResourceRef.Performance(performance);
+        await _engines.Seats.HoldAsync(performance, holdId, "alice", TimeSpan.FromMilliseconds(300), ["A-1-1", "A-1-2"]);
+
+        Assert.Equal(PinOutcome.NotFound, await _engines.Holds.PinAsync(resource, holdId, "mallory", reservationId, LongTtl));
+        Assert.Equal(PinOutcome.Pinned, await _engines.Holds.PinAsync(resource, holdId, "alice", reservationId, LongTtl));
+        Assert.Equal(PinOutcome.Pinned, await _engines.Holds.PinAsync(resource, holdId, "alice", reservationId, LongTtl));
+        Assert.Equal(PinOutcome.Used, await _engines.Holds.PinAsync(resource, holdId, "alice", Guid.NewGuid(), LongTtl));
+        Assert.Equal(ReleaseOutcome.Reserved, await _engines.Holds.ReleaseAsync(resource, holdId, "alice"));
+
+        await Task.Delay(TimeSpan.FromMilliseconds(450));
+
+        // Past the hold's own TTL: nobody else can take its seats, a sweep leaves it, and the saga still confirms it.
+        Assert.Equal(HoldAttemptStatus.Unavailable, (await _engines.Seats.HoldAsync(performance, Guid.NewGuid(), "bob", LongTtl, ["A-1-1"])).Status);
+        Assert.Equal(0, await _engines.Holds.SweepAsync(resource, 100));
+        Assert.Equal(ConfirmOutcome.Confirmed, await _engines.Holds.ConfirmAsync(resource, holdId, reservationId));
+        Assert.Equal(SeatStatus.Booked, (await _engines.MapAsync(performance))["A-1-2"]);
+    }
+
+    [Fact]
+    public async Task Pinning_refuses_an_expired_hold_and_unpinning_gives_the_hold_its_own_expiry_back()
+    {
+        var (performance, _) = await _engines.NewPerformanceAsync();
+        var resource = ResourceRef.Performance(performance);
+        var expired = Guid.NewGuid();
+        await _engines.Seats.HoldAsync(performance, expired, "alice", TimeSpan.FromMilliseconds(100), ["A-1-1"]);
+        var kept = Guid.NewGuid();
+        var reservationId = Guid.NewGuid();
+        await _engines.Seats.HoldAsync(performance, kept, "alice", TimeSpan.FromMilliseconds(400), ["A-1-2"]);
+
+        await Task.Delay(TimeSpan.FromMilliseconds(200));
+
+        Assert.Equal(PinOutcome.Expired, await _engines.Holds.PinAsync(resource, expired, "alice", Guid.NewGuid(), LongTtl));
+        Assert.Equal(PinOutcome.Pinned, await _engines.Holds.PinAsync(resource, kept, "alice", reservationId, LongTtl));
+        await _engines.Holds.UnpinAsync(resource, kept, reservationId);
+        Assert.Equal(ReleaseOutcome.Released, await _engines.Holds.ReleaseAsync(resource, kept, "alice"));
+
+        // Unpinned, a hold expires at its own time again.
+        var again = Guid.NewGuid();
+        var repinned = Guid.NewGuid();
+        await _engines.Seats.HoldAsync(performance, again, "alice", TimeSpan.FromMilliseconds(200), ["A-1-3"]);
+        Assert.Equal(PinOutcome.Pinned, await _engines.Holds.PinAsync(resource, again, "alice", repinned, LongTtl));
+        await _engines.Holds.UnpinAsync(resource, again, repinned);
+        await Task.Delay(TimeSpan.FromMilliseconds(350));
+        Assert.Equal(1, await _engines.Holds.SweepAsync(resource, 100));
+        Assert.Equal(SeatStatus.Available, (await _engines.MapAsync(performance))["A-1-3"]);
+    }
+
+    [Fact]
     public async Task Unbook_returns_booked_seats_and_is_idempotent()
     {
         var (performance, _) = await _engines.NewPerformanceAsync();
