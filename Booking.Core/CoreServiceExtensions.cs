@@ -24,7 +24,11 @@ public static class CoreServiceExtensions
             .Validate(o => o.HoldTtl > TimeSpan.Zero && o.MaxSeatsPerHold > 0 && o.MaxQuantityPerHold > 0, "Booking options must be positive.")
             .ValidateOnStart();
 
-        builder.Services.AddSingleton(TimeProvider.System);
+        // One clock for the whole system: PostgreSQL's (see DatabaseClock). Hold expiry is judged by Redis's, in Lua.
+        builder.Services.AddKeyedSingleton(DatabaseClock.LocalClockKey, TimeProvider.System);
+        builder.Services.AddSingleton(sp => new DatabaseClock(sp.GetRequiredKeyedService<TimeProvider>(DatabaseClock.LocalClockKey)));
+        builder.Services.AddSingleton<TimeProvider>(sp => sp.GetRequiredService<DatabaseClock>());
+        builder.Services.AddHostedService<DatabaseClockSync>();
         builder.Services.AddSingleton<LuaScripts>();
         builder.Services.AddSingleton<LuaRunner>();
         builder.Services.AddHostedService<LuaScriptLoader>();

@@ -63,11 +63,19 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
                 web.UseSetting(key, value);
             }
 
-            web.ConfigureServices(services => services.AddHttpClient<Api.Seats.PerformanceClient>()
-                .ConfigurePrimaryHttpMessageHandler(() => _stub.Server.CreateHandler()));
+            web.ConfigureServices(services =>
+            {
+                services.AddHttpClient<Api.Seats.PerformanceClient>().ConfigurePrimaryHttpMessageHandler(() => _stub.Server.CreateHandler());
+                ConfigureApiServices(services);
+            });
         });
         _ = _api.Server;
         await StartMoreAsync();
+    }
+
+    /// <summary>Changes the API's services (a skewed clock, say).</summary>
+    protected virtual void ConfigureApiServices(IServiceCollection services)
+    {
     }
 
     /// <summary>Starts what a derived fixture needs before the services (a Redis of its own, say).</summary>

@@ -1,0 +1,43 @@
+using Booking.Core.Data;
+using Booking.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Booking.Tests.Saga;
+
+/// <summary>The whole system with the API on a machine whose clock is ten minutes slow.</summary>
+public sealed class SlowApiClockApp(Dependencies dependencies) : SagaApp(dependencies)
+{
+    public static readonly TimeSpan Skew = TimeSpan.FromMinutes(-10);
+
+    protected override IEnumerable<KeyValuePair<string, string?>> Settings => [.. base.Settings, new("Booking:SagaTimeout", "00:00:10")];
+
+    protected override void ConfigureApiServices(IServiceCollection services) =>
+        services.AddKeyedSingleton<TimeProvider>(DatabaseClock.LocalClockKey, new SkewedClock(Skew));
+
+    private sealed class SkewedClock(TimeSpan skew) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + skew;
+    }
+}
+
+/// <summary>Times the API writes and the worker reads are on one clock, PostgreSQL's, whatever the machines' clocks say.</summary>
+public sealed class ClockSkewTests(SlowApiClockApp app) : IClassFixture<SlowApiClockApp>
+{
+    [Fact]
+    public async Task The_api_writes_the_databases_time_and_a_whole_saga_deadline_even_when_its_own_clock_is_ten_minutes_slow()
+    {
+        Assert.InRange(app.Service<DatabaseClock>().Offset, -SlowApiClockApp.Skew - TimeSpan.FromSeconds(2), -SlowApiClockApp.Skew + TimeSpan.FromSeconds(2));
+        var performance = await app.CreatePerformanceAsync(("A", 1, 2));
+        using var client = app.Client();
+        var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-1")).HoldId);
+
+        await using var db = app.NewDbContext();
+        var databaseNow = await db.Database.SqlQueryRaw<DateTimeOffset>("SELECT now() AS \"Value\"").SingleAsync();
+        var saga = await db.Sagas.AsNoTracking().SingleAsync(s => s.ReservationId == reservation.Id);
+        Assert.InRange(reservation.CreatedAt, databaseNow - TimeSpan.FromSeconds(5), databaseNow + TimeSpan.FromSeconds(1));
+        // The worker compares the deadline with its own reading of the same clock: the saga gets all of its ten seconds.
+        Assert.InRange(saga.DeadlineAt, databaseNow + TimeSpan.FromSeconds(5), databaseNow + TimeSpan.FromSeconds(11));
+        Assert.Equal(ReservationStatus.Confirmed, (await app.WaitForFinalAsync(reservation.Id)).Status);
+    }
+}
