@@ -1,5 +1,6 @@
 using Booking.Core;
 using Booking.SagaWorker.Outbox;
+using Booking.SagaWorker.Reconciliation;
 using Booking.SagaWorker.Saga;
 using Booking.SagaWorker.Telemetry;
 using Microsoft.Extensions.Http.Resilience;
@@ -41,6 +42,9 @@ public static class SagaWorkerServiceExtensions
         builder.Services.AddHostedService<RequestedEventConsumer>();
         builder.Services.AddHostedService<SagaSweeper>();
         builder.Services.AddHostedService<BacklogGauges>();
+        builder.Services.AddOptions<ReconcilerOptions>().BindConfiguration(ReconcilerOptions.SectionName);
+        builder.Services.AddSingleton<HoldReconciler>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<HoldReconciler>());
         return builder;
     }
 }

@@ -40,6 +40,8 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
             reservation.HasIndex(r => new { r.UserId, r.CreatedAt, r.Id }).IsDescending(false, true, true);
             // Rebuilding a resource's Redis state from its live bookings.
             reservation.HasIndex(r => new { r.Domain, r.ResourceId, r.Slot });
+            // The reconciler reads the reservations that changed since its last run.
+            reservation.HasIndex(r => r.UpdatedAt);
             reservation.OwnsOne(r => r.Contact, contact => contact.ToJson());
             reservation.Ignore(r => r.Resource);
             reservation.HasMany(r => r.Details).WithOne().HasForeignKey(d => d.ReservationId).OnDelete(DeleteBehavior.Cascade);

@@ -180,6 +180,31 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis)
         return (string)result[0]! == "OK";
     }
 
+    /// <summary>
+    /// Reads the state of many holds in one pipelined round of HGETs (null where the record is gone), for the
+    /// reconciler to compare with PostgreSQL.
+    /// </summary>
+    public async Task<HoldState?[]> ReadStatesAsync(IReadOnlyList<(ResourceRef Resource, Guid HoldId)> holds)
+    {
+        var database = redis.GetDatabase();
+        var reads = holds.Select(h => database.HashGetAsync(h.Resource.HoldKey(h.HoldId), "state")).ToArray();
+        var values = await Task.WhenAll(reads).ConfigureAwait(false);
+        return values.Select(v => v.IsNull ? (HoldState?)null : Enum.Parse<HoldState>(v.ToString(), ignoreCase: true)).ToArray();
+    }
+
+    /// <summary>
+    /// Repairs a seat hold to what PostgreSQL says (<paramref name="booked"/>: its reservation is CONFIRMED; otherwise
+    /// it ended FAILED or CANCELLED). Returns the seats changed and the seats found booked by another hold.
+    /// </summary>
+    public async Task<(int Changed, int Conflicts)> RepairSeatsAsync(ResourceRef resource, Guid holdId, Guid reservationId, string userId, IReadOnlyList<string> seatIds, bool booked)
+    {
+        var result = await lua.RunAsync(lua.Scripts.RepairSeats, Keys(resource, holdId),
+        [
+            resource.KeyBase, holdId.ToString("D"), reservationId.ToString("D"), userId, string.Join(',', seatIds), booked ? "BOOKED" : "FREE",
+        ], seatIds.Count).ConfigureAwait(false);
+        return (string)result[0]! == "REPAIRED" ? ((int)result[1], (int)result[2]) : (0, 0);
+    }
+
     /// <summary>Expires the holds of one resource whose time has passed; returns how many.</summary>
     public async Task<int> SweepAsync(ResourceRef resource, int limit)
     {

@@ -35,6 +35,7 @@ public sealed class LuaScripts
         LoadSeats = scripts["load_seats"];
         PinHold = scripts["pin_hold"];
         UnpinHold = scripts["unpin_hold"];
+        RepairSeats = scripts["repair_seats"];
 
         SetCapacity = scripts["set_capacity"];
         CapacityState = scripts["capacity_state"];
@@ -59,6 +60,9 @@ public sealed class LuaScripts
     /// <summary>Seat and capacity holds alike: pins a hold to its reservation, and undoes that.</summary>
     public LuaScript PinHold { get; }
     public LuaScript UnpinHold { get; }
+
+    /// <summary>The reconciler's repair of a seat hold after Redis lost writes.</summary>
+    public LuaScript RepairSeats { get; }
 
     public LuaScript SetCapacity { get; }
     public LuaScript CapacityState { get; }

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using Aspire.Hosting;
-using Booking.AppHost.Hosting;
 using Booking.Api.Http;
 using Booking.Tests.Infrastructure;
 
@@ -10,37 +8,23 @@ namespace Booking.Tests.Faults;
 /// <summary>The booking API on a Redis of its own (the AppHost's executable resource), so the test can freeze it.</summary>
 public sealed class OwnRedisApp(Dependencies dependencies) : BookingApp(dependencies)
 {
-    private DistributedApplication? _redisHost;
-    private string _redis = null!;
+    private OwnRedis _redis = null!;
 
-    public int RedisPid { get; private set; }
+    public int RedisPid => _redis.Pid;
 
     protected override IEnumerable<KeyValuePair<string, string?>> Settings =>
     [
-        new("ConnectionStrings:redis", _redis),
+        new("ConnectionStrings:redis", _redis.ConnectionString),
         new("Booking:SweepInterval", "00:00:00.200"),
     ];
 
-    protected override async Task BeforeStartAsync()
-    {
-        var builder = TestAppHost.CreateBuilder();
-        var redis = builder.AddRedisExecutable("redis", new AppHostSettings
-        {
-            DataDirectory = Path.Combine(Path.GetTempPath(), "booking-tests", "own-redis-" + Guid.NewGuid().ToString("N")),
-            RandomPorts = true,
-            Durable = false,
-        });
-        _redisHost = await TestAppHost.StartAsync(builder, "redis");
-        _redis = (await redis.Resource.ConnectionStringExpression.GetValueAsync(CancellationToken.None))!;
-        RedisPid = TestAppHost.Pid(_redisHost, "redis");
-    }
+    protected override async Task BeforeStartAsync() => _redis = await OwnRedis.StartAsync();
 
     protected override async ValueTask StopMoreAsync()
     {
-        if (_redisHost is not null)
+        if (_redis is not null)
         {
-            await _redisHost.StopAsync();
-            await _redisHost.DisposeAsync();
+            await _redis.DisposeAsync();
         }
     }
 }

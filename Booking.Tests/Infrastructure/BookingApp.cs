@@ -28,7 +28,8 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
 
     public string BookingDb { get; private set; } = null!;
 
-    public IDatabase Redis => dependencies.RedisConnection.GetDatabase();
+    /// <summary>The Redis the services use (a fixture with a Redis of its own answers with that one).</summary>
+    public virtual IDatabase Redis => dependencies.RedisConnection.GetDatabase();
 
     /// <summary>Settings a test class can change (for example a short hold TTL) before the app starts.</summary>
     protected virtual IEnumerable<KeyValuePair<string, string?>> Settings => [];

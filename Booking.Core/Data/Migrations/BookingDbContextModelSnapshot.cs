@@ -206,6 +206,9 @@ namespace Booking.Core.Data.Migrations
                         .IsUnique()
                         .HasDatabaseName("ix_reservations_hold_id");
 
+                    b.HasIndex("UpdatedAt")
+                        .HasDatabaseName("ix_reservations_updated_at");
+
                     b.HasIndex("Domain", "ResourceId", "Slot")
                         .HasDatabaseName("ix_reservations_domain_resource_id_slot");
 
