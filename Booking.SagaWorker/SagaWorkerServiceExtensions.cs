@@ -24,17 +24,22 @@ public static class SagaWorkerServiceExtensions
         builder.Services.AddSingleton<SagaRunner>();
         builder.Services.AddScoped<SagaOrchestrator>();
         builder.AddBookingAuthentication();
+        // The saga is the retry mechanism for allocations (with backoff and a deadline); one quick HTTP retry is enough
+        // here. The handler the service defaults give every client is pipeline "-standard" whatever the client, so
+        // options named after this client would not reach it: this client replaces it with a handler of its own.
+#pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers is marked experimental; it is the documented way to replace the defaults' handler.
         builder.Services.AddHttpClient<PerformanceAllocationClient>(http => http.BaseAddress = new Uri("http://performance-stub"))
-            .AddHttpMessageHandler<ServiceTokenHandler>();
-        // The saga is the retry mechanism for allocations (with backoff and a deadline); one quick HTTP retry is enough here.
-        builder.Services.Configure<HttpStandardResilienceOptions>($"{nameof(PerformanceAllocationClient)}-standard", options =>
-        {
-            options.Retry.MaxRetryAttempts = 1;
-            options.Retry.Delay = TimeSpan.FromMilliseconds(100);
-            options.AttemptTimeout.Timeout = TimeSpan.FromSeconds(5);
-            options.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(12);
-            options.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(10);
-        });
+            .AddHttpMessageHandler<ServiceTokenHandler>()
+            .RemoveAllResilienceHandlers()
+            .AddStandardResilienceHandler(options =>
+            {
+                options.Retry.MaxRetryAttempts = 1;
+                options.Retry.Delay = TimeSpan.FromMilliseconds(100);
+                options.AttemptTimeout.Timeout = TimeSpan.FromSeconds(5);
+                options.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(12);
+                options.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(10);
+            });
+#pragma warning restore EXTEXP0001
 
         builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddSingleton<OutboxPurge>();

@@ -66,6 +66,11 @@ public static class AllocationsApi
     public static async Task<Results<NoContent, ProblemHttpResult>> DeallocateAsync(
         Guid id, string code, Guid reservationId, [AsParameters] AllocationServices services, CancellationToken cancellationToken)
     {
+        if (await services.Chaos.ShouldFailAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return Problem(StatusCodes.Status503ServiceUnavailable, "DEPENDENCY_UNAVAILABLE", "Chaos: this deallocation failed on purpose.");
+        }
+
         await using var held = await services.SectionLock.AcquireAsync(id, code, cancellationToken).ConfigureAwait(false);
         var db = services.Db;
         if (!await db.Sections.AnyAsync(s => s.PerformanceId == id && s.Code == code, cancellationToken).ConfigureAwait(false))

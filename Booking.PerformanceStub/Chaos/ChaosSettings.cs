@@ -3,7 +3,7 @@ namespace Booking.PerformanceStub.Chaos;
 public sealed record ChaosRequest(double? FailureRate, int? LatencyMs);
 
 /// <summary>
-/// Fault injection (only with <c>Chaos:Enabled</c>) for allocations: a share of them fail with 503 and each waits a while first,
+/// Fault injection (only with <c>Chaos:Enabled</c>) for allocations and deallocations: a share of them fail with 503 and each waits a while first,
 /// so fault tests can watch the saga retry and compensate.
 /// </summary>
 public sealed class ChaosSettings

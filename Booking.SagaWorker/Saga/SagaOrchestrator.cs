@@ -184,14 +184,11 @@ public sealed partial class SagaOrchestrator(
     {
         var saga = reservation.Saga!;
         using var activity = SagaTelemetry.StartStep(step, reservation.Id);
-        var record = new SagaStep
-        {
-            Name = step,
-            Status = SagaStepStatus.Running,
-            Attempt = saga.Attempts + 1,
-            StartedAt = time.UtcNowMicros(),
-        };
-        saga.Steps.Add(record);
+        var record = RecordFor(saga, step);
+        record.Status = SagaStepStatus.Running;
+        record.Attempt = saga.Attempts + 1;
+        record.StartedAt = time.UtcNowMicros();
+        record.FinishedAt = null;
         // While a step runs the saga counts as progressing; if this worker dies, the sweep resumes it after this.
         saga.NextAttemptAt = record.StartedAt + bookingOptions.Value.SagaResumeAfter;
         saga.UpdatedAt = record.StartedAt;
@@ -233,6 +230,24 @@ public sealed partial class SagaOrchestrator(
         telemetry.Steps.Add(1, tags);
         telemetry.StepDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, tags);
         return result;
+    }
+
+    /// <summary>
+    /// The record a run of <paramref name="step"/> writes to: a new one, or the step's last failed record when the
+    /// step is retried straight after it. Retries of one step are one row showing the latest attempt and error, so
+    /// the log (and the events that carry it) stays a few rows however long a compensation keeps retrying.
+    /// </summary>
+    private static SagaStep RecordFor(SagaEntity saga, string step)
+    {
+        var last = saga.Steps.Count == 0 ? null : saga.Steps.MaxBy(s => (s.StartedAt, s.Id));
+        if (last is { Status: SagaStepStatus.Failed } && last.Name == step)
+        {
+            return last;
+        }
+
+        var record = new SagaStep { Name = step };
+        saga.Steps.Add(record);
+        return record;
     }
 
     private async Task<StepResult> RunStepAsync(Reservation reservation, string step, CancellationToken cancellationToken)

@@ -118,10 +118,20 @@ public sealed class ChaosSagaTests(SagaApp app) : IClassFixture<SagaApp>
         using var stub = app.StubClient();
         (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 1.0, latencyMs = 0 })).EnsureSuccessStatusCode();
         using var client = app.Client();
-        var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-1", "A-1-2")).HoldId);
-
-        var final = await app.WaitForFinalAsync(reservation.Id);
-        (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 0 })).EnsureSuccessStatusCode();
+        Reservation final;
+        try
+        {
+            var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-1", "A-1-2")).HoldId);
+            // Past its deadline the saga compensates; its deallocation fails too while the chaos lasts, and is retried.
+            await WaitForSagaStateAsync(reservation.Id, SagaState.Compensating);
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 0 })).EnsureSuccessStatusCode();
+            final = await app.WaitForFinalAsync(reservation.Id);
+        }
+        finally
+        {
+            (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 0 })).EnsureSuccessStatusCode();
+        }
 
         Assert.Equal(ReservationStatus.Failed, final.Status);
         Assert.Equal(SagaState.Failed, final.Saga!.State);
@@ -130,8 +140,54 @@ public sealed class ChaosSagaTests(SagaApp app) : IClassFixture<SagaApp>
         Assert.True(steps.LastIndexOf("DeallocateSection") < steps.LastIndexOf("ReleaseUnits"), string.Join(",", steps));
         Assert.Equal("A", (string?)await app.Redis.HashGetAsync($"perf:{{{performance}}}:seats", "A-1-1"));
         Assert.Equal("A", (string?)await app.Redis.HashGetAsync($"perf:{{{performance}}}:seats", "A-1-2"));
-        await app.WaitForEventAsync(BookingTopics.Failed, reservation.Id);
+        await app.WaitForEventAsync(BookingTopics.Failed, final.Id);
         var performanceNow = await stub.GetFromJsonAsync<System.Text.Json.JsonElement>($"/performances/{performance}");
         Assert.Equal(5, performanceNow.GetProperty("sections")[0].GetProperty("remaining").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_compensation_retried_for_seconds_is_one_row_of_the_step_log_and_the_cancel_completes()
+    {
+        var performance = await app.CreatePerformanceAsync(("C", 1, 5));
+        using var stub = app.StubClient();
+        using var client = app.Client();
+        var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "C-1-1")).HoldId);
+        Assert.Equal(ReservationStatus.Confirmed, (await app.WaitForFinalAsync(reservation.Id)).Status);
+
+        (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 1.0, latencyMs = 0 })).EnsureSuccessStatusCode();
+        try
+        {
+            (await client.PostAsync($"/api/reservations/{reservation.Id}/cancel", null)).EnsureSuccessStatusCode();
+            // Deallocation fails for three seconds: with 100-500 ms backoff that is many retries.
+            await Task.Delay(TimeSpan.FromSeconds(3));
+        }
+        finally
+        {
+            (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 0 })).EnsureSuccessStatusCode();
+        }
+
+        var final = await app.WaitForFinalAsync(reservation.Id);
+        Assert.Equal(ReservationStatus.Cancelled, final.Status);
+        var deallocations = final.Saga!.Steps.Where(s => s.Name == "DeallocateSection").ToList();
+        var deallocation = Assert.Single(deallocations);
+        Assert.Equal(SagaStepStatus.Succeeded, deallocation.Status);
+        Assert.True(deallocation.Attempt > 3, $"Only {deallocation.Attempt} attempts were made: " + string.Join("; ", final.Saga.Steps.Select(s => $"{s.Name} {s.Status} a{s.Attempt} {s.StartedAt:HH:mm:ss.fff}-{s.FinishedAt:HH:mm:ss.fff} {s.Error}")) + $" attempts {final.Saga.Attempts}");
+        Assert.True(final.Saga.Steps.Count <= 5, string.Join(", ", final.Saga.Steps.Select(s => $"{s.Name} {s.Status}")));
+    }
+
+    private async Task WaitForSagaStateAsync(Guid reservationId, SagaState state)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            await using var db = app.NewDbContext();
+            if (await db.Sagas.AnyAsync(s => s.ReservationId == reservationId && s.State == state))
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"Saga {reservationId} never reached {state}.");
+            await Task.Delay(100);
+        }
     }
 }
