@@ -36,6 +36,7 @@ public static class BookingServicesExtensions
             .AddHttpMessageHandler<ServiceTokenHandler>();
         builder.Services.AddScoped<SeatStateLoader>();
         builder.Services.AddSingleton<NaiveSeatHolder>();
+        builder.Services.AddSingleton<Idempotency.IdempotencyStore>();
         builder.Services.AddScoped<CapacityStateLoader>();
 
         builder.Services.ConfigureHttpJsonOptions(options => BookingJson.Configure(options.SerializerOptions));

@@ -45,4 +45,13 @@ public sealed class BookingOptions
 
     /// <summary>How long a response is kept for replay under its <c>Idempotency-Key</c>.</summary>
     public TimeSpan IdempotencyRetention { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Most <c>Idempotency-Key</c> records kept per user; past it the user's oldest go first.</summary>
+    public int IdempotencyRecordsPerUser { get; set; } = 1000;
+
+    /// <summary>
+    /// How long a claimed key stays claimed without word from its request; a running request renews it every third of
+    /// this, so a slow request is never run twice and a crashed one frees its key after this.
+    /// </summary>
+    public TimeSpan IdempotencyLease { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -1,28 +1,25 @@
 using System.Security.Cryptography;
-using System.Text.Json;
 using Booking.Api.Http;
-using Booking.Core;
-using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 
 namespace Booking.Api.Idempotency;
 
 /// <summary>
 /// <c>Idempotency-Key</c> on creating POSTs: the first response (status, Location, body) is kept in Redis and
 /// replayed for the same key and body; the same key with another body is 422 <c>IDEMPOTENCY_KEY_REUSED</c>.
-/// Keys are scoped to the caller. Server errors are not kept, so a retry after one runs again.
+/// Keys are scoped to the caller, bounded per caller, and kept only for authenticated callers. A request holds its
+/// key while it runs (renewed, so a slow one is never run twice); server errors are not kept, so a retry runs again.
 /// </summary>
-public sealed class IdempotencyMiddleware(
-    RequestDelegate next,
-    IConnectionMultiplexer redis,
-    IOptions<BookingOptions> options,
-    IProblemDetailsService problems)
+public sealed partial class IdempotencyMiddleware(RequestDelegate next, IdempotencyStore store, IProblemDetailsService problems, ILogger<IdempotencyMiddleware> logger)
 {
     public const string HeaderName = "Idempotency-Key";
     public const string ReplayedHeaderName = "Idempotent-Replayed";
     private const int MaxKeyLength = 255;
-    private static readonly TimeSpan InFlightLease = TimeSpan.FromSeconds(60);
+
+    /// <summary>Responses larger than this are not kept (the API's own limits keep every response far below it).</summary>
+    private const int MaxStoredBodyBytes = 1024 * 1024;
+
     private static readonly TimeSpan InFlightWait = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan InFlightPoll = TimeSpan.FromMilliseconds(50);
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -42,81 +39,99 @@ public sealed class IdempotencyMiddleware(
             return;
         }
 
-        var storeKey = (RedisKey)$"idem:{{{caller}}}:{key}";
-        var fingerprint = await FingerprintAsync(context.Request).ConfigureAwait(false);
-        var database = redis.GetDatabase();
-
-        var waited = TimeSpan.Zero;
-        while (true)
+        var claim = new StoredResponse(await FingerprintAsync(context.Request).ConfigureAwait(false), Completed: false, 0, null, null, null, Guid.NewGuid());
+        if (await ClaimAsync(context, caller, key, claim).ConfigureAwait(false))
         {
-            var claim = JsonSerializer.Serialize(new StoredResponse(fingerprint, Completed: false, 0, null, null, null));
-            if (await database.StringSetAsync(storeKey, claim, InFlightLease, When.NotExists).ConfigureAwait(false))
+            await RunAndStoreAsync(context, caller, key, claim).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Claims the key, or answers from what is there: the stored response, 422 for another body, or 409 when the
+    /// first request is still running after <see cref="InFlightWait"/>. True when this request is to run.
+    /// </summary>
+    private async Task<bool> ClaimAsync(HttpContext context, string caller, string key, StoredResponse claim)
+    {
+        for (var waited = TimeSpan.Zero; ; waited += InFlightPoll)
+        {
+            if (await store.TryClaimAsync(caller, key, claim).ConfigureAwait(false))
             {
-                break;
+                return true;
             }
 
-            var existing = await database.StringGetAsync(storeKey).ConfigureAwait(false);
-            if (existing.IsNull)
+            var stored = await store.ReadAsync(caller, key).ConfigureAwait(false);
+            if (stored is null)
             {
                 continue;
             }
 
-            var stored = JsonSerializer.Deserialize<StoredResponse>(existing.ToString())!;
-            if (stored.Fingerprint != fingerprint)
+            if (stored.Fingerprint != claim.Fingerprint)
             {
                 await WriteProblemAsync(context, StatusCodes.Status422UnprocessableEntity, ProblemCodes.IdempotencyKeyReused,
                     $"The {HeaderName} '{key}' was already used with a different request.").ConfigureAwait(false);
-                return;
+                return false;
             }
 
             if (stored.Completed)
             {
                 await ReplayAsync(context, stored).ConfigureAwait(false);
-                return;
+                return false;
             }
 
             if (waited >= InFlightWait)
             {
                 await WriteProblemAsync(context, StatusCodes.Status409Conflict, ProblemCodes.InvalidState,
                     $"A request with the {HeaderName} '{key}' is still being processed; retry shortly.").ConfigureAwait(false);
-                return;
+                return false;
             }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(50), context.RequestAborted).ConfigureAwait(false);
-            waited += TimeSpan.FromMilliseconds(50);
+            await Task.Delay(InFlightPoll, context.RequestAborted).ConfigureAwait(false);
         }
+    }
 
+    /// <summary>Runs the request with its claim kept alive, then stores its response (or frees the key after a server error).</summary>
+    private async Task RunAndStoreAsync(HttpContext context, string caller, string key, StoredResponse claim)
+    {
         var original = context.Response.Body;
         using var buffer = new MemoryStream();
         context.Response.Body = buffer;
+        using var running = new CancellationTokenSource();
+        var renewing = store.RenewWhileRunningAsync(caller, key, claim, running.Token);
         try
         {
             await next(context).ConfigureAwait(false);
         }
         catch
         {
-            await database.KeyDeleteAsync(storeKey).ConfigureAwait(false);
+            await store.ReleaseAsync(caller, key).ConfigureAwait(false);
             throw;
         }
         finally
         {
+            await running.CancelAsync().ConfigureAwait(false);
+            await renewing.ConfigureAwait(false);
             context.Response.Body = original;
         }
 
-        if (context.Response.StatusCode >= 500)
+        if (context.Response.StatusCode >= 500 || buffer.Length > MaxStoredBodyBytes)
         {
-            await database.KeyDeleteAsync(storeKey).ConfigureAwait(false);
+            if (buffer.Length > MaxStoredBodyBytes)
+            {
+                LogNotStored(key, buffer.Length);
+            }
+
+            await store.ReleaseAsync(caller, key).ConfigureAwait(false);
         }
         else
         {
-            var completed = new StoredResponse(
-                fingerprint,
-                Completed: true,
-                context.Response.StatusCode,
-                context.Response.ContentType,
-                context.Response.Headers.Location.ToString() is { Length: > 0 } location ? location : null,
-                Convert.ToBase64String(buffer.GetBuffer(), 0, (int)buffer.Length));
-            await database.StringSetAsync(storeKey, JsonSerializer.Serialize(completed), options.Value.IdempotencyRetention).ConfigureAwait(false);
+            await store.CompleteAsync(caller, key, claim with
+            {
+                Completed = true,
+                Status = context.Response.StatusCode,
+                ContentType = context.Response.ContentType,
+                Location = context.Response.Headers.Location.ToString() is { Length: > 0 } location ? location : null,
+                Body = Convert.ToBase64String(buffer.GetBuffer(), 0, (int)buffer.Length),
+            }).ConfigureAwait(false);
         }
 
         buffer.Position = 0;
@@ -163,5 +178,6 @@ public sealed class IdempotencyMiddleware(
         }).AsTask();
     }
 
-    private sealed record StoredResponse(string Fingerprint, bool Completed, int Status, string? ContentType, string? Location, string? Body);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The response to Idempotency-Key '{Key}' ({Bytes} bytes) is too large to keep; a retry runs again")]
+    private partial void LogNotStored(string key, long bytes);
 }

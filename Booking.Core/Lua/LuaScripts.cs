@@ -36,6 +36,8 @@ public sealed class LuaScripts
         PinHold = scripts["pin_hold"];
         UnpinHold = scripts["unpin_hold"];
         RepairSeats = scripts["repair_seats"];
+        IdempotencyClaim = scripts["idempotency_claim"];
+        IdempotencyRenew = scripts["idempotency_renew"];
 
         SetCapacity = scripts["set_capacity"];
         CapacityState = scripts["capacity_state"];
@@ -63,6 +65,10 @@ public sealed class LuaScripts
 
     /// <summary>The reconciler's repair of a seat hold after Redis lost writes.</summary>
     public LuaScript RepairSeats { get; }
+
+    /// <summary>The API's Idempotency-Key records: claim (bounded per caller) and renew an in-flight claim.</summary>
+    public LuaScript IdempotencyClaim { get; }
+    public LuaScript IdempotencyRenew { get; }
 
     public LuaScript SetCapacity { get; }
     public LuaScript CapacityState { get; }

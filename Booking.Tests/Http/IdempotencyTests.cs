@@ -3,7 +3,11 @@ using Booking.Api.Http;
 using Booking.Api.Idempotency;
 using Booking.Core.Reservations;
 using Booking.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Booking.Tests.Http;
 
@@ -108,5 +112,91 @@ public sealed class IdempotencyTests(BookingApp app) : IClassFixture<BookingApp>
         }
 
         Assert.Equal(0, stored);
+    }
+}
+
+/// <summary>
+/// The API with a one-second key lease, ten records per user, and a test-only creating endpoint
+/// (<c>POST /_test/slow?ms=</c>) behind the whole pipeline that counts its runs and takes as long as asked.
+/// </summary>
+public sealed class SlowEndpointApp(Dependencies dependencies) : BookingApp(dependencies)
+{
+    public int Runs => _runs;
+
+    private int _runs;
+
+    protected override IEnumerable<KeyValuePair<string, string?>> Settings =>
+    [
+        new("Booking:IdempotencyLease", "00:00:01"),
+        new("Booking:IdempotencyRecordsPerUser", "10"),
+    ];
+
+    protected override void ConfigureApiServices(IServiceCollection services) =>
+        services.AddSingleton<IStartupFilter>(new SlowEndpoint(this));
+
+    private sealed class SlowEndpoint(SlowEndpointApp app) : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => builder =>
+        {
+            next(builder);
+            // Reached only by requests no endpoint matched: after authentication and the Idempotency-Key middleware.
+            builder.Run(async context =>
+            {
+                var run = Interlocked.Increment(ref app._runs);
+                await Task.Delay(int.Parse(context.Request.Query["ms"]!, System.Globalization.CultureInfo.InvariantCulture));
+                context.Response.StatusCode = StatusCodes.Status201Created;
+                await context.Response.WriteAsync($"run {run}");
+            });
+        };
+    }
+}
+
+public sealed class IdempotencyBoundsTests(SlowEndpointApp app) : IClassFixture<SlowEndpointApp>
+{
+    private static HttpRequestMessage Post(string key, int delayMs) =>
+        new(HttpMethod.Post, $"/_test/slow?ms={delayMs}") { Content = new StringContent("{}"), Headers = { { IdempotencyMiddleware.HeaderName, key } } };
+
+    [Fact]
+    public async Task A_request_slower_than_the_lease_keeps_its_key_and_a_retry_gets_its_reply_instead_of_running_again()
+    {
+        using var client = app.Client($"slow-{Guid.NewGuid():N}");
+        var key = Guid.NewGuid().ToString();
+        var before = app.Runs;
+
+        var first = client.SendAsync(Post(key, 3000));
+        // The retry arrives when the first has run past its one-second lease twice over.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var retry = await client.SendAsync(Post(key, 3000));
+        var original = await first;
+
+        Assert.Equal(HttpStatusCode.Created, original.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, retry.StatusCode);
+        Assert.Equal(await original.Content.ReadAsStringAsync(), await retry.Content.ReadAsStringAsync());
+        Assert.Equal(1, app.Runs - before);
+    }
+
+    [Fact]
+    public async Task A_user_keeps_at_most_the_bounded_number_of_records_and_the_oldest_go_first()
+    {
+        var user = $"many-{Guid.NewGuid():N}";
+        using var client = app.Client(user);
+        for (var i = 0; i < 30; i++)
+        {
+            (await client.SendAsync(Post($"key-{i}", 0))).EnsureSuccessStatusCode();
+        }
+
+        var server = app.Dependencies.RedisConnection.GetServers().Single();
+        var records = new List<string>();
+        await foreach (var record in server.KeysAsync(pattern: $"idem:{{{user}}}:*"))
+        {
+            records.Add(record.ToString());
+        }
+
+        Assert.Equal(Enumerable.Range(20, 10).Select(i => $"idem:{{{user}}}:key-{i}").Order(), records.Order());
+        // A kept key still replays; a dropped one runs again.
+        var runs = app.Runs;
+        Assert.True((await client.SendAsync(Post("key-29", 0))).Headers.Contains(IdempotencyMiddleware.ReplayedHeaderName));
+        Assert.False((await client.SendAsync(Post("key-0", 0))).Headers.Contains(IdempotencyMiddleware.ReplayedHeaderName));
+        Assert.Equal(runs + 1, app.Runs);
     }
 }

@@ -1,0 +1,73 @@
+using System.Text.Json;
+using Booking.Core;
+using Booking.Core.Lua;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Booking.Api.Idempotency;
+
+/// <summary>A response kept under an Idempotency-Key; <see cref="Completed"/> false is the claim of a request still running.</summary>
+public sealed record StoredResponse(string Fingerprint, bool Completed, int Status, string? ContentType, string? Location, string? Body, Guid Claim = default);
+
+/// <summary>
+/// Idempotency-Key records in Redis, per caller: <c>idem:{caller}:key</c> holds the claim or the response, and
+/// <c>idem:{caller}:index</c> orders the caller's keys so that at most <see cref="BookingOptions.IdempotencyRecordsPerUser"/>
+/// are kept.
+/// </summary>
+public sealed class IdempotencyStore(IConnectionMultiplexer redis, LuaRunner lua, IOptions<BookingOptions> options)
+{
+    public TimeSpan Lease => options.Value.IdempotencyLease;
+
+    public static RedisKey RecordKey(string caller, string key) => $"{Prefix(caller)}{key}";
+
+    /// <summary>Claims the key for a new request; false when a record (claim or response) is already there.</summary>
+    public async Task<bool> TryClaimAsync(string caller, string key, StoredResponse claim)
+    {
+        var result = await lua.RunAsync(lua.Scripts.IdempotencyClaim, [RecordKey(caller, key), IndexKey(caller)],
+        [
+            JsonSerializer.Serialize(claim),
+            (long)Lease.TotalMilliseconds,
+            key,
+            options.Value.IdempotencyRecordsPerUser,
+            (long)options.Value.IdempotencyRetention.TotalMilliseconds,
+            Prefix(caller),
+        ], 1).ConfigureAwait(false);
+        return (int)result[0] == 1;
+    }
+
+    public async Task<StoredResponse?> ReadAsync(string caller, string key)
+    {
+        var value = await redis.GetDatabase().StringGetAsync(RecordKey(caller, key)).ConfigureAwait(false);
+        return value.IsNull ? null : JsonSerializer.Deserialize<StoredResponse>(value.ToString());
+    }
+
+    /// <summary>Keeps a running request's claim alive until <paramref name="stopping"/> is cancelled.</summary>
+    public async Task RenewWhileRunningAsync(string caller, string key, StoredResponse claim, CancellationToken stopping)
+    {
+        var value = JsonSerializer.Serialize(claim);
+        using var timer = new PeriodicTimer(Lease / 3);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+            {
+                await lua.RunAsync(lua.Scripts.IdempotencyRenew, [RecordKey(caller, key)], [value, (long)Lease.TotalMilliseconds], 1).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            // Redis is away: the request's own Redis calls fail too, and its outcome is not stored.
+        }
+    }
+
+    public Task CompleteAsync(string caller, string key, StoredResponse response) =>
+        redis.GetDatabase().StringSetAsync(RecordKey(caller, key), JsonSerializer.Serialize(response), options.Value.IdempotencyRetention);
+
+    public Task ReleaseAsync(string caller, string key) => redis.GetDatabase().KeyDeleteAsync(RecordKey(caller, key));
+
+    private static string Prefix(string caller) => $"idem:{{{caller}}}:";
+
+    private static RedisKey IndexKey(string caller) => $"idem:{{{caller}}}#index";
+}
