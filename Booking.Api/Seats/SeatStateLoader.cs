@@ -18,8 +18,28 @@ public sealed partial class SeatStateLoader(
 {
     private static readonly ReservationStatus[] LiveStatuses = [ReservationStatus.Pending, ReservationStatus.Confirmed, ReservationStatus.Cancelling];
 
+    /// <summary>
+    /// One load at a time per performance (striped, so the gates stay a fixed few): a burst of first requests on a
+    /// cold performance makes one seat-map call and one PostgreSQL read, and the others find the state loaded.
+    /// </summary>
+    private static readonly SemaphoreSlim[] Gates = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
+
     /// <summary>Loads the state; false when the performance does not exist.</summary>
     public async Task<bool> LoadAsync(string performanceId, CancellationToken cancellationToken)
+    {
+        var gate = Gates[(int)((uint)StringComparer.Ordinal.GetHashCode(performanceId) % (uint)Gates.Length)];
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await seats.IsLoadedAsync(performanceId).ConfigureAwait(false) || await LoadNowAsync(performanceId, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task<bool> LoadNowAsync(string performanceId, CancellationToken cancellationToken)
     {
         var seatIds = await performances.GetSeatMapAsync(performanceId, cancellationToken).ConfigureAwait(false);
         if (seatIds is null)

@@ -37,6 +37,9 @@ public sealed class SeatEngine(LuaRunner lua, IConnectionMultiplexer redis)
                 : new HoldAttempt(HoldAttemptStatus.Unavailable, default, Rest(result), 0));
     }
 
+    /// <summary>Whether the performance's seat state is in Redis.</summary>
+    public Task<bool> IsLoadedAsync(string performanceId) => redis.GetDatabase().KeyExistsAsync(ResourceRef.Performance(performanceId).StateKey);
+
     /// <summary>Every seat's raw state, after expiring holds whose time passed; null when not loaded.</summary>
     public async Task<IReadOnlyDictionary<string, SeatStatus>?> ReadAsync(string performanceId)
     {
