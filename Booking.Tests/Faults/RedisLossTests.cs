@@ -10,9 +10,14 @@ using StackExchange.Redis;
 namespace Booking.Tests.Faults;
 
 /// <summary>The whole system on a Redis of its own, so a test can make it lose writes; the reconciler runs when asked.</summary>
-public sealed class OwnRedisSagaApp(Dependencies dependencies) : SagaApp(dependencies)
+public class OwnRedisSagaApp(Dependencies dependencies) : SagaApp(dependencies)
 {
     private OwnRedis _redis = null!;
+
+    public OwnRedis OwnRedis => _redis;
+
+    /// <summary>With an append-only file written every second, as the AppHost runs it.</summary>
+    protected virtual bool Durable => false;
 
     public override IDatabase Redis => _redis.Connection.GetDatabase();
 
@@ -28,7 +33,7 @@ public sealed class OwnRedisSagaApp(Dependencies dependencies) : SagaApp(depende
         new("Reconciler:Interval", "01:00:00"),
     ];
 
-    protected override async Task BeforeStartAsync() => _redis = await OwnRedis.StartAsync();
+    protected override async Task BeforeStartAsync() => _redis = await Infrastructure.OwnRedis.StartAsync(Durable);
 
     protected override async ValueTask StopMoreAsync()
     {

@@ -1,5 +1,7 @@
 using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Booking.AppHost.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
 namespace Booking.Tests.Infrastructure;
@@ -17,6 +19,17 @@ public sealed class OwnRedis : IAsyncDisposable
     public int Pid { get; private set; }
 
     public IConnectionMultiplexer Connection { get; private set; } = null!;
+
+    /// <summary>Starts the resource again after it died (what the dashboard's Start button runs), from its AOF when durable.</summary>
+    public async Task StartAgainAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        var commands = _host.Services.GetRequiredService<ResourceCommandService>();
+        var started = await commands.ExecuteCommandAsync("redis", KnownResourceCommands.StartCommand, timeout.Token);
+        Assert.True(started.Success, started.Message);
+        await _host.ResourceNotifications.WaitForResourceHealthyAsync("redis", timeout.Token);
+        Pid = TestAppHost.Pid(_host, "redis");
+    }
 
     public static async Task<OwnRedis> StartAsync(bool durable = false)
     {
