@@ -41,10 +41,18 @@ public sealed partial class HoldSweeper : BackgroundService
             {
                 var expired = 0;
                 var live = 0L;
+                var database = _redis.GetDatabase();
                 await foreach (var resource in _registry.ListAsync().WithCancellation(stoppingToken).ConfigureAwait(false))
                 {
+                    if (!await database.KeyExistsAsync(resource.StateKey).ConfigureAwait(false))
+                    {
+                        // Its state is gone (flushed, removed): the registry keeps only resources Redis holds.
+                        await _registry.RemoveAsync(resource).ConfigureAwait(false);
+                        continue;
+                    }
+
                     expired += await _holds.SweepAsync(resource, limit: 1000).ConfigureAwait(false);
-                    live += await _redis.GetDatabase().SortedSetLengthAsync(resource.ExpiryKey).ConfigureAwait(false);
+                    live += await database.SortedSetLengthAsync(resource.ExpiryKey).ConfigureAwait(false);
                 }
 
                 Interlocked.Exchange(ref _liveHolds, live);

@@ -4,7 +4,8 @@ namespace Booking.Core.Holds;
 
 /// <summary>
 /// The set of resources whose state lives in Redis, so the sweeper can expire holds on resources that get no
-/// traffic. A resource joins when its state is created (seat map loaded, capacity set), never on the hot path.
+/// traffic. A resource joins when its state is created (seat map loaded, capacity set), never on the hot path, and
+/// leaves when the sweeper finds its state gone, so the set never outgrows what Redis holds.
 /// </summary>
 public sealed class ResourceRegistry(IConnectionMultiplexer redis)
 {
@@ -12,6 +13,9 @@ public sealed class ResourceRegistry(IConnectionMultiplexer redis)
 
     public Task AddAsync(ResourceRef resource) =>
         redis.GetDatabase().SetAddAsync(Key, Format(resource));
+
+    public Task RemoveAsync(ResourceRef resource) =>
+        redis.GetDatabase().SetRemoveAsync(Key, Format(resource));
 
     public async IAsyncEnumerable<ResourceRef> ListAsync()
     {

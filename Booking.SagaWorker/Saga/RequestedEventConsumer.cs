@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+using Booking.Core;
 using Booking.Core.Outbox;
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
@@ -9,13 +11,32 @@ namespace Booking.SagaWorker.Saga;
 /// <see cref="SagaOptions.MaxConcurrency"/> at once, so one slow saga never holds back the others. Offsets are
 /// committed only below the oldest saga still running, so a crash replays (never skips) an event.
 /// </summary>
-public sealed partial class RequestedEventConsumer(
-    SagaRunner runner,
-    KafkaConsumerFactory consumers,
-    IOptions<SagaOptions> options,
-    ILogger<RequestedEventConsumer> logger) : BackgroundService
+public sealed partial class RequestedEventConsumer : BackgroundService
 {
     private static readonly TimeSpan CommitInterval = TimeSpan.FromMilliseconds(200);
+
+    private readonly SagaRunner _runner;
+    private readonly KafkaConsumerFactory _consumers;
+    private readonly ILogger<RequestedEventConsumer> _logger;
+
+    /// <summary>One per saga running; never disposed, since sagas still finishing after the loop ends release theirs.</summary>
+    private readonly SemaphoreSlim _slots;
+
+    public RequestedEventConsumer(SagaRunner runner, KafkaConsumerFactory consumers, IOptions<SagaOptions> options, IMeterFactory meters, ILogger<RequestedEventConsumer> logger)
+    {
+        _runner = runner;
+        _consumers = consumers;
+        _logger = logger;
+        MaxConcurrency = options.Value.MaxConcurrency;
+        _slots = new SemaphoreSlim(MaxConcurrency);
+        meters.Create(BookingTelemetry.MeterName).CreateObservableGauge("booking.sagas.consumer_free_slots", () => FreeSlots,
+            description: "Requested events the consumer may still start at once; back at its maximum whenever no saga runs.");
+    }
+
+    public int MaxConcurrency { get; }
+
+    /// <summary>Sagas this consumer may still start at once.</summary>
+    public int FreeSlots => _slots.CurrentCount;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         // Consume() blocks, so the whole loop stays on a thread of its own and never awaits: an await would move
@@ -25,9 +46,7 @@ public sealed partial class RequestedEventConsumer(
     private void ConsumeLoop(CancellationToken stoppingToken)
     {
         var offsets = new OffsetTracker();
-        // Not disposed: sagas still finishing after the loop ends release it.
-        var slots = new SemaphoreSlim(options.Value.MaxConcurrency);
-        using var consumer = consumers.CreateBuilder()
+        using var consumer = _consumers.CreateBuilder()
             .SetErrorHandler((_, error) => LogKafkaError(error.Code, error.Reason))
             .SetPartitionsRevokedHandler((_, _) => offsets.Reset())
             .Build();
@@ -42,8 +61,8 @@ public sealed partial class RequestedEventConsumer(
                     if (consumer.Consume(TimeSpan.FromMilliseconds(50)) is { } message)
                     {
                         // All slots busy: stop consuming (back-pressure) until a saga finishes.
-                        slots.Wait(stoppingToken);
-                        _ = RunAsync(message, offsets.Started(message.TopicPartitionOffset), offsets, slots, stoppingToken);
+                        _slots.Wait(stoppingToken);
+                        _ = RunAsync(message, offsets.Started(message.TopicPartitionOffset), offsets, stoppingToken);
                     }
 
                     if (DateTime.UtcNow - lastCommit >= CommitInterval)
@@ -76,13 +95,13 @@ public sealed partial class RequestedEventConsumer(
         }
     }
 
-    private async Task RunAsync(ConsumeResult<string, string> message, OffsetTracker.Ticket ticket, OffsetTracker offsets, SemaphoreSlim slots, CancellationToken stoppingToken)
+    private async Task RunAsync(ConsumeResult<string, string> message, OffsetTracker.Ticket ticket, OffsetTracker offsets, CancellationToken stoppingToken)
     {
         try
         {
             if (Guid.TryParse(message.Message.Key, out var reservationId))
             {
-                await runner.RunAsync(reservationId, stoppingToken).ConfigureAwait(false);
+                await _runner.RunAsync(reservationId, stoppingToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -91,7 +110,7 @@ public sealed partial class RequestedEventConsumer(
         finally
         {
             // The slot first: whatever else happens here, a finished saga always gives its place back.
-            slots.Release();
+            _slots.Release();
             offsets.Finished(ticket);
         }
     }

@@ -12,6 +12,8 @@ public sealed class OwnRedisApp(Dependencies dependencies) : BookingApp(dependen
 
     public int RedisPid => _redis.Pid;
 
+    public override StackExchange.Redis.IDatabase Redis => _redis.Connection.GetDatabase();
+
     protected override IEnumerable<KeyValuePair<string, string?>> Settings =>
     [
         new("ConnectionStrings:redis", _redis.ConnectionString),

@@ -21,6 +21,7 @@ namespace Booking.Tests.Infrastructure;
 public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
 {
     private WebApplicationFactory<SagaWorkerAssembly> _worker = null!;
+    private string _consumerGroup = null!;
     private CancellationTokenSource _stopping = null!;
     private Task _recording = Task.CompletedTask;
 
@@ -44,14 +45,25 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
         _stopping = new CancellationTokenSource();
         _recording = Task.Factory.StartNew(() => Record(_stopping.Token), TaskCreationOptions.LongRunning);
 
-        _worker = new WebApplicationFactory<SagaWorkerAssembly>().WithWebHostBuilder(web =>
+        _consumerGroup = $"saga-{Guid.NewGuid():N}";
+        _worker = StartWorker();
+        await Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Starts a saga worker on this app's databases, Kafka and consumer group: the fixture's own, or another one a test
+    /// runs beside it (and disposes) to make the group rebalance.
+    /// </summary>
+    public WebApplicationFactory<SagaWorkerAssembly> StartWorker()
+    {
+        var worker = new WebApplicationFactory<SagaWorkerAssembly>().WithWebHostBuilder(web =>
         {
             web.UseEnvironment("Development");
             web.UseSetting("ConnectionStrings:redis", Dependencies.RedisConnectionString);
             web.UseSetting("ConnectionStrings:bookingdb", BookingDb);
             web.UseSetting("ConnectionStrings:kafka", Kafka.BootstrapServers);
             web.UseSetting("services:performance-stub:http:0", "http://performance-stub.test");
-            web.UseSetting("Saga:ConsumerGroup", $"saga-{Guid.NewGuid():N}");
+            web.UseSetting("Saga:ConsumerGroup", _consumerGroup);
             web.UseSetting(BookingAuthentication.SigningKeySetting, TestTokens.SigningKey);
             web.UseSetting("Saga:InitialBackoff", "00:00:00.100");
             web.UseSetting("Saga:MaxBackoff", "00:00:00.500");
@@ -65,8 +77,8 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
                 .AddHttpMessageHandler(() => new TraceContextHandler())
                 .ConfigurePrimaryHttpMessageHandler(() => Stub.Server.CreateHandler()));
         });
-        _ = _worker.Server;
-        await Task.CompletedTask;
+        _ = worker.Server;
+        return worker;
     }
 
     /// <summary>Waits until the reservation reaches a final status and returns it.</summary>
