@@ -80,4 +80,5 @@ public sealed record PhaseResult(
     double P95Ms,
     double P99Ms,
     double MaxMs,
-    IReadOnlyDictionary<string, long> Errors);
+    IReadOnlyDictionary<string, long> Errors,
+    PhaseCosts? Costs = null);

@@ -45,6 +45,7 @@ using var http = new HttpClient(new SocketsHttpHandler
 http.DefaultRequestHeaders.Authorization = system.Tokens.Admin;
 var workload = new Workload(options, http, events, system.Tokens);
 var audit = new Audit(system, events);
+await using var costs = new CostMeter(system);
 var phases = new List<PhaseResult>();
 var seats = Booking.LoadTest.CeilingServer.SeatIds(options.Seats);
 
@@ -63,14 +64,19 @@ foreach (var mode in LoadOptions.AllModes.Where(options.Modes.Contains))
     }
 
     var holdsPerformance = await PreparePerformanceAsync(target, $"{mode} holds");
-    phases.Add(await workload.HoldsAsync(target with { }, holdsPerformance, seats, stopping.Token));
+    phases.Add(await MeasuredAsync(() => workload.HoldsAsync(target with { }, holdsPerformance, seats, stopping.Token)));
     await audit.HoldPhaseAsync(mode, holdsPerformance);
 
     if (!target.IsCeiling)
     {
         var bookingsPerformance = await PreparePerformanceAsync(target, $"{mode} bookings");
-        var (result, reservations) = await workload.BookingsAsync(target, bookingsPerformance, seats, stopping.Token);
-        phases.Add(result);
+        List<Guid> reservations = [];
+        phases.Add(await MeasuredAsync(async () =>
+        {
+            var (result, made) = await workload.BookingsAsync(target, bookingsPerformance, seats, stopping.Token);
+            reservations = made;
+            return result;
+        }));
         await audit.BookingPhaseAsync(mode, bookingsPerformance, reservations);
     }
 }
@@ -98,6 +104,15 @@ Console.WriteLine();
 Console.WriteLine(Report.Markdown(run));
 Console.WriteLine($"Written: {Path.GetFullPath(Path.Combine(options.Output, "result.json"))} and result.md");
 return audit.Clean ? 0 : 2;
+
+// A phase with what it cost the system per successful operation (hold, or booking completed with its event).
+async Task<PhaseResult> MeasuredAsync(Func<Task<PhaseResult>> phase)
+{
+    var before = await costs.TakeAsync();
+    var result = await phase();
+    var after = await costs.TakeAsync();
+    return result with { Costs = CostMeter.Between(before, after, result.Succeeded) };
+}
 
 // The same load, unmeasured, on a performance of its own; its bookings are audited (and drained) before measuring.
 async Task WarmUpAsync(Target target)

@@ -1,0 +1,138 @@
+using System.Globalization;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace Booking.LoadTest;
+
+/// <summary>
+/// What a phase cost the whole system, per successful operation (a hold, or a booking completed with its event):
+/// PostgreSQL commits (<c>pg_stat_database</c>, every database), Redis commands (<c>INFO stats</c>), and CPU time
+/// per process group read from <c>/proc</c> (user + system time of every process of the system on this machine).
+/// </summary>
+public sealed record PhaseCosts(double PostgresCommitsPerOp, double RedisCommandsPerOp, double CpuMsPerOp, IReadOnlyDictionary<string, double> CpuMsPerOpByProcess);
+
+public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
+{
+    private static readonly double TicksPerSecond = 100; // USER_HZ on Linux
+
+    /// <summary>This process: the load itself and the Aspire host of the run; shown, not counted as the system's.</summary>
+    private const string LoadToolGroup = "load-tool";
+
+    /// <summary>Process groups by a marker in their command line, first match wins.</summary>
+    private static readonly (string Group, string Marker)[] Groups =
+    [
+        ("booking-api-naive", "Booking__HoldStrategy=naive"),
+        ("booking-api", "Booking.Api"),
+        ("saga-worker", "Booking.SagaWorker"),
+        ("performance-stub", "Booking.PerformanceStub"),
+        ("ceiling", "ceiling-server"),
+        ("redis", "redis-server"),
+        ("postgres", "postgres"),
+        ("dashboard", "Aspire.Dashboard"),
+        ("dcp", "dcp"),
+    ];
+
+    private readonly Lazy<Task<ConnectionMultiplexer>> _redis = new(() => ConnectionMultiplexer.ConnectAsync(system.ConnectionStrings["redis"] + ",allowAdmin=true"));
+
+    public sealed record Snapshot(long Commits, long RedisCommands, IReadOnlyDictionary<string, double> CpuSeconds);
+
+    public async Task<Snapshot> TakeAsync()
+    {
+        await using var db = new NpgsqlConnection(system.ConnectionStrings["bookingdb"]);
+        await db.OpenAsync().ConfigureAwait(false);
+        await using var command = new NpgsqlCommand("SELECT sum(xact_commit)::bigint FROM pg_stat_database", db);
+        var commits = (long)(await command.ExecuteScalarAsync().ConfigureAwait(false))!;
+
+        var redis = await _redis.Value.ConfigureAwait(false);
+        var info = await redis.GetServer(redis.GetEndPoints()[0]).InfoAsync("stats").ConfigureAwait(false);
+        var redisCommands = long.Parse(info.SelectMany(g => g).First(p => p.Key == "total_commands_processed").Value, CultureInfo.InvariantCulture);
+        return new Snapshot(commits, redisCommands, CpuByGroup());
+    }
+
+    public static PhaseCosts Between(Snapshot before, Snapshot after, long operations)
+    {
+        var ops = Math.Max(operations, 1);
+        var byGroup = after.CpuSeconds.ToDictionary(
+            g => g.Key,
+            g => (g.Value - before.CpuSeconds.GetValueOrDefault(g.Key)) * 1000 / ops);
+        return new PhaseCosts(
+            (after.Commits - before.Commits) / (double)ops,
+            (after.RedisCommands - before.RedisCommands) / (double)ops,
+            byGroup.Where(g => g.Key != LoadToolGroup).Sum(g => g.Value),
+            byGroup.Where(g => g.Value > 0.0005).OrderByDescending(g => g.Value).ToDictionary(g => g.Key, g => g.Value));
+    }
+
+    /// <summary>CPU seconds used so far by every process of the system, by group (this load tool counted apart).</summary>
+    private static Dictionary<string, double> CpuByGroup()
+    {
+        var totals = new Dictionary<string, double>(StringComparer.Ordinal);
+        var self = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            var pid = Path.GetFileName(directory);
+            if (!pid.All(char.IsAsciiDigit))
+            {
+                continue;
+            }
+
+            try
+            {
+                var group = pid == self ? LoadToolGroup : GroupOf(File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' '), directory);
+                if (group is null)
+                {
+                    continue;
+                }
+
+                // /proc/<pid>/stat: fields 14 and 15 (utime, stime) come after the ')' that ends the command name.
+                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                var seconds = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
+                totals[group] = totals.GetValueOrDefault(group) + seconds;
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or FormatException)
+            {
+                // The process ended while being read.
+            }
+        }
+
+        return totals;
+    }
+
+    private static string? GroupOf(string commandLine, string directory)
+    {
+        if (commandLine.Contains("Booking.LoadTest", StringComparison.Ordinal) && !commandLine.Contains("ceiling-server", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        foreach (var (group, marker) in Groups)
+        {
+            if (commandLine.Contains(marker, StringComparison.Ordinal) || (group == "booking-api-naive" && Environ(directory).Contains(marker, StringComparison.Ordinal)))
+            {
+                return group;
+            }
+        }
+
+        return null;
+    }
+
+    private static string Environ(string directory)
+    {
+        try
+        {
+            return File.ReadAllText(Path.Combine(directory, "environ")).Replace('\0', ' ');
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            return string.Empty;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_redis.IsValueCreated)
+        {
+            (await _redis.Value.ConfigureAwait(false)).Dispose();
+        }
+    }
+}
