@@ -9,7 +9,12 @@ namespace Booking.LoadTest;
 /// PostgreSQL commits (<c>pg_stat_database</c>, every database), Redis commands (<c>INFO stats</c>), and CPU time
 /// per process group read from <c>/proc</c> (user + system time of every process of the system on this machine).
 /// </summary>
-public sealed record PhaseCosts(double PostgresCommitsPerOp, double RedisCommandsPerOp, double CpuMsPerOp, IReadOnlyDictionary<string, double> CpuMsPerOpByProcess);
+public sealed record PhaseCosts(
+    double PostgresCommitsPerOp,
+    IReadOnlyDictionary<string, double> PostgresCommitsPerOpByDatabase,
+    double RedisCommandsPerOp,
+    double CpuMsPerOp,
+    IReadOnlyDictionary<string, double> CpuMsPerOpByProcess);
 
 public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
 {
@@ -34,14 +39,22 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
 
     private readonly Lazy<Task<ConnectionMultiplexer>> _redis = new(() => ConnectionMultiplexer.ConnectAsync(system.ConnectionStrings["redis"] + ",allowAdmin=true"));
 
-    public sealed record Snapshot(long Commits, long RedisCommands, IReadOnlyDictionary<string, double> CpuSeconds);
+    public sealed record Snapshot(IReadOnlyDictionary<string, long> Commits, long RedisCommands, IReadOnlyDictionary<string, double> CpuSeconds);
 
     public async Task<Snapshot> TakeAsync()
     {
         await using var db = new NpgsqlConnection(system.ConnectionStrings["bookingdb"]);
         await db.OpenAsync().ConfigureAwait(false);
-        await using var command = new NpgsqlCommand("SELECT sum(xact_commit)::bigint FROM pg_stat_database", db);
-        var commits = (long)(await command.ExecuteScalarAsync().ConfigureAwait(false))!;
+        // Every transaction counts, read-only ones too (each autocommitted SELECT is one).
+        await using var command = new NpgsqlCommand("SELECT coalesce(datname, ''), xact_commit FROM pg_stat_database", db);
+        var commits = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using (var reader = await command.ExecuteReaderAsync().ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                commits[reader.GetString(0)] = reader.GetInt64(1);
+            }
+        }
 
         var redis = await _redis.Value.ConfigureAwait(false);
         var info = await redis.GetServer(redis.GetEndPoints()[0]).InfoAsync("stats").ConfigureAwait(false);
@@ -55,8 +68,10 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
         var byGroup = after.CpuSeconds.ToDictionary(
             g => g.Key,
             g => (g.Value - before.CpuSeconds.GetValueOrDefault(g.Key)) * 1000 / ops);
+        var commits = after.Commits.ToDictionary(d => d.Key, d => (d.Value - before.Commits.GetValueOrDefault(d.Key)) / (double)ops);
         return new PhaseCosts(
-            (after.Commits - before.Commits) / (double)ops,
+            commits.Values.Sum(),
+            commits.Where(d => d.Value >= 0.005).OrderByDescending(d => d.Value).ToDictionary(d => d.Key, d => d.Value),
             (after.RedisCommands - before.RedisCommands) / (double)ops,
             byGroup.Where(g => g.Key != LoadToolGroup).Sum(g => g.Value),
             byGroup.Where(g => g.Value > 0.0005).OrderByDescending(g => g.Value).ToDictionary(g => g.Key, g => g.Value));

@@ -73,13 +73,14 @@ public static class AllocationsApi
 
         await using var held = await services.SectionLock.AcquireAsync(id, code, cancellationToken).ConfigureAwait(false);
         var db = services.Db;
+        // The check and the change in one transaction: one commit per deallocation.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         if (!await db.Sections.AnyAsync(s => s.PerformanceId == id && s.Code == code, cancellationToken).ConfigureAwait(false))
         {
             return PerformancesApi.NotFound(id);
         }
 
         var now = services.Time.GetUtcNow();
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var allocation = await db.Allocations
             .SingleOrDefaultAsync(a => a.PerformanceId == id && a.SectionCode == code && a.ReservationId == reservationId, cancellationToken)
             .ConfigureAwait(false);

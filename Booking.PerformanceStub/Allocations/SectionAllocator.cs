@@ -127,8 +127,12 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
         return activity;
     }
 
+    /// <summary>
+    /// The whole batch in one transaction (its reads included): one commit per batch, whatever its size.
+    /// </summary>
     private async Task<List<AllocationResult>> ApplyAsync(PerformanceDbContext db, Guid performanceId, string section, List<Pending> batch)
     {
+        await using var transaction = await db.Database.BeginTransactionAsync().ConfigureAwait(false);
         var row = await db.Sections.AsNoTracking().SingleOrDefaultAsync(s => s.PerformanceId == performanceId && s.Code == section).ConfigureAwait(false);
         if (row is null)
         {
@@ -180,7 +184,6 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
         if (added.Count > 0)
         {
             var total = added.Sum(a => a.Seats);
-            await using var transaction = await db.Database.BeginTransactionAsync().ConfigureAwait(false);
             var changed = await db.Sections
                 .Where(s => s.PerformanceId == performanceId && s.Code == section && s.Remaining >= total)
                 .ExecuteUpdateAsync(setters => setters.SetProperty(s => s.Remaining, s => s.Remaining - total))
@@ -192,9 +195,9 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
 
             db.Allocations.AddRange(added);
             await db.SaveChangesAsync().ConfigureAwait(false);
-            await transaction.CommitAsync().ConfigureAwait(false);
         }
 
+        await transaction.CommitAsync().ConfigureAwait(false);
         return results;
     }
 
