@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -17,7 +18,17 @@ public static class DataClientExtensions
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddNpgsqlDbContext<TContext>(
             connectionName,
-            settings => settings.DisableRetry = true,
+            settings =>
+            {
+                settings.DisableRetry = true;
+                // Pooled connections skip the DISCARD ALL that Npgsql otherwise runs when one goes back to the pool:
+                // it is a transaction of its own for every open and close (about two per booking). The services
+                // change no session state on pooled connections; the relay's advisory lock has a connection of its own.
+                if (settings.ConnectionString is { Length: > 0 } connectionString)
+                {
+                    settings.ConnectionString = new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true }.ConnectionString;
+                }
+            },
             options => options.UseSnakeCaseNamingConvention());
         return builder;
     }

@@ -33,7 +33,9 @@ public sealed partial class OutboxRelay(
         {
             try
             {
-                await using var leadership = new NpgsqlConnection(configuration.GetConnectionString("bookingdb"));
+                // Not pooled: the advisory lock lives exactly as long as this session, and pooled connections are not
+                // reset when they go back to the pool (see AddBookingDbContext).
+                await using var leadership = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(configuration.GetConnectionString("bookingdb")) { Pooling = false }.ConnectionString);
                 await leadership.OpenAsync(stoppingToken).ConfigureAwait(false);
                 if (!await TryLeadAsync(leadership, stoppingToken).ConfigureAwait(false))
                 {
