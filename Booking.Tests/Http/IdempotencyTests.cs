@@ -151,7 +151,7 @@ public sealed class SlowEndpointApp(Dependencies dependencies) : BookingApp(depe
     }
 }
 
-public sealed class IdempotencyBoundsTests(SlowEndpointApp app) : IClassFixture<SlowEndpointApp>
+public sealed class IdempotencyBoundsTests(SlowEndpointApp app, ITestOutputHelper output) : IClassFixture<SlowEndpointApp>
 {
     private static HttpRequestMessage Post(string key, int delayMs) =>
         new(HttpMethod.Post, $"/_test/slow?ms={delayMs}") { Content = new StringContent("{}"), Headers = { { IdempotencyMiddleware.HeaderName, key } } };
@@ -198,5 +198,38 @@ public sealed class IdempotencyBoundsTests(SlowEndpointApp app) : IClassFixture<
         Assert.True((await client.SendAsync(Post("key-29", 0))).Headers.Contains(IdempotencyMiddleware.ReplayedHeaderName));
         Assert.False((await client.SendAsync(Post("key-0", 0))).Headers.Contains(IdempotencyMiddleware.ReplayedHeaderName));
         Assert.Equal(runs + 1, app.Runs);
+    }
+
+    [Fact]
+    public async Task A_hundred_thousand_keyed_posts_from_ten_users_keep_ten_records_each_and_far_under_five_megabytes()
+    {
+        var users = Enumerable.Range(0, 10).Select(i => $"flood-{i}-{Guid.NewGuid():N}").ToArray();
+        var clients = users.Select(user => app.Client(user)).ToArray();
+        await Parallel.ForEachAsync(Enumerable.Range(0, 100_000), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, cancellationToken) =>
+        {
+            using var response = await clients[i % clients.Length].SendAsync(Post($"{i}-{new string('k', 200)}", 0), cancellationToken);
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        });
+
+        var server = app.Dependencies.RedisConnection.GetServers().Single();
+        var database = app.Dependencies.RedisConnection.GetDatabase();
+        long records = 0, bytes = 0;
+        foreach (var user in users)
+        {
+            await foreach (var key in server.KeysAsync(pattern: $"idem:{{{user}}}*"))
+            {
+                records++;
+                bytes += (long)await database.ExecuteAsync("MEMORY", "USAGE", key);
+            }
+        }
+
+        // Ten records and one index per user.
+        Assert.Equal(110, records);
+        output.WriteLine($"{records} keys, {bytes} bytes (MEMORY USAGE) kept for 100,000 keyed requests of 200-character keys");
+        Assert.True(bytes < 5 * 1024 * 1024, $"{bytes} bytes kept for 100,000 keyed requests.");
+        foreach (var client in clients)
+        {
+            client.Dispose();
+        }
     }
 }
