@@ -15,6 +15,12 @@ public sealed class BookingOptions
     /// </summary>
     public TimeSpan ReservedHoldLease { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// How long a confirmed hold's record stays in Redis for compensation (a cancel). Past it the record is gone and a
+    /// cancel gives the units back from PostgreSQL's copy of them, so Redis does not grow with every booking ever made.
+    /// </summary>
+    public TimeSpan BookedHoldRetention { get; set; } = TimeSpan.FromDays(180);
+
     public int MaxSeatsPerHold { get; set; } = 8;
 
     /// <summary>

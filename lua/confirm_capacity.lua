@@ -1,6 +1,6 @@
 --! uses: _common _capacity
 -- Turns a live capacity hold into booked units. Idempotent; an expired hold is never confirmed.
--- KEYS: 1 state, 2 expiry, 3 hold. ARGV: 1 base, 2 holdId, 3 reservationId
+-- KEYS: 1 state, 2 expiry, 3 hold. ARGV: 1 base, 2 holdId, 3 reservationId, 4 booked record retention (ms)
 -- Returns {'OK'} | {'ALREADY'} | {'EXPIRED'} | {'RELEASED'} | {'NOT_FOUND'}
 local state_key, expiry_key, hk = KEYS[1], KEYS[2], KEYS[3]
 local hold_id, reservation_id = ARGV[2], ARGV[3]
@@ -25,5 +25,6 @@ redis.call('HINCRBY', state_key, 'held', -quantity)
 redis.call('HINCRBY', state_key, 'booked', quantity)
 redis.call('ZREM', expiry_key, hold_id)
 redis.call('HSET', hk, 'state', 'BOOKED', 'reservation', reservation_id)
-redis.call('PERSIST', hk)
+-- Kept for compensation for a bounded time; past it, compensation works from PostgreSQL's copy (unbook_*).
+redis.call('PEXPIRE', hk, ARGV[4])
 return {'OK'}

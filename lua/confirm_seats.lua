@@ -1,7 +1,7 @@
 --! uses: _common _seats
 -- Turns a live hold into booked seats. Idempotent: confirming a booked hold again is OK.
 -- An expired hold is never confirmed; its seats go back to AVAILABLE here if nobody did it yet.
--- KEYS: 1 seats, 2 expiry, 3 hold. ARGV: 1 base, 2 holdId, 3 reservationId
+-- KEYS: 1 seats, 2 expiry, 3 hold. ARGV: 1 base, 2 holdId, 3 reservationId, 4 booked record retention (ms)
 -- Returns {'OK'} | {'ALREADY'} | {'EXPIRED'} | {'RELEASED'} | {'NOT_FOUND'}
 local seats_key, expiry_key, hk = KEYS[1], KEYS[2], KEYS[3]
 local base, hold_id, reservation_id = ARGV[1], ARGV[2], ARGV[3]
@@ -33,5 +33,6 @@ for _, seat in ipairs(split_csv(redis.call('HGET', hk, 'seats'))) do
 end
 redis.call('ZREM', expiry_key, hold_id)
 redis.call('HSET', hk, 'state', 'BOOKED', 'reservation', reservation_id)
-redis.call('PERSIST', hk)
+-- Kept for compensation for a bounded time; past it, compensation works from PostgreSQL's copy (unbook_*).
+redis.call('PEXPIRE', hk, ARGV[4])
 return {'OK'}

@@ -1,4 +1,5 @@
 using Booking.Core.Lua;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Booking.Core.Holds;
@@ -7,8 +8,10 @@ namespace Booking.Core.Holds;
 /// The operations every hold has, seat or capacity: find it, release it, confirm it into a booking, and
 /// give its units back (compensation). Each is one Lua call on the hold's resource.
 /// </summary>
-public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis)
+public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOptions<BookingOptions>? options = null)
 {
+    private readonly TimeSpan _bookedRetention = options?.Value.BookedHoldRetention ?? new BookingOptions().BookedHoldRetention;
+
     private static readonly TimeSpan IndexRetention = TimeSpan.FromDays(2);
 
     /// <summary>Where a hold lives, so that a hold id alone (DELETE, reservation) finds its resource.</summary>
@@ -159,8 +162,8 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis)
     public async Task<ConfirmOutcome> ConfirmAsync(ResourceRef resource, Guid holdId, Guid reservationId)
     {
         var script = resource.IsSeated ? lua.Scripts.ConfirmSeats : lua.Scripts.ConfirmCapacity;
-        var result = await lua.RunAsync(script, Keys(resource, holdId), [resource.KeyBase, holdId.ToString("D"), reservationId.ToString("D")], 1)
-            .ConfigureAwait(false);
+        var result = await lua.RunAsync(script, Keys(resource, holdId),
+            [resource.KeyBase, holdId.ToString("D"), reservationId.ToString("D"), (long)_bookedRetention.TotalMilliseconds], 1).ConfigureAwait(false);
         return (string)result[0]! switch
         {
             "OK" => ConfirmOutcome.Confirmed,
@@ -171,12 +174,17 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis)
         };
     }
 
-    /// <summary>Compensation: gives back whatever the hold took, booked or held. Idempotent.</summary>
-    public async Task<bool> UnbookAsync(ResourceRef resource, Guid holdId)
+    /// <summary>
+    /// Compensation: gives back whatever the hold took, booked or held. Idempotent. <paramref name="known"/> is
+    /// PostgreSQL's copy of the hold's units, used when its record has outlived <see cref="BookingOptions.BookedHoldRetention"/>.
+    /// </summary>
+    public async Task<bool> UnbookAsync(ResourceRef resource, Guid holdId, KnownUnits? known = null)
     {
+        RedisValue[] args = resource.IsSeated
+            ? [resource.KeyBase, holdId.ToString("D"), string.Join(',', known?.SeatIds ?? [])]
+            : [resource.KeyBase, holdId.ToString("D"), known?.Quantity ?? 0, known?.Confirmed == true ? "1" : "0"];
         var script = resource.IsSeated ? lua.Scripts.UnbookSeats : lua.Scripts.UnbookCapacity;
-        var result = await lua.RunAsync(script, Keys(resource, holdId), [resource.KeyBase, holdId.ToString("D")], 1)
-            .ConfigureAwait(false);
+        var result = await lua.RunAsync(script, Keys(resource, holdId), args, 1).ConfigureAwait(false);
         return (string)result[0]! == "OK";
     }
 

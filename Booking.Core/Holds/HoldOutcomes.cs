@@ -10,6 +10,9 @@ public enum ReleaseOutcome
     Reserved,
 }
 
+/// <summary>A hold's units as PostgreSQL records them: seats, quantity, and whether the saga confirmed the hold.</summary>
+public sealed record KnownUnits(IReadOnlyList<string> SeatIds, int Quantity, bool Confirmed);
+
 /// <summary>What pinning a hold to a new reservation came to.</summary>
 public enum PinOutcome
 {

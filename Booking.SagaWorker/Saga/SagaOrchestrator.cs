@@ -264,7 +264,8 @@ public sealed partial class SagaOrchestrator(
                     _ => StepResult.Fail("HOLD_NOT_FOUND: the hold no longer exists."),
                 };
             case SagaSteps.ReleaseUnits:
-                await holds.UnbookAsync(resource, reservation.HoldId).ConfigureAwait(false);
+                await holds.UnbookAsync(resource, reservation.HoldId,
+                    new KnownUnits(reservation.SeatIds, reservation.Quantity, Succeeded(reservation.Saga!, SagaSteps.ConfirmHold))).ConfigureAwait(false);
                 return StepResult.Done;
             case SagaSteps.AllocateSection:
                 foreach (var section in Sections(reservation))

@@ -63,6 +63,24 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
     }
 
     [Fact]
+    public async Task A_confirmed_capacity_hold_whose_record_expired_gives_its_quantity_back_from_postgresqls_copy()
+    {
+        var slot = NewSlot();
+        var holdId = Guid.NewGuid();
+        await _engines.Capacity.SetAsync(slot, 10);
+        await _engines.Capacity.HoldAsync(slot, holdId, "alice", LongTtl, 4);
+        await _engines.Holds.ConfirmAsync(slot, holdId, Guid.NewGuid());
+        Assert.True((await _engines.Redis.KeyTimeToLiveAsync(slot.HoldKey(holdId))) > TimeSpan.FromDays(179));
+
+        await _engines.Redis.KeyDeleteAsync(slot.HoldKey(holdId));
+        // Not confirmed as far as the saga knows: nothing is taken off the counters.
+        Assert.False(await _engines.Holds.UnbookAsync(slot, holdId, new KnownUnits([], 4, Confirmed: false)));
+        Assert.Equal(new CapacityCounters(10, 0, 4), await _engines.Capacity.ReadAsync(slot));
+        Assert.True(await _engines.Holds.UnbookAsync(slot, holdId, new KnownUnits([], 4, Confirmed: true)));
+        Assert.Equal(new CapacityCounters(10, 0, 0), await _engines.Capacity.ReadAsync(slot));
+    }
+
+    [Fact]
     public async Task Release_is_idempotent_and_only_for_the_owner()
     {
         var slot = NewSlot();

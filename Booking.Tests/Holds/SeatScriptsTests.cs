@@ -170,6 +170,27 @@ public sealed class SeatScriptsTests(Dependencies dependencies)
     }
 
     [Fact]
+    public async Task A_booked_hold_record_expires_and_a_later_unbook_frees_the_seats_postgresql_lists()
+    {
+        var (performance, _) = await _engines.NewPerformanceAsync();
+        var holdId = Guid.NewGuid();
+        var resource = ResourceRef.Performance(performance);
+        await _engines.Seats.HoldAsync(performance, holdId, "alice", LongTtl, ["B-2-1", "B-2-2"]);
+        await _engines.Holds.ConfirmAsync(resource, holdId, Guid.NewGuid());
+
+        var ttl = await _engines.Redis.KeyTimeToLiveAsync(resource.HoldKey(holdId));
+        Assert.InRange(ttl!.Value, TimeSpan.FromDays(179), TimeSpan.FromDays(180));
+
+        // The record's retention ran out; a cancel comes later.
+        await _engines.Redis.KeyDeleteAsync(resource.HoldKey(holdId));
+        Assert.False(await _engines.Holds.UnbookAsync(resource, holdId));
+        Assert.True(await _engines.Holds.UnbookAsync(resource, holdId, new KnownUnits(["B-2-1", "B-2-2"], 2, Confirmed: true)));
+        var map = await _engines.MapAsync(performance);
+        Assert.Equal(SeatStatus.Available, map["B-2-1"]);
+        Assert.Equal(SeatStatus.Available, map["B-2-2"]);
+    }
+
+    [Fact]
     public async Task Unbook_returns_booked_seats_and_is_idempotent()
     {
         var (performance, _) = await _engines.NewPerformanceAsync();
