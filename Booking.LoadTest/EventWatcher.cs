@@ -50,6 +50,8 @@ public sealed class EventWatcher : IDisposable
             AutoOffsetReset = AutoOffsetReset.Earliest,
             EnableAutoCommit = false,
             SessionTimeoutMs = 6000,
+            // The instrument must not add latency: librdkafka's default lets a fetch wait 500 ms for data.
+            FetchWaitMaxMs = 10,
         };
         using var consumer = new ConsumerBuilder<string, string>(config).Build();
         consumer.Subscribe([BookingTopics.Completed, BookingTopics.Failed]);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using HdrHistogram;
 
 namespace Booking.LoadTest;
@@ -8,8 +9,13 @@ public sealed class Measurements
 {
     private readonly Lock _gate = new();
     private readonly LongHistogram _latency = new(TimeSpan.FromMinutes(2).Ticks / 10, 3);
+    private readonly Dictionary<int, (long Ok, long Failed, LongHistogram Latency)> _seconds = [];
+    private long _started = Stopwatch.GetTimestamp();
     private long _ok;
     private long _failed;
+
+    /// <summary>Where the phase's timeline starts (its second 0).</summary>
+    public void Start() => _started = Stopwatch.GetTimestamp();
 
     public ConcurrentDictionary<string, long> Errors { get; } = new(StringComparer.Ordinal);
 
@@ -20,7 +26,7 @@ public sealed class Measurements
     public void Success(TimeSpan latency)
     {
         Interlocked.Increment(ref _ok);
-        Record(latency);
+        Record(latency, ok: true);
     }
 
     /// <summary>A request that was answered but did not succeed (409 seats taken, ...): counted, timed, and its code kept.</summary>
@@ -28,7 +34,7 @@ public sealed class Measurements
     {
         Interlocked.Increment(ref _failed);
         Errors.AddOrUpdate(code, 1, (_, n) => n + 1);
-        Record(latency);
+        Record(latency, ok: false);
     }
 
     public PhaseResult Result(string name, TimeSpan elapsed)
@@ -51,16 +57,32 @@ public sealed class Measurements
                 Ms(95),
                 Ms(99),
                 total == 0 ? 0 : _latency.GetMaxValue() / 1000.0,
-                Errors.OrderByDescending(e => e.Value).ToDictionary(e => e.Key, e => e.Value));
+                Errors.OrderByDescending(e => e.Value).ToDictionary(e => e.Key, e => e.Value))
+            {
+                Timeline = _seconds.OrderBy(s => s.Key).Select(s => new TimelinePoint(
+                    s.Key, s.Value.Ok, s.Value.Failed, s.Value.Latency.GetValueAtPercentile(50) / 1000.0, s.Value.Latency.GetValueAtPercentile(95) / 1000.0)).ToList(),
+                Percentiles = total == 0 ? [] : CurvePercentiles.Select(p => new PercentilePoint(p, _latency.GetValueAtPercentile(p) / 1000.0)).ToList(),
+            };
         }
     }
 
-    private void Record(TimeSpan latency)
+    /// <summary>Where the latency curve is read: dense towards the tail.</summary>
+    private static readonly double[] CurvePercentiles = [0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 100];
+
+    private void Record(TimeSpan latency, bool ok)
     {
         var micros = Math.Clamp(latency.Ticks / 10, 1, _latency.HighestTrackableValue);
+        var second = (int)Stopwatch.GetElapsedTime(_started).TotalSeconds;
         lock (_gate)
         {
             _latency.RecordValue(micros);
+            if (!_seconds.TryGetValue(second, out var bucket))
+            {
+                bucket = (0, 0, new LongHistogram(_latency.HighestTrackableValue, 2));
+            }
+
+            bucket.Latency.RecordValue(micros);
+            _seconds[second] = ok ? (bucket.Ok + 1, bucket.Failed, bucket.Latency) : (bucket.Ok, bucket.Failed + 1, bucket.Latency);
         }
     }
 }
@@ -81,4 +103,15 @@ public sealed record PhaseResult(
     double P99Ms,
     double MaxMs,
     IReadOnlyDictionary<string, long> Errors,
-    PhaseCosts? Costs = null);
+    PhaseCosts? Costs = null)
+{
+    /// <summary>Second by second from the phase's start: completions (by when they completed) and their latency.</summary>
+    public IReadOnlyList<TimelinePoint> Timeline { get; init; } = [];
+
+    /// <summary>The latency curve: the latency (ms) at each percentile.</summary>
+    public IReadOnlyList<PercentilePoint> Percentiles { get; init; } = [];
+}
+
+public sealed record TimelinePoint(int Second, long Ok, long Failed, double P50Ms, double P95Ms);
+
+public sealed record PercentilePoint(double Percentile, double LatencyMs);

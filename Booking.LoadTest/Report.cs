@@ -27,6 +27,7 @@ public static class Report
         var json = JsonSerializer.Serialize(result, Json);
         await File.WriteAllTextAsync(Path.Combine(directory, "result.json"), json).ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(directory, "result.md"), Markdown(result)).ConfigureAwait(false);
+        Charts.Write(result, directory);
     }
 
     public static string Markdown(RunResult result)
@@ -65,6 +66,8 @@ public static class Report
             text.AppendLine(CultureInfo.InvariantCulture, $"- {name}: {value:0.00}");
         }
 
+        text.AppendLine();
+        text.AppendLine("Charts: `throughput.png` (successful operations per second, each phase) and `latency.png` (latency by percentile); the per-second timeline is in result.json.");
         text.AppendLine();
         text.AppendLine(result.AuditClean ? "Audit: **clean**" : "Audit: **FAILED**");
         foreach (var check in result.Audit)

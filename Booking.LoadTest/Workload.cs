@@ -154,6 +154,7 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
         using var phaseEnd = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         phaseEnd.CancelAfter(options.Duration);
         var watch = Stopwatch.StartNew();
+        measurements.Start();
         var running = 0;
         var users = Enumerable.Range(0, options.Users).Select(async index =>
         {
