@@ -11,6 +11,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Booking.Tests.Faults;
 
 /// <summary>The performance service answers every allocation and deallocation with 503 for three minutes.</summary>
+[Collection(HeavyLoad.Name)]
 public sealed class PerformanceOutageTests(SagaApp app, ITestOutputHelper output) : IClassFixture<SagaApp>
 {
     private static readonly TimeSpan Outage = TimeSpan.FromMinutes(3);
@@ -64,7 +65,7 @@ public sealed class PerformanceOutageTests(SagaApp app, ITestOutputHelper output
         }
 
         var healed = Stopwatch.StartNew();
-        var finals = await WaitForAllFinalAsync(reservations.ToList(), TimeSpan.FromMinutes(5));
+        var finals = await app.WaitForAllFinalAsync(reservations.ToList(), TimeSpan.FromMinutes(5));
         output.WriteLine($"{reservations.Count} reservations; all final {healed.Elapsed.TotalSeconds:F1} s after the service healed: {string.Join(", ", finals.GroupBy(r => r.Status).Select(g => $"{g.Key} {g.Count()}"))}");
 
         // Section counts exact: remaining is the capacity less the confirmed seats, and allocations agree.
@@ -100,22 +101,4 @@ public sealed class PerformanceOutageTests(SagaApp app, ITestOutputHelper output
             var client = clients[i % clients.Length];
             return (await client.ReserveAsync((await client.HoldSeatsAsync(performance, nextSeat())).HoldId)).Id;
         }))).ToList();
-
-    private async Task<List<Reservation>> WaitForAllFinalAsync(IReadOnlyCollection<Guid> ids, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            await using var db = app.NewDbContext();
-            var reservations = await db.Reservations.AsNoTracking().Where(r => ids.Contains(r.Id)).ToListAsync();
-            var open = reservations.Count(r => r.Status is ReservationStatus.Pending or ReservationStatus.Cancelling);
-            if (open == 0)
-            {
-                return reservations;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"{open} of {ids.Count} reservations are not final {timeout.TotalMinutes} min after the service healed.");
-            await Task.Delay(500);
-        }
-    }
 }

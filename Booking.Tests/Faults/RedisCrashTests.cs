@@ -18,6 +18,7 @@ public sealed class DurableRedisSagaApp(Dependencies dependencies) : OwnRedisSag
 }
 
 /// <summary>Redis frozen for fifteen seconds under 200 users, then killed and restarted from its AOF.</summary>
+[Collection(HeavyLoad.Name)]
 public sealed class RedisCrashTests(DurableRedisSagaApp app, ITestOutputHelper output) : IClassFixture<DurableRedisSagaApp>
 {
     private const int Users = 200;
@@ -65,7 +66,7 @@ public sealed class RedisCrashTests(DurableRedisSagaApp app, ITestOutputHelper o
         Assert.True(afterOk >= after.Count * 0.99, $"{afterOk}/{after.Count} after recovery.");
 
         // Every accepted booking ends, and the reconciler leaves Redis equal to PostgreSQL seat by seat.
-        var finals = await WaitForAllFinalAsync(accepted.ToList(), TimeSpan.FromSeconds(120));
+        var finals = await app.WaitForAllFinalAsync(accepted.ToList(), TimeSpan.FromSeconds(120));
         var repaired = await app.Reconciler.RunOnceAsync(CancellationToken.None);
         output.WriteLine($"{accepted.Count} reservations accepted ({string.Join(", ", finals.GroupBy(r => r.Status).Select(g => $"{g.Key} {g.Count()}"))}); reconciler repaired {repaired}");
         var confirmedSeats = finals.Where(r => r.Status == ReservationStatus.Confirmed).SelectMany(r => r.SeatIds.Select(s => (Seat: s, r.HoldId))).ToList();
@@ -108,23 +109,5 @@ public sealed class RedisCrashTests(DurableRedisSagaApp app, ITestOutputHelper o
     {
         using var kill = Process.Start("kill", [$"-{signal}", app.OwnRedis.Pid.ToString(CultureInfo.InvariantCulture)]);
         kill.WaitForExit();
-    }
-
-    private async Task<List<Reservation>> WaitForAllFinalAsync(IReadOnlyCollection<Guid> ids, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            await using var db = app.NewDbContext();
-            var reservations = await db.Reservations.AsNoTracking().Where(r => ids.Contains(r.Id)).ToListAsync();
-            var open = reservations.Where(r => r.Status is ReservationStatus.Pending or ReservationStatus.Cancelling).ToList();
-            if (open.Count == 0)
-            {
-                return reservations;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"{open.Count} of {ids.Count} reservations are not final after {timeout.TotalSeconds} s (for example {open[0].Id}).");
-            await Task.Delay(500);
-        }
     }
 }

@@ -46,6 +46,7 @@ public class OwnRedisSagaApp(Dependencies dependencies) : SagaApp(dependencies)
 }
 
 /// <summary>Redis loses writes (its last second with AOF everysec, or everything); PostgreSQL decides and the reconciler repairs.</summary>
+[Collection(HeavyLoad.Name)]
 public sealed class RedisLossTests(OwnRedisSagaApp app, ITestOutputHelper output) : IClassFixture<OwnRedisSagaApp>
 {
     [Fact]

@@ -24,6 +24,12 @@ public sealed class Dependencies : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        // One test process hosts the API, the performance service and the saga worker of many fixtures, plus hundreds
+        // of virtual users: start with enough pool threads that a burst does not wait for the pool's slow growth
+        // (Redis calls then time out behind queued work items, which no single service would meet in production).
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 64), Math.Max(io, 64));
+
         // Each test class hosts its own services, each with its own connection pools.
         var settings = new AppHostSettings { DataDirectory = _root, RandomPorts = true, Durable = false, PostgresMaxConnections = 1000 };
         var builder = TestAppHost.CreateBuilder();

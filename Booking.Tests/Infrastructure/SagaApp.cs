@@ -100,6 +100,25 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
         }
     }
 
+    /// <summary>Waits until every one of the reservations reaches a final status and returns them.</summary>
+    public async Task<List<Reservation>> WaitForAllFinalAsync(IReadOnlyCollection<Guid> ids, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            await using var db = NewDbContext();
+            var reservations = await db.Reservations.AsNoTracking().Where(r => ids.Contains(r.Id)).ToListAsync();
+            var open = reservations.Where(r => r.Status is ReservationStatus.Pending or ReservationStatus.Cancelling).ToList();
+            if (open.Count == 0)
+            {
+                return reservations;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"{open.Count} of {ids.Count} reservations are not final after {timeout.TotalSeconds} s (for example {open[0].Id}).");
+            await Task.Delay(250);
+        }
+    }
+
     /// <summary>Waits until an event of <paramref name="topic"/> for the reservation was consumed.</summary>
     public async Task<int> WaitForEventAsync(string topic, Guid reservationId, TimeSpan? timeout = null)
     {

@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Booking.Tests.Saga;
 
+[Collection(HeavyLoad.Name)]
 public sealed class OutboxQuarantineTests(SagaApp app, ITestOutputHelper output) : IClassFixture<SagaApp>
 {
     [Fact]

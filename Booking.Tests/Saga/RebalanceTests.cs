@@ -12,6 +12,7 @@ using Microsoft.Extensions.Hosting;
 namespace Booking.Tests.Saga;
 
 /// <summary>Two saga workers in one consumer group while bookings flow; one of them is restarted again and again.</summary>
+[Collection(HeavyLoad.Name)]
 public sealed class RebalanceTests(SagaApp app, ITestOutputHelper output) : IClassFixture<SagaApp>
 {
     private const int Restarts = 10;
@@ -60,7 +61,7 @@ public sealed class RebalanceTests(SagaApp app, ITestOutputHelper output) : ICla
             await second.DisposeAsync();
         }
 
-        var finals = await WaitForAllFinalAsync(reservations.ToList(), TimeSpan.FromSeconds(60));
+        var finals = await app.WaitForAllFinalAsync(reservations.ToList(), TimeSpan.FromSeconds(60));
         output.WriteLine($"{reservations.Count} reservations over {Restarts} restarts: {string.Join(", ", finals.GroupBy(r => r.Status).Select(g => $"{g.Key} {g.Count()}"))}");
 
         await using var stubDb = new PerformanceDbContext(new DbContextOptionsBuilder<PerformanceDbContext>().UseNpgsql(app.PerformanceDb).UseSnakeCaseNamingConvention().Options);
@@ -83,24 +84,6 @@ public sealed class RebalanceTests(SagaApp app, ITestOutputHelper output) : ICla
         {
             Assert.True(DateTime.UtcNow < deadline, $"{when}: {consumer.FreeSlots} of {consumer.MaxConcurrency} slots free.");
             await Task.Delay(20);
-        }
-    }
-
-    private async Task<List<Reservation>> WaitForAllFinalAsync(IReadOnlyCollection<Guid> ids, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            await using var db = app.NewDbContext();
-            var reservations = await db.Reservations.AsNoTracking().Where(r => ids.Contains(r.Id)).ToListAsync();
-            var open = reservations.Count(r => r.Status is ReservationStatus.Pending or ReservationStatus.Cancelling);
-            if (open == 0)
-            {
-                return reservations;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"{open} of {ids.Count} reservations are not final.");
-            await Task.Delay(500);
         }
     }
 }

@@ -18,6 +18,7 @@ public sealed class ShortHoldSagaApp(Dependencies dependencies) : SagaApp(depend
 }
 
 /// <summary>A reservation answered 202 is the saga's to decide: never HOLD_EXPIRED because of lag, never undone by a release.</summary>
+[Collection(HeavyLoad.Name)]
 public sealed class ReservedHoldTests(ShortHoldSagaApp app, ITestOutputHelper output) : IClassFixture<ShortHoldSagaApp>
 {
     private const int RaceSize = 1000;
@@ -123,7 +124,7 @@ public sealed class ReservedHoldTests(ShortHoldSagaApp app, ITestOutputHelper ou
         });
 
         var all = cancelled.Concat(late).Concat(raced).ToList();
-        var finals = await WaitForAllFinalAsync(all, TimeSpan.FromSeconds(60));
+        var finals = (await app.WaitForAllFinalAsync(all, TimeSpan.FromSeconds(60))).ToDictionary(r => r.Id);
         output.WriteLine($"cancelled {cancelled.Count}; late reserves accepted {late.Count}, refused expired {lateExpired}; races won by reserve {raced.Count}, by release {releasedFirst}");
 
         Assert.All(cancelled, id => Assert.Equal(ReservationStatus.Cancelled, finals[id].Status));
@@ -181,24 +182,6 @@ public sealed class ReservedHoldTests(ShortHoldSagaApp app, ITestOutputHelper ou
             }
 
             await response.AssertProblemAsync(HttpStatusCode.Conflict, ProblemCodes.InvalidState);
-        }
-    }
-
-    private async Task<Dictionary<Guid, Reservation>> WaitForAllFinalAsync(IReadOnlyCollection<Guid> ids, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            await using var db = app.NewDbContext();
-            var reservations = await db.Reservations.AsNoTracking().Where(r => ids.Contains(r.Id)).ToListAsync();
-            var open = reservations.Count(r => r.Status is ReservationStatus.Pending or ReservationStatus.Cancelling);
-            if (open == 0)
-            {
-                return reservations.ToDictionary(r => r.Id);
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"{open} of {ids.Count} reservations are not final after {timeout.TotalSeconds} s.");
-            await Task.Delay(250);
         }
     }
 }
