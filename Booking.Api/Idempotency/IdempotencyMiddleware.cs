@@ -103,7 +103,7 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
         }
         catch
         {
-            await store.ReleaseAsync(caller, key).ConfigureAwait(false);
+            await store.ReleaseAsync(caller, key, claim).ConfigureAwait(false);
             throw;
         }
         finally
@@ -120,11 +120,11 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
                 LogNotStored(key, buffer.Length);
             }
 
-            await store.ReleaseAsync(caller, key).ConfigureAwait(false);
+            await store.ReleaseAsync(caller, key, claim).ConfigureAwait(false);
         }
         else
         {
-            await store.CompleteAsync(caller, key, claim with
+            await store.CompleteAsync(caller, key, claim, claim with
             {
                 Completed = true,
                 Status = context.Response.StatusCode,

@@ -50,7 +50,7 @@ public sealed class IdempotencyStore(IConnectionMultiplexer redis, LuaRunner lua
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
-                await lua.RunAsync(lua.Scripts.IdempotencyRenew, [RecordKey(caller, key)], [value, (long)Lease.TotalMilliseconds], 1).ConfigureAwait(false);
+                await UpdateAsync(caller, key, value, value, Lease).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -62,10 +62,16 @@ public sealed class IdempotencyStore(IConnectionMultiplexer redis, LuaRunner lua
         }
     }
 
-    public Task CompleteAsync(string caller, string key, StoredResponse response) =>
-        redis.GetDatabase().StringSetAsync(RecordKey(caller, key), JsonSerializer.Serialize(response), options.Value.IdempotencyRetention);
+    /// <summary>Stores the response in place of this request's claim (not if the caller's bound dropped the claim meanwhile).</summary>
+    public Task CompleteAsync(string caller, string key, StoredResponse claim, StoredResponse response) =>
+        UpdateAsync(caller, key, JsonSerializer.Serialize(claim), JsonSerializer.Serialize(response), options.Value.IdempotencyRetention);
 
-    public Task ReleaseAsync(string caller, string key) => redis.GetDatabase().KeyDeleteAsync(RecordKey(caller, key));
+    /// <summary>Frees the key if it still holds this request's claim, so that a retry runs again.</summary>
+    public Task ReleaseAsync(string caller, string key, StoredResponse claim) =>
+        UpdateAsync(caller, key, JsonSerializer.Serialize(claim), string.Empty, TimeSpan.Zero);
+
+    private Task UpdateAsync(string caller, string key, string claim, string value, TimeSpan ttl) =>
+        lua.RunAsync(lua.Scripts.IdempotencyUpdate, [RecordKey(caller, key)], [claim, value, (long)ttl.TotalMilliseconds], 1);
 
     private static string Prefix(string caller) => $"idem:{{{caller}}}:";
 

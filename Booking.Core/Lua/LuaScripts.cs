@@ -37,7 +37,7 @@ public sealed class LuaScripts
         UnpinHold = scripts["unpin_hold"];
         RepairSeats = scripts["repair_seats"];
         IdempotencyClaim = scripts["idempotency_claim"];
-        IdempotencyRenew = scripts["idempotency_renew"];
+        IdempotencyUpdate = scripts["idempotency_update"];
 
         SetCapacity = scripts["set_capacity"];
         CapacityState = scripts["capacity_state"];
@@ -66,9 +66,9 @@ public sealed class LuaScripts
     /// <summary>The reconciler's repair of a seat hold after Redis lost writes.</summary>
     public LuaScript RepairSeats { get; }
 
-    /// <summary>The API's Idempotency-Key records: claim (bounded per caller) and renew an in-flight claim.</summary>
+    /// <summary>The API's Idempotency-Key records: claim (bounded per caller); renew, complete or free a claim still held.</summary>
     public LuaScript IdempotencyClaim { get; }
-    public LuaScript IdempotencyRenew { get; }
+    public LuaScript IdempotencyUpdate { get; }
 
     public LuaScript SetCapacity { get; }
     public LuaScript CapacityState { get; }
