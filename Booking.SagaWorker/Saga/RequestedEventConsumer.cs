@@ -7,8 +7,9 @@ using Microsoft.Extensions.Options;
 namespace Booking.SagaWorker.Saga;
 
 /// <summary>
-/// Starts sagas from <c>booking.reservation.requested</c>: each saga starts as soon as its event arrives, up to
-/// <see cref="SagaOptions.MaxConcurrency"/> at once, so one slow saga never holds back the others. Offsets are
+/// Starts sagas from <c>booking.reservation.requested</c> as soon as their events arrive, up to
+/// <see cref="SagaOptions.MaxConcurrency"/> at once: the events already received when one arrives form a batch
+/// (<see cref="SagaOptions.BatchSize"/> at most) run with one read and one commit, and batches run side by side. Offsets are
 /// committed only below the oldest saga still running, so a crash replays (never skips) an event.
 /// </summary>
 public sealed partial class RequestedEventConsumer : BackgroundService
@@ -28,12 +29,15 @@ public sealed partial class RequestedEventConsumer : BackgroundService
         _consumers = consumers;
         _logger = logger;
         MaxConcurrency = options.Value.MaxConcurrency;
+        BatchSize = options.Value.BatchSize;
         _slots = new SemaphoreSlim(MaxConcurrency);
         meters.Create(BookingTelemetry.MeterName).CreateObservableGauge("booking.sagas.consumer_free_slots", () => FreeSlots,
             description: "Requested events the consumer may still start at once; back at its maximum whenever no saga runs.");
     }
 
     public int MaxConcurrency { get; }
+
+    public int BatchSize { get; }
 
     /// <summary>Sagas this consumer may still start at once.</summary>
     public int FreeSlots => _slots.CurrentCount;
@@ -62,7 +66,20 @@ public sealed partial class RequestedEventConsumer : BackgroundService
                     {
                         // All slots busy: stop consuming (back-pressure) until a saga finishes.
                         _slots.Wait(stoppingToken);
-                        _ = RunAsync(message, offsets.Started(message.TopicPartitionOffset), offsets, stoppingToken);
+                        var batch = new List<(ConsumeResult<string, string> Message, OffsetTracker.Ticket Ticket)> { (message, offsets.Started(message.TopicPartitionOffset)) };
+                        // Whatever else already arrived joins the batch, as far as free slots go; nothing waits for more.
+                        while (batch.Count < BatchSize && _slots.Wait(0, stoppingToken))
+                        {
+                            if (consumer.Consume(TimeSpan.Zero) is not { } next)
+                            {
+                                _slots.Release();
+                                break;
+                            }
+
+                            batch.Add((next, offsets.Started(next.TopicPartitionOffset)));
+                        }
+
+                        _ = RunAsync(batch, offsets, stoppingToken);
                     }
 
                     if (DateTime.UtcNow - lastCommit >= CommitInterval)
@@ -95,23 +112,24 @@ public sealed partial class RequestedEventConsumer : BackgroundService
         }
     }
 
-    private async Task RunAsync(ConsumeResult<string, string> message, OffsetTracker.Ticket ticket, OffsetTracker offsets, CancellationToken stoppingToken)
+    private async Task RunAsync(List<(ConsumeResult<string, string> Message, OffsetTracker.Ticket Ticket)> batch, OffsetTracker offsets, CancellationToken stoppingToken)
     {
         try
         {
-            if (Guid.TryParse(message.Message.Key, out var reservationId))
-            {
-                await _runner.RunAsync(reservationId, stoppingToken).ConfigureAwait(false);
-            }
+            var ids = batch.Select(m => Guid.TryParse(m.Message.Message.Key, out var id) ? id : Guid.Empty).Where(id => id != Guid.Empty).ToList();
+            await _runner.RunBatchAsync(ids, stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
         finally
         {
-            // The slot first: whatever else happens here, a finished saga always gives its place back.
-            _slots.Release();
-            offsets.Finished(ticket);
+            // The slots first: whatever else happens here, finished sagas always give their places back.
+            _slots.Release(batch.Count);
+            foreach (var (_, ticket) in batch)
+            {
+                offsets.Finished(ticket);
+            }
         }
     }
 

@@ -21,6 +21,9 @@ public sealed class SagaOptions
     /// <summary>How many requested events the consumer runs at once.</summary>
     public int MaxConcurrency { get; set; } = 256;
 
+    /// <summary>At most this many sagas share one read and one commit.</summary>
+    public int BatchSize { get; set; } = 64;
+
     public TimeSpan Backoff(int attempt)
     {
         var exponential = InitialBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 16));

@@ -44,14 +44,70 @@ public sealed partial class SagaOrchestrator(
         }
     }
 
+    /// <summary>
+    /// Runs many sagas at once: one read for all of them, their steps side by side (Lua confirms pipelined on one
+    /// connection, allocations arriving together at the performance service), and one transaction that records
+    /// every step, every CONFIRMED with its completed event, every retry and every failure. Each saga keeps its own
+    /// span, step log and outcome. Returns the sagas that need a run of their own: those compensating or cancelling,
+    /// those that failed a step here, and all of them when the batch's commit met a concurrent change (a cancel).
+    /// </summary>
+    public async Task<IReadOnlyList<Guid>> RunBatchAsync(IReadOnlyCollection<Guid> reservationIds, CancellationToken cancellationToken)
+    {
+        var ids = reservationIds.ToArray();
+        var loaded = await WithSaga().Where(r => ids.Contains(r.Id)).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var forward = loaded.Where(r => r.Saga is { State: SagaState.Started, CancelRequested: false }).ToList();
+        var alone = loaded.Where(r => r.Saga is { } saga && !IsFinished(saga) && !forward.Contains(r)).Select(r => r.Id).ToList();
+        if (forward.Count == 0)
+        {
+            return alone;
+        }
+
+        var runs = await Task.WhenAll(forward.Select(r => RunStepsInBatchAsync(r, cancellationToken))).ConfigureAwait(false);
+        var completions = new List<(BatchRun Run, Activity? Step)>();
+        try
+        {
+            foreach (var run in runs)
+            {
+                if (run.Result.Outcome == StepOutcome.Succeeded)
+                {
+                    completions.Add((run, StartCompletion(run)));
+                }
+                else if (SettleFailure(run.Reservation, run.Result))
+                {
+                    alone.Add(run.Reservation.Id);
+                }
+            }
+
+            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            // One of them changed meanwhile; every step is idempotent, so each simply runs again on its own.
+            db.ChangeTracker.Clear();
+            EndBatch(runs, completions, "RETRIED_ALONE");
+            return [.. alone.Union(forward.Select(r => r.Id))];
+        }
+        catch
+        {
+            EndBatch(runs, completions, "ERROR");
+            throw;
+        }
+
+        foreach (var (run, _) in completions)
+        {
+            RecordCompleted(run.Reservation);
+        }
+
+        EndBatch(runs, completions, "SUCCEEDED");
+        return alone;
+    }
+
+    private IQueryable<Reservation> WithSaga() =>
+        db.Reservations.Include(r => r.Details).Include(r => r.Saga).ThenInclude(s => s!.Steps).AsSingleQuery();
+
     private async Task RunOnceAsync(Guid reservationId, CancellationToken cancellationToken)
     {
-        var reservation = await db.Reservations
-            .Include(r => r.Details)
-            .Include(r => r.Saga).ThenInclude(s => s!.Steps)
-            .AsSingleQuery()
-            .SingleOrDefaultAsync(r => r.Id == reservationId, cancellationToken)
-            .ConfigureAwait(false);
+        var reservation = await WithSaga().SingleOrDefaultAsync(r => r.Id == reservationId, cancellationToken).ConfigureAwait(false);
         if (reservation?.Saga is not { } saga || IsFinished(saga))
         {
             return;
@@ -76,41 +132,110 @@ public sealed partial class SagaOrchestrator(
         activity?.SetTag("saga.outcome", saga.State.ToString().ToUpperInvariant());
     }
 
+    /// <summary>One saga of a batch: its span and forward steps, in an async flow of its own so spans nest right.</summary>
+    private async Task<BatchRun> RunStepsInBatchAsync(Reservation reservation, CancellationToken cancellationToken)
+    {
+        var activity = SagaTelemetry.StartSaga(reservation.Id, reservation.Saga!.TraceParent);
+        activity?.SetTag("booking.domain", reservation.Domain.ToString().ToUpperInvariant());
+        activity?.SetTag("saga.batched", true);
+        return new BatchRun(reservation, activity, await RunStepsAsync(reservation, cancellationToken).ConfigureAwait(false));
+    }
+
+    private sealed record BatchRun(Reservation Reservation, Activity? Activity, StepResult Result);
+
+    /// <summary>The completion span of a batched saga, a child of its saga span, current while its event is written.</summary>
+    private Activity? StartCompletion(BatchRun run)
+    {
+        var previous = Activity.Current;
+        var step = SagaTelemetry.StartStep(SagaSteps.CompleteReservation, run.Reservation.Id, run.Activity);
+        MarkCompleted(run.Reservation);
+        Activity.Current = previous;
+        return step;
+    }
+
+    private void EndBatch(IEnumerable<BatchRun> runs, List<(BatchRun Run, Activity? Step)> completions, string completionOutcome)
+    {
+        var previous = Activity.Current;
+        foreach (var (_, step) in completions)
+        {
+            step?.SetTag("saga.outcome", completionOutcome);
+            step?.Dispose();
+        }
+
+        foreach (var run in runs)
+        {
+            run.Activity?.SetTag("saga.outcome", run.Reservation.Saga!.State.ToString().ToUpperInvariant());
+            run.Activity?.Dispose();
+        }
+
+        Activity.Current = previous;
+    }
+
     private static bool IsFinished(SagaEntity saga) =>
         saga.State is SagaState.Failed or SagaState.Cancelled || (saga.State == SagaState.Completed && !saga.CancelRequested);
 
     private async Task ForwardAsync(Reservation reservation, CancellationToken cancellationToken)
     {
-        var saga = reservation.Saga!;
+        var result = await RunStepsAsync(reservation, cancellationToken).ConfigureAwait(false);
+        if (result.Outcome == StepOutcome.Succeeded)
+        {
+            await CompleteAsync(reservation, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var compensate = SettleFailure(reservation, result);
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        if (compensate)
+        {
+            await CompensateAsync(reservation, cancelling: false, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The forward steps before the completion, each recorded in the saga's log (committed with whatever comes next);
+    /// stops at the first that does not succeed. Touches no database, so the sagas of a batch run it side by side.
+    /// </summary>
+    private async Task<StepResult> RunStepsAsync(Reservation reservation, CancellationToken cancellationToken)
+    {
         foreach (var step in SagaSteps.For(reservation.Domain))
         {
-            if (Succeeded(saga, step))
+            if (step == SagaSteps.CompleteReservation)
+            {
+                break;
+            }
+
+            if (Succeeded(reservation.Saga!, step))
             {
                 continue;
             }
 
-            var result = step == SagaSteps.CompleteReservation
-                ? await CompleteAsync(reservation, cancellationToken).ConfigureAwait(false)
-                : await RecordAsync(reservation, step, ct => RunStepAsync(reservation, step, ct), persist: false, cancellationToken).ConfigureAwait(false);
-
-            switch (result.Outcome)
+            var result = await RecordAsync(reservation, step, ct => RunStepAsync(reservation, step, ct), persist: false, cancellationToken).ConfigureAwait(false);
+            if (result.Outcome != StepOutcome.Succeeded)
             {
-                case StepOutcome.Succeeded:
-                    continue;
-                case StepOutcome.Retry when time.GetUtcNow() < saga.DeadlineAt:
-                    // ScheduleRetryAsync also persists the step records made so far.
-                    await ScheduleRetryAsync(saga, cancellationToken).ConfigureAwait(false);
-                    return;
-                default:
-                    var reason = result.Outcome == StepOutcome.Retry ? $"Gave up after the saga deadline: {result.Error}" : result.Error;
-                    saga.State = SagaState.Compensating;
-                    reservation.FailureReason = Truncate(reason, 1000);
-                    saga.UpdatedAt = time.UtcNowMicros();
-                    await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-                    await CompensateAsync(reservation, cancelling: false, cancellationToken).ConfigureAwait(false);
-                    return;
+                return result;
             }
         }
+
+        return StepResult.Done;
+    }
+
+    /// <summary>
+    /// A step that did not succeed: retried later while the deadline allows, else the saga turns to compensation.
+    /// Changes only the tracked saga; returns whether it must compensate now.
+    /// </summary>
+    private bool SettleFailure(Reservation reservation, StepResult result)
+    {
+        var saga = reservation.Saga!;
+        if (result.Outcome == StepOutcome.Retry && time.GetUtcNow() < saga.DeadlineAt)
+        {
+            ScheduleRetry(saga);
+            return false;
+        }
+
+        saga.State = SagaState.Compensating;
+        reservation.FailureReason = Truncate(result.Outcome == StepOutcome.Retry ? $"Gave up after the saga deadline: {result.Error}" : result.Error, 1000);
+        saga.UpdatedAt = time.UtcNowMicros();
+        return true;
     }
 
     /// <summary>
@@ -149,10 +274,19 @@ public sealed partial class SagaOrchestrator(
     }
 
     /// <summary>CONFIRMED, the step record and the completed event commit together.</summary>
-    private async Task<StepResult> CompleteAsync(Reservation reservation, CancellationToken cancellationToken)
+    private async Task CompleteAsync(Reservation reservation, CancellationToken cancellationToken)
+    {
+        using var activity = SagaTelemetry.StartStep(SagaSteps.CompleteReservation, reservation.Id);
+        MarkCompleted(reservation);
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        activity?.SetTag("saga.outcome", "SUCCEEDED");
+        RecordCompleted(reservation);
+    }
+
+    /// <summary>The completion's changes, tracked for the next commit: step record, CONFIRMED and the completed event.</summary>
+    private void MarkCompleted(Reservation reservation)
     {
         var saga = reservation.Saga!;
-        using var activity = SagaTelemetry.StartStep(SagaSteps.CompleteReservation, reservation.Id);
         var now = time.UtcNowMicros();
         saga.Steps.Add(new SagaStep
         {
@@ -169,11 +303,12 @@ public sealed partial class SagaOrchestrator(
         reservation.ConfirmedAt = now;
         reservation.UpdatedAt = now;
         OutboxWriter.Add(db, BookingTopics.Completed, reservation, now);
-        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-        activity?.SetTag("saga.outcome", "SUCCEEDED");
+    }
+
+    private void RecordCompleted(Reservation reservation)
+    {
         telemetry.Steps.Add(1, new KeyValuePair<string, object?>("step", SagaSteps.CompleteReservation), new KeyValuePair<string, object?>("outcome", "SUCCEEDED"));
         RecordFinal(reservation);
-        return StepResult.Done;
     }
 
     /// <summary>
@@ -296,11 +431,16 @@ public sealed partial class SagaOrchestrator(
 
     private async Task ScheduleRetryAsync(SagaEntity saga, CancellationToken cancellationToken)
     {
+        ScheduleRetry(saga);
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void ScheduleRetry(SagaEntity saga)
+    {
         var now = time.UtcNowMicros();
         saga.NextAttemptAt = now + sagaOptions.Value.Backoff(saga.Attempts);
         saga.Attempts++;
         saga.UpdatedAt = now;
-        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private void RecordFinal(Reservation reservation)

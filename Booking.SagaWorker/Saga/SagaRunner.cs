@@ -3,20 +3,57 @@ using System.Collections.Concurrent;
 namespace Booking.SagaWorker.Saga;
 
 /// <summary>
-/// Runs a saga in its own scope, at most once at a time per reservation in this process: the consumer and the
-/// sweep may both ask for the same one, and the second asker simply leaves it to the first.
+/// Runs sagas, each at most once at a time in this process: the consumer and the sweep may both ask for the same
+/// one, and the second asker simply leaves it to the first. Sagas come in batches (one read and one commit for the
+/// lot); those a batch hands back run on their own, each in its own scope.
 /// </summary>
 public sealed partial class SagaRunner(IServiceScopeFactory scopes, ILogger<SagaRunner> logger)
 {
     private readonly ConcurrentDictionary<Guid, byte> _running = new();
 
-    public async Task RunAsync(Guid reservationId, CancellationToken cancellationToken)
+    public async Task RunBatchAsync(IReadOnlyCollection<Guid> reservationIds, CancellationToken cancellationToken)
     {
-        if (!_running.TryAdd(reservationId, 0))
+        var mine = reservationIds.Distinct().Where(id => _running.TryAdd(id, 0)).ToList();
+        if (mine.Count == 0)
         {
             return;
         }
 
+        IReadOnlyList<Guid> alone = [];
+        try
+        {
+            await using (var scope = scopes.CreateAsyncScope())
+            {
+                alone = await scope.ServiceProvider.GetRequiredService<SagaOrchestrator>().RunBatchAsync(mine, cancellationToken).ConfigureAwait(false);
+            }
+
+            foreach (var id in mine.Except(alone))
+            {
+                _running.TryRemove(id, out _);
+            }
+
+            await Parallel.ForEachAsync(alone, cancellationToken, async (id, ct) => await RunAloneAsync(id, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception exception)
+        {
+            // Their state is in PostgreSQL; the sweep resumes them once they are due.
+            LogBatchFailed(exception, mine.Count);
+        }
+        finally
+        {
+            foreach (var id in mine)
+            {
+                _running.TryRemove(id, out _);
+            }
+        }
+    }
+
+    private async Task RunAloneAsync(Guid reservationId, CancellationToken cancellationToken)
+    {
         try
         {
             await using var scope = scopes.CreateAsyncScope();
@@ -28,7 +65,6 @@ public sealed partial class SagaRunner(IServiceScopeFactory scopes, ILogger<Saga
         }
         catch (Exception exception)
         {
-            // Its state is in PostgreSQL; the sweep resumes it once it is due.
             LogRunFailed(exception, reservationId);
         }
         finally
@@ -36,6 +72,9 @@ public sealed partial class SagaRunner(IServiceScopeFactory scopes, ILogger<Saga
             _running.TryRemove(reservationId, out _);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {SagaCount} sagas stopped early; the sweep will resume them")]
+    private partial void LogBatchFailed(Exception exception, int sagaCount);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Saga {ReservationId} stopped early; the sweep will resume it")]
     private partial void LogRunFailed(Exception exception, Guid reservationId);

@@ -31,8 +31,8 @@ public sealed partial class SagaSweeper(
                 if (due.Count > 0)
                 {
                     LogResuming(due.Count);
-                    await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxConcurrency, CancellationToken = stoppingToken },
-                        async (id, ct) => await runner.RunAsync(id, ct).ConfigureAwait(false)).ConfigureAwait(false);
+                    await Parallel.ForEachAsync(due.Chunk(options.Value.BatchSize), stoppingToken,
+                        async (batch, ct) => await runner.RunBatchAsync(batch, ct).ConfigureAwait(false)).ConfigureAwait(false);
                 }
             }
             catch (Exception exception) when (!stoppingToken.IsCancellationRequested)

@@ -27,9 +27,10 @@ public sealed class SagaTelemetry(IMeterFactory meterFactory)
         return activity;
     }
 
-    public static Activity? StartStep(string step, Guid reservationId)
+    /// <summary>A step's span: a child of <paramref name="saga"/> when given, else of the current span.</summary>
+    public static Activity? StartStep(string step, Guid reservationId, Activity? saga = null)
     {
-        var activity = Source.StartActivity(step, ActivityKind.Internal);
+        var activity = saga is null ? Source.StartActivity(step, ActivityKind.Internal) : Source.StartActivity(step, ActivityKind.Internal, saga.Context);
         activity?.SetTag("saga.step", step);
         activity?.SetTag("reservation.id", reservationId.ToString("D"));
         return activity;

@@ -1,0 +1,154 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Http.Json;
+using Booking.Core.Holds;
+using Booking.Core.Data;
+using Booking.Core.Outbox;
+using Booking.SagaWorker.Saga;
+using Booking.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Booking.Tests.Saga;
+
+/// <summary>
+/// Sagas run in batches: one read and one commit for many, each still with its own steps, span, outcome and event.
+/// The reservations here are written straight to PostgreSQL without a requested event and due only in an hour, so
+/// nothing but the batch under test runs them.
+/// </summary>
+public sealed class SagaBatchTests(SagaApp app) : IClassFixture<SagaApp>
+{
+    [Fact]
+    public async Task A_batch_confirms_each_saga_with_its_own_steps_span_and_event_and_hands_back_the_one_whose_hold_is_gone()
+    {
+        var spans = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is BookingTelemetry.SagaSourceName or BookingTelemetry.LuaSourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        var performance = await app.CreatePerformanceAsync(("A", 1, 8));
+        using var client = app.Client();
+        var good = new List<Guid>();
+        for (var seat = 1; seat <= 6; seat++)
+        {
+            good.Add(await AddReservationAsync(await client.HoldSeatsAsync(performance, $"A-1-{seat}"), performance));
+        }
+
+        var releasedHold = await client.HoldSeatsAsync(performance, "A-1-7");
+        (await client.DeleteAsync($"/api/holds/{releasedHold.HoldId}")).EnsureSuccessStatusCode();
+        var released = await AddReservationAsync(releasedHold, performance);
+
+        IReadOnlyList<Guid> handedBack;
+        await using (var scope = app.WorkerServices.CreateAsyncScope())
+        {
+            handedBack = await scope.ServiceProvider.GetRequiredService<SagaOrchestrator>().RunBatchAsync([.. good, released], CancellationToken.None);
+        }
+
+        Assert.Equal([released], handedBack);
+        await using var db = app.NewDbContext();
+        var rows = await db.Reservations.AsNoTracking().Include(r => r.Saga).ThenInclude(s => s!.Steps)
+            .Where(r => good.Contains(r.Id) || r.Id == released).ToDictionaryAsync(r => r.Id);
+        Assert.All(good, id =>
+        {
+            Assert.Equal(ReservationStatus.Confirmed, rows[id].Status);
+            Assert.Equal(["ConfirmHold", "AllocateSection", "CompleteReservation"], rows[id].Saga!.Steps.OrderBy(s => s.Id).Select(s => s.Name));
+        });
+        Assert.Equal(SagaState.Compensating, rows[released].Saga!.State);
+        Assert.StartsWith("HOLD_RELEASED", rows[released].FailureReason, StringComparison.Ordinal);
+        Assert.Equal(ReservationStatus.Pending, rows[released].Status);
+
+        foreach (var id in good)
+        {
+            Assert.Equal(1, await app.WaitForEventAsync(BookingTopics.Completed, id));
+            // Each saga is a span of its own whose step spans are its children, the completion's included.
+            var saga = Assert.Single(spans, s => s.OperationName == "saga" && Equals(s.GetTagItem("reservation.id"), id.ToString("D")));
+            var children = spans.Where(s => s.ParentSpanId == saga.SpanId).Select(s => s.OperationName).Order(StringComparer.Ordinal);
+            Assert.Equal(["AllocateSection", "CompleteReservation", "ConfirmHold"], children);
+        }
+
+        using var stub = app.StubClient();
+        var section = (await stub.GetFromJsonAsync<System.Text.Json.JsonElement>($"/performances/{performance}")).GetProperty("sections")[0];
+        Assert.Equal(2, section.GetProperty("remaining").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_cancel_committed_while_a_batch_runs_hands_every_saga_back_and_each_then_ends_on_its_own()
+    {
+        var performance = await app.CreatePerformanceAsync(("C", 1, 4));
+        using var client = app.Client();
+        var ids = new List<Guid>();
+        for (var seat = 1; seat <= 3; seat++)
+        {
+            ids.Add(await AddReservationAsync(await client.HoldSeatsAsync(performance, $"C-1-{seat}"), performance));
+        }
+
+        using var stub = app.StubClient();
+        (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 1500 })).EnsureSuccessStatusCode();
+        IReadOnlyList<Guid> handedBack;
+        try
+        {
+            await using var scope = app.WorkerServices.CreateAsyncScope();
+            var batch = scope.ServiceProvider.GetRequiredService<SagaOrchestrator>().RunBatchAsync(ids, CancellationToken.None);
+            // The allocations are slow, so the cancel commits between the batch's read and its commit.
+            await Task.Delay(500);
+            (await client.PostAsync($"/api/reservations/{ids[1]}/cancel", null)).EnsureSuccessStatusCode();
+            handedBack = await batch;
+        }
+        finally
+        {
+            (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 0 })).EnsureSuccessStatusCode();
+        }
+
+        Assert.Equal(ids.Order(), handedBack.Order());
+        await using (var db = app.NewDbContext())
+        {
+            // Nothing of the batch committed: the other two are as they were.
+            var others = await db.Reservations.AsNoTracking().Include(r => r.Saga).ThenInclude(s => s!.Steps).Where(r => r.Id != ids[1] && ids.Contains(r.Id)).ToListAsync();
+            Assert.All(others, r => Assert.Equal((ReservationStatus.Pending, 0), (r.Status, r.Saga!.Steps.Count)));
+        }
+
+        await app.WorkerServices.GetRequiredService<SagaRunner>().RunBatchAsync(handedBack, CancellationToken.None);
+
+        var final = (await app.WaitForAllFinalAsync(ids, TimeSpan.FromSeconds(30))).ToDictionary(r => r.Id, r => r.Status);
+        Assert.Equal([ReservationStatus.Confirmed, ReservationStatus.Cancelled, ReservationStatus.Confirmed], ids.Select(id => final[id]));
+        var section = (await stub.GetFromJsonAsync<System.Text.Json.JsonElement>($"/performances/{performance}")).GetProperty("sections")[0];
+        Assert.Equal(2, section.GetProperty("remaining").GetInt32());
+        // "A": available again.
+        Assert.Equal("A", (string?)await app.Redis.HashGetAsync($"perf:{{{performance}}}:seats", "C-1-2"));
+    }
+
+    /// <summary>A PENDING reservation of the hold with its saga, as the API writes it, minus the requested event.</summary>
+    private async Task<Guid> AddReservationAsync(Booking.Api.Seats.SeatHoldDto hold, string performance)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var reservation = new Reservation
+        {
+            Id = Guid.CreateVersion7(now),
+            UserId = "alice",
+            Domain = BookingDomain.Performance,
+            ResourceId = performance,
+            SeatIds = [.. hold.SeatIds],
+            HoldId = hold.HoldId,
+            Status = ReservationStatus.Pending,
+            CreatedAt = now,
+            UpdatedAt = now,
+            Saga = new Booking.Core.Data.Saga
+            {
+                State = SagaState.Started,
+                CreatedAt = now,
+                UpdatedAt = now,
+                NextAttemptAt = now.AddHours(1),
+                DeadlineAt = now.AddMinutes(5),
+            },
+        };
+        await using var db = app.NewDbContext();
+        db.Reservations.Add(reservation);
+        await db.SaveChangesAsync();
+        return reservation.Id;
+    }
+}
