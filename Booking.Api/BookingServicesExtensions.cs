@@ -31,6 +31,8 @@ public static class BookingServicesExtensions
         builder.Services.AddHoldRateLimit();
         builder.Services.AddHostedService<DatabaseMigrator>();
         builder.Services.AddHostedService<HoldSweeper>();
+        builder.Services.AddSingleton<Reservations.ReservationCommitter>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<Reservations.ReservationCommitter>());
 
         builder.Services.AddHttpClient<PerformanceClient>(http => http.BaseAddress = new Uri($"http://{PerformanceClient.ServiceName}"))
             .AddHttpMessageHandler<ServiceTokenHandler>();

@@ -25,8 +25,10 @@ public sealed record BatchGetRequest(IReadOnlyList<Guid>? Ids);
 
 public sealed record ReservationBatch(IReadOnlyList<ReservationDto> Items, IReadOnlyList<Guid> MissingIds);
 
-public sealed class ReservationServices(BookingDbContext db, HoldEngine holds, TimeProvider time, IOptions<BookingOptions> options)
+public sealed class ReservationServices(BookingDbContext db, HoldEngine holds, ReservationCommitter committer, TimeProvider time, IOptions<BookingOptions> options)
 {
+    public ReservationCommitter Committer { get; } = committer;
+
     public BookingDbContext Db { get; } = db;
     public HoldEngine Holds { get; } = holds;
     public TimeProvider Time { get; } = time;
@@ -161,20 +163,17 @@ public static class ReservationsApi
         }
 
         // The reservation, its saga and the event that starts the saga commit together, or not at all; if not, the
-        // hold goes back to the user as it was.
-        services.Db.Reservations.Add(reservation);
-        OutboxWriter.Add(services.Db, BookingTopics.Requested, reservation, now);
+        // hold goes back to the user as it was. Committed together with the reservations requested alongside it.
         var stored = false;
         try
         {
-            await services.Db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            await services.Committer.CommitAsync(reservation, OutboxWriter.Create(BookingTopics.Requested, reservation, now)).ConfigureAwait(false);
             stored = true;
         }
         catch (DbUpdateException exception) when (exception.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: ReservationSeat.KeyName })
         {
             // Redis let the hold through, but PostgreSQL holds a live reservation of one of its seats (Redis lost
             // writes): the database is the final guard, so no seat is ever sold twice.
-            services.Db.ChangeTracker.Clear();
             var taken = await services.Db.ReservationSeats.AsNoTracking()
                 .Where(s => s.ResourceId == hold.Resource.ResourceId && hold.SeatIds.Contains(s.SeatId))
                 .Select(s => s.SeatId)

@@ -14,11 +14,19 @@ public static class OutboxWriter
     public static OutboxMessage Add(BookingDbContext db, string topic, Reservation reservation, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(db);
+        var message = Create(topic, reservation, now);
+        db.OutboxMessages.Add(message);
+        return message;
+    }
+
+    /// <summary>The event as an outbox row, for a unit of work that adds it itself.</summary>
+    public static OutboxMessage Create(string topic, Reservation reservation, DateTimeOffset now)
+    {
         ArgumentNullException.ThrowIfNull(reservation);
 
         var @event = new BookingEvent(Guid.CreateVersion7(now), topic, now, reservation.Id, ReservationDto.From(reservation));
         var activity = Activity.Current;
-        var message = new OutboxMessage
+        return new OutboxMessage
         {
             EventId = @event.Id,
             Topic = topic,
@@ -28,7 +36,5 @@ public static class OutboxWriter
             TraceState = activity?.TraceStateString,
             CreatedAt = now,
         };
-        db.OutboxMessages.Add(message);
-        return message;
     }
 }

@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Booking.Core.Data;
+
+namespace Booking.Api.Reservations;
+
+/// <summary>
+/// Group commit of new reservations: the reservations requested while a commit runs are written together by the
+/// next one, each with its saga and requested event, so many concurrent requests cost one transaction. Each request
+/// still gets its own answer: when a batch fails (one hold's unique violation, say), its reservations are written
+/// again one at a time, so only the offender is refused. A request's reservation is committed or refused even if
+/// its caller went away meanwhile, and the queue is drained before the service stops.
+/// </summary>
+public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, ILogger<ReservationCommitter> logger) : BackgroundService
+{
+    /// <summary>At most this many reservations share one transaction.</summary>
+    public const int MaxBatch = 100;
+
+    /// <summary>Transactions in flight at once: while one commits (mostly waiting on the WAL flush), the next fills.</summary>
+    private const int Writers = 2;
+
+    private static readonly ActivitySource Source = new(typeof(ReservationCommitter).Assembly.GetName().Name!);
+
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>();
+
+    private sealed record Pending(Reservation Reservation, OutboxMessage Requested, ActivityContext Caller, TaskCompletionSource Committed);
+
+    /// <summary>Completes once the reservation and its requested event are committed; throws what the commit threw.</summary>
+    public Task CommitAsync(Reservation reservation, OutboxMessage requested)
+    {
+        var pending = new Pending(reservation, requested, Activity.Current?.Context ?? default, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        return _queue.Writer.TryWrite(pending) ? pending.Committed.Task : Task.FromException(new OperationCanceledException("The service is stopping."));
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // Not the stopping token: the writers end when the queue is complete and drained, so no request is left unanswered.
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(WriteAsync, CancellationToken.None)));
+
+    private async Task WriteAsync()
+    {
+        var batch = new List<Pending>(MaxBatch);
+        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var pending))
+            {
+                batch.Add(pending);
+            }
+
+            if (batch.Count > 0)
+            {
+                await CommitBatchAsync(batch).ConfigureAwait(false);
+                batch.Clear();
+            }
+        }
+    }
+
+    private async Task CommitBatchAsync(List<Pending> batch)
+    {
+        // One span for the transaction, in the trace of its first request and linked to the others.
+        using (var activity = Source.StartActivity("commit_reservations", ActivityKind.Internal, batch[0].Caller,
+            links: batch.Skip(1).Where(p => p.Caller != default).Select(p => new ActivityLink(p.Caller))))
+        {
+            activity?.SetTag("booking.batch.size", batch.Count);
+            try
+            {
+                await SaveAsync(batch).ConfigureAwait(false);
+                batch.ForEach(p => p.Committed.TrySetResult());
+                return;
+            }
+            catch (Exception exception) when (batch.Count > 1)
+            {
+                activity?.SetTag("booking.batch.outcome", "ONE_BY_ONE");
+                LogBatchFailed(exception, batch.Count);
+            }
+            catch (Exception exception)
+            {
+                batch[0].Committed.TrySetException(exception);
+                return;
+            }
+        }
+
+        foreach (var pending in batch)
+        {
+            // Written again from scratch: the failed attempt's generated ids are not to be reused.
+            pending.Requested.Id = 0;
+            try
+            {
+                await SaveAsync([pending]).ConfigureAwait(false);
+                pending.Committed.TrySetResult();
+            }
+            catch (Exception exception)
+            {
+                pending.Committed.TrySetException(exception);
+            }
+        }
+    }
+
+    private async Task SaveAsync(IEnumerable<Pending> batch)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<BookingDbContext>();
+        foreach (var pending in batch)
+        {
+            db.Reservations.Add(pending.Reservation);
+            db.OutboxMessages.Add(pending.Requested);
+        }
+
+        await db.SaveChangesAsync().ConfigureAwait(false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "A group commit of {Count} reservations failed; writing them one at a time")]
+    private partial void LogBatchFailed(Exception exception, int count);
+}

@@ -1,0 +1,97 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using Booking.Api.Http;
+using Booking.Api.Reservations;
+using Booking.Core.Data;
+using Booking.Core.Holds;
+using Booking.Core.Outbox;
+using Booking.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace Booking.Tests.Reservations;
+
+/// <summary>Reservations requested together commit together, and each request still gets its own answer.</summary>
+public sealed class GroupCommitTests(BookingApp app) : IClassFixture<BookingApp>
+{
+    [Fact]
+    public async Task Reservations_queued_together_share_a_transaction_and_a_conflicting_one_alone_is_refused()
+    {
+        var batches = new ConcurrentQueue<int>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == typeof(ReservationCommitter).Assembly.GetName().Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (activity.OperationName == "commit_reservations")
+                {
+                    batches.Enqueue((int)activity.GetTagItem("booking.batch.size")!);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        var committer = app.Service<ReservationCommitter>();
+        var resource = $"group-{Guid.NewGuid():N}";
+        var taken = NewReservation(resource, Guid.NewGuid());
+        await committer.CommitAsync(taken, OutboxWriter.Create(BookingTopics.Requested, taken, taken.CreatedAt));
+
+        var good = Enumerable.Range(0, 30).Select(_ => NewReservation(resource, Guid.NewGuid())).ToList();
+        // Same hold as a reservation already committed: the unique hold id refuses it.
+        var duplicate = NewReservation(resource, taken.HoldId);
+        var commits = good.Take(15).Append(duplicate).Concat(good.Skip(15))
+            .Select(r => (Reservation: r, Commit: committer.CommitAsync(r, OutboxWriter.Create(BookingTopics.Requested, r, r.CreatedAt)))).ToList();
+
+        var refused = await Assert.ThrowsAsync<DbUpdateException>(() => commits.Single(c => c.Reservation == duplicate).Commit);
+        Assert.Equal(PostgresErrorCodes.UniqueViolation, Assert.IsType<PostgresException>(refused.InnerException).SqlState);
+        await Task.WhenAll(commits.Where(c => c.Reservation != duplicate).Select(c => c.Commit));
+
+        await using var db = app.NewDbContext();
+        var stored = await db.Reservations.AsNoTracking().Include(r => r.Saga).Where(r => r.ResourceId == resource).ToListAsync();
+        Assert.Equal(good.Select(r => r.Id).Append(taken.Id).Order(), stored.Select(r => r.Id).Order());
+        Assert.All(stored, r => Assert.Equal(SagaState.Started, r.Saga!.State));
+        var keys = good.Select(r => r.Id.ToString("D")).ToList();
+        Assert.Equal(30, await db.OutboxMessages.CountAsync(m => keys.Contains(m.MessageKey) && m.Topic == BookingTopics.Requested));
+        Assert.Contains(batches, size => size > 1);
+    }
+
+    [Fact]
+    public async Task Of_twenty_reservations_requested_at_once_only_the_one_postgresql_refuses_is_refused()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 2, 20));
+        using var alice = app.Client($"alice-{Guid.NewGuid():N}");
+        await alice.ReserveAsync((await alice.HoldSeatsAsync(performance, "A-1-1")).HoldId);
+        // Redis loses its last writes: A-1-1 looks free again, so only PostgreSQL's seat guard can refuse it.
+        await app.Redis.HashSetAsync($"perf:{{{performance}}}:seats", "A-1-1", "A");
+
+        var clients = Enumerable.Range(0, 20).Select(i => app.Client($"user-{i}-{Guid.NewGuid():N}")).ToList();
+        var holds = await Task.WhenAll(clients.Select((client, i) => client.HoldSeatsAsync(performance, i == 7 ? "A-1-1" : $"A-2-{i + 1}")));
+        var answers = await Task.WhenAll(clients.Select((client, i) => client.PostJsonAsync("/api/reservations", new { holdId = holds[i].HoldId })));
+
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => i == 7 ? HttpStatusCode.Conflict : HttpStatusCode.Accepted), answers.Select(a => a.StatusCode));
+        await answers[7].AssertProblemAsync(HttpStatusCode.Conflict, ProblemCodes.SeatsUnavailable);
+        clients.ForEach(c => c.Dispose());
+    }
+
+    private static Reservation NewReservation(string resource, Guid holdId)
+    {
+        var now = DateTimeOffset.UtcNow;
+        return new Reservation
+        {
+            Id = Guid.CreateVersion7(now),
+            UserId = "alice",
+            Domain = BookingDomain.Exhibition,
+            ResourceId = resource,
+            Slot = "2026-12-01",
+            Quantity = 1,
+            HoldId = holdId,
+            Status = ReservationStatus.Pending,
+            CreatedAt = now,
+            UpdatedAt = now,
+            // Due only in an hour: no saga worker runs here anyway.
+            Saga = new Booking.Core.Data.Saga { State = SagaState.Started, CreatedAt = now, UpdatedAt = now, NextAttemptAt = now.AddHours(1), DeadlineAt = now.AddMinutes(5) },
+        };
+    }
+}
