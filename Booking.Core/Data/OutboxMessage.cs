@@ -3,6 +3,9 @@ namespace Booking.Core.Data;
 /// <summary>An event written in the same transaction as the change it announces; the relay publishes it to Kafka.</summary>
 public sealed class OutboxMessage
 {
+    /// <summary>The PostgreSQL channel a transaction adding outbox rows notifies when it commits (a trigger does it).</summary>
+    public const string NotifyChannel = "booking_outbox";
+
     public long Id { get; set; }
     public Guid EventId { get; set; }
     public required string Topic { get; set; }

@@ -11,7 +11,9 @@ namespace Booking.SagaWorker.Outbox;
 /// Publishes outbox rows to Kafka in insertion order, keyed by reservation id with the row's traceparent, and
 /// marks a row sent only after Kafka acknowledged it. The producer is idempotent with acks=all and an unbounded
 /// message timeout, so while Kafka is down it keeps retrying (with librdkafka's backoff) and nothing is lost or
-/// reordered. An event Kafka refuses for good (too large, invalid) is quarantined: kept with its error, counted by
+/// reordered. The relay is woken by the commit that adds rows (LISTEN on <see cref="OutboxMessage.NotifyChannel"/>),
+/// lingers a moment so the rows of commits close together go out as one batch, and polls only as a safety net.
+/// An event Kafka refuses for good (too large, invalid) is quarantined: kept with its error, counted by
 /// <c>booking.outbox.quarantined</c>, logged, and no longer in the way of the events behind it. One relay publishes
 /// at a time: a PostgreSQL advisory lock elects it.
 /// </summary>
@@ -25,7 +27,8 @@ public sealed partial class OutboxRelay(
     private const int BatchSize = 500;
     private const int MaxErrorLength = 2000;
     private const long LeaderLockKey = 0x426F6F6B696E67; // "Booking"
-    private static readonly TimeSpan IdleDelay = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan SafetyPoll = TimeSpan.FromSeconds(1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -43,12 +46,19 @@ public sealed partial class OutboxRelay(
                     continue;
                 }
 
+                await using (var listen = new NpgsqlCommand($"LISTEN {OutboxMessage.NotifyChannel}", leadership))
+                {
+                    await listen.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
+                }
+
                 LogLeading();
                 while (!stoppingToken.IsCancellationRequested && leadership.State == System.Data.ConnectionState.Open)
                 {
-                    if (await PublishBatchAsync(stoppingToken).ConfigureAwait(false) < BatchSize)
+                    // Listening before reading: a row committed after the read below always wakes the next wait.
+                    if (await PublishBatchAsync(stoppingToken).ConfigureAwait(false) < BatchSize
+                        && await leadership.WaitAsync(SafetyPoll, stoppingToken).ConfigureAwait(false))
                     {
-                        await Task.Delay(IdleDelay, stoppingToken).ConfigureAwait(false);
+                        await Task.Delay(Linger, stoppingToken).ConfigureAwait(false);
                     }
                 }
             }
