@@ -22,6 +22,7 @@ public static class SagaWorkerServiceExtensions
         builder.AddKafkaConsumer("kafka", builder.Configuration[$"{SagaOptions.SectionName}:{nameof(SagaOptions.ConsumerGroup)}"] ?? SagaOptions.DefaultConsumerGroup);
         builder.Services.AddSingleton<SagaTelemetry>();
         builder.Services.AddSingleton<SagaRunner>();
+        builder.Services.AddSingleton<AllocationBatcher>();
         builder.Services.AddScoped<SagaOrchestrator>();
         builder.AddBookingAuthentication();
         // The saga is the retry mechanism for allocations (with backoff and a deadline); one quick HTTP retry is enough

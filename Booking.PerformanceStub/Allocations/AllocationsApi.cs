@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Booking.PerformanceStub.Chaos;
 using Booking.PerformanceStub.Data;
 using Booking.PerformanceStub.Performances;
@@ -7,6 +8,16 @@ using Microsoft.EntityFrameworkCore;
 namespace Booking.PerformanceStub.Allocations;
 
 public sealed record AllocationRequest(Guid? ReservationId, int? Seats);
+
+/// <param name="TraceParent">The W3C traceparent of the saga step this allocation serves, so it joins that booking's trace.</param>
+public sealed record BatchAllocationItem(Guid? PerformanceId, string? Section, Guid? ReservationId, int? Seats, string? TraceParent);
+
+public sealed record BatchAllocationRequest(IReadOnlyList<BatchAllocationItem?>? Allocations);
+
+/// <param name="Status">ALLOCATED, SECTION_SOLD_OUT, ALLOCATION_RELEASED, NOT_FOUND, or UNAVAILABLE (try again later).</param>
+public sealed record BatchAllocationResult(Guid PerformanceId, string Section, Guid ReservationId, string Status, int Seats, int Remaining);
+
+public sealed record BatchAllocationResponse(IReadOnlyList<BatchAllocationResult> Results);
 
 public sealed record AllocationDto(Guid PerformanceId, string Section, Guid ReservationId, int Seats, int Remaining);
 
@@ -26,6 +37,9 @@ public sealed class AllocationServices(PerformanceDbContext db, SectionLock sect
 /// </summary>
 public static class AllocationsApi
 {
+    public const int MaxBatch = 500;
+    public const int MaxSectionLength = 32;
+
     public static IEndpointRouteBuilder MapAllocationsApi(this IEndpointRouteBuilder app)
     {
         // Only the booking service's own token: an allocation changes what everyone can book.
@@ -33,6 +47,8 @@ public static class AllocationsApi
             .RequireAuthorization(BookingAuthentication.ServicePolicy);
         group.MapPost(string.Empty, AllocateAsync).WithName("Allocate").WithSummary("Allocates seats of a section to a reservation.");
         group.MapDelete("/{reservationId:guid}", DeallocateAsync).WithName("Deallocate").WithSummary("Gives a reservation's seats back (compensation).");
+        app.MapPost("/allocations/batch", AllocateBatchAsync).WithTags("Allocations").RequireAuthorization(BookingAuthentication.ServicePolicy)
+            .WithName("AllocateBatch").WithSummary($"Up to {MaxBatch} allocations of any sections in one call, each with its own result.");
         return app;
     }
 
@@ -61,6 +77,46 @@ public static class AllocationsApi
             AllocationStatus.SoldOut => Problem(StatusCodes.Status409Conflict, "SECTION_SOLD_OUT", $"Section {code} has {result.Remaining} seats left; {seats} were asked for."),
             _ => PerformancesApi.NotFound(id),
         };
+    }
+
+    /// <summary>
+    /// Many allocations at once (the saga worker's batches): each goes to its section's group commit like a single
+    /// allocation, and each gets its own result; chaos fails them one by one.
+    /// </summary>
+    public static async Task<Results<Ok<BatchAllocationResponse>, ValidationProblem>> AllocateBatchAsync(
+        BatchAllocationRequest request, [AsParameters] AllocationServices services, CancellationToken cancellationToken)
+    {
+        var items = request.Allocations ?? [];
+        if (items.Count is 0 or > MaxBatch || items.Any(i => i is not { PerformanceId: not null, ReservationId: not null, Seats: >= 1 and <= 1000, Section.Length: >= 1 and <= MaxSectionLength }))
+        {
+            return TypedResults.ValidationProblem(
+                new Dictionary<string, string[]>(StringComparer.Ordinal) { ["allocations"] = [$"1..{MaxBatch} allocations, each with performanceId, section (1..{MaxSectionLength} characters), reservationId and seats 1..1000."] },
+                extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["code"] = "VALIDATION_FAILED" });
+        }
+
+        await services.Chaos.DelayAsync(cancellationToken).ConfigureAwait(false);
+        var results = await Task.WhenAll(items.Select(item => AllocateOneAsync(item!, services))).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return TypedResults.Ok(new BatchAllocationResponse(results));
+    }
+
+    private static async Task<BatchAllocationResult> AllocateOneAsync(BatchAllocationItem item, AllocationServices services)
+    {
+        var (performanceId, section, reservationId) = (item.PerformanceId!.Value, item.Section!, item.ReservationId!.Value);
+        if (services.Chaos.Fails())
+        {
+            return new BatchAllocationResult(performanceId, section, reservationId, "UNAVAILABLE", 0, 0);
+        }
+
+        ActivityContext.TryParse(item.TraceParent, null, out var caller);
+        var result = await services.Allocator.AllocateAsync(performanceId, section, reservationId, item.Seats!.Value, caller).ConfigureAwait(false);
+        var status = result.Status switch
+        {
+            AllocationStatus.Allocated => "ALLOCATED",
+            AllocationStatus.Released => "ALLOCATION_RELEASED",
+            AllocationStatus.SoldOut => "SECTION_SOLD_OUT",
+            _ => "NOT_FOUND",
+        };
+        return new BatchAllocationResult(performanceId, section, reservationId, status, result.Seats, result.Remaining);
     }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> DeallocateAsync(

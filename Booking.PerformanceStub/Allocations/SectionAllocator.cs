@@ -36,9 +36,13 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
     /// <summary>Sections with a running allocation loop.</summary>
     public int ActiveSections => _queues.Count;
 
-    public Task<AllocationResult> AllocateAsync(Guid performanceId, string section, Guid reservationId, int seats)
+    public Task<AllocationResult> AllocateAsync(Guid performanceId, string section, Guid reservationId, int seats) =>
+        AllocateAsync(performanceId, section, reservationId, seats, Activity.Current?.Context ?? default);
+
+    /// <param name="caller">The trace the allocation serves: its batch's span joins it (or links to it).</param>
+    public Task<AllocationResult> AllocateAsync(Guid performanceId, string section, Guid reservationId, int seats, ActivityContext caller)
     {
-        var pending = new Pending(reservationId, seats, Activity.Current?.Context ?? default, new TaskCompletionSource<AllocationResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new Pending(reservationId, seats, caller, new TaskCompletionSource<AllocationResult>(TaskCreationOptions.RunContinuationsAsynchronously));
         // A queue whose loop just retired refuses the write: the next GetOrAdd starts a new one.
         while (!Queue(performanceId, section).Writer.TryWrite(pending))
         {

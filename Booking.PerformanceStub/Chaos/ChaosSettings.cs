@@ -16,14 +16,21 @@ public sealed class ChaosSettings
 
     public async Task<bool> ShouldFailAsync(CancellationToken cancellationToken)
     {
-        var settings = _current;
-        if (settings.LatencyMs is > 0)
-        {
-            await Task.Delay(settings.LatencyMs.Value, cancellationToken).ConfigureAwait(false);
-        }
-
-        return settings.FailureRate is > 0 && Random.Shared.NextDouble() < settings.FailureRate;
+        await DelayAsync(cancellationToken).ConfigureAwait(false);
+        return Fails();
     }
+
+    /// <summary>The configured latency, once per call.</summary>
+    public async Task DelayAsync(CancellationToken cancellationToken)
+    {
+        if (_current.LatencyMs is > 0 and var latency)
+        {
+            await Task.Delay(latency, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Whether this one operation fails, at the configured rate.</summary>
+    public bool Fails() => _current.FailureRate is > 0 and var rate && Random.Shared.NextDouble() < rate;
 }
 
 public static class ChaosApi

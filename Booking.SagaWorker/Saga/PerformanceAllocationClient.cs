@@ -3,24 +3,39 @@ using System.Net.Http.Json;
 
 namespace Booking.SagaWorker.Saga;
 
+/// <summary>One allocation of a batch: a section of a performance for a reservation, in the trace of its saga step.</summary>
+public sealed record AllocationRequest(Guid PerformanceId, string Section, Guid ReservationId, int Seats, string? TraceParent);
+
 /// <summary>Allocation calls to the performance service (<c>http://performance-stub</c>).</summary>
 public sealed class PerformanceAllocationClient(HttpClient http)
 {
-    public async Task<StepResult> AllocateAsync(string performanceId, string section, Guid reservationId, int seats, CancellationToken cancellationToken)
+    private sealed record BatchResponse(IReadOnlyList<BatchResult> Results);
+
+    private sealed record BatchResult(string Section, string Status);
+
+    /// <summary>Many allocations in one call; one step result per allocation, in order. Throws when the call fails.</summary>
+    public async Task<IReadOnlyList<StepResult>> AllocateBatchAsync(IReadOnlyList<AllocationRequest> allocations, CancellationToken cancellationToken)
     {
-        using var response = await http.PostAsJsonAsync(
-            $"/performances/{performanceId}/sections/{section}/allocations",
-            new { reservationId, seats },
-            cancellationToken).ConfigureAwait(false);
-        if (response.IsSuccessStatusCode)
+        using var response = await http.PostAsJsonAsync("/allocations/batch", new { allocations }, cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
         {
-            return StepResult.Done;
+            var failed = StepResult.Retry($"Allocation failed ({(int)response.StatusCode})");
+            return [.. allocations.Select(_ => failed)];
         }
 
-        var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        return response.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.NotFound or HttpStatusCode.BadRequest
-            ? StepResult.Fail($"Allocation of section {section} refused ({(int)response.StatusCode}): {Code(body)}")
-            : StepResult.Retry($"Allocation of section {section} failed ({(int)response.StatusCode})");
+        var body = await response.Content.ReadFromJsonAsync<BatchResponse>(cancellationToken).ConfigureAwait(false);
+        if (body?.Results is not { } results || results.Count != allocations.Count)
+        {
+            throw new InvalidOperationException("The performance service answered an allocation batch with a different number of results.");
+        }
+
+        return [.. results.Select(r => r.Status switch
+        {
+            "ALLOCATED" => StepResult.Done,
+            "UNAVAILABLE" => StepResult.Retry($"Allocation of section {r.Section} failed (503)"),
+            "NOT_FOUND" => StepResult.Fail($"Allocation of section {r.Section} refused (404): NOT_FOUND"),
+            var code => StepResult.Fail($"Allocation of section {r.Section} refused (409): {code}"),
+        })];
     }
 
     public async Task<StepResult> DeallocateAsync(string performanceId, string section, Guid reservationId, CancellationToken cancellationToken)
@@ -30,18 +45,5 @@ public sealed class PerformanceAllocationClient(HttpClient http)
         return response.IsSuccessStatusCode || response.StatusCode == HttpStatusCode.NotFound
             ? StepResult.Done
             : StepResult.Retry($"Deallocation of section {section} failed ({(int)response.StatusCode})");
-    }
-
-    private static string Code(string problem)
-    {
-        try
-        {
-            using var document = System.Text.Json.JsonDocument.Parse(problem);
-            return document.RootElement.TryGetProperty("code", out var code) ? code.GetString() ?? problem : problem;
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return problem;
-        }
     }
 }

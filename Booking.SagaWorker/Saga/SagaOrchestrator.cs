@@ -19,6 +19,7 @@ public sealed partial class SagaOrchestrator(
     BookingDbContext db,
     HoldEngine holds,
     PerformanceAllocationClient performances,
+    AllocationBatcher allocations,
     SagaTelemetry telemetry,
     TimeProvider time,
     IOptions<SagaOptions> sagaOptions,
@@ -403,16 +404,10 @@ public sealed partial class SagaOrchestrator(
                     new KnownUnits(reservation.SeatIds, reservation.Quantity, Succeeded(reservation.Saga!, SagaSteps.ConfirmHold))).ConfigureAwait(false);
                 return StepResult.Done;
             case SagaSteps.AllocateSection:
-                foreach (var section in Sections(reservation))
-                {
-                    var allocated = await performances.AllocateAsync(reservation.ResourceId, section.Key, reservation.Id, section.Count(), cancellationToken).ConfigureAwait(false);
-                    if (allocated.Outcome != StepOutcome.Succeeded)
-                    {
-                        return allocated;
-                    }
-                }
-
-                return StepResult.Done;
+                // A resource id that is not a performance id has no sections to allocate: the service would say 404.
+                return Guid.TryParse(reservation.ResourceId, out var performanceId)
+                    ? await allocations.AllocateAsync(performanceId, Sections(reservation).Select(s => (s.Key, s.Count())), reservation.Id).ConfigureAwait(false)
+                    : StepResult.Fail($"Allocation refused (404): performance {reservation.ResourceId} does not exist.");
             case SagaSteps.DeallocateSection:
                 foreach (var section in Sections(reservation))
                 {

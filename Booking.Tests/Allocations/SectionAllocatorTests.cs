@@ -35,3 +35,54 @@ public sealed class SectionAllocatorTests(BookingApp app) : IClassFixture<Bookin
         Assert.Equal(6, (await again.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("remaining").GetInt32());
     }
 }
+
+/// <summary><c>POST /allocations/batch</c>, in an app of its own: its section loops would count in the test above.</summary>
+public sealed class AllocationBatchTests(BookingApp app) : IClassFixture<BookingApp>
+{
+    [Fact]
+    public async Task A_batch_of_allocations_answers_each_on_its_own_in_order_and_is_idempotent_by_reservation()
+    {
+        var performance = Guid.Parse(await app.CreatePerformanceAsync(("A", 1, 5), ("B", 1, 2)));
+        using var service = app.StubClient(TestTokens.Bearer("booking-api", BookingAuthentication.ServiceRole));
+        var (first, second, third) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        object[] allocations =
+        [
+            new { performanceId = performance, section = "A", reservationId = first, seats = 3 },
+            new { performanceId = performance, section = "B", reservationId = first, seats = 2 },
+            new { performanceId = performance, section = "B", reservationId = second, seats = 1 },
+            new { performanceId = performance, section = "Z", reservationId = third, seats = 1 },
+            new { performanceId = Guid.NewGuid(), section = "A", reservationId = third, seats = 1 },
+        ];
+
+        var response = await service.PostAsJsonAsync("/allocations/batch", new { allocations });
+        var results = (await response.Content.ReadFromJsonAsync<BatchAllocationResponse>())!.Results;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(["ALLOCATED", "ALLOCATED", "SECTION_SOLD_OUT", "NOT_FOUND", "NOT_FOUND"], results.Select(r => r.Status));
+        Assert.Equal([first, first, second, third, third], results.Select(r => r.ReservationId));
+        Assert.Equal((2, 0), (results[0].Remaining, results[1].Remaining));
+
+        // Sent again (a saga retried): the same allocations, nothing taken twice.
+        var again = (await (await service.PostAsJsonAsync("/allocations/batch", new { allocations = allocations[..2] })).Content.ReadFromJsonAsync<BatchAllocationResponse>())!.Results;
+        Assert.Equal([("ALLOCATED", 3, 2), ("ALLOCATED", 2, 0)], again.Select(r => (r.Status, r.Seats, r.Remaining)));
+    }
+
+    [Fact]
+    public async Task A_batch_that_is_empty_too_large_or_malformed_is_a_validation_problem()
+    {
+        using var service = app.StubClient(TestTokens.Bearer("booking-api", BookingAuthentication.ServiceRole));
+        var one = new { performanceId = Guid.NewGuid(), section = "A", reservationId = Guid.NewGuid(), seats = 1 };
+        object[] bad =
+        [
+            new { allocations = Array.Empty<object>() },
+            new { allocations = Enumerable.Repeat<object>(one, AllocationsApi.MaxBatch + 1).ToArray() },
+            new { allocations = new object[] { one with { seats = 0 } } },
+            new { allocations = new object[] { new { performanceId = Guid.NewGuid(), section = new string('A', 33), reservationId = Guid.NewGuid(), seats = 1 } } },
+            new { allocations = new object?[] { null } },
+        ];
+        foreach (var body in bad)
+        {
+            await (await service.PostAsJsonAsync("/allocations/batch", body)).AssertProblemAsync(HttpStatusCode.BadRequest, "VALIDATION_FAILED");
+        }
+    }
+}

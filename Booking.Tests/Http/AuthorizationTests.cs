@@ -45,6 +45,7 @@ public sealed class AuthorizationTests(BookingApp app) : IClassFixture<BookingAp
         { "GET", $"/performances/{Id}/seatmap" },
         { "POST", $"/performances/{Id}/sections/A/allocations" },
         { "DELETE", $"/performances/{Id}/sections/A/allocations/{Id}" },
+        { "POST", "/allocations/batch" },
         { "POST", "/_chaos" },
     };
 
@@ -90,6 +91,8 @@ public sealed class AuthorizationTests(BookingApp app) : IClassFixture<BookingAp
     [InlineData("POST", "/_chaos", "user")]
     [InlineData("POST", $"/performances/{Id}/sections/A/allocations", "user")]
     [InlineData("DELETE", $"/performances/{Id}/sections/A/allocations/{Id}", "user")]
+    [InlineData("POST", "/allocations/batch", "user")]
+    [InlineData("POST", "/allocations/batch", "admin")]
     [InlineData("POST", $"/performances/{Id}/sections/A/allocations", "admin")]
     [InlineData("DELETE", $"/performances/{Id}/sections/A/allocations/{Id}", "admin")]
     public async Task The_performance_service_gives_403_without_the_needed_role(string method, string path, string caller)

@@ -71,6 +71,10 @@ public sealed class SagaBatchTests(SagaApp app) : IClassFixture<SagaApp>
             Assert.Equal(["AllocateSection", "CompleteReservation", "ConfirmHold"], children);
         }
 
+        // The allocations of the batch's sagas went to the performance service together, not one call each.
+        var calls = spans.Where(s => s.OperationName == "allocate_sections" && good.Any(id => s.TraceId == spans.First(t => t.OperationName == "saga" && Equals(t.GetTagItem("reservation.id"), id.ToString("D"))).TraceId)).ToList();
+        Assert.Contains(calls, call => (int)call.GetTagItem("allocation.batch_size")! > 1);
+
         using var stub = app.StubClient();
         var section = (await stub.GetFromJsonAsync<System.Text.Json.JsonElement>($"/performances/{performance}")).GetProperty("sections")[0];
         Assert.Equal(2, section.GetProperty("remaining").GetInt32());
