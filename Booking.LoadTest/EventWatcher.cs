@@ -6,13 +6,15 @@ using Confluent.Kafka;
 namespace Booking.LoadTest;
 
 /// <summary>
-/// An independent Kafka consumer of the outcome topics: it tells each virtual user when its reservation's
-/// completed (or failed) event was published, and keeps every event id for the audit.
+/// An independent Kafka consumer of the requested and outcome topics: it tells each virtual user when its
+/// reservation's completed (or failed) event was published, keeps every outcome event id for the audit, and when
+/// each event was first seen (for the breakdown of a booking's time).
 /// </summary>
 public sealed class EventWatcher : IDisposable
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource<string>> _waiting = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _outcomes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Topic, string Key), DateTimeOffset> _seen = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private readonly string _bootstrap;
@@ -40,6 +42,10 @@ public sealed class EventWatcher : IDisposable
         return waiter.Task;
     }
 
+    /// <summary>When an event of <paramref name="topic"/> for the reservation was first seen, if it was.</summary>
+    public DateTimeOffset? SeenAt(string topic, Guid reservationId) =>
+        _seen.TryGetValue((topic, reservationId.ToString("D")), out var at) ? at : null;
+
     private void Run()
     {
         var config = new ConsumerConfig
@@ -54,7 +60,7 @@ public sealed class EventWatcher : IDisposable
             FetchWaitMaxMs = 10,
         };
         using var consumer = new ConsumerBuilder<string, string>(config).Build();
-        consumer.Subscribe([BookingTopics.Completed, BookingTopics.Failed]);
+        consumer.Subscribe([BookingTopics.Requested, BookingTopics.Completed, BookingTopics.Failed]);
         while (!_stop.IsCancellationRequested)
         {
             ConsumeResult<string, string>? message;
@@ -73,6 +79,12 @@ public sealed class EventWatcher : IDisposable
             }
 
             var key = message.Message.Key;
+            _seen.TryAdd((message.Topic, key), DateTimeOffset.UtcNow);
+            if (message.Topic == BookingTopics.Requested)
+            {
+                continue;
+            }
+
             var eventId = message.Message.Headers.TryGetLastBytes("event-id", out var bytes) ? Encoding.UTF8.GetString(bytes) : string.Empty;
             Events.Enqueue((message.Topic, key, eventId));
             _outcomes.TryAdd(key, message.Topic);

@@ -110,6 +110,9 @@ public sealed record PhaseResult(
 
     /// <summary>The latency curve: the latency (ms) at each percentile.</summary>
     public IReadOnlyList<PercentilePoint> Percentiles { get; init; } = [];
+
+    /// <summary>Bookings phases: where a completed booking's time went, stage by stage.</summary>
+    public IReadOnlyList<StageResult> Stages { get; init; } = [];
 }
 
 public sealed record TimelinePoint(int Second, long Ok, long Failed, double P50Ms, double P95Ms);

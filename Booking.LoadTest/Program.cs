@@ -71,13 +71,15 @@ foreach (var mode in LoadOptions.AllModes.Where(options.Modes.Contains))
     {
         var bookingsPerformance = await PreparePerformanceAsync(target, $"{mode} bookings");
         List<Guid> reservations = [];
-        phases.Add(await MeasuredAsync(async () =>
+        var breakdown = new Breakdown();
+        var booked = await MeasuredAsync(async () =>
         {
-            var (result, made) = await workload.BookingsAsync(target, bookingsPerformance, seats, stopping.Token);
+            var (result, made) = await workload.BookingsAsync(target, bookingsPerformance, seats, stopping.Token, breakdown: breakdown);
             reservations = made;
             return result;
-        }));
+        });
         await audit.BookingPhaseAsync(mode, bookingsPerformance, reservations);
+        phases.Add(booked with { Stages = await breakdown.MeasureAsync(system.ConnectionStrings["bookingdb"], events, stopping.Token) });
     }
 }
 

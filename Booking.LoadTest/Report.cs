@@ -60,6 +60,19 @@ public static class Report
             text.AppendLine(CultureInfo.InvariantCulture, $"| {phase.Name} | {c.PostgresCommitsPerOp:0.00} | {byDatabase} | {c.RedisCommandsPerOp:0.0} | {c.CpuMsPerOp:0.00} | {byProcess} |");
         }
 
+        foreach (var phase in result.Phases.Where(p => p.Stages.Count > 0))
+        {
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture, $"Where a booking's time goes ({phase.Name}; completed bookings; stages 1 to 7 follow one another, 8 is the whole):");
+            text.AppendLine();
+            text.AppendLine("| stage | bookings | p50 (ms) | p95 (ms) | p99 (ms) |");
+            text.AppendLine("|---|---:|---:|---:|---:|");
+            foreach (var stage in phase.Stages)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"| {stage.Stage} | {stage.Count:N0} | {stage.P50Ms:0.0} | {stage.P95Ms:0.0} | {stage.P99Ms:0.0} |");
+            }
+        }
+
         text.AppendLine();
         foreach (var (name, value) in result.Ratios)
         {

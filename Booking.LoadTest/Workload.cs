@@ -68,7 +68,7 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
     }
 
     public async Task<(PhaseResult Result, List<Guid> Reservations)> BookingsAsync(
-        Target target, string performanceId, IReadOnlyList<string> seats, CancellationToken cancellationToken, string? phase = null)
+        Target target, string performanceId, IReadOnlyList<string> seats, CancellationToken cancellationToken, string? phase = null, Breakdown? breakdown = null)
     {
         var shuffled = Shuffle(seats);
         var next = -1;
@@ -93,6 +93,7 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
                 return;
             }
 
+            var held = Stopwatch.GetElapsedTime(started);
             using var reserve = new HttpRequestMessage(HttpMethod.Post, target.Url("/api/reservations")) { Content = JsonContent.Create(new { holdId }, options: BookingJson.Options) };
             reserve.Headers.Authorization = tokens.For(user);
             using var reserved = await http.SendAsync(reserve, CancellationToken.None).ConfigureAwait(false);
@@ -102,6 +103,8 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
                 return;
             }
 
+            var reservedAt = DateTimeOffset.UtcNow;
+            var reserveTime = Stopwatch.GetElapsedTime(started) - held;
             var id = (await reserved.Content.ReadFromJsonAsync<JsonElement>(CancellationToken.None).ConfigureAwait(false)).GetProperty("id").GetGuid();
             reservations.Add(id);
             string outcome;
@@ -117,7 +120,9 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
 
             if (outcome == Core.Outbox.BookingTopics.Completed)
             {
-                measurements.Success(Stopwatch.GetElapsedTime(started));
+                var total = Stopwatch.GetElapsedTime(started);
+                measurements.Success(total);
+                breakdown?.Booked(id, held, reserveTime, reservedAt, total);
             }
             else
             {
