@@ -184,17 +184,14 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
             }
         }).ToList();
 
-        var progress = Task.Run(async () =>
+        long last = 0;
+        var progress = PhaseProgress.RunAsync(phase, options.Duration, () =>
         {
-            long last = 0;
-            while (!phaseEnd.IsCancellationRequested)
-            {
-                await Task.Delay(1000, CancellationToken.None).ConfigureAwait(false);
-                var total = measurements.Ok + measurements.Failed;
-                Console.WriteLine($"  {phase,-18} {watch.Elapsed.TotalSeconds,5:0}s  users {Volatile.Read(ref running),4}  {total - last,7}/s  ok {measurements.Ok,8}  failed {measurements.Failed,7}");
-                last = total;
-            }
-        }, CancellationToken.None);
+            var total = measurements.Ok + measurements.Failed;
+            var perSecond = total - last;
+            last = total;
+            return new PhaseProgress.Snapshot(watch.Elapsed, Volatile.Read(ref running), perSecond, measurements.Ok, measurements.Failed, measurements.Errors);
+        }, phaseEnd.Token);
 
         await Task.WhenAll(users).ConfigureAwait(false);
         var elapsed = watch.Elapsed;
