@@ -80,6 +80,12 @@ public sealed class SystemUnderTest : IAsyncDisposable
             services.Add("ceiling");
         }
 
+        foreach (var service in services.Where(s => s != "ceiling"))
+        {
+            var resource = builder.Resources.Single(r => r.Name == service);
+            resource.Annotations.Add(new EnvironmentCallbackAnnotation(context => context.EnvironmentVariables["DOTNET_ENVIRONMENT"] = options.Environment));
+        }
+
         var app = await builder.BuildAsync(cancellationToken).ConfigureAwait(false);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         foreach (var service in services)
