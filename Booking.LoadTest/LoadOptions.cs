@@ -86,6 +86,8 @@ public sealed record LoadOptions
           --no-dashboard          start the system without the dashboard (services export no telemetry)
           --environment NAME      the services' DOTNET_ENVIRONMENT (Production)
           --quick                 50 users, 3 s warm-up, 8 s phases, 5000 seats: a smoke run
+        Booking.LoadTest profile TRACE.nettrace
+          a service's CPU by component, from `dotnet-trace collect-linux -p PID --profile cpu-sampling`
         """;
 
     private static LoadOptions ParseRange(LoadOptions options, string value)

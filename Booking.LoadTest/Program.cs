@@ -9,6 +9,11 @@ if (args is ["ceiling-server", ..])
     return await CeilingServer.RunAsync();
 }
 
+if (args is ["profile", var trace])
+{
+    return ProfileSummary.Run(trace);
+}
+
 LoadOptions options;
 try
 {
