@@ -40,25 +40,7 @@ public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, IL
 
     // Not the stopping token: the writers end when the queue is complete and drained, so no request is left unanswered.
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(WriteAsync, CancellationToken.None)));
-
-    private async Task WriteAsync()
-    {
-        var batch = new List<Pending>(MaxBatch);
-        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var pending))
-            {
-                batch.Add(pending);
-            }
-
-            if (batch.Count > 0)
-            {
-                await CommitBatchAsync(batch).ConfigureAwait(false);
-                batch.Clear();
-            }
-        }
-    }
+        Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(() => _queue.Reader.ForEachBatchAsync(MaxBatch, CommitBatchAsync), CancellationToken.None)));
 
     private async Task CommitBatchAsync(List<Pending> batch)
     {

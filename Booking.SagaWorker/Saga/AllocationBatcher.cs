@@ -50,26 +50,8 @@ public sealed class AllocationBatcher(IServiceProvider services)
             {
                 for (var i = 0; i < Senders; i++)
                 {
-                    _ = Task.Run(SendAsync);
+                    _ = Task.Run(() => _queue.Reader.ForEachBatchAsync(MaxBatch, SendBatchAsync));
                 }
-            }
-        }
-    }
-
-    private async Task SendAsync()
-    {
-        var batch = new List<Pending>(MaxBatch);
-        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var pending))
-            {
-                batch.Add(pending);
-            }
-
-            if (batch.Count > 0)
-            {
-                await SendBatchAsync(batch).ConfigureAwait(false);
-                batch.Clear();
             }
         }
     }

@@ -18,20 +18,7 @@ public sealed class GroupCommitTests(BookingApp app) : IClassFixture<BookingApp>
     [Fact]
     public async Task Reservations_queued_together_share_a_transaction_and_a_conflicting_one_alone_is_refused()
     {
-        var batches = new ConcurrentQueue<int>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == typeof(ReservationCommitter).Assembly.GetName().Name,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = activity =>
-            {
-                if (activity.OperationName == "commit_reservations")
-                {
-                    batches.Enqueue((int)activity.GetTagItem("booking.batch.size")!);
-                }
-            },
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var recorder = new SpanRecorder(typeof(ReservationCommitter).Assembly.GetName().Name!);
 
         var committer = app.Service<ReservationCommitter>();
         var resource = $"group-{Guid.NewGuid():N}";
@@ -54,7 +41,7 @@ public sealed class GroupCommitTests(BookingApp app) : IClassFixture<BookingApp>
         Assert.All(stored, r => Assert.Equal(SagaState.Started, r.Saga!.State));
         var keys = good.Select(r => r.Id.ToString("D")).ToList();
         Assert.Equal(30, await db.OutboxMessages.CountAsync(m => keys.Contains(m.MessageKey) && m.Topic == BookingTopics.Requested));
-        Assert.Contains(batches, size => size > 1);
+        Assert.Contains(recorder.Named("commit_reservations"), span => (int)span.GetTagItem("booking.batch.size")! > 1);
     }
 
     [Fact]

@@ -22,14 +22,8 @@ public sealed class SagaBatchTests(SagaApp app) : IClassFixture<SagaApp>
     [Fact]
     public async Task A_batch_confirms_each_saga_with_its_own_steps_span_and_event_and_hands_back_the_one_whose_hold_is_gone()
     {
-        var spans = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name is BookingTelemetry.SagaSourceName or BookingTelemetry.LuaSourceName,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var recorder = new SpanRecorder(BookingTelemetry.SagaSourceName, BookingTelemetry.LuaSourceName);
+        var spans = recorder.Spans;
 
         var performance = await app.CreatePerformanceAsync(("A", 1, 8));
         using var client = app.Client();

@@ -11,14 +11,8 @@ public sealed class SagaTracingTests(SagaApp app) : IClassFixture<SagaApp>
     [Fact]
     public async Task One_booking_is_one_trace_from_the_request_through_every_saga_step_and_lua_call()
     {
-        var spans = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name is BookingTelemetry.SagaSourceName or BookingTelemetry.LuaSourceName,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var recorder = new SpanRecorder(BookingTelemetry.SagaSourceName, BookingTelemetry.LuaSourceName);
+        var spans = recorder.Spans;
 
         var performance = await app.CreatePerformanceAsync(("T", 1, 4));
         var traceId = ActivityTraceId.CreateRandom();
@@ -58,20 +52,8 @@ public sealed class SagaTracingTests(SagaApp app) : IClassFixture<SagaApp>
     [Fact]
     public async Task Each_allocation_batch_is_in_the_trace_of_the_booking_it_serves_not_of_the_first_one()
     {
-        var batches = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "Booking.PerformanceStub",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = activity =>
-            {
-                if (activity.OperationName == "allocate_batch")
-                {
-                    batches.Enqueue(activity);
-                }
-            },
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var recorder = new SpanRecorder("Booking.PerformanceStub");
+        var batches = recorder.Named("allocate_batch");
 
         var performance = await app.CreatePerformanceAsync(("T", 1, 4));
         var traces = new List<ActivityTraceId>();
