@@ -1,8 +1,8 @@
 using Booking.Api.Capacity;
-using Booking.Api.Data;
 using Booking.Api.Http;
 using Booking.Api.Seats;
 using Booking.Core;
+using Booking.Core.Data;
 using Booking.Core.Holds;
 
 namespace Booking.Api;
@@ -29,7 +29,7 @@ public static class BookingServicesExtensions
         }
 
         builder.Services.AddHoldRateLimit();
-        builder.Services.AddHostedService<DatabaseMigrator>();
+        builder.Services.AddHostedService<DatabaseMigrator<BookingDbContext>>();
         builder.Services.AddHostedService<HoldSweeper>();
         builder.Services.AddSingleton<Reservations.ReservationCommitter>();
         builder.Services.AddHostedService(services => services.GetRequiredService<Reservations.ReservationCommitter>());

@@ -30,8 +30,21 @@ public sealed class Audit(SystemUnderTest system, EventWatcher events)
     {
         await using var bookingDb = new NpgsqlConnection(system.ConnectionStrings["bookingdb"]);
         await bookingDb.OpenAsync().ConfigureAwait(false);
+        await CheckSagasFinishedAsync(mode, bookingDb, performanceId).ConfigureAwait(false);
 
-        // No saga left unfinished (after letting the last ones drain).
+        var confirmed = await ConfirmedAsync(bookingDb, performanceId).ConfigureAwait(false);
+        var bookedSeats = confirmed.SelectMany(r => r.Seats).ToList();
+        var duplicates = bookedSeats.Count - bookedSeats.Distinct().Count();
+        Checks.Add(new($"{mode}: no seat booked twice", duplicates == 0, $"{confirmed.Count} confirmed reservations, {bookedSeats.Count} seats, {duplicates} booked twice"));
+
+        await CheckRedisAsync(mode, performanceId, confirmed).ConfigureAwait(false);
+        await CheckSectionsAsync(mode, performanceId, bookedSeats).ConfigureAwait(false);
+        await CheckEventsAsync(mode, reservations, confirmed).ConfigureAwait(false);
+    }
+
+    /// <summary>No saga left unfinished (after letting the last ones drain).</summary>
+    private async Task CheckSagasFinishedAsync(string mode, NpgsqlConnection bookingDb, string performanceId)
+    {
         var deadline = DateTime.UtcNow + DrainTimeout;
         long unfinished;
         while ((unfinished = await ScalarAsync<long>(bookingDb,
@@ -42,22 +55,25 @@ public sealed class Audit(SystemUnderTest system, EventWatcher events)
         }
 
         Checks.Add(new($"{mode}: no saga left unfinished", unfinished == 0, $"{unfinished} unfinished"));
+    }
 
+    private static async Task<List<(Guid Id, Guid HoldId, string[] Seats)>> ConfirmedAsync(NpgsqlConnection bookingDb, string performanceId)
+    {
         var confirmed = new List<(Guid Id, Guid HoldId, string[] Seats)>();
-        await using (var command = new NpgsqlCommand("SELECT id, hold_id, seat_ids FROM reservations WHERE resource_id = $1 AND status = 'CONFIRMED'", bookingDb))
+        await using var command = new NpgsqlCommand("SELECT id, hold_id, seat_ids FROM reservations WHERE resource_id = $1 AND status = 'CONFIRMED'", bookingDb);
+        command.Parameters.AddWithValue(performanceId);
+        await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+        while (await reader.ReadAsync().ConfigureAwait(false))
         {
-            command.Parameters.AddWithValue(performanceId);
-            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
-            while (await reader.ReadAsync().ConfigureAwait(false))
-            {
-                confirmed.Add((reader.GetGuid(0), reader.GetGuid(1), reader.GetFieldValue<string[]>(2)));
-            }
+            confirmed.Add((reader.GetGuid(0), reader.GetGuid(1), reader.GetFieldValue<string[]>(2)));
         }
 
-        var bookedSeats = confirmed.SelectMany(r => r.Seats).ToList();
-        var duplicates = bookedSeats.Count - bookedSeats.Distinct().Count();
-        Checks.Add(new($"{mode}: no seat booked twice", duplicates == 0, $"{confirmed.Count} confirmed reservations, {bookedSeats.Count} seats, {duplicates} booked twice"));
+        return confirmed;
+    }
 
+    /// <summary>Redis's seat state, seat by seat, equals PostgreSQL's confirmed reservations.</summary>
+    private async Task CheckRedisAsync(string mode, string performanceId, List<(Guid Id, Guid HoldId, string[] Seats)> confirmed)
+    {
         await using var redis = await ConnectionMultiplexer.ConnectAsync(system.ConnectionStrings["redis"]).ConfigureAwait(false);
         var state = (await redis.GetDatabase().HashGetAllAsync($"perf:{{{performanceId}}}:seats").ConfigureAwait(false))
             .ToDictionary(e => e.Name.ToString(), e => e.Value.ToString(), StringComparer.Ordinal);
@@ -67,7 +83,11 @@ public sealed class Audit(SystemUnderTest system, EventWatcher events)
             : expected.ContainsKey(seat.Key));
         Checks.Add(new($"{mode}: Redis seat state equals PostgreSQL's confirmed reservations", mismatches == 0,
             $"{state.Count(s => s.Value.StartsWith("B:", StringComparison.Ordinal))} seats BOOKED in Redis, {expected.Count} in PostgreSQL, {mismatches} differ"));
+    }
 
+    /// <summary>Each section's remaining == capacity - allocations == capacity - confirmed seats.</summary>
+    private async Task CheckSectionsAsync(string mode, string performanceId, List<string> bookedSeats)
+    {
         await using var performanceDb = new NpgsqlConnection(system.ConnectionStrings["performancedb"]);
         await performanceDb.OpenAsync().ConfigureAwait(false);
         var sections = new List<(string Code, int Capacity, int Remaining, long Allocated)>();
@@ -85,13 +105,16 @@ public sealed class Audit(SystemUnderTest system, EventWatcher events)
             }
         }
 
-        var bySection = bookedSeats.GroupBy(seat => seat[..seat.IndexOf('-', StringComparison.Ordinal)]).ToDictionary(g => g.Key, g => (long)g.Count());
+        var bySection = bookedSeats.GroupBy(Core.Seats.SeatIds.Section).ToDictionary(g => g.Key, g => (long)g.Count());
         var badSections = sections.Where(s => s.Remaining != s.Capacity - s.Allocated || s.Allocated != bySection.GetValueOrDefault(s.Code)).ToList();
         Checks.Add(new($"{mode}: each section's remaining == capacity - allocations == capacity - confirmed seats", badSections.Count == 0 && sections.Count > 0,
             $"{sections.Count} sections, {sections.Sum(s => s.Allocated)} seats allocated" + string.Concat(badSections.Select(s => $"; {s.Code}: remaining {s.Remaining}, capacity {s.Capacity}, allocated {s.Allocated}, confirmed {bySection.GetValueOrDefault(s.Code)}"))));
+    }
 
-        // One completed event per confirmed reservation; redeliveries would repeat the same event id.
-        deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+    /// <summary>One completed event per confirmed reservation (redeliveries would repeat the same event id), none for the others.</summary>
+    private async Task CheckEventsAsync(string mode, IReadOnlyList<Guid> reservations, List<(Guid Id, Guid HoldId, string[] Seats)> confirmed)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         var confirmedIds = confirmed.Select(r => r.Id.ToString("D")).ToHashSet(StringComparer.Ordinal);
         List<(string Topic, string ReservationId, string EventId)> completed;
         do
@@ -106,10 +129,11 @@ public sealed class Audit(SystemUnderTest system, EventWatcher events)
         }
         while (DateTime.UtcNow < deadline);
 
+        var made = reservations.Select(r => r.ToString("D")).ToHashSet(StringComparer.Ordinal);
         var perReservation = completed.GroupBy(e => e.ReservationId).ToDictionary(g => g.Key, g => g.Select(e => e.EventId).Distinct().Count());
         var missing = confirmedIds.Count(id => !perReservation.ContainsKey(id));
         var extra = perReservation.Count(p => p.Value > 1);
-        var stray = events.Events.Count(e => e.Topic == Core.Outbox.BookingTopics.Completed && reservations.Contains(Guid.Parse(e.ReservationId)) && !confirmedIds.Contains(e.ReservationId));
+        var stray = events.Events.Count(e => e.Topic == Core.Outbox.BookingTopics.Completed && made.Contains(e.ReservationId) && !confirmedIds.Contains(e.ReservationId));
         Checks.Add(new($"{mode}: one completed event per confirmed reservation", missing == 0 && extra == 0 && stray == 0,
             $"{perReservation.Count} reservations with a completed event, {missing} missing, {extra} with two different events, {stray} for unconfirmed ones"));
     }

@@ -43,6 +43,36 @@ public sealed class SystemUnderTest : IAsyncDisposable
             app.EnableResourceLogging = false;
         }, cancellationToken).ConfigureAwait(false);
 
+        var services = AddComparisons(builder, options);
+        var app = await builder.BuildAsync(cancellationToken).ConfigureAwait(false);
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var service in services)
+        {
+            await WaitHealthyAsync(app, service, cancellationToken).ConfigureAwait(false);
+        }
+
+        Console.WriteLine(options.NoDashboard ? "System up; no dashboard (no telemetry export)" : $"System up; Aspire dashboard {dashboard}");
+        var connectionStrings = new Dictionary<string, string>();
+        foreach (var name in new[] { "redis", "bookingdb", "performancedb", "kafka" })
+        {
+            connectionStrings[name] = (await app.GetConnectionStringAsync(name, cancellationToken).ConfigureAwait(false))!;
+        }
+
+        return new SystemUnderTest
+        {
+            _app = app,
+            Endpoints = services.ToDictionary(s => s, s => app.GetEndpoint(s, "http").ToString().TrimEnd('/')),
+            ConnectionStrings = connectionStrings,
+            Tokens = tokens,
+        };
+    }
+
+    /// <summary>
+    /// The product's services, with the per-user hold limit lifted for the bot users, plus what the modes compare
+    /// against: a second API with the naive strategy, and the ceiling server. Returns the services to wait for.
+    /// </summary>
+    private static List<string> AddComparisons(IDistributedApplicationTestingBuilder builder, LoadOptions options)
+    {
         var redis = builder.CreateResourceBuilder<IResourceWithConnectionString>("redis");
         // Virtual users are closed-loop bots, far past any person's hold rate: the per-user limiter stays in the
         // request path (its cost is measured) but does not refuse them. The test suite checks the limit itself.
@@ -86,37 +116,22 @@ public sealed class SystemUnderTest : IAsyncDisposable
             resource.Annotations.Add(new EnvironmentCallbackAnnotation(context => context.EnvironmentVariables["DOTNET_ENVIRONMENT"] = options.Environment));
         }
 
-        var app = await builder.BuildAsync(cancellationToken).ConfigureAwait(false);
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var service in services)
-        {
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            wait.CancelAfter(StartTimeout);
-            try
-            {
-                await app.ResourceNotifications.WaitForResourceHealthyAsync(service, wait.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                var state = app.ResourceNotifications.TryGetCurrentState(service, out var resource) ? resource.Snapshot.State?.Text : "unknown";
-                throw new TimeoutException($"{service} was not healthy within {StartTimeout.TotalSeconds:0} s (state {state}).");
-            }
-        }
+        return services;
+    }
 
-        Console.WriteLine(options.NoDashboard ? "System up; no dashboard (no telemetry export)" : $"System up; Aspire dashboard {dashboard}");
-        var connectionStrings = new Dictionary<string, string>();
-        foreach (var name in new[] { "redis", "bookingdb", "performancedb", "kafka" })
+    private static async Task WaitHealthyAsync(DistributedApplication app, string service, CancellationToken cancellationToken)
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        wait.CancelAfter(StartTimeout);
+        try
         {
-            connectionStrings[name] = (await app.GetConnectionStringAsync(name, cancellationToken).ConfigureAwait(false))!;
+            await app.ResourceNotifications.WaitForResourceHealthyAsync(service, wait.Token).ConfigureAwait(false);
         }
-
-        return new SystemUnderTest
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            _app = app,
-            Endpoints = services.ToDictionary(s => s, s => app.GetEndpoint(s, "http").ToString().TrimEnd('/')),
-            ConnectionStrings = connectionStrings,
-            Tokens = tokens,
-        };
+            var state = app.ResourceNotifications.TryGetCurrentState(service, out var resource) ? resource.Snapshot.State?.Text : "unknown";
+            throw new TimeoutException($"{service} was not healthy within {StartTimeout.TotalSeconds:0} s (state {state}).");
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -85,51 +85,58 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
             }
 
             var picked = shuffled[(end - count + 1)..(end + 1)];
-            var started = Stopwatch.GetTimestamp();
-            var (holdId, _) = await HoldAsync(target, performanceId, user, picked, null, CancellationToken.None).ConfigureAwait(false);
-            if (holdId is null)
-            {
-                measurements.Failure(Stopwatch.GetElapsedTime(started), "HOLD_FAILED");
-                return;
-            }
-
-            var held = Stopwatch.GetElapsedTime(started);
-            using var reserve = new HttpRequestMessage(HttpMethod.Post, target.Url("/api/reservations")) { Content = JsonContent.Create(new { holdId }, options: BookingJson.Options) };
-            reserve.Headers.Authorization = tokens.For(user);
-            using var reserved = await http.SendAsync(reserve, CancellationToken.None).ConfigureAwait(false);
-            if (reserved.StatusCode != HttpStatusCode.Accepted)
-            {
-                measurements.Failure(Stopwatch.GetElapsedTime(started), await CodeAsync(reserved, CancellationToken.None).ConfigureAwait(false));
-                return;
-            }
-
-            var reservedAt = DateTimeOffset.UtcNow;
-            var reserveTime = Stopwatch.GetElapsedTime(started) - held;
-            var id = (await reserved.Content.ReadFromJsonAsync<JsonElement>(CancellationToken.None).ConfigureAwait(false)).GetProperty("id").GetGuid();
-            reservations.Add(id);
-            string outcome;
-            try
-            {
-                outcome = await events.WaitAsync(id).WaitAsync(EventTimeout, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                measurements.Failure(Stopwatch.GetElapsedTime(started), "EVENT_TIMEOUT");
-                return;
-            }
-
-            if (outcome == Core.Outbox.BookingTopics.Completed)
-            {
-                var total = Stopwatch.GetElapsedTime(started);
-                measurements.Success(total);
-                breakdown?.Booked(id, held, reserveTime, reservedAt, total);
-            }
-            else
-            {
-                measurements.Failure(Stopwatch.GetElapsedTime(started), "RESERVATION_FAILED");
-            }
+            await BookAsync(target, performanceId, user, picked, measurements, reservations, breakdown).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         return (measurements.Result(phase, elapsed), reservations.ToList());
+    }
+
+    /// <summary>One booking: hold the seats, reserve them, and wait for the outcome event on Kafka.</summary>
+    private async Task BookAsync(Target target, string performanceId, string user, string[] picked, Measurements measurements,
+        System.Collections.Concurrent.ConcurrentBag<Guid> reservations, Breakdown? breakdown)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var (holdId, _) = await HoldAsync(target, performanceId, user, picked, null, CancellationToken.None).ConfigureAwait(false);
+        if (holdId is null)
+        {
+            measurements.Failure(Stopwatch.GetElapsedTime(started), "HOLD_FAILED");
+            return;
+        }
+
+        var held = Stopwatch.GetElapsedTime(started);
+        using var reserve = new HttpRequestMessage(HttpMethod.Post, target.Url("/api/reservations")) { Content = JsonContent.Create(new { holdId }, options: BookingJson.Options) };
+        reserve.Headers.Authorization = tokens.For(user);
+        using var reserved = await http.SendAsync(reserve, CancellationToken.None).ConfigureAwait(false);
+        if (reserved.StatusCode != HttpStatusCode.Accepted)
+        {
+            measurements.Failure(Stopwatch.GetElapsedTime(started), await CodeAsync(reserved, CancellationToken.None).ConfigureAwait(false));
+            return;
+        }
+
+        var reservedAt = DateTimeOffset.UtcNow;
+        var reserveTime = Stopwatch.GetElapsedTime(started) - held;
+        var id = (await reserved.Content.ReadFromJsonAsync<JsonElement>(CancellationToken.None).ConfigureAwait(false)).GetProperty("id").GetGuid();
+        reservations.Add(id);
+        string outcome;
+        try
+        {
+            outcome = await events.WaitAsync(id).WaitAsync(EventTimeout, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            measurements.Failure(Stopwatch.GetElapsedTime(started), "EVENT_TIMEOUT");
+            return;
+        }
+
+        if (outcome == Core.Outbox.BookingTopics.Completed)
+        {
+            var total = Stopwatch.GetElapsedTime(started);
+            measurements.Success(total);
+            breakdown?.Booked(id, held, reserveTime, reservedAt, total);
+        }
+        else
+        {
+            measurements.Failure(Stopwatch.GetElapsedTime(started), "RESERVATION_FAILED");
+        }
     }
 
     private async Task<(Guid? HoldId, HttpStatusCode Status)> HoldAsync(

@@ -1,6 +1,8 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -31,4 +33,27 @@ public static class MigrationExtensions
 
         return pending;
     }
+}
+
+/// <summary>
+/// Applies pending EF Core migrations of <typeparamref name="TContext"/> before the service takes traffic (hosted
+/// services start before the server listens), and logs which ones it applied.
+/// </summary>
+public sealed partial class DatabaseMigrator<TContext>(IServiceProvider services, ILogger<DatabaseMigrator<TContext>> logger) : IHostedService
+    where TContext : DbContext
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var applied = await scope.ServiceProvider.GetRequiredService<TContext>().Database.ApplyMigrationsAsync(cancellationToken).ConfigureAwait(false);
+        if (applied.Count > 0)
+        {
+            LogMigrated(applied.Count, typeof(TContext).Name, string.Join(", ", applied));
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Applied {MigrationCount} migrations to {Context}: {Migrations}")]
+    private partial void LogMigrated(int migrationCount, string context, string migrations);
 }

@@ -33,7 +33,4 @@ public static class Problems
 
     public static ValidationProblem Validation(string field, string message) =>
         Validation(new Dictionary<string, string[]>(StringComparer.Ordinal) { [field] = [message] });
-
-    public static ProblemHttpResult DependencyUnavailable(string detail) =>
-        Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.DependencyUnavailable, "A dependency is unavailable", detail);
 }

@@ -15,9 +15,7 @@ using StackExchange.Redis;
 
 namespace Booking.Api.Reservations;
 
-public sealed record DetailInput(string? Type, JsonElement? Data);
-
-public sealed record CreateReservationRequest(Guid? HoldId, IReadOnlyList<DetailInput?>? Details, ContactDto? Contact);
+public sealed record CreateReservationRequest(Guid? HoldId, IReadOnlyList<DetailRequest?>? Details, ContactDto? Contact);
 
 public sealed record ReservationPage(IReadOnlyList<ReservationDto> Items, string? NextCursor);
 
@@ -41,6 +39,7 @@ public static class ReservationsApi
     public const int MaxDetailsPerReservation = 50;
     public const int MaxBatch = 100;
     public const int MaxPageSize = 200;
+    public const int DefaultPageSize = 50;
 
     public static IEndpointRouteBuilder MapReservationsApi(this IEndpointRouteBuilder app)
     {
@@ -80,21 +79,43 @@ public static class ReservationsApi
             return Problems.Validation(validation.Errors);
         }
 
-        var userId = httpContext.GetUserId();
         var holdId = request.HoldId!.Value;
-        var now = services.Time.UtcNowMicros();
         var hold = await services.Holds.FindAsync(holdId).ConfigureAwait(false);
-        if (hold is null || hold.UserId != userId)
+        if (hold is null || hold.UserId != httpContext.GetUserId())
         {
             return Problems.NotFound($"Hold '{holdId}'");
         }
 
-        if (Unusable(hold) is { } problem)
+        if (Unusable(hold) is { } unusable)
         {
-            return problem;
+            return unusable;
         }
 
-        var details = request.Details ?? [];
+        if (ValidateDetails(hold, request.Details ?? []) is { } invalid)
+        {
+            return invalid;
+        }
+
+        var reservation = Reservation.FromHold(hold, request.Contact is { } c ? new ContactInfo { Name = c.Name, Phone = c.Phone, Email = c.Email } : null,
+            (request.Details ?? []).Select(d => (d!.Type!, d.Data!.Value)), services.Time.UtcNowMicros(), services.Options.Value, Activity.Current?.Id);
+
+        // From here the hold is the reservation's: the user cannot release it and it outlives any relay lag. Redis's
+        // clock, not this process's, decides whether it is still live.
+        var pinned = await services.Holds.PinAsync(hold.Resource, holdId, hold.UserId, reservation.Id, services.Options.Value.ReservedHoldLease).ConfigureAwait(false);
+        return pinned switch
+        {
+            PinOutcome.Expired => HoldExpired(holdId),
+            PinOutcome.Released => HoldReleased(holdId),
+            PinOutcome.Used => HoldAlreadyUsed(holdId),
+            PinOutcome.NotFound => Problems.NotFound($"Hold '{holdId}'"),
+            _ => await CommitAsync(reservation, hold, services, cancellationToken).ConfigureAwait(false),
+        };
+    }
+
+    /// <summary>Each detail valid for the hold's domain and units, and all of them within the total size bound.</summary>
+    private static ValidationProblem? ValidateDetails(HoldRecord hold, IReadOnlyList<DetailRequest?> details)
+    {
+        var validation = new Validation();
         for (var i = 0; i < details.Count; i++)
         {
             DetailRules.Validate(validation, $"details[{i}].", hold.Resource.Domain, hold.SeatIds, hold.Quantity, details[i]?.Type, details[i]?.Data);
@@ -105,70 +126,22 @@ public static class ReservationsApi
             DetailRules.CheckTotal(validation, details.Sum(d => (long)DetailRules.Size(d!.Data!.Value)));
         }
 
-        if (!validation.IsValid)
-        {
-            return Problems.Validation(validation.Errors);
-        }
+        return validation.IsValid ? null : Problems.Validation(validation.Errors);
+    }
 
-        var reservation = new Reservation
-        {
-            Id = Guid.CreateVersion7(now),
-            UserId = userId,
-            Domain = hold.Resource.Domain,
-            ResourceId = hold.Resource.ResourceId,
-            Slot = hold.Resource.Slot,
-            SeatIds = [.. hold.SeatIds],
-            Quantity = hold.Quantity,
-            HoldId = holdId,
-            Status = ReservationStatus.Pending,
-            Contact = request.Contact is { } c ? new ContactInfo { Name = c.Name, Phone = c.Phone, Email = c.Email } : null,
-            CreatedAt = now,
-            UpdatedAt = now,
-            Details = details.Select(d => new ReservationDetail
-            {
-                Id = Guid.CreateVersion7(now),
-                Type = d!.Type!,
-                Data = JsonDocument.Parse(d.Data!.Value.GetRawText()),
-                CreatedAt = now,
-                UpdatedAt = now,
-            }).ToList(),
-            Saga = new Saga
-            {
-                State = SagaState.Started,
-                CreatedAt = now,
-                UpdatedAt = now,
-                // The requested event normally starts the saga at once; this is when the sweep steps in if it did not.
-                NextAttemptAt = now + services.Options.Value.SagaResumeAfter,
-                DeadlineAt = now + services.Options.Value.SagaTimeout,
-                TraceParent = Activity.Current?.Id,
-            },
-        };
-        foreach (var detail in reservation.Details)
-        {
-            detail.ReservationId = reservation.Id;
-        }
-
-        // From here the hold is the reservation's: the user cannot release it and it outlives any relay lag. Redis's
-        // clock, not this process's, decides whether it is still live.
-        switch (await services.Holds.PinAsync(hold.Resource, holdId, userId, reservation.Id, services.Options.Value.ReservedHoldLease).ConfigureAwait(false))
-        {
-            case PinOutcome.Expired:
-                return HoldExpired(holdId);
-            case PinOutcome.Released:
-                return HoldReleased(holdId);
-            case PinOutcome.Used:
-                return HoldAlreadyUsed(holdId);
-            case PinOutcome.NotFound:
-                return Problems.NotFound($"Hold '{holdId}'");
-        }
-
-        // The reservation, its saga and the event that starts the saga commit together, or not at all; if not, the
-        // hold goes back to the user as it was. Committed together with the reservations requested alongside it.
+    /// <summary>
+    /// The reservation, its saga and the event that starts the saga commit together (with the reservations requested
+    /// alongside it), or not at all; if not, the hold goes back to the user as it was.
+    /// </summary>
+    private static async Task<Results<Accepted<ReservationDto>, ValidationProblem, ProblemHttpResult>> CommitAsync(
+        Reservation reservation, HoldRecord hold, ReservationServices services, CancellationToken cancellationToken)
+    {
         var stored = false;
         try
         {
-            await services.Committer.CommitAsync(reservation, OutboxWriter.Create(BookingTopics.Requested, reservation, now)).ConfigureAwait(false);
+            await services.Committer.CommitAsync(reservation, OutboxWriter.Create(BookingTopics.Requested, reservation, reservation.CreatedAt)).ConfigureAwait(false);
             stored = true;
+            return TypedResults.Accepted($"/api/reservations/{reservation.Id}", ReservationDto.From(reservation));
         }
         catch (DbUpdateException exception) when (exception.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: ReservationSeat.KeyName })
         {
@@ -184,17 +157,15 @@ public static class ReservationsApi
         }
         catch (DbUpdateException exception) when (exception.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
         {
-            return HoldAlreadyUsed(holdId);
+            return HoldAlreadyUsed(hold.HoldId);
         }
         finally
         {
             if (!stored)
             {
-                await UnpinQuietlyAsync(services.Holds, hold.Resource, holdId, reservation.Id).ConfigureAwait(false);
+                await UnpinQuietlyAsync(services.Holds, hold.Resource, hold.HoldId, reservation.Id).ConfigureAwait(false);
             }
         }
-
-        return TypedResults.Accepted($"/api/reservations/{reservation.Id}", ReservationDto.From(reservation));
     }
 
     public static async Task<Results<Ok<ReservationDto>, ProblemHttpResult>> GetReservationAsync(
@@ -220,7 +191,7 @@ public static class ReservationsApi
         var validation = new Validation();
         var domainFilter = ParseEnum<BookingDomain>(validation, nameof(domain), domain);
         var statusFilter = ParseEnum<ReservationStatus>(validation, nameof(status), status);
-        var pageSize = 50;
+        var pageSize = DefaultPageSize;
         if (limit is not null)
         {
             validation.Check(int.TryParse(limit, out pageSize) && pageSize is >= 1 and <= MaxPageSize, nameof(limit), $"Must be a whole number from 1 to {MaxPageSize}.");
@@ -238,30 +209,7 @@ public static class ReservationsApi
             return Problems.Validation(validation.Errors);
         }
 
-        var userId = httpContext.GetUserId();
-        var query = WithEverything(db).Where(r => r.UserId == userId);
-        if (domainFilter is { } d)
-        {
-            query = query.Where(r => r.Domain == d);
-        }
-
-        if (statusFilter is { } s)
-        {
-            query = query.Where(r => r.Status == s);
-        }
-
-        if (resourceId is not null)
-        {
-            query = query.Where(r => r.ResourceId == resourceId);
-        }
-
-        if (after is not null)
-        {
-            // A row comparison, (created_at, id) < (@t, @id), which walks the (user_id, created_at, id) index.
-            query = query.Where(r => EF.Functions.LessThan(ValueTuple.Create(r.CreatedAt, r.Id), ValueTuple.Create(after.CreatedAt, after.Id)));
-        }
-
-        var page = await query
+        var page = await Filtered(WithEverything(db).Where(r => r.UserId == httpContext.GetUserId()), domainFilter, statusFilter, resourceId, after)
             .OrderByDescending(r => r.CreatedAt)
             .ThenByDescending(r => r.Id)
             .Take(pageSize + 1)
@@ -329,6 +277,27 @@ public static class ReservationsApi
         }
 
         return TypedResults.Accepted($"/api/reservations/{reservation.Id}", ReservationDto.From(reservation));
+    }
+
+    private static IQueryable<Reservation> Filtered(IQueryable<Reservation> query, BookingDomain? domain, ReservationStatus? status, string? resourceId, ReservationCursor? after)
+    {
+        if (domain is { } d)
+        {
+            query = query.Where(r => r.Domain == d);
+        }
+
+        if (status is { } s)
+        {
+            query = query.Where(r => r.Status == s);
+        }
+
+        if (resourceId is not null)
+        {
+            query = query.Where(r => r.ResourceId == resourceId);
+        }
+
+        // A row comparison, (created_at, id) < (@t, @id), which walks the (user_id, created_at, id) index.
+        return after is null ? query : query.Where(r => EF.Functions.LessThan(ValueTuple.Create(r.CreatedAt, r.Id), ValueTuple.Create(after.CreatedAt, after.Id)));
     }
 
     internal static IQueryable<Reservation> WithEverything(BookingDbContext db) =>

@@ -38,48 +38,8 @@ public sealed class NaiveSeatHolder(IConnectionMultiplexer redis, TimeProvider t
             }
 
             var now = time.GetUtcNow();
-            var unknown = new List<string>();
-            var taken = new List<string>();
-            foreach (var seat in seatIds)
-            {
-                var value = await database.HashGetAsync(resource.StateKey, seat).ConfigureAwait(false);
-                if (value.IsNull)
-                {
-                    unknown.Add(seat);
-                }
-                else if (value != "A" && !await IsExpiredHoldAsync(database, resource, value.ToString(), now).ConfigureAwait(false))
-                {
-                    taken.Add(seat);
-                }
-            }
-
-            if (unknown.Count > 0)
-            {
-                return new HoldAttempt(HoldAttemptStatus.UnknownSeats, default, unknown, 0);
-            }
-
-            if (taken.Count > 0)
-            {
-                return new HoldAttempt(HoldAttemptStatus.Unavailable, default, taken, 0);
-            }
-
-            var expiresAt = now + ttl;
-            var holdKey = resource.HoldKey(holdId);
-            await database.HashSetAsync(holdKey,
-            [
-                new("state", "HELD"),
-                new("user", userId),
-                new("seats", string.Join(',', seatIds)),
-                new("expiresAt", expiresAt.ToUnixTimeMilliseconds()),
-            ]).ConfigureAwait(false);
-            await database.SortedSetAddAsync(resource.ExpiryKey, holdId.ToString("D"), expiresAt.ToUnixTimeMilliseconds()).ConfigureAwait(false);
-            await HoldEngine.WriteIndexAsync(database, holdId, resource, userId, ttl).ConfigureAwait(false);
-            foreach (var seat in seatIds)
-            {
-                await database.HashSetAsync(resource.StateKey, seat, $"H:{holdId:D}").ConfigureAwait(false);
-            }
-
-            return HoldAttempt.Held(DateTimeOffset.FromUnixTimeMilliseconds(expiresAt.ToUnixTimeMilliseconds()));
+            return await RefusalAsync(database, resource, seatIds, now).ConfigureAwait(false)
+                ?? await WriteHoldAsync(database, resource, holdId, userId, ttl, seatIds, now).ConfigureAwait(false);
         }
         finally
         {
@@ -88,6 +48,51 @@ public sealed class NaiveSeatHolder(IConnectionMultiplexer redis, TimeProvider t
                 await database.LockReleaseAsync(key, token).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>Seats it does not know, else seats taken by a live hold or a booking, each read in its own round trip.</summary>
+    private static async Task<HoldAttempt?> RefusalAsync(IDatabase database, ResourceRef resource, IReadOnlyList<string> seatIds, DateTimeOffset now)
+    {
+        var unknown = new List<string>();
+        var taken = new List<string>();
+        foreach (var seat in seatIds)
+        {
+            var value = await database.HashGetAsync(resource.StateKey, seat).ConfigureAwait(false);
+            if (value.IsNull)
+            {
+                unknown.Add(seat);
+            }
+            else if (value != "A" && !await IsExpiredHoldAsync(database, resource, value.ToString(), now).ConfigureAwait(false))
+            {
+                taken.Add(seat);
+            }
+        }
+
+        return unknown.Count > 0 ? new HoldAttempt(HoldAttemptStatus.UnknownSeats, default, unknown, 0)
+            : taken.Count > 0 ? new HoldAttempt(HoldAttemptStatus.Unavailable, default, taken, 0)
+            : null;
+    }
+
+    /// <summary>The hold record, its expiry entry, its index entry and each seat's mark, one write at a time.</summary>
+    private static async Task<HoldAttempt> WriteHoldAsync(IDatabase database, ResourceRef resource, Guid holdId, string userId, TimeSpan ttl, IReadOnlyList<string> seatIds, DateTimeOffset now)
+    {
+        var expiresAt = now + ttl;
+        var holdKey = resource.HoldKey(holdId);
+        await database.HashSetAsync(holdKey,
+        [
+            new("state", "HELD"),
+            new("user", userId),
+            new("seats", string.Join(',', seatIds)),
+            new("expiresAt", expiresAt.ToUnixTimeMilliseconds()),
+        ]).ConfigureAwait(false);
+        await database.SortedSetAddAsync(resource.ExpiryKey, holdId.ToString("D"), expiresAt.ToUnixTimeMilliseconds()).ConfigureAwait(false);
+        await HoldEngine.WriteIndexAsync(database, holdId, resource, userId, ttl).ConfigureAwait(false);
+        foreach (var seat in seatIds)
+        {
+            await database.HashSetAsync(resource.StateKey, seat, $"H:{holdId:D}").ConfigureAwait(false);
+        }
+
+        return HoldAttempt.Held(DateTimeOffset.FromUnixTimeMilliseconds(expiresAt.ToUnixTimeMilliseconds()));
     }
 
     private static async Task<bool> AcquireAsync(IDatabase database, RedisKey key, string token)

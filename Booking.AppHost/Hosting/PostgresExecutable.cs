@@ -59,28 +59,7 @@ public static class PostgresExecutableExtensions
         var port = settings.Port(FreePort.Next());
         var asRoot = Environment.IsPrivilegedProcess;
         var postgres = new PostgresExecutableResource(name, "bash", dataDirectory, password.Resource);
-
-        var serverArguments = new List<string>
-        {
-            Path.Combine(BinDirectory, "postgres"), "-D", dataDirectory, "-p", settings.Text(port), "-k", dataDirectory,
-            "-c", "listen_addresses=127.0.0.1",
-            "-c", $"max_connections={settings.Text(settings.PostgresMaxConnections)}",
-            "-c", "shared_buffers=256MB",
-        };
-        if (!settings.Durable)
-        {
-            serverArguments.AddRange(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
-        }
-
-        // bash turns DCP's SIGTERM into PostgreSQL's fast shutdown; setpriv execs the server as the postgres user.
-        const string Supervisor = "trap 'kill -INT $pid' TERM INT; \"$@\" & pid=$!; wait $pid; trap - TERM INT; wait $pid";
-        List<string> arguments = ["-c", Supervisor, "postgres"];
-        if (asRoot)
-        {
-            arguments.AddRange(["setpriv", $"--reuid={OsUser}", $"--regid={OsUser}", "--init-groups", "--"]);
-        }
-
-        arguments.AddRange(serverArguments);
+        var arguments = Arguments(dataDirectory, port, settings, asRoot);
 
         builder.Eventing.Subscribe<BeforeResourceStartedEvent>(postgres, async (_, cancellationToken) =>
             await InitialiseAsync(postgres, asRoot, cancellationToken).ConfigureAwait(false));
@@ -107,10 +86,38 @@ public static class PostgresExecutableExtensions
             name: healthCheck);
 
         return builder.AddResource(postgres)
-            .WithArgs([.. arguments])
+            .WithArgs(arguments)
             .WithLoopbackEndpoint(PostgresExecutableResource.PrimaryEndpointName, port, "postgresql")
             .WithIconName("DatabaseMultiple")
             .WithHealthCheck(healthCheck);
+    }
+
+    /// <summary>
+    /// bash running the server: it turns DCP's SIGTERM into PostgreSQL's fast shutdown; as root, setpriv execs the
+    /// server as the postgres user.
+    /// </summary>
+    private static string[] Arguments(string dataDirectory, int port, AppHostSettings settings, bool asRoot)
+    {
+        const string Supervisor = "trap 'kill -INT $pid' TERM INT; \"$@\" & pid=$!; wait $pid; trap - TERM INT; wait $pid";
+        List<string> arguments = ["-c", Supervisor, "postgres"];
+        if (asRoot)
+        {
+            arguments.AddRange(["setpriv", $"--reuid={OsUser}", $"--regid={OsUser}", "--init-groups", "--"]);
+        }
+
+        arguments.AddRange(
+        [
+            Path.Combine(BinDirectory, "postgres"), "-D", dataDirectory, "-p", settings.Text(port), "-k", dataDirectory,
+            "-c", "listen_addresses=127.0.0.1",
+            "-c", $"max_connections={settings.Text(settings.PostgresMaxConnections)}",
+            "-c", "shared_buffers=256MB",
+        ]);
+        if (!settings.Durable)
+        {
+            arguments.AddRange(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
+        }
+
+        return [.. arguments];
     }
 
     public static IResourceBuilder<PostgresExecutableDatabaseResource> AddDatabase(this IResourceBuilder<PostgresExecutableResource> builder, string name)

@@ -1,5 +1,6 @@
 using Booking.Core.Holds;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace Booking.Core.Data;
@@ -26,88 +27,96 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
-        modelBuilder.Entity<Reservation>(reservation =>
-        {
-            reservation.ToTable("reservations");
-            reservation.HasKey(r => r.Id);
-            reservation.Property(r => r.UserId).HasMaxLength(128);
-            reservation.Property(r => r.ResourceId).HasMaxLength(64);
-            reservation.Property(r => r.Slot).HasMaxLength(32);
-            reservation.Property(r => r.FailureReason).HasMaxLength(1000);
-            reservation.Property(r => r.Version).IsRowVersion();
-            reservation.HasIndex(r => r.HoldId).IsUnique();
-            // Keyset pagination of a user's reservations, newest first.
-            reservation.HasIndex(r => new { r.UserId, r.CreatedAt, r.Id }).IsDescending(false, true, true);
-            // Rebuilding a resource's Redis state from its live bookings.
-            reservation.HasIndex(r => new { r.Domain, r.ResourceId, r.Slot });
-            // The reconciler reads the reservations that changed since its last run.
-            reservation.HasIndex(r => r.UpdatedAt);
-            reservation.OwnsOne(r => r.Contact, contact => contact.ToJson());
-            reservation.Ignore(r => r.Resource);
-            reservation.HasMany(r => r.Details).WithOne().HasForeignKey(d => d.ReservationId).OnDelete(DeleteBehavior.Cascade);
-            reservation.HasOne(r => r.Saga).WithOne().HasForeignKey<Saga>(s => s.ReservationId).OnDelete(DeleteBehavior.Cascade);
-        });
+        modelBuilder.Entity<Reservation>(ConfigureReservation);
+        modelBuilder.Entity<ReservationSeat>(ConfigureReservationSeat);
+        modelBuilder.Entity<ReservationDetail>(ConfigureReservationDetail);
+        modelBuilder.Entity<Saga>(ConfigureSaga);
+        modelBuilder.Entity<SagaStep>(ConfigureSagaStep);
+        modelBuilder.Entity<OutboxMessage>(ConfigureOutboxMessage);
+        modelBuilder.Entity<CapacitySlot>(ConfigureCapacitySlot);
+    }
 
-        modelBuilder.Entity<ReservationSeat>(seat =>
-        {
-            seat.ToTable("reservation_seats");
-            seat.HasKey(s => new { s.ResourceId, s.SeatId }).HasName(ReservationSeat.KeyName);
-            seat.Property(s => s.ResourceId).HasMaxLength(64);
-            seat.Property(s => s.SeatId).HasMaxLength(32);
-            seat.HasIndex(s => s.ReservationId);
-        });
+    private static void ConfigureReservation(EntityTypeBuilder<Reservation> reservation)
+    {
+        reservation.ToTable("reservations");
+        reservation.HasKey(r => r.Id);
+        reservation.Property(r => r.UserId).HasMaxLength(128);
+        reservation.Property(r => r.ResourceId).HasMaxLength(64);
+        reservation.Property(r => r.Slot).HasMaxLength(32);
+        reservation.Property(r => r.FailureReason).HasMaxLength(Reservation.MaxFailureReasonLength);
+        reservation.Property(r => r.Version).IsRowVersion();
+        reservation.HasIndex(r => r.HoldId).IsUnique();
+        // Keyset pagination of a user's reservations, newest first.
+        reservation.HasIndex(r => new { r.UserId, r.CreatedAt, r.Id }).IsDescending(false, true, true);
+        // Rebuilding a resource's Redis state from its live bookings.
+        reservation.HasIndex(r => new { r.Domain, r.ResourceId, r.Slot });
+        // The reconciler reads the reservations that changed since its last run.
+        reservation.HasIndex(r => r.UpdatedAt);
+        reservation.OwnsOne(r => r.Contact, contact => contact.ToJson());
+        reservation.Ignore(r => r.Resource);
+        reservation.HasMany(r => r.Details).WithOne().HasForeignKey(d => d.ReservationId).OnDelete(DeleteBehavior.Cascade);
+        reservation.HasOne(r => r.Saga).WithOne().HasForeignKey<Saga>(s => s.ReservationId).OnDelete(DeleteBehavior.Cascade);
+    }
 
-        modelBuilder.Entity<ReservationDetail>(detail =>
-        {
-            detail.ToTable("reservation_details");
-            detail.HasKey(d => d.Id);
-            detail.Property(d => d.Type).HasMaxLength(32);
-            detail.Property(d => d.Data).HasColumnType("jsonb");
-            detail.HasIndex(d => d.ReservationId);
-        });
+    private static void ConfigureReservationSeat(EntityTypeBuilder<ReservationSeat> seat)
+    {
+        seat.ToTable("reservation_seats");
+        seat.HasKey(s => new { s.ResourceId, s.SeatId }).HasName(ReservationSeat.KeyName);
+        seat.Property(s => s.ResourceId).HasMaxLength(64);
+        seat.Property(s => s.SeatId).HasMaxLength(32);
+        seat.HasIndex(s => s.ReservationId);
+    }
 
-        modelBuilder.Entity<Saga>(saga =>
-        {
-            saga.ToTable("sagas");
-            saga.HasKey(s => s.ReservationId);
-            saga.Property(s => s.TraceParent).HasMaxLength(64);
-            saga.Property(s => s.Version).IsRowVersion();
-            saga.HasMany(s => s.Steps).WithOne().HasForeignKey(step => step.ReservationId).OnDelete(DeleteBehavior.Cascade);
-            // The worker's sweep looks for unfinished sagas that are due.
-            saga.HasIndex(s => new { s.State, s.NextAttemptAt });
-        });
+    private static void ConfigureReservationDetail(EntityTypeBuilder<ReservationDetail> detail)
+    {
+        detail.ToTable("reservation_details");
+        detail.HasKey(d => d.Id);
+        detail.Property(d => d.Type).HasMaxLength(32);
+        detail.Property(d => d.Data).HasColumnType("jsonb");
+        detail.HasIndex(d => d.ReservationId);
+    }
 
-        modelBuilder.Entity<SagaStep>(step =>
-        {
-            step.ToTable("saga_steps");
-            step.HasKey(s => s.Id);
-            step.Property(s => s.Name).HasMaxLength(64);
-            step.Property(s => s.Error).HasMaxLength(2000);
-            step.HasIndex(s => s.ReservationId);
-        });
+    private static void ConfigureSaga(EntityTypeBuilder<Saga> saga)
+    {
+        saga.ToTable("sagas");
+        saga.HasKey(s => s.ReservationId);
+        saga.Property(s => s.TraceParent).HasMaxLength(64);
+        saga.Property(s => s.Version).IsRowVersion();
+        saga.HasMany(s => s.Steps).WithOne().HasForeignKey(step => step.ReservationId).OnDelete(DeleteBehavior.Cascade);
+        // The worker's sweep looks for unfinished sagas that are due.
+        saga.HasIndex(s => new { s.State, s.NextAttemptAt });
+    }
 
-        modelBuilder.Entity<OutboxMessage>(message =>
-        {
-            message.ToTable("outbox_messages");
-            message.HasKey(m => m.Id);
-            message.HasIndex(m => m.EventId).IsUnique();
-            message.Property(m => m.Topic).HasMaxLength(128);
-            message.Property(m => m.MessageKey).HasMaxLength(64);
-            message.Property(m => m.Payload).HasColumnType("jsonb");
-            message.Property(m => m.TraceParent).HasMaxLength(64);
-            message.Property(m => m.TraceState).HasMaxLength(512);
-            message.Property(m => m.LastError).HasMaxLength(2000);
-            // The relay reads only what is still unsent and not quarantined, in insertion order.
-            message.HasIndex(m => m.Id).HasFilter("sent_at IS NULL AND quarantined_at IS NULL").HasDatabaseName("ix_outbox_messages_unsent");
-        });
+    private static void ConfigureSagaStep(EntityTypeBuilder<SagaStep> step)
+    {
+        step.ToTable("saga_steps");
+        step.HasKey(s => s.Id);
+        step.Property(s => s.Name).HasMaxLength(64);
+        step.Property(s => s.Error).HasMaxLength(SagaStep.MaxErrorLength);
+        step.HasIndex(s => s.ReservationId);
+    }
 
-        modelBuilder.Entity<CapacitySlot>(slot =>
-        {
-            slot.ToTable("capacity_slots");
-            slot.HasKey(s => new { s.Domain, s.ResourceId, s.Slot });
-            slot.Property(s => s.ResourceId).HasMaxLength(64);
-            slot.Property(s => s.Slot).HasMaxLength(32);
-        });
+    private static void ConfigureOutboxMessage(EntityTypeBuilder<OutboxMessage> message)
+    {
+        message.ToTable("outbox_messages");
+        message.HasKey(m => m.Id);
+        message.HasIndex(m => m.EventId).IsUnique();
+        message.Property(m => m.Topic).HasMaxLength(128);
+        message.Property(m => m.MessageKey).HasMaxLength(64);
+        message.Property(m => m.Payload).HasColumnType("jsonb");
+        message.Property(m => m.TraceParent).HasMaxLength(64);
+        message.Property(m => m.TraceState).HasMaxLength(512);
+        message.Property(m => m.LastError).HasMaxLength(OutboxMessage.MaxErrorLength);
+        // The relay reads only what is still unsent and not quarantined, in insertion order.
+        message.HasIndex(m => m.Id).HasFilter("sent_at IS NULL AND quarantined_at IS NULL").HasDatabaseName("ix_outbox_messages_unsent");
+    }
+
+    private static void ConfigureCapacitySlot(EntityTypeBuilder<CapacitySlot> slot)
+    {
+        slot.ToTable("capacity_slots");
+        slot.HasKey(s => new { s.Domain, s.ResourceId, s.Slot });
+        slot.Property(s => s.ResourceId).HasMaxLength(64);
+        slot.Property(s => s.Slot).HasMaxLength(32);
     }
 
     private sealed class UpperEnumConverter<TEnum>() : ValueConverter<TEnum, string>(

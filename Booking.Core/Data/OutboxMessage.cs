@@ -6,6 +6,9 @@ public sealed class OutboxMessage
     /// <summary>The PostgreSQL channel a transaction adding outbox rows notifies when it commits (a trigger does it).</summary>
     public const string NotifyChannel = "booking_outbox";
 
+    /// <summary>Length of the <c>last_error</c> column.</summary>
+    public const int MaxErrorLength = 2000;
+
     public long Id { get; set; }
     public Guid EventId { get; set; }
     public required string Topic { get; set; }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Booking.Core.Holds;
 
 namespace Booking.Core.Data;
@@ -13,6 +14,9 @@ public enum ReservationStatus
 
 public sealed class Reservation
 {
+    /// <summary>Length of the <c>failure_reason</c> column.</summary>
+    public const int MaxFailureReasonLength = 1000;
+
     public Guid Id { get; set; }
     public required string UserId { get; set; }
     public BookingDomain Domain { get; set; }
@@ -38,6 +42,53 @@ public sealed class Reservation
     public Saga? Saga { get; set; }
 
     public ResourceRef Resource => new(Domain, ResourceId, Slot);
+
+    /// <summary>
+    /// A PENDING reservation of <paramref name="hold"/>'s units with its details and a started saga, as the API
+    /// accepts it: the saga's deadline and the moment the sweep steps in if the requested event is lost are set
+    /// from <paramref name="options"/>, and the saga joins the trace of <paramref name="traceParent"/>.
+    /// </summary>
+    public static Reservation FromHold(HoldRecord hold, ContactInfo? contact, IEnumerable<(string Type, JsonElement Data)> details,
+        DateTimeOffset now, BookingOptions options, string? traceParent)
+    {
+        ArgumentNullException.ThrowIfNull(hold);
+        ArgumentNullException.ThrowIfNull(details);
+        ArgumentNullException.ThrowIfNull(options);
+        var id = Guid.CreateVersion7(now);
+        return new Reservation
+        {
+            Id = id,
+            UserId = hold.UserId,
+            Domain = hold.Resource.Domain,
+            ResourceId = hold.Resource.ResourceId,
+            Slot = hold.Resource.Slot,
+            SeatIds = [.. hold.SeatIds],
+            Quantity = hold.Quantity,
+            HoldId = hold.HoldId,
+            Status = ReservationStatus.Pending,
+            Contact = contact,
+            CreatedAt = now,
+            UpdatedAt = now,
+            Details = [.. details.Select(d => new ReservationDetail
+            {
+                Id = Guid.CreateVersion7(now),
+                ReservationId = id,
+                Type = d.Type,
+                Data = JsonDocument.Parse(d.Data.GetRawText()),
+                CreatedAt = now,
+                UpdatedAt = now,
+            })],
+            Saga = new Saga
+            {
+                State = SagaState.Started,
+                CreatedAt = now,
+                UpdatedAt = now,
+                NextAttemptAt = now + options.SagaResumeAfter,
+                DeadlineAt = now + options.SagaTimeout,
+                TraceParent = traceParent,
+            },
+        };
+    }
 }
 
 public sealed class ContactInfo

@@ -45,6 +45,9 @@ public sealed class Saga
 /// <summary>One recorded step or compensation of a saga.</summary>
 public sealed class SagaStep
 {
+    /// <summary>Length of the <c>error</c> column.</summary>
+    public const int MaxErrorLength = 2000;
+
     public long Id { get; set; }
     public Guid ReservationId { get; set; }
     public required string Name { get; set; }

@@ -149,8 +149,34 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
             .ToDictionaryAsync(a => a.ReservationId)
             .ConfigureAwait(false);
 
-        var now = time.GetUtcNow();
-        var remaining = row.Remaining;
+        var (results, added) = Decide(performanceId, section, batch, known, row.Remaining, time.GetUtcNow());
+        if (added.Count > 0)
+        {
+            var total = added.Sum(a => a.Seats);
+            var changed = await db.Sections
+                .Where(s => s.PerformanceId == performanceId && s.Code == section && s.Remaining >= total)
+                .ExecuteUpdateAsync(setters => setters.SetProperty(s => s.Remaining, s => s.Remaining - total))
+                .ConfigureAwait(false);
+            if (changed == 0)
+            {
+                throw new InvalidOperationException($"Section {section} of {performanceId} had fewer than {total} seats left under its lock.");
+            }
+
+            db.Allocations.AddRange(added);
+            await db.SaveChangesAsync().ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync().ConfigureAwait(false);
+        return results;
+    }
+
+    /// <summary>
+    /// Each request in arrival order against the section's remaining seats: an existing allocation answers again
+    /// (idempotent by reservation id; a released one stays released), a new one is taken while seats remain.
+    /// </summary>
+    private static (List<AllocationResult> Results, List<Allocation> Added) Decide(
+        Guid performanceId, string section, List<Pending> batch, Dictionary<Guid, Allocation> known, int remaining, DateTimeOffset now)
+    {
         var added = new List<Allocation>();
         var results = new List<AllocationResult>(batch.Count);
         foreach (var pending in batch)
@@ -185,24 +211,7 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
             }
         }
 
-        if (added.Count > 0)
-        {
-            var total = added.Sum(a => a.Seats);
-            var changed = await db.Sections
-                .Where(s => s.PerformanceId == performanceId && s.Code == section && s.Remaining >= total)
-                .ExecuteUpdateAsync(setters => setters.SetProperty(s => s.Remaining, s => s.Remaining - total))
-                .ConfigureAwait(false);
-            if (changed == 0)
-            {
-                throw new InvalidOperationException($"Section {section} of {performanceId} had fewer than {total} seats left under its lock.");
-            }
-
-            db.Allocations.AddRange(added);
-            await db.SaveChangesAsync().ConfigureAwait(false);
-        }
-
-        await transaction.CommitAsync().ConfigureAwait(false);
-        return results;
+        return (results, added);
     }
 
     private sealed record Pending(Guid ReservationId, int Seats, ActivityContext Caller, TaskCompletionSource<AllocationResult> Completion);

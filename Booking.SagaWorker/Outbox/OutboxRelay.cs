@@ -25,7 +25,6 @@ public sealed partial class OutboxRelay(
     ILogger<OutboxRelay> logger) : BackgroundService
 {
     private const int BatchSize = 500;
-    private const int MaxErrorLength = 2000;
     private const long LeaderLockKey = 0x426F6F6B696E67; // "Booking"
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan SafetyPoll = TimeSpan.FromSeconds(1);
@@ -122,6 +121,18 @@ public sealed partial class OutboxRelay(
             }
         }
 
+        await MarkAsync(db, sent, refused, cancellationToken).ConfigureAwait(false);
+        if (sent.Count + refused.Count < batch.Count)
+        {
+            throw new KafkaException(deliveries.First(d => !d.IsCompletedSuccessfully).Exception!.InnerException is KafkaException kafka ? kafka.Error : new Error(ErrorCode.Unknown));
+        }
+
+        return batch.Count;
+    }
+
+    /// <summary>Sent rows in one statement; each refused one quarantined with its error.</summary>
+    private async Task MarkAsync(BookingDbContext db, List<long> sent, List<(OutboxMessage Row, Error Error)> refused, CancellationToken cancellationToken)
+    {
         var now = time.GetUtcNow();
         var ids = sent.ToArray();
         await db.OutboxMessages
@@ -131,20 +142,13 @@ public sealed partial class OutboxRelay(
         foreach (var (row, error) in refused)
         {
             var reason = $"{error.Code}: {error.Reason}";
-            reason = reason.Length > MaxErrorLength ? reason[..MaxErrorLength] : reason;
+            reason = reason.Length > OutboxMessage.MaxErrorLength ? reason[..OutboxMessage.MaxErrorLength] : reason;
             await db.OutboxMessages
                 .Where(m => m.Id == row.Id)
                 .ExecuteUpdateAsync(setters => setters.SetProperty(m => m.QuarantinedAt, now).SetProperty(m => m.LastError, reason).SetProperty(m => m.Attempts, m => m.Attempts + 1), cancellationToken)
                 .ConfigureAwait(false);
             LogQuarantined(row.Id, row.EventId, row.Topic, row.MessageKey, row.Payload.Length, reason);
         }
-
-        if (sent.Count + refused.Count < batch.Count)
-        {
-            throw new KafkaException(deliveries.First(d => !d.IsCompletedSuccessfully).Exception!.InnerException is KafkaException kafka ? kafka.Error : new Error(ErrorCode.Unknown));
-        }
-
-        return batch.Count;
     }
 
     /// <summary>Errors no retry can fix: the event itself is what Kafka refuses.</summary>

@@ -33,8 +33,7 @@ public sealed class PerformanceAllocationClient(HttpClient http)
         {
             "ALLOCATED" => StepResult.Done,
             "UNAVAILABLE" => StepResult.Retry($"Allocation of section {r.Section} failed (503)"),
-            "NOT_FOUND" => StepResult.Fail($"Allocation of section {r.Section} refused (404): NOT_FOUND"),
-            var code => StepResult.Fail($"Allocation of section {r.Section} refused (409): {code}"),
+            var code => StepResult.Fail(code, $"the performance service refused section {r.Section}."),
         })];
     }
 

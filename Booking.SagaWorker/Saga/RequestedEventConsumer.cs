@@ -64,22 +64,7 @@ public sealed partial class RequestedEventConsumer : BackgroundService
                 {
                     if (consumer.Consume(TimeSpan.FromMilliseconds(50)) is { } message)
                     {
-                        // All slots busy: stop consuming (back-pressure) until a saga finishes.
-                        _slots.Wait(stoppingToken);
-                        var batch = new List<(ConsumeResult<string, string> Message, OffsetTracker.Ticket Ticket)> { (message, offsets.Started(message.TopicPartitionOffset)) };
-                        // Whatever else already arrived joins the batch, as far as free slots go; nothing waits for more.
-                        while (batch.Count < BatchSize && _slots.Wait(0, stoppingToken))
-                        {
-                            if (consumer.Consume(TimeSpan.Zero) is not { } next)
-                            {
-                                _slots.Release();
-                                break;
-                            }
-
-                            batch.Add((next, offsets.Started(next.TopicPartitionOffset)));
-                        }
-
-                        _ = RunAsync(batch, offsets, stoppingToken);
+                        _ = RunAsync(TakeBatch(consumer, message, offsets, stoppingToken), offsets, stoppingToken);
                     }
 
                     if (DateTime.UtcNow - lastCommit >= CommitInterval)
@@ -110,6 +95,29 @@ public sealed partial class RequestedEventConsumer : BackgroundService
         {
             consumer.Close();
         }
+    }
+
+    /// <summary>
+    /// The batch <paramref name="first"/> starts: whatever else already arrived joins it, as far as free slots go;
+    /// nothing waits for more. With every slot busy it waits for one (back-pressure) before taking the first.
+    /// </summary>
+    private List<(ConsumeResult<string, string> Message, OffsetTracker.Ticket Ticket)> TakeBatch(
+        IConsumer<string, string> consumer, ConsumeResult<string, string> first, OffsetTracker offsets, CancellationToken stoppingToken)
+    {
+        _slots.Wait(stoppingToken);
+        var batch = new List<(ConsumeResult<string, string> Message, OffsetTracker.Ticket Ticket)> { (first, offsets.Started(first.TopicPartitionOffset)) };
+        while (batch.Count < BatchSize && _slots.Wait(0, stoppingToken))
+        {
+            if (consumer.Consume(TimeSpan.Zero) is not { } next)
+            {
+                _slots.Release();
+                break;
+            }
+
+            batch.Add((next, offsets.Started(next.TopicPartitionOffset)));
+        }
+
+        return batch;
     }
 
     private async Task RunAsync(List<(ConsumeResult<string, string> Message, OffsetTracker.Ticket Ticket)> batch, OffsetTracker offsets, CancellationToken stoppingToken)

@@ -3,6 +3,7 @@ using Booking.Core;
 using Booking.Core.Data;
 using Booking.Core.Holds;
 using Booking.Core.Outbox;
+using Booking.Core.Seats;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using SagaEntity = Booking.Core.Data.Saga;
@@ -234,7 +235,7 @@ public sealed partial class SagaOrchestrator(
         }
 
         saga.State = SagaState.Compensating;
-        reservation.FailureReason = Truncate(result.Outcome == StepOutcome.Retry ? $"Gave up after the saga deadline: {result.Error}" : result.Error, 1000);
+        reservation.FailureReason = Truncate(result.Outcome == StepOutcome.Retry ? $"{SagaFailureCodes.DeadlinePassed}: gave up after the saga deadline; last error {result.Error}" : result.Error, Reservation.MaxFailureReasonLength);
         saga.UpdatedAt = time.UtcNowMicros();
         return true;
     }
@@ -263,13 +264,7 @@ public sealed partial class SagaOrchestrator(
             }
         }
 
-        var now = time.UtcNowMicros();
-        saga.State = cancelling ? SagaState.Cancelled : SagaState.Failed;
-        saga.NextAttemptAt = null;
-        saga.UpdatedAt = now;
-        reservation.Status = cancelling ? ReservationStatus.Cancelled : ReservationStatus.Failed;
-        reservation.UpdatedAt = now;
-        OutboxWriter.Add(db, cancelling ? BookingTopics.Cancelled : BookingTopics.Failed, reservation, now);
+        Finish(reservation, cancelling ? ReservationStatus.Cancelled : ReservationStatus.Failed, time.UtcNowMicros());
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
         RecordFinal(reservation);
     }
@@ -297,13 +292,30 @@ public sealed partial class SagaOrchestrator(
             StartedAt = now,
             FinishedAt = now,
         });
-        saga.State = SagaState.Completed;
+        Finish(reservation, ReservationStatus.Confirmed, now);
+    }
+
+    /// <summary>
+    /// The one place a saga ends: CONFIRMED (completed), FAILED or CANCELLED, with the saga's matching final state and
+    /// the event that announces it, tracked for the next commit.
+    /// </summary>
+    private void Finish(Reservation reservation, ReservationStatus status, DateTimeOffset now)
+    {
+        var (state, topic) = status switch
+        {
+            ReservationStatus.Confirmed => (SagaState.Completed, BookingTopics.Completed),
+            ReservationStatus.Failed => (SagaState.Failed, BookingTopics.Failed),
+            ReservationStatus.Cancelled => (SagaState.Cancelled, BookingTopics.Cancelled),
+            _ => throw new ArgumentOutOfRangeException(nameof(status), status, "A saga ends CONFIRMED, FAILED or CANCELLED."),
+        };
+        var saga = reservation.Saga!;
+        saga.State = state;
         saga.NextAttemptAt = null;
         saga.UpdatedAt = now;
-        reservation.Status = ReservationStatus.Confirmed;
-        reservation.ConfirmedAt = now;
+        reservation.Status = status;
+        reservation.ConfirmedAt = status == ReservationStatus.Confirmed ? now : reservation.ConfirmedAt;
         reservation.UpdatedAt = now;
-        OutboxWriter.Add(db, BookingTopics.Completed, reservation, now);
+        OutboxWriter.Add(db, topic, reservation, now);
     }
 
     private void RecordCompleted(Reservation reservation)
@@ -346,7 +358,7 @@ public sealed partial class SagaOrchestrator(
         }
 
         record.Status = result.Outcome == StepOutcome.Succeeded ? SagaStepStatus.Succeeded : SagaStepStatus.Failed;
-        record.Error = Truncate(result.Error, 2000);
+        record.Error = Truncate(result.Error, SagaStep.MaxErrorLength);
         record.FinishedAt = time.UtcNowMicros();
         saga.UpdatedAt = record.FinishedAt.Value;
         if (persist)
@@ -395,9 +407,9 @@ public sealed partial class SagaOrchestrator(
                 return await holds.ConfirmAsync(resource, reservation.HoldId, reservation.Id).ConfigureAwait(false) switch
                 {
                     ConfirmOutcome.Confirmed or ConfirmOutcome.AlreadyConfirmed => StepResult.Done,
-                    ConfirmOutcome.Expired => StepResult.Fail("HOLD_EXPIRED: the hold expired before it was confirmed."),
-                    ConfirmOutcome.Released => StepResult.Fail("HOLD_RELEASED: the hold was released before it was confirmed."),
-                    _ => StepResult.Fail("HOLD_NOT_FOUND: the hold no longer exists."),
+                    ConfirmOutcome.Expired => StepResult.Fail(SagaFailureCodes.HoldExpired, "the hold expired before it was confirmed."),
+                    ConfirmOutcome.Released => StepResult.Fail(SagaFailureCodes.HoldReleased, "the hold was released before it was confirmed."),
+                    _ => StepResult.Fail(SagaFailureCodes.HoldNotFound, "the hold no longer exists."),
                 };
             case SagaSteps.ReleaseUnits:
                 await holds.UnbookAsync(resource, reservation.HoldId,
@@ -407,7 +419,7 @@ public sealed partial class SagaOrchestrator(
                 // A resource id that is not a performance id has no sections to allocate: the service would say 404.
                 return Guid.TryParse(reservation.ResourceId, out var performanceId)
                     ? await allocations.AllocateAsync(performanceId, Sections(reservation).Select(s => (s.Key, s.Count())), reservation.Id).ConfigureAwait(false)
-                    : StepResult.Fail($"Allocation refused (404): performance {reservation.ResourceId} does not exist.");
+                    : StepResult.Fail("NOT_FOUND", $"performance {reservation.ResourceId} does not exist.");
             case SagaSteps.DeallocateSection:
                 foreach (var section in Sections(reservation))
                 {
@@ -449,7 +461,7 @@ public sealed partial class SagaOrchestrator(
         saga.Steps.Any(s => s.Name == step && s.Status == SagaStepStatus.Succeeded);
 
     private static IEnumerable<IGrouping<string, string>> Sections(Reservation reservation) =>
-        reservation.SeatIds.GroupBy(seat => seat[..seat.IndexOf('-', StringComparison.Ordinal)], StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal);
+        reservation.SeatIds.GroupBy(SeatIds.Section, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal);
 
     private static string? Truncate(string? value, int max) => value is null || value.Length <= max ? value : value[..max];
 

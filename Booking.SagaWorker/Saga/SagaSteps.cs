@@ -31,16 +31,36 @@ public static class SagaSteps
     };
 }
 
-/// <summary>What running a step came to.</summary>
-public readonly record struct StepResult(StepOutcome Outcome, string? Error)
+/// <summary>Why a saga failed: the first word of its reservation's <c>failureReason</c> and of the failed step's error.</summary>
+public static class SagaFailureCodes
 {
-    public static StepResult Done => new(StepOutcome.Succeeded, null);
+    public const string HoldExpired = "HOLD_EXPIRED";
+    public const string HoldReleased = "HOLD_RELEASED";
+    public const string HoldNotFound = "HOLD_NOT_FOUND";
+
+    /// <summary>The performance service's answer, as it gave it (<c>SECTION_SOLD_OUT</c>, <c>ALLOCATION_RELEASED</c>, <c>NOT_FOUND</c>).</summary>
+    public const string SectionSoldOut = "SECTION_SOLD_OUT";
+
+    /// <summary>A dependency kept failing until the saga's deadline.</summary>
+    public const string DeadlinePassed = "DEADLINE_PASSED";
+
+    /// <summary>A step that may succeed when tried again (the dependency was unreachable, slow or refused for now).</summary>
+    public const string Unavailable = "DEPENDENCY_UNAVAILABLE";
+}
+
+/// <summary>What running a step came to: its outcome and, when it did not succeed, a code and what happened.</summary>
+public readonly record struct StepResult(StepOutcome Outcome, string? Code, string? Message)
+{
+    public static StepResult Done => new(StepOutcome.Succeeded, null, null);
+
+    /// <summary>The step log's and the failure reason's text: the code first.</summary>
+    public string? Error => Code is null ? null : $"{Code}: {Message}";
 
     /// <summary>Worth trying again later (a dependency was unreachable or slow).</summary>
-    public static StepResult Retry(string error) => new(StepOutcome.Retry, error);
+    public static StepResult Retry(string message) => new(StepOutcome.Retry, SagaFailureCodes.Unavailable, message);
 
     /// <summary>Final: the saga must compensate (hold expired, section sold out).</summary>
-    public static StepResult Fail(string error) => new(StepOutcome.Failed, error);
+    public static StepResult Fail(string code, string message) => new(StepOutcome.Failed, code, message);
 }
 
 public enum StepOutcome

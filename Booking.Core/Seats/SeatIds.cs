@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace Booking.Api.Seats;
+namespace Booking.Core.Seats;
 
 /// <summary>Seat ids are <c>{section}-{row}-{number}</c>, e.g. <c>A-1-12</c>.</summary>
 public static partial class SeatIds
