@@ -12,7 +12,7 @@ namespace Microsoft.Extensions.Hosting;
 /// <c>Aspire:Confluent:Kafka:Producer:Config</c> and <c>Aspire:Confluent:Kafka:Consumer:Config</c> (any
 /// librdkafka property by its .NET name), then the caller's code; a health check with the client.
 /// </summary>
-public static class KafkaClientExtensions
+public static partial class KafkaClientExtensions
 {
     public const string ProducerSection = "Aspire:Confluent:Kafka:Producer:Config";
     public const string ConsumerSection = "Aspire:Confluent:Kafka:Consumer:Config";
@@ -35,8 +35,8 @@ public static class KafkaClientExtensions
         {
             var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Kafka.Producer");
             return new ProducerBuilder<string, string>(config)
-                .SetLogHandler((_, message) => logger.LogDebug("{Facility}: {Message}", message.Facility, message.Message))
-                .SetErrorHandler((_, error) => logger.LogWarning("Kafka producer error {Code}: {Reason}", error.Code, error.Reason))
+                .SetLogHandler((_, message) => LogLibrdkafka(logger, message.Facility, message.Message))
+                .SetErrorHandler((_, error) => LogProducerError(logger, error.Code, error.Reason))
                 .Build();
         });
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
@@ -95,6 +95,12 @@ public static class KafkaClientExtensions
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Facility}: {Message}")]
+    private static partial void LogLibrdkafka(ILogger logger, string facility, string message);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka producer error {Code}: {Reason}")]
+    private static partial void LogProducerError(ILogger logger, ErrorCode code, string reason);
 }
 
 /// <summary>Builds consumers from the registered settings; the caller adds its handlers and owns the consumer.</summary>

@@ -48,12 +48,12 @@ public sealed partial class DatabaseMigrator<TContext>(IServiceProvider services
         var applied = await scope.ServiceProvider.GetRequiredService<TContext>().Database.ApplyMigrationsAsync(cancellationToken).ConfigureAwait(false);
         if (applied.Count > 0)
         {
-            LogMigrated(applied.Count, typeof(TContext).Name, string.Join(", ", applied));
+            LogMigrated(applied.Count, typeof(TContext).Name, applied);
         }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Applied {MigrationCount} migrations to {Context}: {Migrations}")]
-    private partial void LogMigrated(int migrationCount, string context, string migrations);
+    private partial void LogMigrated(int migrationCount, string context, IReadOnlyList<string> migrations);
 }

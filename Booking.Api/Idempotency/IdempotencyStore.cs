@@ -70,8 +70,8 @@ public sealed class IdempotencyStore(IConnectionMultiplexer redis, LuaRunner lua
     public Task ReleaseAsync(string caller, string key, StoredResponse claim) =>
         UpdateAsync(caller, key, JsonSerializer.Serialize(claim), string.Empty, TimeSpan.Zero);
 
-    private Task UpdateAsync(string caller, string key, string claim, string value, TimeSpan ttl) =>
-        lua.RunAsync(lua.Scripts.IdempotencyUpdate, [RecordKey(caller, key)], [claim, value, (long)ttl.TotalMilliseconds], 1);
+    private async Task UpdateAsync(string caller, string key, string claim, string value, TimeSpan ttl) =>
+        await lua.RunAsync(lua.Scripts.IdempotencyUpdate, [RecordKey(caller, key)], [claim, value, (long)ttl.TotalMilliseconds], 1).ConfigureAwait(false);
 
     private static string Prefix(string caller) => $"idem:{{{caller}}}:";
 

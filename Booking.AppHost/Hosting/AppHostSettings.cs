@@ -57,6 +57,4 @@ public sealed record AppHostSettings
     }
 
     public int Port(int preferred) => RandomPorts ? FreePort.Next() : preferred;
-
-    internal string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

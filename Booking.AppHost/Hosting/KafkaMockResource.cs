@@ -55,8 +55,11 @@ public sealed class KafkaMockResource(string name, IReadOnlyList<string> topics)
     }
 }
 
-public static class KafkaMockExtensions
-{
+public static partial class KafkaMockExtensions
+{    [LoggerMessage(Level = LogLevel.Information, Message = "Kafka mock cluster on {BootstrapServers}, topics {Topics}")]
+    private static partial void LogStarted(ILogger logger, string bootstrapServers, IEnumerable<string> topics);
+
+
     /// <summary>
     /// The mock cluster as an Aspire resource: started when the app starts, every topic created (the mock has no
     /// CreateTopics handler), state and a health check (a TCP connect to the bootstrap broker) in the dashboard,
@@ -75,7 +78,7 @@ public static class KafkaMockExtensions
             var cluster = KafkaMockCluster.Start(kafka.Topics);
             kafka.Started(cluster);
             e.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(kafka.Stopped);
-            e.Logger.LogInformation("Kafka mock cluster on {BootstrapServers}, topics {Topics}", cluster.BootstrapServers, string.Join(", ", kafka.Topics));
+            LogStarted(e.Logger, cluster.BootstrapServers, kafka.Topics);
             await e.Eventing.PublishAsync(new ConnectionStringAvailableEvent(kafka, e.Services), cancellationToken).ConfigureAwait(false);
             await e.Notifications.PublishUpdateAsync(kafka, s => s with
             {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.DependencyInjection;
@@ -107,9 +108,9 @@ public static class PostgresExecutableExtensions
 
         arguments.AddRange(
         [
-            Path.Combine(BinDirectory, "postgres"), "-D", dataDirectory, "-p", settings.Text(port), "-k", dataDirectory,
+            Path.Combine(BinDirectory, "postgres"), "-D", dataDirectory, "-p", port.ToString(CultureInfo.InvariantCulture), "-k", dataDirectory,
             "-c", "listen_addresses=127.0.0.1",
-            "-c", $"max_connections={settings.Text(settings.PostgresMaxConnections)}",
+            "-c", $"max_connections={settings.PostgresMaxConnections.ToString(CultureInfo.InvariantCulture)}",
             "-c", "shared_buffers=256MB",
         ]);
         if (!settings.Durable)
@@ -194,7 +195,7 @@ public static class PostgresExecutableExtensions
         while (File.Exists(pidFile) && DateTime.UtcNow < deadline)
         {
             var first = (await File.ReadAllLinesAsync(pidFile, cancellationToken).ConfigureAwait(false)).FirstOrDefault();
-            if (!int.TryParse(first, System.Globalization.CultureInfo.InvariantCulture, out var pid) || !Directory.Exists($"/proc/{pid}"))
+            if (!int.TryParse(first, CultureInfo.InvariantCulture, out var pid) || !Directory.Exists($"/proc/{pid}"))
             {
                 // A stale file of a server that is gone: PostgreSQL itself deals with it.
                 return;

@@ -3,7 +3,7 @@ using StackExchange.Redis;
 namespace Booking.Core.Lua;
 
 /// <summary>Loads every Lua script once at start-up, and again whenever a Redis connection is restored.</summary>
-public sealed class LuaScriptLoader(LuaRunner runner, IConnectionMultiplexer redis, ILogger<LuaScriptLoader> logger) : IHostedService
+public sealed partial class LuaScriptLoader(LuaRunner runner, IConnectionMultiplexer redis, ILogger<LuaScriptLoader> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -11,12 +11,12 @@ public sealed class LuaScriptLoader(LuaRunner runner, IConnectionMultiplexer red
         try
         {
             await runner.LoadAllAsync().ConfigureAwait(false);
-            logger.LogInformation("Loaded {ScriptCount} Lua scripts", runner.Scripts.All.Count);
+            LogLoaded(runner.Scripts.All.Count);
         }
         catch (RedisException exception)
         {
             // Not fatal: each call reloads its script on NOSCRIPT once Redis is reachable.
-            logger.LogWarning(exception, "Could not load the Lua scripts at start-up; they load on first use");
+            LogLoadFailed(exception);
         }
     }
 
@@ -35,7 +35,16 @@ public sealed class LuaScriptLoader(LuaRunner runner, IConnectionMultiplexer red
             }
             catch (RedisException exception)
             {
-                logger.LogWarning(exception, "Could not reload the Lua scripts after reconnecting");
+                LogReloadFailed(exception);
             }
         });
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {ScriptCount} Lua scripts")]
+    private partial void LogLoaded(int scriptCount);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not load the Lua scripts at start-up; they load on first use")]
+    private partial void LogLoadFailed(Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not reload the Lua scripts after reconnecting")]
+    private partial void LogReloadFailed(Exception exception);
 }

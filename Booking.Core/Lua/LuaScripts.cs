@@ -79,7 +79,7 @@ public sealed class LuaScripts
     public LuaScript SweepCapacity { get; }
     public LuaScript LoadCapacity { get; }
 
-    private static string Compose(string name, string source, IReadOnlyDictionary<string, string> sources)
+    private static string Compose(string name, string source, Dictionary<string, string> sources)
     {
         var firstLine = source.AsSpan(0, Math.Max(0, source.IndexOf('\n', StringComparison.Ordinal)));
         if (!firstLine.StartsWith(UsesMarker, StringComparison.Ordinal))

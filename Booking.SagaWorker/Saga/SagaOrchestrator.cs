@@ -155,7 +155,7 @@ public sealed partial class SagaOrchestrator(
         return step;
     }
 
-    private void EndBatch(IEnumerable<BatchRun> runs, List<(BatchRun Run, Activity? Step)> completions, string completionOutcome)
+    private static void EndBatch(IEnumerable<BatchRun> runs, List<(BatchRun Run, Activity? Step)> completions, string completionOutcome)
     {
         var previous = Activity.Current;
         foreach (var (_, step) in completions)

@@ -7,7 +7,7 @@ namespace Booking.Tests.Distributed;
 /// by Playwright, sees every resource Running and healthy, and one booking's trace with its Lua and saga spans.
 /// Screenshots land in the test output folder (screenshots/).
 /// </summary>
-[Collection(DistributedCollection.Name)]
+[Collection(DistributedRun.Name)]
 public sealed class DashboardBrowserTests(DistributedSystem system, ITestOutputHelper output)
 {
     private static readonly string[] ChromiumFlags =

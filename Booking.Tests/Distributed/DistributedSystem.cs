@@ -12,7 +12,7 @@ namespace Booking.Tests.Distributed;
 /// Runs alone, after the parallel tests: its services are real processes, and the worker-crash test kills one.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class DistributedCollection : ICollectionFixture<DistributedSystem>
+public sealed class DistributedRun : ICollectionFixture<DistributedSystem>
 {
     public const string Name = "Distributed system";
 }

@@ -7,7 +7,7 @@ namespace Booking.Tests.Distributed;
 /// Booking.LoadTest's quick mode end to end: it starts the whole system itself, runs every mode, audits, and
 /// writes its report. A smoke check that the tool works and its audit is clean, not a timing assertion.
 /// </summary>
-[Collection(DistributedCollection.Name)]
+[Collection(DistributedRun.Name)]
 public sealed class LoadTestSmokeTests(ITestOutputHelper output)
 {
     [Fact]

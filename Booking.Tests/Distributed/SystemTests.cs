@@ -12,7 +12,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Booking.Tests.Distributed;
 
-[Collection(DistributedCollection.Name)]
+[Collection(DistributedRun.Name)]
 public sealed class SystemTests(DistributedSystem system, ITestOutputHelper output)
 {
     [Fact]

@@ -19,7 +19,7 @@ namespace Booking.Tests.Distributed;
 /// The saga worker process is SIGKILLed in the middle of sagas and brought back the way an SRE would, with the
 /// resource's start command (what the dashboard's button runs); every saga must finish, with no double allocation.
 /// </summary>
-[Collection(DistributedCollection.Name)]
+[Collection(DistributedRun.Name)]
 public sealed class WorkerCrashTests(DistributedSystem system, ITestOutputHelper output)
 {
     [Fact]

@@ -160,7 +160,7 @@ public sealed class FuzzTests(BookingApp app, ITestOutputHelper output) : IClass
             _ => Deep(random),
         };
 
-        private string Detail(Random random) =>
+        private static string Detail(Random random) =>
             $"{{\"type\":{Quote(random.Next(2) == 0 ? "NOTE" : Text(random))},\"data\":{(random.Next(3) == 0 ? Value(random, 0) : $"{{\"text\":{Quote(Text(random))},\"seatId\":{Quote(Text(random))},\"count\":{Value(random, 3)}}}")}}}";
 
         private static string Array(Random random, Func<string> item) =>
