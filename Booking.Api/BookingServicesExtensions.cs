@@ -1,4 +1,5 @@
 using Booking.Api.Capacity;
+using Booking.Api.Holds;
 using Booking.Api.Http;
 using Booking.Api.Seats;
 using Booking.Core;
@@ -37,7 +38,15 @@ public static class BookingServicesExtensions
         builder.Services.AddHttpClient<PerformanceClient>(http => http.BaseAddress = new Uri($"http://{PerformanceClient.ServiceName}"))
             .AddHttpMessageHandler<ServiceTokenHandler>();
         builder.Services.AddScoped<SeatStateLoader>();
-        builder.Services.AddSingleton<NaiveSeatHolder>();
+        // The hold strategy is chosen here, once: the naive one exists only for the benchmark's comparison.
+        if (string.Equals(builder.Configuration[$"{BookingOptions.SectionName}:{nameof(BookingOptions.HoldStrategy)}"], "naive", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.Services.AddSingleton<ISeatHolder, NaiveSeatHolder>();
+        }
+        else
+        {
+            builder.Services.AddSingleton<ISeatHolder, LuaSeatHolder>();
+        }
         builder.Services.AddSingleton<Idempotency.IdempotencyStore>();
         builder.Services.AddScoped<CapacityStateLoader>();
 

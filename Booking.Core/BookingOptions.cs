@@ -25,7 +25,7 @@ public sealed class BookingOptions
 
     /// <summary>
     /// How seats are held: <c>lua</c> (the product: one script call, all or nothing) or <c>naive</c> (the design it
-    /// replaced, kept to measure against: a Redis lock and several round trips per seat).
+    /// replaced, kept to measure against: a Redis lock and several round trips per seat). Read once, at start-up.
     /// </summary>
     public string HoldStrategy { get; set; } = "lua";
 

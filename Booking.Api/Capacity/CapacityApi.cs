@@ -17,10 +17,6 @@ public sealed record CapacityDto(BookingDomain Domain, string ResourceId, string
         new(slot.Domain, slot.ResourceId, slot.Slot!, counters.Capacity, counters.Available, counters.Held, counters.Booked);
 }
 
-public sealed record CreateCapacityHoldRequest(int? Quantity);
-
-public sealed record CapacityHoldDto(Guid HoldId, BookingDomain Domain, string ResourceId, string Slot, int Quantity, DateTimeOffset ExpiresAt);
-
 public sealed class CapacityServices(
     CapacityEngine capacity,
     CapacityStateLoader loader,
@@ -37,7 +33,7 @@ public sealed class CapacityServices(
     public IOptions<BookingOptions> Options { get; } = options;
 }
 
-/// <summary>Counted capacity per slot for exhibitions and restaurants, held in one Lua call.</summary>
+/// <summary>Counted capacity per slot for exhibitions and restaurants (capacity holds are in <c>Holds/</c>).</summary>
 public static class CapacityApi
 {
     public const int MaxCapacity = 1_000_000;
@@ -55,12 +51,6 @@ public static class CapacityApi
             .RequireAuthorization(BookingAuthentication.UserPolicy)
             .WithName("GetCapacity")
             .WithSummary("A slot's capacity with what is available, held and booked.");
-
-        group.MapGroup(string.Empty).RequireCaller()
-            .MapPost("/holds", CreateHoldAsync)
-            .RequireRateLimiting(HoldRateLimit.PolicyName)
-            .WithName("CreateCapacityHold")
-            .WithSummary("Holds a quantity of a slot, all or nothing, until the hold expires.");
 
         return app;
     }
@@ -113,53 +103,6 @@ public static class CapacityApi
         }
 
         return TypedResults.Ok(CapacityDto.From(resource!, counters!));
-    }
-
-    public static async Task<Results<Created<CapacityHoldDto>, ValidationProblem, ProblemHttpResult>> CreateHoldAsync(
-        string domain,
-        string resourceId,
-        string slot,
-        CreateCapacityHoldRequest request,
-        HttpContext httpContext,
-        [AsParameters] CapacityServices services,
-        CancellationToken cancellationToken)
-    {
-        var max = services.Options.Value.MaxQuantityPerHold;
-        var validation = ValidateSlot(domain, resourceId, slot, out var resource);
-        validation.Check(request.Quantity is >= 1 && request.Quantity <= max, "quantity", $"Must be a whole number from 1 to {max}.");
-        if (!validation.IsValid)
-        {
-            return Problems.Validation(validation.Errors);
-        }
-
-        var userId = httpContext.GetUserId();
-        var holdId = Guid.CreateVersion7();
-        var quantity = request.Quantity!.Value;
-        var ttl = services.Options.Value.HoldTtl;
-
-        var attempt = await services.Capacity.HoldAsync(resource!, holdId, userId, ttl, quantity).ConfigureAwait(false);
-        if (attempt.Status == HoldAttemptStatus.NotLoaded)
-        {
-            if (!await services.Loader.LoadAsync(resource!, cancellationToken).ConfigureAwait(false))
-            {
-                return Problems.NotFound($"Capacity of {resource!.Domain} '{resourceId}' at '{slot}'");
-            }
-
-            attempt = await services.Capacity.HoldAsync(resource!, holdId, userId, ttl, quantity).ConfigureAwait(false);
-        }
-
-        return attempt.Status switch
-        {
-            HoldAttemptStatus.Held => TypedResults.Created(
-                $"/api/holds/{holdId}",
-                new CapacityHoldDto(holdId, resource!.Domain, resourceId, slot, quantity, attempt.ExpiresAt)),
-            HoldAttemptStatus.Unavailable => Problems.Conflict(
-                ProblemCodes.CapacityUnavailable,
-                "Capacity unavailable",
-                $"Only {attempt.Available} units are available; nothing was held.",
-                new Dictionary<string, object?>(StringComparer.Ordinal) { ["available"] = attempt.Available }),
-            _ => throw new InvalidOperationException($"Capacity state of {resource} is missing after loading."),
-        };
     }
 
     /// <summary>Parses the path; only EXHIBITION and RESTAURANT have counted capacity.</summary>

@@ -1,19 +1,127 @@
+using Booking.Api.Capacity;
 using Booking.Api.Http;
+using Booking.Api.Seats;
+using Booking.Core;
+using Booking.Core.Capacity;
 using Booking.Core.Holds;
+using Booking.Core.Seats;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace Booking.Api.Holds;
 
-/// <summary>Giving a hold up before it expires.</summary>
+public sealed record CreateSeatHoldRequest(IReadOnlyList<string?>? SeatIds);
+
+public sealed record SeatHoldDto(Guid HoldId, string PerformanceId, IReadOnlyList<string> SeatIds, DateTimeOffset ExpiresAt);
+
+public sealed record CreateCapacityHoldRequest(int? Quantity);
+
+public sealed record CapacityHoldDto(Guid HoldId, BookingDomain Domain, string ResourceId, string Slot, int Quantity, DateTimeOffset ExpiresAt);
+
+public sealed class HoldServices(ISeatHolder seats, SeatStateLoader seatLoader, CapacityEngine capacity, CapacityStateLoader capacityLoader, IOptions<BookingOptions> options)
+{
+    public ISeatHolder Seats { get; } = seats;
+    public SeatStateLoader SeatLoader { get; } = seatLoader;
+    public CapacityEngine Capacity { get; } = capacity;
+    public CapacityStateLoader CapacityLoader { get; } = capacityLoader;
+    public IOptions<BookingOptions> Options { get; } = options;
+}
+
+/// <summary>
+/// Every hold endpoint: seats of a performance (many in one Lua call), a quantity of a slot, and giving a hold up.
+/// A hold on a resource whose state is not in Redis yet loads it once and holds again.
+/// </summary>
 public static class HoldsApi
 {
     public static IEndpointRouteBuilder MapHoldsApi(this IEndpointRouteBuilder app)
     {
+        app.MapGroup("/api/performances/{performanceId}").WithTags("Holds").RequireCaller()
+            .MapPost("/holds", CreateSeatHoldAsync)
+            .RequireRateLimiting(HoldRateLimit.PolicyName)
+            .WithName("CreateSeatHold")
+            .WithSummary("Holds every requested seat or none, until the hold expires.");
+
+        app.MapGroup("/api/capacity/{domain}/{resourceId}/{slot}").WithTags("Holds").RequireCaller()
+            .MapPost("/holds", CreateCapacityHoldAsync)
+            .RequireRateLimiting(HoldRateLimit.PolicyName)
+            .WithName("CreateCapacityHold")
+            .WithSummary("Holds a quantity of a slot, all or nothing, until the hold expires.");
+
         app.MapGroup("/api/holds").WithTags("Holds").RequireCaller()
             .MapDelete("/{holdId:guid}", DeleteHoldAsync)
             .WithName("DeleteHold")
             .WithSummary("Releases a hold; releasing one already released or expired is fine.");
         return app;
+    }
+
+    public static async Task<Results<Created<SeatHoldDto>, ValidationProblem, ProblemHttpResult>> CreateSeatHoldAsync(
+        string performanceId, CreateSeatHoldRequest request, HttpContext httpContext, [AsParameters] HoldServices services, CancellationToken cancellationToken)
+    {
+        var maxSeats = services.Options.Value.MaxSeatsPerHold;
+        var seatIds = request.SeatIds;
+        var validation = new Validation()
+            .Check(Identifiers.IsResourceId(performanceId), nameof(performanceId), "Must be 1-64 letters, digits, '.', '_' or '-'.");
+        if (seatIds is null || seatIds.Count == 0)
+        {
+            validation.Add("seatIds", "At least one seat id is required.");
+        }
+        else
+        {
+            validation
+                .Check(seatIds.Count <= maxSeats, "seatIds", $"At most {maxSeats} seats can be held at once.")
+                .Check(seatIds.All(SeatIds.IsWellFormed), "seatIds", "Seat ids are '{section}-{row}-{number}', e.g. 'A-1-12'.")
+                .Check(seatIds.Distinct(StringComparer.Ordinal).Count() == seatIds.Count, "seatIds", "Seat ids must not repeat.");
+        }
+
+        if (!validation.IsValid)
+        {
+            return Problems.Validation(validation.Errors);
+        }
+
+        var seats = seatIds!.Select(seat => seat!).ToList();
+        var holdId = Guid.CreateVersion7();
+        var (userId, ttl) = (httpContext.GetUserId(), services.Options.Value.HoldTtl);
+        var attempt = await HoldLoadingOnMissAsync(
+            () => services.Seats.HoldAsync(performanceId, holdId, userId, ttl, seats),
+            () => services.SeatLoader.LoadAsync(performanceId, cancellationToken)).ConfigureAwait(false);
+        return attempt?.Status switch
+        {
+            null => Problems.NotFound($"Performance '{performanceId}'"),
+            HoldAttemptStatus.Held => TypedResults.Created($"/api/holds/{holdId}", new SeatHoldDto(holdId, performanceId, seats, attempt.ExpiresAt)),
+            HoldAttemptStatus.UnknownSeats => Problems.Validation("seatIds", $"Unknown seats: {string.Join(", ", attempt.Conflicting)}."),
+            HoldAttemptStatus.Unavailable => Problems.Conflict(ProblemCodes.SeatsUnavailable, "Seats unavailable",
+                "Some of the requested seats are held or booked; nothing was held.",
+                new Dictionary<string, object?>(StringComparer.Ordinal) { ["unavailableSeatIds"] = attempt.Conflicting }),
+            _ => throw new InvalidOperationException($"Seat state of performance {performanceId} is missing after loading."),
+        };
+    }
+
+    public static async Task<Results<Created<CapacityHoldDto>, ValidationProblem, ProblemHttpResult>> CreateCapacityHoldAsync(
+        string domain, string resourceId, string slot, CreateCapacityHoldRequest request, HttpContext httpContext, [AsParameters] HoldServices services,
+        CancellationToken cancellationToken)
+    {
+        var max = services.Options.Value.MaxQuantityPerHold;
+        var validation = CapacityApi.ValidateSlot(domain, resourceId, slot, out var resource);
+        validation.Check(request.Quantity is >= 1 && request.Quantity <= max, "quantity", $"Must be a whole number from 1 to {max}.");
+        if (!validation.IsValid)
+        {
+            return Problems.Validation(validation.Errors);
+        }
+
+        var holdId = Guid.CreateVersion7();
+        var (userId, ttl, quantity) = (httpContext.GetUserId(), services.Options.Value.HoldTtl, request.Quantity!.Value);
+        var attempt = await HoldLoadingOnMissAsync(
+            () => services.Capacity.HoldAsync(resource!, holdId, userId, ttl, quantity),
+            () => services.CapacityLoader.LoadAsync(resource!, cancellationToken)).ConfigureAwait(false);
+        return attempt?.Status switch
+        {
+            null => Problems.NotFound($"Capacity of {resource!.Domain} '{resourceId}' at '{slot}'"),
+            HoldAttemptStatus.Held => TypedResults.Created($"/api/holds/{holdId}", new CapacityHoldDto(holdId, resource!.Domain, resourceId, slot, quantity, attempt.ExpiresAt)),
+            HoldAttemptStatus.Unavailable => Problems.Conflict(ProblemCodes.CapacityUnavailable, "Capacity unavailable",
+                $"Only {attempt.Available} units are available; nothing was held.",
+                new Dictionary<string, object?>(StringComparer.Ordinal) { ["available"] = attempt.Available }),
+            _ => throw new InvalidOperationException($"Capacity state of {resource} is missing after loading."),
+        };
     }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> DeleteHoldAsync(Guid holdId, HttpContext httpContext, HoldEngine holds)
@@ -34,5 +142,20 @@ public static class HoldsApi
                 "A reservation was made from the hold; cancel the reservation instead."),
             _ => Problems.NotFound($"Hold '{holdId}'"),
         };
+    }
+
+    /// <summary>
+    /// Holds; when the resource's state is not in Redis, loads it from its source and holds again. Null when the
+    /// resource does not exist.
+    /// </summary>
+    private static async Task<HoldAttempt?> HoldLoadingOnMissAsync(Func<Task<HoldAttempt>> hold, Func<Task<bool>> load)
+    {
+        var attempt = await hold().ConfigureAwait(false);
+        if (attempt.Status != HoldAttemptStatus.NotLoaded)
+        {
+            return attempt;
+        }
+
+        return await load().ConfigureAwait(false) ? await hold().ConfigureAwait(false) : null;
     }
 }

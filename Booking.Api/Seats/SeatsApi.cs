@@ -13,25 +13,13 @@ public sealed record SeatDto(string SeatId, string Section, SeatStatus Status);
 
 public sealed record SeatMapDto(string PerformanceId, IReadOnlyList<SectionDto> Sections, IReadOnlyList<SeatDto> Seats);
 
-public sealed record CreateSeatHoldRequest(IReadOnlyList<string?>? SeatIds);
-
-public sealed record SeatHoldDto(Guid HoldId, string PerformanceId, IReadOnlyList<string> SeatIds, DateTimeOffset ExpiresAt);
-
-public sealed class SeatServices(SeatEngine seats, NaiveSeatHolder naive, SeatStateLoader loader, IOptions<BookingOptions> options)
+public sealed class SeatServices(SeatEngine seats, SeatStateLoader loader)
 {
     public SeatEngine Seats { get; } = seats;
-    public NaiveSeatHolder Naive { get; } = naive;
-
-    /// <summary>Holds with the configured strategy: the Lua script, or the per-seat-lock design it replaced.</summary>
-    public Task<HoldAttempt> HoldAsync(string performanceId, Guid holdId, string userId, TimeSpan ttl, IReadOnlyList<string> seatIds) =>
-        string.Equals(Options.Value.HoldStrategy, "naive", StringComparison.OrdinalIgnoreCase)
-            ? Naive.HoldAsync(performanceId, holdId, userId, ttl, seatIds)
-            : Seats.HoldAsync(performanceId, holdId, userId, ttl, seatIds);
     public SeatStateLoader Loader { get; } = loader;
-    public IOptions<BookingOptions> Options { get; } = options;
 }
 
-/// <summary>A performance's seats: the seat map with live status, and holding many seats in one Lua call.</summary>
+/// <summary>A performance's seat map with each seat's live status (seat holds are in <c>Holds/</c>).</summary>
 public static class SeatsApi
 {
     public static IEndpointRouteBuilder MapSeatsApi(this IEndpointRouteBuilder app)
@@ -42,12 +30,6 @@ public static class SeatsApi
             .RequireAuthorization(BookingAuthentication.UserPolicy)
             .WithName("GetSeats")
             .WithSummary("The seat map of a performance with each seat's status and per-section counts.");
-
-        group.MapGroup(string.Empty).RequireCaller()
-            .MapPost("/holds", CreateHoldAsync)
-            .RequireRateLimiting(HoldRateLimit.PolicyName)
-            .WithName("CreateSeatHold")
-            .WithSummary("Holds every requested seat or none, until the hold expires.");
 
         return app;
     }
@@ -108,64 +90,5 @@ public static class SeatsApi
         seats.Sort((a, b) => SeatIds.Compare(a.SeatId, b.SeatId));
 
         return TypedResults.Ok(new SeatMapDto(performanceId, sections, seats));
-    }
-
-    public static async Task<Results<Created<SeatHoldDto>, ValidationProblem, ProblemHttpResult>> CreateHoldAsync(
-        string performanceId,
-        CreateSeatHoldRequest request,
-        HttpContext httpContext,
-        [AsParameters] SeatServices services,
-        CancellationToken cancellationToken)
-    {
-        var maxSeats = services.Options.Value.MaxSeatsPerHold;
-        var seatIds = request.SeatIds;
-        var validation = new Validation()
-            .Check(Identifiers.IsResourceId(performanceId), nameof(performanceId), "Must be 1-64 letters, digits, '.', '_' or '-'.");
-        if (seatIds is null || seatIds.Count == 0)
-        {
-            validation.Add("seatIds", "At least one seat id is required.");
-        }
-        else
-        {
-            validation
-                .Check(seatIds.Count <= maxSeats, "seatIds", $"At most {maxSeats} seats can be held at once.")
-                .Check(seatIds.All(SeatIds.IsWellFormed), "seatIds", "Seat ids are '{section}-{row}-{number}', e.g. 'A-1-12'.")
-                .Check(seatIds.Distinct(StringComparer.Ordinal).Count() == seatIds.Count, "seatIds", "Seat ids must not repeat.");
-        }
-
-        if (!validation.IsValid)
-        {
-            return Problems.Validation(validation.Errors);
-        }
-
-        var seats = seatIds!.Select(seat => seat!).ToList();
-        var userId = httpContext.GetUserId();
-        var holdId = Guid.CreateVersion7();
-        var ttl = services.Options.Value.HoldTtl;
-
-        var attempt = await services.HoldAsync(performanceId, holdId, userId, ttl, seats).ConfigureAwait(false);
-        if (attempt.Status == HoldAttemptStatus.NotLoaded)
-        {
-            if (!await services.Loader.LoadAsync(performanceId, cancellationToken).ConfigureAwait(false))
-            {
-                return Problems.NotFound($"Performance '{performanceId}'");
-            }
-
-            attempt = await services.HoldAsync(performanceId, holdId, userId, ttl, seats).ConfigureAwait(false);
-        }
-
-        return attempt.Status switch
-        {
-            HoldAttemptStatus.Held => TypedResults.Created(
-                $"/api/holds/{holdId}",
-                new SeatHoldDto(holdId, performanceId, seats, attempt.ExpiresAt)),
-            HoldAttemptStatus.UnknownSeats => Problems.Validation("seatIds", $"Unknown seats: {string.Join(", ", attempt.Conflicting)}."),
-            HoldAttemptStatus.Unavailable => Problems.Conflict(
-                ProblemCodes.SeatsUnavailable,
-                "Seats unavailable",
-                "Some of the requested seats are held or booked; nothing was held.",
-                new Dictionary<string, object?>(StringComparer.Ordinal) { ["unavailableSeatIds"] = attempt.Conflicting }),
-            _ => throw new InvalidOperationException($"Seat state of performance {performanceId} is missing after loading."),
-        };
     }
 }

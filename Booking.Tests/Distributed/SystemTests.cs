@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
+using Booking.Api.Holds;
 using Booking.Api.Seats;
 using Booking.Core;
 using Booking.Core.Data;

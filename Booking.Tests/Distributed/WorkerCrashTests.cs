@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using Booking.Api.Holds;
 using Booking.Api.Seats;
 using Booking.Core;
 using Booking.Core.Data;

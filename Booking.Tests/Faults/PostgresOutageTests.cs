@@ -94,7 +94,7 @@ public sealed class PostgresOutageTests(OwnPostgresApp app, ITestOutputHelper ou
                     continue;
                 }
 
-                var holdId = (await hold.ReadAsync<Booking.Api.Seats.SeatHoldDto>(HttpStatusCode.Created)).HoldId;
+                var holdId = (await hold.ReadAsync<Booking.Api.Holds.SeatHoldDto>(HttpStatusCode.Created)).HoldId;
                 using var reserve = await client.PostJsonAsync("/api/reservations", new { holdId });
                 statuses.AddOrUpdate((int)reserve.StatusCode, 1, (_, c) => c + 1);
                 if (reserve.StatusCode == HttpStatusCode.Accepted)

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using Booking.Api.Http;
+using Booking.Api.Holds;
 using Booking.Api.Seats;
 using Booking.Core.Data;
 using Booking.Core.Reservations;

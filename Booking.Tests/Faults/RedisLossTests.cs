@@ -140,7 +140,7 @@ public sealed class RedisLossTests(OwnRedisSagaApp app, ITestOutputHelper output
                     continue;
                 }
 
-                var holdId = (await hold.ReadAsync<Api.Seats.SeatHoldDto>(HttpStatusCode.Created)).HoldId;
+                var holdId = (await hold.ReadAsync<Api.Holds.SeatHoldDto>(HttpStatusCode.Created)).HoldId;
                 using var reserve = await client.PostJsonAsync("/api/reservations", new { holdId });
                 statuses.Add(reserve.StatusCode);
                 if (reserve.StatusCode == HttpStatusCode.Accepted)

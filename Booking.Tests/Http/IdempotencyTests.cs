@@ -56,9 +56,9 @@ public sealed class IdempotencyTests(BookingApp app) : IClassFixture<BookingApp>
         bob.DefaultRequestHeaders.Add(IdempotencyMiddleware.HeaderName, key);
 
         var aliceHold = await (await alice.PostJsonAsync($"/api/performances/{performance}/holds", new { seatIds = new[] { "A-1-3" } }))
-            .ReadAsync<Booking.Api.Seats.SeatHoldDto>(HttpStatusCode.Created);
+            .ReadAsync<Booking.Api.Holds.SeatHoldDto>(HttpStatusCode.Created);
         var bobHold = await (await bob.PostJsonAsync($"/api/performances/{performance}/holds", new { seatIds = new[] { "A-1-4" } }))
-            .ReadAsync<Booking.Api.Seats.SeatHoldDto>(HttpStatusCode.Created);
+            .ReadAsync<Booking.Api.Holds.SeatHoldDto>(HttpStatusCode.Created);
 
         Assert.NotEqual(aliceHold.HoldId, bobHold.HoldId);
     }

@@ -1,5 +1,6 @@
 using System.Net;
 using Booking.Api.Capacity;
+using Booking.Api.Holds;
 using Booking.Api.Seats;
 using Booking.Core.Reservations;
 

@@ -1,4 +1,5 @@
 using System.Net;
+using Booking.Api.Holds;
 using Booking.Api.Seats;
 using Booking.Core.Data;
 using Booking.Core.Outbox;

@@ -121,7 +121,7 @@ public sealed class SagaBatchTests(SagaApp app) : IClassFixture<SagaApp>
     }
 
     /// <summary>A PENDING reservation of the hold with its saga, as the API writes it, minus the requested event.</summary>
-    private async Task<Guid> AddReservationAsync(Booking.Api.Seats.SeatHoldDto hold, string performance)
+    private async Task<Guid> AddReservationAsync(Booking.Api.Holds.SeatHoldDto hold, string performance)
     {
         var now = DateTimeOffset.UtcNow;
         var reservation = new Reservation

@@ -15,6 +15,12 @@ public sealed class NaiveHoldApp(Dependencies dependencies) : BookingApp(depende
 public sealed class NaiveHoldStrategyTests(NaiveHoldApp app) : IClassFixture<NaiveHoldApp>
 {
     [Fact]
+    public void The_strategy_is_chosen_once_at_start_up_from_the_setting()
+    {
+        Assert.IsType<Booking.Api.Holds.NaiveSeatHolder>(app.Service<Booking.Api.Holds.ISeatHolder>());
+    }
+
+    [Fact]
     public async Task Naive_holds_are_all_or_nothing_and_leave_the_same_state_the_lua_scripts_use()
     {
         var performance = await app.CreatePerformanceAsync(("A", 1, 5));

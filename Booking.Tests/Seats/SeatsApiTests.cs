@@ -1,5 +1,6 @@
 using System.Net;
 using Booking.Api.Http;
+using Booking.Api.Holds;
 using Booking.Api.Seats;
 using Booking.Core.Seats;
 using Booking.Tests.Infrastructure;

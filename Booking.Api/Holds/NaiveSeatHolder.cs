@@ -1,14 +1,14 @@
 using Booking.Core.Holds;
 using StackExchange.Redis;
 
-namespace Booking.Api.Seats;
+namespace Booking.Api.Holds;
 
 /// <summary>
 /// The "before" design of the benchmark (<c>Booking:HoldStrategy=naive</c>): one Redis lock per seat, taken in
 /// seat order, then a read and a write per seat, each its own round trip. It keeps the same keys and marks as the
 /// Lua scripts, so confirmation, release and expiry work on its holds unchanged. Only for comparison.
 /// </summary>
-public sealed class NaiveSeatHolder(IConnectionMultiplexer redis, TimeProvider time)
+public sealed class NaiveSeatHolder(IConnectionMultiplexer redis, TimeProvider time) : ISeatHolder
 {
     private static readonly TimeSpan LockTtl = TimeSpan.FromSeconds(5);
     private const int LockAttempts = 20;
