@@ -12,7 +12,7 @@ end
 
 -- Expires every hold whose time has passed. `held` is one counter, so unlike seats an expired hold cannot
 -- be recognised lazily: the scripts purge all of them before they read the counters.
-local function purge_expired(base, state_key, expiry_key, now)
+local function purge_all_expired(base, state_key, expiry_key, now)
   local total = 0
   repeat
     local expired = redis.call('ZRANGE', expiry_key, '-inf', now, 'BYSCORE', 'LIMIT', 0, 500)

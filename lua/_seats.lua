@@ -21,7 +21,7 @@ end
 
 -- Housekeeping: expires up to `limit` holds whose time has passed. Correctness does not depend on it,
 -- because every seat check also looks at the expiry of the hold that marks the seat.
-local function purge_expired(base, seats_key, expiry_key, now, limit)
+local function purge_expired_upto(base, seats_key, expiry_key, now, limit)
   local expired = redis.call('ZRANGE', expiry_key, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
   for _, hold_id in ipairs(expired) do
     expire_hold(base, seats_key, expiry_key, hold_id)

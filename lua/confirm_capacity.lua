@@ -1,7 +1,7 @@
 --! uses: _common _capacity
 -- Turns a live capacity hold into booked units. Idempotent; an expired hold is never confirmed.
 -- KEYS: 1 state, 2 expiry, 3 hold. ARGV: 1 base, 2 holdId, 3 reservationId, 4 booked record retention (ms)
--- Returns {'OK'} | {'ALREADY'} | {'EXPIRED'} | {'RELEASED'} | {'NOT_FOUND'}
+-- Returns {'OK'} | {'ALREADY_CONFIRMED'} | {'EXPIRED'} | {'RELEASED'} | {'NOT_FOUND'}
 local state_key, expiry_key, hk = KEYS[1], KEYS[2], KEYS[3]
 local hold_id, reservation_id = ARGV[2], ARGV[3]
 
@@ -11,7 +11,7 @@ if not state then
   return {'NOT_FOUND'}
 end
 if state == 'BOOKED' then
-  return {'ALREADY'}
+  return {'ALREADY_CONFIRMED'}
 end
 if state ~= 'HELD' then
   return {state == 'EXPIRED' and 'EXPIRED' or 'RELEASED'}

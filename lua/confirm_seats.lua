@@ -2,7 +2,7 @@
 -- Turns a live hold into booked seats. Idempotent: confirming a booked hold again is OK.
 -- An expired hold is never confirmed; its seats go back to AVAILABLE here if nobody did it yet.
 -- KEYS: 1 seats, 2 expiry, 3 hold. ARGV: 1 base, 2 holdId, 3 reservationId, 4 booked record retention (ms)
--- Returns {'OK'} | {'ALREADY'} | {'EXPIRED'} | {'RELEASED'} | {'NOT_FOUND'}
+-- Returns {'OK'} | {'ALREADY_CONFIRMED'} | {'EXPIRED'} | {'RELEASED'} | {'NOT_FOUND'}
 local seats_key, expiry_key, hk = KEYS[1], KEYS[2], KEYS[3]
 local base, hold_id, reservation_id = ARGV[1], ARGV[2], ARGV[3]
 
@@ -12,7 +12,7 @@ if not state then
   return {'NOT_FOUND'}
 end
 if state == 'BOOKED' then
-  return {'ALREADY'}
+  return {'ALREADY_CONFIRMED'}
 end
 if state ~= 'HELD' then
   return {state == 'EXPIRED' and 'EXPIRED' or 'RELEASED'}

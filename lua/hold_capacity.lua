@@ -13,7 +13,7 @@ if existing[1] then
   return {'EXISTS', existing[1], existing[2]}
 end
 local now = now_ms()
-purge_expired(base, state_key, expiry_key, now)
+purge_all_expired(base, state_key, expiry_key, now)
 local capacity, held, booked = counters(state_key)
 local available = capacity - held - booked
 if quantity > available then

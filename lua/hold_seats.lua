@@ -15,7 +15,7 @@ if existing[1] then
 end
 
 local now = now_ms()
-purge_expired(base, seats_key, expiry_key, now, 8)
+purge_expired_upto(base, seats_key, expiry_key, now, 8)
 
 local unknown, unavailable = {}, {}
 for i = 5, #ARGV do

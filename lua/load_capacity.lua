@@ -2,10 +2,10 @@
 -- Rebuilds a slot's counters from PostgreSQL's record: its capacity and the bookings it knows of.
 -- Runs only when the state is absent, so it can never free a booked or held unit.
 -- KEYS: 1 state. ARGV: 1 base, 2 capacity, then triples holdId, userId, quantity
--- Returns {'LOADED'} | {'ALREADY'}
+-- Returns {'LOADED'} | {'ALREADY_LOADED'}
 local state_key, base = KEYS[1], ARGV[1]
 if redis.call('EXISTS', state_key) == 1 then
-  return {'ALREADY'}
+  return {'ALREADY_LOADED'}
 end
 local booked = 0
 local i = 3

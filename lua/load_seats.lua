@@ -2,10 +2,10 @@
 -- Builds a performance's seat state from its seat map plus the bookings PostgreSQL knows of.
 -- Runs only when the state is absent, so it can never free a booked or held seat.
 -- KEYS: 1 seats. ARGV: 1 base, 2 n (seat count), 3..n+2 seatIds, then triples holdId, userId, seatsCsv
--- Returns {'LOADED'} | {'ALREADY'}
+-- Returns {'LOADED'} | {'ALREADY_LOADED'}
 local seats_key, base = KEYS[1], ARGV[1]
 if redis.call('EXISTS', seats_key) == 1 then
-  return {'ALREADY'}
+  return {'ALREADY_LOADED'}
 end
 local n = tonumber(ARGV[2])
 local batch = {}

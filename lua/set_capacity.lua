@@ -4,7 +4,7 @@
 -- Returns {'OK', capacity, held, booked} | {'CONFLICT', capacity, held, booked}
 local state_key, expiry_key = KEYS[1], KEYS[2]
 local wanted = tonumber(ARGV[2])
-purge_expired(ARGV[1], state_key, expiry_key, now_ms())
+purge_all_expired(ARGV[1], state_key, expiry_key, now_ms())
 local capacity, held, booked = counters(state_key)
 if wanted < held + booked then
   return {'CONFLICT', tostring(capacity or 0), tostring(held), tostring(booked)}

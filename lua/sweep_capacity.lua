@@ -4,4 +4,4 @@
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
-return purge_expired(ARGV[1], KEYS[1], KEYS[2], now_ms())
+return purge_all_expired(ARGV[1], KEYS[1], KEYS[2], now_ms())

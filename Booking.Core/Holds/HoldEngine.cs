@@ -167,7 +167,7 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOpt
         return (string)result[0]! switch
         {
             "OK" => ConfirmOutcome.Confirmed,
-            "ALREADY" => ConfirmOutcome.AlreadyConfirmed,
+            "ALREADY_CONFIRMED" => ConfirmOutcome.AlreadyConfirmed,
             "EXPIRED" => ConfirmOutcome.Expired,
             "RELEASED" => ConfirmOutcome.Released,
             _ => ConfirmOutcome.NotFound,
