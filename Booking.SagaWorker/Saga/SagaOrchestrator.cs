@@ -115,8 +115,7 @@ public sealed partial class SagaOrchestrator(
             return;
         }
 
-        using var activity = SagaTelemetry.StartSaga(reservationId, saga.TraceParent);
-        activity?.SetTag("booking.domain", reservation.Domain.ToString().ToUpperInvariant());
+        using var activity = SagaTelemetry.StartSaga(reservation);
 
         if (saga.CancelRequested || saga.State == SagaState.Cancelling)
         {
@@ -137,8 +136,7 @@ public sealed partial class SagaOrchestrator(
     /// <summary>One saga of a batch: its span and forward steps, in an async flow of its own so spans nest right.</summary>
     private async Task<BatchRun> RunStepsInBatchAsync(Reservation reservation, CancellationToken cancellationToken)
     {
-        var activity = SagaTelemetry.StartSaga(reservation.Id, reservation.Saga!.TraceParent);
-        activity?.SetTag("booking.domain", reservation.Domain.ToString().ToUpperInvariant());
+        var activity = SagaTelemetry.StartSaga(reservation);
         activity?.SetTag("saga.batched", true);
         return new BatchRun(reservation, activity, await RunStepsAsync(reservation, cancellationToken).ConfigureAwait(false));
     }

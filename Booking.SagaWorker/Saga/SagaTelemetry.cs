@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Booking.Core.Data;
 
 namespace Booking.SagaWorker.Saga;
 
@@ -19,11 +20,13 @@ public sealed class SagaTelemetry(IMeterFactory meterFactory)
     public Histogram<double> SagaDuration => field ??= _meter.CreateHistogram<double>("booking.saga.duration", unit: "ms", description: "Time from reservation to its final status.");
 
     /// <summary>A saga run joins the booking's trace: the parent is the request that created the reservation.</summary>
-    public static Activity? StartSaga(Guid reservationId, string? traceParent)
+    public static Activity? StartSaga(Reservation reservation)
     {
-        ActivityContext.TryParse(traceParent, null, out var parent);
+        ArgumentNullException.ThrowIfNull(reservation);
+        ActivityContext.TryParse(reservation.Saga?.TraceParent, null, out var parent);
         var activity = Source.StartActivity("saga", ActivityKind.Internal, parent);
-        activity?.SetTag("reservation.id", reservationId.ToString("D"));
+        activity?.SetTag("reservation.id", reservation.Id.ToString("D"));
+        activity?.SetTag("booking.domain", reservation.Domain.ToString().ToUpperInvariant());
         return activity;
     }
 
