@@ -47,7 +47,7 @@ public sealed class SystemUnderTest : IAsyncDisposable
 
         var services = AddComparisons(builder, options);
         var app = await builder.BuildAsync(cancellationToken).ConfigureAwait(false);
-        await StartHealthyAsync(app, services, cancellationToken).ConfigureAwait(false);
+        await app.StartHealthyAsync(services, StartTimeout, cancellationToken).ConfigureAwait(false);
 
         Console.WriteLine(options.NoDashboard ? "System up; no dashboard (no telemetry export)" : $"System up; Aspire dashboard {dashboard}");
         var connectionStrings = new Dictionary<string, string>();
@@ -115,27 +115,6 @@ public sealed class SystemUnderTest : IAsyncDisposable
         }
 
         return services;
-    }
-
-    /// <summary>Starts the system and waits for every service to be healthy, all within <see cref="StartTimeout"/>.</summary>
-    private static async Task StartHealthyAsync(DistributedApplication app, List<string> services, CancellationToken cancellationToken)
-    {
-        using var starting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        starting.CancelAfter(StartTimeout);
-        try
-        {
-            await app.StartAsync(starting.Token).ConfigureAwait(false);
-            foreach (var service in services)
-            {
-                await app.ResourceNotifications.WaitForResourceHealthyAsync(service, starting.Token).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            var states = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Select(r =>
-                $"{r.Name} {(app.ResourceNotifications.TryGetCurrentState(r.Name, out var e) ? e.Snapshot.State?.Text : "unknown")}");
-            throw new TimeoutException($"The system was not up within {StartTimeout.TotalSeconds:0} s: {string.Join(", ", states)}.");
-        }
     }
 
     public async ValueTask DisposeAsync()

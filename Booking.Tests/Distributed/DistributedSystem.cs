@@ -62,11 +62,7 @@ public sealed class DistributedSystem : IAsyncLifetime
         }
 
         App = await builder.BuildAsync(timeout.Token);
-        await App.StartAsync(timeout.Token);
-        foreach (var service in Services)
-        {
-            await App.ResourceNotifications.WaitForResourceHealthyAsync(service, timeout.Token);
-        }
+        await App.StartHealthyAsync(Services, StartTimeout - watch.Elapsed, CancellationToken.None);
 
         StartedIn = watch.Elapsed;
     }

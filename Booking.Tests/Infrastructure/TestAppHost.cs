@@ -1,4 +1,5 @@
 using Aspire.Hosting;
+using Booking.AppHost.Hosting;
 using Npgsql;
 
 namespace Booking.Tests.Infrastructure;
@@ -20,13 +21,7 @@ public static class TestAppHost
     {
         ArgumentNullException.ThrowIfNull(builder);
         var app = builder.Build();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await app.StartAsync(timeout.Token);
-        foreach (var resource in resources)
-        {
-            await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
-        }
-
+        await app.StartHealthyAsync(resources, TimeSpan.FromMinutes(2), CancellationToken.None);
         return app;
     }
 

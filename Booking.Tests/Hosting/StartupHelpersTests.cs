@@ -1,0 +1,42 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Aspire.Hosting;
+using Booking.AppHost.Hosting;
+using Booking.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Booking.Tests.Hosting;
+
+/// <summary>What tests and the load tool rely on to start whole systems: free ports, and a start that says why it failed.</summary>
+public sealed class StartupHelpersTests
+{
+    [Fact]
+    public void Ports_are_free_below_the_range_outgoing_connections_use_and_never_handed_out_twice()
+    {
+        var ephemeralStart = int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split('\t', ' ')[0], CultureInfo.InvariantCulture);
+
+        var ports = Enumerable.Range(0, 300).Select(_ => FreePort.Next()).ToList();
+
+        Assert.Equal(ports.Count, ports.Distinct().Count());
+        Assert.All(ports, port => Assert.InRange(port, 1_024, ephemeralStart - 1));
+        using var listener = new TcpListener(IPAddress.Loopback, ports[^1]);
+        listener.Start();
+    }
+
+    [Fact]
+    public async Task A_service_that_exits_during_start_up_ends_the_wait_with_its_name_and_its_last_words()
+    {
+        var builder = TestAppHost.CreateBuilder();
+        // Like a service: healthy only once it answers, which this one never does.
+        builder.Services.AddHealthChecks().AddCheck("quitter-answers", () => HealthCheckResult.Unhealthy());
+        builder.AddExecutable("quitter", "sh", ".", "-c", "echo 'fail: the quitter cannot start'; exit 3").WithHealthCheck("quitter-answers");
+        await using var app = builder.Build();
+
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartHealthyAsync(["quitter"], TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken));
+
+        Assert.StartsWith("quitter stopped during start-up", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("the quitter cannot start", failure.Message, StringComparison.Ordinal);
+    }
+}
