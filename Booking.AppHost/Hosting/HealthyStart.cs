@@ -83,6 +83,7 @@ public static partial class HealthyStart
     private static async Task<string> StopReasonAsync(DistributedApplication app, IResource resource)
     {
         const int Context = 12;
+        string[] errorMarkers = [" fail: ", " crit: ", "Unhandled exception."];
         var lines = new List<string>();
         using var reading = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
@@ -97,7 +98,7 @@ public static partial class HealthyStart
             lines.Add("(log reading timed out)");
         }
 
-        var firstError = lines.FindIndex(line => line.Contains(" fail: ", StringComparison.Ordinal) || line.Contains(" crit: ", StringComparison.Ordinal));
+        var firstError = lines.FindIndex(line => errorMarkers.Any(marker => line.Contains(marker, StringComparison.Ordinal)));
         var shown = firstError < 0 ? [] : lines.Skip(firstError).Take(Context).Append("...").ToList();
         shown.AddRange(lines.Skip(Math.Max(firstError + Context, lines.Count - Context)));
         return $"{Environment.NewLine}--- {resource.Name}: its first error and its last lines ---{Environment.NewLine}{string.Join(Environment.NewLine, shown)}";
