@@ -24,3 +24,43 @@ local function finish_hold(hk, state)
   redis.call('HSET', hk, 'state', state)
   redis.call('PEXPIRE', hk, TERMINAL_RETENTION_MS)
 end
+
+-- Before holding: the answer when the resource's state is not loaded, or when this hold id was used already (a
+-- retried call answers what the first one did). nil when the hold may be tried.
+local function hold_precheck(state_key, hk)
+  if redis.call('EXISTS', state_key) == 0 then
+    return {'NOT_LOADED'}
+  end
+  local existing = redis.call('HMGET', hk, 'state', 'expiresAt')
+  if existing[1] then
+    return {'EXISTS', existing[1], existing[2]}
+  end
+  return nil
+end
+
+-- Before confirming: the answer for a hold in `state` that is not HELD (missing, booked already, expired or
+-- released). nil for a HELD hold, whose expiry the script checks itself.
+local function confirm_precheck(state)
+  if not state then
+    return {'NOT_FOUND'}
+  end
+  if state == 'BOOKED' then
+    return {'ALREADY_CONFIRMED'}
+  end
+  if state ~= 'HELD' then
+    return {state == 'EXPIRED' and 'EXPIRED' or 'RELEASED'}
+  end
+  return nil
+end
+
+-- Before releasing: the answer for a hold that is missing, not `user_id`'s ('' = any owner), or booked. nil when
+-- it may be released. `hold` is HMGET's state, user.
+local function release_precheck(hold, user_id)
+  if not hold[1] or (user_id ~= '' and hold[2] ~= user_id) then
+    return {'NOT_FOUND'}
+  end
+  if hold[1] == 'BOOKED' then
+    return {'BOOKED'}
+  end
+  return nil
+end

@@ -6,15 +6,9 @@ local state_key, expiry_key, hk = KEYS[1], KEYS[2], KEYS[3]
 local hold_id, reservation_id = ARGV[2], ARGV[3]
 
 local hold = redis.call('HMGET', hk, 'state', 'expiresAt', 'quantity')
-local state = hold[1]
-if not state then
-  return {'NOT_FOUND'}
-end
-if state == 'BOOKED' then
-  return {'ALREADY_CONFIRMED'}
-end
-if state ~= 'HELD' then
-  return {state == 'EXPIRED' and 'EXPIRED' or 'RELEASED'}
+local refusal = confirm_precheck(hold[1])
+if refusal then
+  return refusal
 end
 if tonumber(hold[2]) <= now_ms() then
   give_back(state_key, expiry_key, hk, hold_id, 'held', 'EXPIRED')

@@ -5,12 +5,9 @@
 local state_key, expiry_key, hk = KEYS[1], KEYS[2], KEYS[3]
 local base, hold_id, user_id, ttl, quantity = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 
-if redis.call('EXISTS', state_key) == 0 then
-  return {'NOT_LOADED'}
-end
-local existing = redis.call('HMGET', hk, 'state', 'expiresAt')
-if existing[1] then
-  return {'EXISTS', existing[1], existing[2]}
+local refusal = hold_precheck(state_key, hk)
+if refusal then
+  return refusal
 end
 local now = now_ms()
 purge_all_expired(base, state_key, expiry_key, now)

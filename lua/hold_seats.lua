@@ -6,12 +6,9 @@
 local seats_key, expiry_key, hk = KEYS[1], KEYS[2], KEYS[3]
 local base, hold_id, user_id, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 
-if redis.call('EXISTS', seats_key) == 0 then
-  return {'NOT_LOADED'}
-end
-local existing = redis.call('HMGET', hk, 'state', 'expiresAt')
-if existing[1] then
-  return {'EXISTS', existing[1], existing[2]}
+local refusal = hold_precheck(seats_key, hk)
+if refusal then
+  return refusal
 end
 
 local now = now_ms()

@@ -6,13 +6,11 @@ local seats_key, expiry_key, hk = KEYS[1], KEYS[2], KEYS[3]
 local base, hold_id, user_id = ARGV[1], ARGV[2], ARGV[3]
 
 local hold = redis.call('HMGET', hk, 'state', 'user', 'expiresAt', 'reservation')
-if not hold[1] or (user_id ~= '' and hold[2] ~= user_id) then
-  return {'NOT_FOUND'}
+local refusal = release_precheck(hold, user_id)
+if refusal then
+  return refusal
 end
 local state = hold[1]
-if state == 'BOOKED' then
-  return {'BOOKED'}
-end
 if state == 'HELD' then
   if tonumber(hold[3]) <= now_ms() then
     expire_hold(base, seats_key, expiry_key, hold_id)
