@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Diagnostics;
 using Booking.Core;
 using Booking.Core.Data;
@@ -396,42 +397,59 @@ public sealed partial class SagaOrchestrator(
         return record;
     }
 
-    private async Task<StepResult> RunStepAsync(Reservation reservation, string step, CancellationToken cancellationToken)
-    {
-        var resource = reservation.Resource;
-        switch (step)
+    /// <summary>What each step and compensation does, by the name its record carries: a small method each.</summary>
+    private static readonly FrozenDictionary<string, Func<SagaOrchestrator, Reservation, CancellationToken, Task<StepResult>>> Actions =
+        new Dictionary<string, Func<SagaOrchestrator, Reservation, CancellationToken, Task<StepResult>>>
         {
-            case SagaSteps.ConfirmHold:
-                return await holds.ConfirmAsync(resource, reservation.HoldId, reservation.Id).ConfigureAwait(false) switch
-                {
-                    ConfirmOutcome.Confirmed or ConfirmOutcome.AlreadyConfirmed => StepResult.Done,
-                    ConfirmOutcome.Expired => StepResult.Fail(SagaFailureCodes.HoldExpired, "the hold expired before it was confirmed."),
-                    ConfirmOutcome.Released => StepResult.Fail(SagaFailureCodes.HoldReleased, "the hold was released before it was confirmed."),
-                    _ => StepResult.Fail(SagaFailureCodes.HoldNotFound, "the hold no longer exists."),
-                };
-            case SagaSteps.ReleaseUnits:
-                await holds.UnbookAsync(resource, reservation.HoldId,
-                    new KnownUnits(reservation.SeatIds, reservation.Quantity, Succeeded(reservation.Saga!, SagaSteps.ConfirmHold))).ConfigureAwait(false);
-                return StepResult.Done;
-            case SagaSteps.AllocateSection:
-                // A resource id that is not a performance id has no sections to allocate: the service would say 404.
-                return Guid.TryParse(reservation.ResourceId, out var performanceId)
-                    ? await allocations.AllocateAsync(performanceId, Sections(reservation).Select(s => (s.Key, s.Count())), reservation.Id).ConfigureAwait(false)
-                    : StepResult.Fail("NOT_FOUND", $"performance {reservation.ResourceId} does not exist.");
-            case SagaSteps.DeallocateSection:
-                foreach (var section in Sections(reservation))
-                {
-                    var released = await performances.DeallocateAsync(reservation.ResourceId, section.Key, reservation.Id, cancellationToken).ConfigureAwait(false);
-                    if (released.Outcome != StepOutcome.Succeeded)
-                    {
-                        return released;
-                    }
-                }
+            [SagaSteps.ConfirmHold] = static (saga, reservation, _) => saga.ConfirmHoldAsync(reservation),
+            [SagaSteps.ReleaseUnits] = static (saga, reservation, _) => saga.ReleaseUnitsAsync(reservation),
+            [SagaSteps.AllocateSection] = static (saga, reservation, _) => saga.AllocateSectionAsync(reservation),
+            [SagaSteps.DeallocateSection] = static (saga, reservation, cancellationToken) => saga.DeallocateSectionAsync(reservation, cancellationToken),
+        }.ToFrozenDictionary(StringComparer.Ordinal);
 
-                return StepResult.Done;
-            default:
-                throw new InvalidOperationException($"Unknown saga step {step}.");
+    private Task<StepResult> RunStepAsync(Reservation reservation, string step, CancellationToken cancellationToken) =>
+        Actions.TryGetValue(step, out var action)
+            ? action(this, reservation, cancellationToken)
+            : throw new InvalidOperationException($"Unknown saga step {step}.");
+
+    /// <summary>Lua: the hold's units become booked. An expired, released or vanished hold fails the saga.</summary>
+    private async Task<StepResult> ConfirmHoldAsync(Reservation reservation) =>
+        await holds.ConfirmAsync(reservation.Resource, reservation.HoldId, reservation.Id).ConfigureAwait(false) switch
+        {
+            ConfirmOutcome.Confirmed or ConfirmOutcome.AlreadyConfirmed => StepResult.Done,
+            ConfirmOutcome.Expired => StepResult.Fail(SagaFailureCodes.HoldExpired, "the hold expired before it was confirmed."),
+            ConfirmOutcome.Released => StepResult.Fail(SagaFailureCodes.HoldReleased, "the hold was released before it was confirmed."),
+            _ => StepResult.Fail(SagaFailureCodes.HoldNotFound, "the hold no longer exists."),
+        };
+
+    /// <summary>Compensates <see cref="ConfirmHoldAsync"/>: the units go back, whether they were booked or still held.</summary>
+    private async Task<StepResult> ReleaseUnitsAsync(Reservation reservation)
+    {
+        await holds.UnbookAsync(reservation.Resource, reservation.HoldId,
+            new KnownUnits(reservation.SeatIds, reservation.Quantity, Succeeded(reservation.Saga!, SagaSteps.ConfirmHold))).ConfigureAwait(false);
+        return StepResult.Done;
+    }
+
+    /// <summary>The performance service allocates every section of the seats, batched with other sagas' allocations.</summary>
+    private async Task<StepResult> AllocateSectionAsync(Reservation reservation) =>
+        // A resource id that is not a performance id has no sections to allocate: the service would say 404.
+        Guid.TryParse(reservation.ResourceId, out var performanceId)
+            ? await allocations.AllocateAsync(performanceId, Sections(reservation).Select(s => (s.Key, s.Count())), reservation.Id).ConfigureAwait(false)
+            : StepResult.Fail(SagaFailureCodes.NotFound, $"performance {reservation.ResourceId} does not exist.");
+
+    /// <summary>Compensates <see cref="AllocateSectionAsync"/>, section by section; releasing twice is fine.</summary>
+    private async Task<StepResult> DeallocateSectionAsync(Reservation reservation, CancellationToken cancellationToken)
+    {
+        foreach (var section in Sections(reservation))
+        {
+            var released = await performances.DeallocateAsync(reservation.ResourceId, section.Key, reservation.Id, cancellationToken).ConfigureAwait(false);
+            if (released.Outcome != StepOutcome.Succeeded)
+            {
+                return released;
+            }
         }
+
+        return StepResult.Done;
     }
 
     private async Task ScheduleRetryAsync(SagaEntity saga, CancellationToken cancellationToken)

@@ -41,6 +41,9 @@ public static class SagaFailureCodes
     /// <summary>The performance service's answer, as it gave it (<c>SECTION_SOLD_OUT</c>, <c>ALLOCATION_RELEASED</c>, <c>NOT_FOUND</c>).</summary>
     public const string SectionSoldOut = "SECTION_SOLD_OUT";
 
+    /// <summary>The reservation's performance does not exist (the performance service's 404, or not a performance id).</summary>
+    public const string NotFound = "NOT_FOUND";
+
     /// <summary>A dependency kept failing until the saga's deadline.</summary>
     public const string DeadlinePassed = "DEADLINE_PASSED";
 
