@@ -26,7 +26,7 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOpt
         var key = IndexKey(holdId);
         var write = database.HashSetAsync(key,
         [
-            new("domain", resource.Domain.ToString()),
+            new("domain", resource.Domain.Code()),
             new("resource", resource.ResourceId),
             new("slot", resource.Slot ?? string.Empty),
             new("user", userId),
@@ -97,7 +97,7 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOpt
 
         var fields = index.ToDictionary(entry => entry.Name.ToString(), entry => entry.Value.ToString(), StringComparer.Ordinal);
         var resource = new ResourceRef(
-            Enum.Parse<BookingDomain>(fields["domain"]),
+            BookingDomains.Parse(fields["domain"]),
             fields["resource"],
             fields["slot"] is { Length: > 0 } slot ? slot : null);
         return await ReadAsync(resource, holdId).ConfigureAwait(false);

@@ -19,13 +19,22 @@ public sealed class ResourceRegistry(IConnectionMultiplexer redis)
 
     public async IAsyncEnumerable<ResourceRef> ListAsync()
     {
-        await foreach (var member in redis.GetDatabase().SetScanAsync(Key, pageSize: 500).ConfigureAwait(false))
+        var database = redis.GetDatabase();
+        await foreach (var member in database.SetScanAsync(Key, pageSize: 500).ConfigureAwait(false))
         {
             var parts = member.ToString().Split('|');
-            yield return new ResourceRef(Enum.Parse<BookingDomain>(parts[0]), parts[1], parts.Length > 2 ? parts[2] : null);
+            var resource = new ResourceRef(BookingDomains.Parse(parts[0]), parts[1], parts.Length > 2 ? parts[2] : null);
+            if (Format(resource) != member.ToString())
+            {
+                // Written before the domain had one spelling ("Exhibition|..."): stored again in it.
+                await database.SetAddAsync(Key, Format(resource)).ConfigureAwait(false);
+                await database.SetRemoveAsync(Key, member).ConfigureAwait(false);
+            }
+
+            yield return resource;
         }
     }
 
     private static string Format(ResourceRef resource) =>
-        resource.Slot is null ? $"{resource.Domain}|{resource.ResourceId}" : $"{resource.Domain}|{resource.ResourceId}|{resource.Slot}";
+        resource.Slot is null ? $"{resource.Domain.Code()}|{resource.ResourceId}" : $"{resource.Domain.Code()}|{resource.ResourceId}|{resource.Slot}";
 }

@@ -1,3 +1,4 @@
+using Booking.Core.Holds;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Booking.Core.Data;
@@ -26,7 +27,7 @@ public sealed class SagaTelemetry(IMeterFactory meterFactory)
         ActivityContext.TryParse(reservation.Saga?.TraceParent, null, out var parent);
         var activity = Source.StartActivity("saga", ActivityKind.Internal, parent);
         activity?.SetTag("reservation.id", reservation.Id.ToString("D"));
-        activity?.SetTag("booking.domain", reservation.Domain.ToString().ToUpperInvariant());
+        activity?.SetTag("booking.domain", reservation.Domain.Code());
         return activity;
     }
 
