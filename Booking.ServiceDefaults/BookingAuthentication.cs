@@ -57,6 +57,14 @@ public static class BookingAuthentication
         builder.Services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, options =>
         {
             options.MapInboundClaims = false;
+            // Every client sends one token for many requests: each is validated once a minute, not per request.
+            var handlers = options.TokenHandlers.ToList();
+            options.TokenHandlers.Clear();
+            foreach (var handler in handlers)
+            {
+                options.TokenHandlers.Add(new ValidatedTokenCache(handler, TimeProvider.System));
+            }
+
             var parameters = options.TokenValidationParameters;
             parameters.NameClaimType = SubjectClaim;
             parameters.RoleClaimType = RoleClaim;
