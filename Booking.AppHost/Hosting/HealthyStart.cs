@@ -80,10 +80,12 @@ public static partial class HealthyStart
     /// Why a stopped resource stopped (resource logs are often not shown): the first error it logged with the lines after
     /// it, and its last lines.
     /// </summary>
-    private static async Task<string> StopReasonAsync(DistributedApplication app, IResource resource)
+    public static async Task<string> StopReasonAsync(DistributedApplication app, IResource resource)
     {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(resource);
         const int Context = 12;
-        string[] errorMarkers = [" fail: ", " crit: ", "Unhandled exception."];
+        string[] errorMarkers = [" fail: ", " crit: ", "Unhandled exception.", "FATAL:"];
         var lines = new List<string>();
         using var reading = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try

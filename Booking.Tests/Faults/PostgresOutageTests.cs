@@ -52,7 +52,16 @@ public sealed class OwnPostgresApp(Dependencies dependencies) : SagaApp(dependen
         Assert.True(result.Success, result.Message);
         if (command == KnownResourceCommands.StartCommand)
         {
-            await _host.ResourceNotifications.WaitForResourceHealthyAsync("postgres").WaitAsync(TimeSpan.FromMinutes(1));
+            try
+            {
+                await _host.ResourceNotifications.WaitForResourceHealthyAsync("postgres").WaitAsync(TimeSpan.FromMinutes(1));
+            }
+            catch (DistributedApplicationException failed)
+            {
+                // Why PostgreSQL did not come back is in its own output.
+                var postgres = _host.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == "postgres");
+                Assert.Fail(failed.Message + await HealthyStart.StopReasonAsync(_host, postgres));
+            }
         }
         else
         {
