@@ -18,6 +18,9 @@ public sealed class SystemUnderTest : IAsyncDisposable
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(2);
     private DistributedApplication? _app;
 
+    /// <summary>The run's Redis, PostgreSQL and secrets (a gigabyte or two): deleted when the run ends, results are in --out.</summary>
+    private string? _data;
+
     public required Dictionary<string, string> Endpoints { get; init; }
     public required Dictionary<string, string> ConnectionStrings { get; init; }
 
@@ -29,9 +32,10 @@ public sealed class SystemUnderTest : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         var dashboard = $"http://127.0.0.1:{FreePort.Next()}";
         var tokens = new LoadTokens();
+        var data = Path.Combine(Path.GetTempPath(), "booking-loadtest", DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture));
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Booking_AppHost>(
         [
-            $"--AppHost:DataDirectory={Path.Combine(Path.GetTempPath(), "booking-loadtest", DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture))}",
+            $"--AppHost:DataDirectory={data}",
             "--AppHost:RandomPorts=true",
             // The services pick their own free ports; DCP would otherwise move the dashboard off the URL given here.
             "--DcpPublisher:RandomizePorts=false",
@@ -59,6 +63,7 @@ public sealed class SystemUnderTest : IAsyncDisposable
         return new SystemUnderTest
         {
             _app = app,
+            _data = data,
             Endpoints = services.ToDictionary(s => s, s => app.GetEndpoint(s, "http").ToString().TrimEnd('/')),
             ConnectionStrings = connectionStrings,
             Tokens = tokens,
@@ -123,6 +128,18 @@ public sealed class SystemUnderTest : IAsyncDisposable
         {
             await _app.StopAsync().ConfigureAwait(false);
             await _app.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_data is not null && Directory.Exists(_data))
+        {
+            try
+            {
+                Directory.Delete(_data, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"Could not delete the run's data directory {_data}: {e.Message}");
+            }
         }
     }
 }

@@ -87,6 +87,8 @@ public static partial class HealthyStart
         const int Context = 12;
         string[] errorMarkers = [" fail: ", " crit: ", "Unhandled exception.", "FATAL:"];
         var lines = new List<string>();
+        // DCP collects a process's output a moment after it is written: what a process said as it died comes last.
+        await Task.Delay(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
         using var reading = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {

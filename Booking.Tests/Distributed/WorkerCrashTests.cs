@@ -66,9 +66,7 @@ public sealed class WorkerCrashTests(DistributedSystem system, ITestOutputHelper
                 Assert.True(unfinished > 0, "The kill should land mid-saga.");
             }
 
-            var started = await app.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync("saga-worker", KnownResourceCommands.StartCommand, ct);
-            Assert.True(started.Success, started.Message);
-            await app.ResourceNotifications.WaitForResourceHealthyAsync("saga-worker", ct).WaitAsync(TimeSpan.FromSeconds(60), ct);
+            await TestAppHost.StartAgainAsync(app, "saga-worker", TimeSpan.FromSeconds(60));
             await using (var db = NewBookingDb(bookingDb))
             {
                 await WaitUntilAsync(async () => await db.Reservations.CountAsync(r => reservations.Contains(r.Id) && r.Status == ReservationStatus.Confirmed, ct) == 20, TimeSpan.FromSeconds(90));

@@ -17,9 +17,14 @@ public sealed class OwnPostgresApp(Dependencies dependencies) : SagaApp(dependen
     private DistributedApplication? _host;
     private string _server = null!;
 
-    public Task StopPostgresAsync() => CommandAsync(KnownResourceCommands.StopCommand);
+    public async Task StopPostgresAsync()
+    {
+        var result = await _host!.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync("postgres", KnownResourceCommands.StopCommand);
+        Assert.True(result.Success, result.Message);
+        await _host.ResourceNotifications.WaitForResourceAsync("postgres", [KnownResourceStates.Exited, KnownResourceStates.Finished]).WaitAsync(TimeSpan.FromMinutes(1));
+    }
 
-    public Task StartPostgresAsync() => CommandAsync(KnownResourceCommands.StartCommand);
+    public Task StartPostgresAsync() => TestAppHost.StartAgainAsync(_host!, "postgres", TimeSpan.FromMinutes(1));
 
     protected override async Task BeforeStartAsync()
     {
@@ -43,29 +48,6 @@ public sealed class OwnPostgresApp(Dependencies dependencies) : SagaApp(dependen
         {
             await _host.StopAsync();
             await _host.DisposeAsync();
-        }
-    }
-
-    private async Task CommandAsync(string command)
-    {
-        var result = await _host!.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync("postgres", command);
-        Assert.True(result.Success, result.Message);
-        if (command == KnownResourceCommands.StartCommand)
-        {
-            try
-            {
-                await _host.ResourceNotifications.WaitForResourceHealthyAsync("postgres").WaitAsync(TimeSpan.FromMinutes(1));
-            }
-            catch (DistributedApplicationException failed)
-            {
-                // Why PostgreSQL did not come back is in its own output.
-                var postgres = _host.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == "postgres");
-                Assert.Fail(failed.Message + await HealthyStart.StopReasonAsync(_host, postgres));
-            }
-        }
-        else
-        {
-            await _host.ResourceNotifications.WaitForResourceAsync("postgres", [KnownResourceStates.Exited, KnownResourceStates.Finished]).WaitAsync(TimeSpan.FromMinutes(1));
         }
     }
 }

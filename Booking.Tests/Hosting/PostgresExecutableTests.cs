@@ -37,8 +37,7 @@ public sealed class PostgresExecutableTests
         Assert.False(File.Exists(Path.Combine(directory, "postgres", "postmaster.pid")));
 
         // Started again on the same data, the generated password (kept beside the data) still opens it.
-        Assert.True((await commands.ExecuteCommandAsync("postgres", KnownResourceCommands.StartCommand, ct)).Success);
-        await app.ResourceNotifications.WaitForResourceHealthyAsync("postgres", ct).WaitAsync(TimeSpan.FromMinutes(1), ct);
+        await TestAppHost.StartAgainAsync(app, "postgres", TimeSpan.FromMinutes(1));
         await using var again = new NpgsqlConnection(connectionString + ";Database=postgres;Pooling=false");
         await again.OpenAsync(ct);
         await app.StopAsync(ct);

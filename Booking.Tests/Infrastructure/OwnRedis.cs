@@ -23,11 +23,7 @@ public sealed class OwnRedis : IAsyncDisposable
     /// <summary>Starts the resource again after it died (what the dashboard's Start button runs), from its AOF when durable.</summary>
     public async Task StartAgainAsync()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        var commands = _host.Services.GetRequiredService<ResourceCommandService>();
-        var started = await commands.ExecuteCommandAsync("redis", KnownResourceCommands.StartCommand, timeout.Token);
-        Assert.True(started.Success, started.Message);
-        await _host.ResourceNotifications.WaitForResourceHealthyAsync("redis", timeout.Token);
+        await TestAppHost.StartAgainAsync(_host, "redis", TimeSpan.FromMinutes(1));
         Pid = TestAppHost.Pid(_host, "redis");
     }
 

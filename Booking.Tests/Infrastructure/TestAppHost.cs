@@ -1,5 +1,7 @@
 using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Booking.AppHost.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace Booking.Tests.Infrastructure;
@@ -23,6 +25,30 @@ public static class TestAppHost
         var app = builder.Build();
         await app.StartHealthyAsync(resources, TimeSpan.FromMinutes(2), CancellationToken.None);
         return app;
+    }
+
+    /// <summary>
+    /// What the dashboard's Start button does to a stopped resource, then waits until it is healthy. The command
+    /// returns before DCP reports the new process, and the old one's last status (Exited) can still arrive after it:
+    /// a wait that stops at the first terminal state read that as a failed start in two full runs under load. So
+    /// this waits for health through such states, and on timeout fails with what the resource wrote.
+    /// </summary>
+    public static async Task StartAgainAsync(DistributedApplication app, string resource, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        using var starting = new CancellationTokenSource(timeout);
+        var started = await app.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync(resource, KnownResourceCommands.StartCommand, starting.Token);
+        Assert.True(started.Success, started.Message);
+        try
+        {
+            await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, WaitBehavior.WaitOnResourceUnavailable, starting.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            var model = app.Services.GetRequiredService<DistributedApplicationModel>();
+            Assert.Fail($"{resource} was not healthy {timeout.TotalSeconds:0} s after its start command."
+                + await HealthyStart.StopReasonAsync(app, model.Resources.Single(r => r.Name == resource)));
+        }
     }
 
     /// <summary>The process id DCP reports for a resource (for a project, its <c>dotnet run</c> wrapper).</summary>
