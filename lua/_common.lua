@@ -53,14 +53,19 @@ local function confirm_precheck(state)
   return nil
 end
 
--- Before releasing: the answer for a hold that is missing, not `user_id`'s ('' = any owner), or booked. nil when
--- it may be released. `hold` is HMGET's state, user.
-local function release_precheck(hold, user_id)
+-- The part of a release that both kinds share: only the owner ('' = any) may release, and
+-- a booked hold stays booked. on_held(hold) releases a HELD hold and returns the reply;
+-- any other state is already released and answers {'OK', state}.
+local function release_hold(hk, user_id, on_held)
+  local hold = redis.call('HMGET', hk, 'state', 'user', 'expiresAt', 'reservation')
   if not hold[1] or (user_id ~= '' and hold[2] ~= user_id) then
     return {'NOT_FOUND'}
   end
   if hold[1] == 'BOOKED' then
     return {'BOOKED'}
   end
-  return nil
+  if hold[1] == 'HELD' then
+    return on_held(hold)
+  end
+  return {'OK', hold[1]}
 end

@@ -5,13 +5,7 @@
 local seats_key, expiry_key, hk = KEYS[1], KEYS[2], KEYS[3]
 local base, hold_id, user_id = ARGV[1], ARGV[2], ARGV[3]
 
-local hold = redis.call('HMGET', hk, 'state', 'user', 'expiresAt', 'reservation')
-local refusal = release_precheck(hold, user_id)
-if refusal then
-  return refusal
-end
-local state = hold[1]
-if state == 'HELD' then
+return release_hold(hk, user_id, function(hold)
   if tonumber(hold[3]) <= now_ms() then
     expire_hold(base, seats_key, expiry_key, hold_id)
     return {'OK', 'EXPIRED'}
@@ -20,5 +14,5 @@ if state == 'HELD' then
     return {'RESERVED'}
   end
   free_seats(seats_key, expiry_key, hk, hold_id, 'H:' .. hold_id, 'RELEASED')
-end
-return {'OK', state}
+  return {'OK', 'HELD'}
+end)

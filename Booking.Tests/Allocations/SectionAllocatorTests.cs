@@ -1,7 +1,4 @@
-using System.Net;
-using System.Net.Http.Json;
 using Booking.PerformanceStub.Allocations;
-using Booking.Tests.Infrastructure;
 using Microsoft.Extensions.Hosting;
 
 namespace Booking.Tests.Allocations;

@@ -1,10 +1,6 @@
-using System.Net;
-using System.Net.Http.Json;
 using Booking.Api.Capacity;
 using Booking.Api.Http;
 using Booking.Core.Holds;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
 
 namespace Booking.Tests.Capacity;

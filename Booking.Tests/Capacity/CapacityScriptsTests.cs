@@ -1,6 +1,5 @@
 using Booking.Core.Capacity;
 using Booking.Core.Holds;
-using Booking.Tests.Infrastructure;
 
 namespace Booking.Tests.Capacity;
 

@@ -1,7 +1,4 @@
 using System.Collections.Concurrent;
-using Booking.Core.Data;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 

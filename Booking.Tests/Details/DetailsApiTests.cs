@@ -1,12 +1,7 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Text.Json;
 using Booking.Api.Details;
 using Booking.Api.Http;
-using Booking.Core.Data;
 using Booking.Core.Reservations;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
 
 namespace Booking.Tests.Details;
 

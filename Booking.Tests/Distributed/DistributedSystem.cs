@@ -1,10 +1,8 @@
-using System.Net.Http.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Booking.AppHost.Hosting;
 using Booking.Core;
-using Booking.Tests.Infrastructure;
 
 namespace Booking.Tests.Distributed;
 

@@ -1,14 +1,10 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Http.Json;
 using Booking.Api.Holds;
 using Booking.Api.Seats;
 using Booking.Core;
-using Booking.Core.Data;
 using Booking.Core.Reservations;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
-using Booking.Tests.Infrastructure;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Booking.Tests.Distributed;

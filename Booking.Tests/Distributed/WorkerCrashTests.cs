@@ -1,18 +1,12 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Http.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Booking.Api.Holds;
 using Booking.Api.Seats;
 using Booking.Core;
-using Booking.Core.Data;
 using Booking.Core.Reservations;
 using Booking.PerformanceStub.Data;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Booking.Tests.Distributed;
 

@@ -1,12 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Http.Json;
-using Booking.Core.Data;
 using Booking.Core.Outbox;
 using Booking.PerformanceStub.Data;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
 
 namespace Booking.Tests.Faults;
 

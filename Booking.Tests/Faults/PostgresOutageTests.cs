@@ -1,13 +1,8 @@
 using System.Collections.Concurrent;
-using System.Net;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Booking.AppHost.Hosting;
-using Booking.Core.Data;
 using Booking.Core.Outbox;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Booking.Tests.Faults;
 

@@ -1,14 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using Booking.Api.Http;
 using Booking.Api.Holds;
 using Booking.Api.Seats;
-using Booking.Core.Data;
 using Booking.Core.Reservations;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
 
 namespace Booking.Tests.Faults;
 

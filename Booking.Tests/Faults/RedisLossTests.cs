@@ -1,10 +1,5 @@
-using System.Net;
 using Booking.Api.Http;
-using Booking.Core.Data;
 using Booking.SagaWorker.Reconciliation;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
 namespace Booking.Tests.Faults;

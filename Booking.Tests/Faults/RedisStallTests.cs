@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Net;
 using Booking.Api.Http;
-using Booking.Tests.Infrastructure;
 
 namespace Booking.Tests.Faults;
 

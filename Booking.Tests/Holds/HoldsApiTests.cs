@@ -1,7 +1,5 @@
-using System.Net;
 using Booking.Api.Http;
 using Booking.Core.Holds;
-using Booking.Tests.Infrastructure;
 
 namespace Booking.Tests.Holds;
 

@@ -1,5 +1,4 @@
 using Booking.Tests.Faults;
-using Booking.Tests.Infrastructure;
 
 namespace Booking.Tests.Holds;
 

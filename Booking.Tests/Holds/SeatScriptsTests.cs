@@ -1,6 +1,5 @@
 using Booking.Core.Holds;
 using Booking.Core.Seats;
-using Booking.Tests.Infrastructure;
 
 namespace Booking.Tests.Holds;
 

@@ -2,8 +2,6 @@ using System.Diagnostics;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Booking.AppHost.Hosting;
-using Booking.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace Booking.Tests.Hosting;

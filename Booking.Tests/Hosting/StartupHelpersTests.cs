@@ -1,10 +1,7 @@
 using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
 using Aspire.Hosting;
 using Booking.AppHost.Hosting;
-using Booking.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Booking.Tests.Hosting;

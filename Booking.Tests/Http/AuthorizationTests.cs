@@ -1,10 +1,7 @@
-using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Security.Cryptography;
 using Booking.Api.Http;
 using Booking.Core;
-using Booking.Tests.Infrastructure;
 using Microsoft.Extensions.Hosting;
 
 namespace Booking.Tests.Http;

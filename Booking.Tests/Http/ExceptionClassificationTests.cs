@@ -1,6 +1,5 @@
 using Booking.Api.Http;
 using Microsoft.AspNetCore.Http;
-using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using StackExchange.Redis;
 

@@ -1,13 +1,9 @@
-using System.Net;
 using Booking.Api.Http;
 using Booking.Api.Idempotency;
 using Booking.Core.Reservations;
-using Booking.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Booking.Tests.Http;
 

@@ -1,6 +1,4 @@
-using System.Net;
 using Booking.Api.Http;
-using Booking.Tests.Infrastructure;
 
 namespace Booking.Tests.Http;
 

@@ -1,8 +1,5 @@
-using System.Net;
 using System.Text;
 using Booking.Api.Http;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
 
 namespace Booking.Tests.Http;
 

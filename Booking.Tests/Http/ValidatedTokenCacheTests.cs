@@ -1,4 +1,3 @@
-using Booking.Tests.Infrastructure;
 using Microsoft.Extensions.Hosting;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;

@@ -1,12 +1,8 @@
-using System.Net.Http.Json;
 using Booking.Api;
 using Booking.Core;
-using Booking.Core.Data;
 using Booking.PerformanceStub;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using StackExchange.Redis;
 

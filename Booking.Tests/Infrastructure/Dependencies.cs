@@ -1,6 +1,5 @@
 using Aspire.Hosting;
 using Booking.AppHost.Hosting;
-using Booking.Tests.Infrastructure;
 using StackExchange.Redis;
 
 [assembly: AssemblyFixture(typeof(Dependencies))]

@@ -3,7 +3,6 @@ using Booking.Core.Capacity;
 using Booking.Core.Holds;
 using Booking.Core.Lua;
 using Booking.Core.Seats;
-using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
 namespace Booking.Tests.Infrastructure;

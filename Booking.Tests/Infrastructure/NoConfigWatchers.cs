@@ -1,5 +1,3 @@
-using Booking.Tests.Infrastructure;
-
 [assembly: AssemblyFixture(typeof(NoConfigWatchers))]
 
 namespace Booking.Tests.Infrastructure;

@@ -1,7 +1,6 @@
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Booking.AppHost.Hosting;
-using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
 namespace Booking.Tests.Infrastructure;

@@ -1,15 +1,12 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Booking.AppHost.Hosting;
-using Booking.Core.Data;
 using Booking.Core.Outbox;
 using Booking.SagaWorker;
 using Booking.SagaWorker.Saga;
 using Confluent.Kafka;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace Booking.Tests.Infrastructure;

@@ -1,4 +1,3 @@
-using System.Net;
 using Booking.Api.Capacity;
 using Booking.Api.Holds;
 using Booking.Api.Seats;

@@ -1,13 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
 using Booking.Api.Http;
 using Booking.Api.Reservations;
-using Booking.Core.Data;
 using Booking.Core.Holds;
 using Booking.Core.Outbox;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
 namespace Booking.Tests.Reservations;

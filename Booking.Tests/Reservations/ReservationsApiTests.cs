@@ -1,13 +1,9 @@
-using System.Net;
 using System.Text.Json;
 using Booking.Api.Http;
 using Booking.Api.Reservations;
-using Booking.Core.Data;
 using Booking.Core.Holds;
 using Booking.Core.Outbox;
 using Booking.Core.Reservations;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
 
 namespace Booking.Tests.Reservations;
 

@@ -1,8 +1,4 @@
-using System.Net;
 using Booking.Api.Http;
-using Booking.Core.Data;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
 
 namespace Booking.Tests.Reservations;
 

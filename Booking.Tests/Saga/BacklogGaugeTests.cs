@@ -1,8 +1,6 @@
 using System.Diagnostics.Metrics;
 using Booking.AppHost.Hosting;
 using Booking.Core.Outbox;
-using Booking.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Booking.Tests.Saga;
 

@@ -1,8 +1,3 @@
-using Booking.Core.Data;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
-
 namespace Booking.Tests.Saga;
 
 /// <summary>The whole system with the API on a machine whose clock is ten minutes slow.</summary>

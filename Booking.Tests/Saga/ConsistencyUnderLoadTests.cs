@@ -1,11 +1,7 @@
-using System.Net;
 using Booking.Api.Holds;
 using Booking.Api.Seats;
-using Booking.Core.Data;
 using Booking.Core.Outbox;
 using Booking.PerformanceStub.Data;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
 
 namespace Booking.Tests.Saga;
 

@@ -1,7 +1,4 @@
-using Booking.Core.Data;
 using Booking.Core.Outbox;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
 
 namespace Booking.Tests.Saga;
 

@@ -1,6 +1,4 @@
-using Booking.Core.Data;
 using Booking.Core.Outbox;
-using Booking.Tests.Infrastructure;
 using Npgsql;
 
 namespace Booking.Tests.Saga;

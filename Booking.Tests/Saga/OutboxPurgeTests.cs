@@ -1,8 +1,4 @@
-using Booking.Core.Data;
 using Booking.SagaWorker.Outbox;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Booking.Tests.Saga;
 

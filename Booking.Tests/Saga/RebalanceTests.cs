@@ -1,12 +1,8 @@
 using System.Collections.Concurrent;
-using Booking.Core.Data;
 using Booking.PerformanceStub.Data;
 using Booking.SagaWorker;
 using Booking.SagaWorker.Saga;
-using Booking.Tests.Infrastructure;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace Booking.Tests.Saga;

@@ -1,13 +1,9 @@
 using System.Collections.Concurrent;
-using System.Net;
 using Booking.Api.Http;
 using Booking.Api.Seats;
-using Booking.Core.Data;
 using Booking.Core.Outbox;
 using Booking.Core.Reservations;
 using Booking.PerformanceStub.Data;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
 
 namespace Booking.Tests.Saga;
 

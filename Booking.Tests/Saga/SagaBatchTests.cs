@@ -1,13 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net.Http.Json;
 using Booking.Core.Holds;
-using Booking.Core.Data;
 using Booking.Core.Outbox;
 using Booking.SagaWorker.Saga;
-using Booking.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace Booking.Tests.Saga;

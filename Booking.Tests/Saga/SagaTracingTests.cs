@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Booking.Core.Data;
-using Booking.Tests.Infrastructure;
 using Microsoft.Extensions.Hosting;
 
 namespace Booking.Tests.Saga;

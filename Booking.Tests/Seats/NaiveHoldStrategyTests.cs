@@ -1,8 +1,6 @@
-using System.Net;
 using Booking.Api.Http;
 using Booking.Core.Holds;
 using Booking.Core.Seats;
-using Booking.Tests.Infrastructure;
 
 namespace Booking.Tests.Seats;
 

@@ -1,9 +1,7 @@
-using System.Net;
 using Booking.Api.Http;
 using Booking.Api.Holds;
 using Booking.Api.Seats;
 using Booking.Core.Seats;
-using Booking.Tests.Infrastructure;
 
 namespace Booking.Tests.Seats;
 
