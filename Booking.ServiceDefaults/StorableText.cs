@@ -32,22 +32,8 @@ public sealed class StorableText(RequestDelegate next, IProblemDetailsService pr
             return;
         }
 
-        context.Response.StatusCode = StatusCodes.Status400BadRequest;
-        await problems.WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = context,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status400BadRequest,
-                Title = "The request is not valid",
-                Detail = Message,
-                Extensions =
-                {
-                    ["code"] = ValidationFailed,
-                    ["errors"] = new Dictionary<string, string[]>(StringComparer.Ordinal) { [field] = [Message] },
-                },
-            },
-        }).ConfigureAwait(false);
+        await problems.WriteProblemAsync(context, StatusCodes.Status400BadRequest, "The request is not valid", Message, ValidationFailed,
+            new Dictionary<string, string[]>(StringComparer.Ordinal) { [field] = [Message] }).ConfigureAwait(false);
     }
 
     /// <summary>The JSON path of the first unstorable string or property name; null when all are fine or the JSON is invalid.</summary>

@@ -17,21 +17,7 @@ public sealed record CapacityDto(BookingDomain Domain, string ResourceId, string
         new(slot.Domain, slot.ResourceId, slot.Slot!, counters.Capacity, counters.Available, counters.Held, counters.Booked);
 }
 
-public sealed class CapacityServices(
-    CapacityEngine capacity,
-    CapacityStateLoader loader,
-    ResourceRegistry registry,
-    BookingDbContext db,
-    TimeProvider time,
-    IOptions<BookingOptions> options)
-{
-    public ResourceRegistry Registry { get; } = registry;
-    public CapacityEngine Capacity { get; } = capacity;
-    public CapacityStateLoader Loader { get; } = loader;
-    public BookingDbContext Db { get; } = db;
-    public TimeProvider Time { get; } = time;
-    public IOptions<BookingOptions> Options { get; } = options;
-}
+public sealed record CapacityServices(ResourceRegistry Registry, CapacityEngine Capacity, CapacityStateLoader Loader, BookingDbContext Db, TimeProvider Time, IOptions<BookingOptions> Options);
 
 /// <summary>Counted capacity per slot for exhibitions and restaurants (capacity holds are in <c>Holds/</c>).</summary>
 public static class CapacityApi

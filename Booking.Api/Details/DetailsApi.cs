@@ -13,11 +13,7 @@ public sealed record DetailRequest(string? Type, JsonElement? Data);
 
 public sealed record DetailBatch(IReadOnlyList<DetailDto> Items, IReadOnlyList<Guid> MissingIds);
 
-public sealed class DetailServices(BookingDbContext db, TimeProvider time)
-{
-    public BookingDbContext Db { get; } = db;
-    public TimeProvider Time { get; } = time;
-}
+public sealed record DetailServices(BookingDbContext Db, TimeProvider Time);
 
 /// <summary>Per-domain JSON details of a reservation (stored as jsonb), one at a time or in batches.</summary>
 public static class DetailsApi

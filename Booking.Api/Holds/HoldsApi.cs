@@ -18,14 +18,7 @@ public sealed record CreateCapacityHoldRequest(int? Quantity);
 
 public sealed record CapacityHoldDto(Guid HoldId, BookingDomain Domain, string ResourceId, string Slot, int Quantity, DateTimeOffset ExpiresAt);
 
-public sealed class HoldServices(ISeatHolder seats, SeatStateLoader seatLoader, CapacityEngine capacity, CapacityStateLoader capacityLoader, IOptions<BookingOptions> options)
-{
-    public ISeatHolder Seats { get; } = seats;
-    public SeatStateLoader SeatLoader { get; } = seatLoader;
-    public CapacityEngine Capacity { get; } = capacity;
-    public CapacityStateLoader CapacityLoader { get; } = capacityLoader;
-    public IOptions<BookingOptions> Options { get; } = options;
-}
+public sealed record HoldServices(ISeatHolder Seats, SeatStateLoader SeatLoader, CapacityEngine Capacity, CapacityStateLoader CapacityLoader, IOptions<BookingOptions> Options);
 
 /// <summary>
 /// Every hold endpoint: seats of a performance (many in one Lua call), a quantity of a slot, and giving a hold up.

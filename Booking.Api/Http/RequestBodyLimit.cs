@@ -15,18 +15,8 @@ public sealed class RequestBodyLimit(RequestDelegate next, IProblemDetailsServic
     {
         if (context.Request.ContentLength > MaxBytes)
         {
-            context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
-            await problems.WriteAsync(new ProblemDetailsContext
-            {
-                HttpContext = context,
-                ProblemDetails =
-                {
-                    Status = StatusCodes.Status413PayloadTooLarge,
-                    Title = "Request body too large",
-                    Detail = $"Request bodies are limited to {MaxBytes / 1024} KiB.",
-                    Extensions = { ["code"] = ProblemCodes.ValidationFailed },
-                },
-            }).ConfigureAwait(false);
+            await problems.WriteProblemAsync(context, StatusCodes.Status413PayloadTooLarge, "Request body too large",
+                $"Request bodies are limited to {MaxBytes / 1024} KiB.", ProblemCodes.ValidationFailed).ConfigureAwait(false);
             return;
         }
 

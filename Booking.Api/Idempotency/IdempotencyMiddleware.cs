@@ -168,15 +168,8 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
         await context.Response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
     }
 
-    private Task WriteProblemAsync(HttpContext context, int status, string code, string detail)
-    {
-        context.Response.StatusCode = status;
-        return problems.WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = context,
-            ProblemDetails = { Status = status, Title = "Idempotency-Key conflict", Detail = detail, Extensions = { ["code"] = code } },
-        }).AsTask();
-    }
+    private Task WriteProblemAsync(HttpContext context, int status, string code, string detail) =>
+        problems.WriteProblemAsync(context, status, "Idempotency-Key conflict", detail, code);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The response to Idempotency-Key '{Key}' ({Bytes} bytes) is too large to keep; a retry runs again")]
     private partial void LogNotStored(string key, long bytes);

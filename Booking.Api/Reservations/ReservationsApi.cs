@@ -23,15 +23,7 @@ public sealed record BatchGetRequest(IReadOnlyList<Guid>? Ids);
 
 public sealed record ReservationBatch(IReadOnlyList<ReservationDto> Items, IReadOnlyList<Guid> MissingIds);
 
-public sealed class ReservationServices(BookingDbContext db, HoldEngine holds, ReservationCommitter committer, TimeProvider time, IOptions<BookingOptions> options)
-{
-    public ReservationCommitter Committer { get; } = committer;
-
-    public BookingDbContext Db { get; } = db;
-    public HoldEngine Holds { get; } = holds;
-    public TimeProvider Time { get; } = time;
-    public IOptions<BookingOptions> Options { get; } = options;
-}
+public sealed record ReservationServices(ReservationCommitter Committer, BookingDbContext Db, HoldEngine Holds, TimeProvider Time, IOptions<BookingOptions> Options);
 
 /// <summary>Reservations: made from a hold, finished by the saga, read one or many at a time, cancelled.</summary>
 public static class ReservationsApi

@@ -13,11 +13,7 @@ public sealed record SeatDto(string SeatId, string Section, SeatStatus Status);
 
 public sealed record SeatMapDto(string PerformanceId, IReadOnlyList<SectionDto> Sections, IReadOnlyList<SeatDto> Seats);
 
-public sealed class SeatServices(SeatEngine seats, SeatStateLoader loader)
-{
-    public SeatEngine Seats { get; } = seats;
-    public SeatStateLoader Loader { get; } = loader;
-}
+public sealed record SeatServices(SeatEngine Seats, SeatStateLoader Loader);
 
 /// <summary>A performance's seat map with each seat's live status (seat holds are in <c>Holds/</c>).</summary>
 public static class SeatsApi

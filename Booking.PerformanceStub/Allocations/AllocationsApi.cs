@@ -21,14 +21,7 @@ public sealed record BatchAllocationResponse(IReadOnlyList<BatchAllocationResult
 
 public sealed record AllocationDto(Guid PerformanceId, string Section, Guid ReservationId, int Seats, int Remaining);
 
-public sealed class AllocationServices(PerformanceDbContext db, SectionLock sectionLock, SectionAllocator allocator, ChaosSettings chaos, TimeProvider time)
-{
-    public SectionAllocator Allocator { get; } = allocator;
-    public PerformanceDbContext Db { get; } = db;
-    public SectionLock SectionLock { get; } = sectionLock;
-    public ChaosSettings Chaos { get; } = chaos;
-    public TimeProvider Time { get; } = time;
-}
+public sealed record AllocationServices(SectionAllocator Allocator, PerformanceDbContext Db, SectionLock SectionLock, ChaosSettings Chaos, TimeProvider Time);
 
 /// <summary>
 /// Seats of a section allocated to reservations, changed only under the section's lock and the database check
