@@ -119,8 +119,12 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
         slot.Property(s => s.Slot).HasMaxLength(32);
     }
 
+    /// <summary>How an enum value is stored: the UPPER word the API shows (statements written by hand use it too).</summary>
+    public static string Stored<TEnum>(TEnum value)
+        where TEnum : struct, Enum => value.ToString().ToUpperInvariant();
+
     private sealed class UpperEnumConverter<TEnum>() : ValueConverter<TEnum, string>(
-        value => value.ToString().ToUpperInvariant(),
+        value => Stored(value),
         value => Enum.Parse<TEnum>(value, true))
         where TEnum : struct, Enum;
 }

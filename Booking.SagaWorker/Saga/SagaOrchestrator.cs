@@ -81,7 +81,7 @@ public sealed partial class SagaOrchestrator(
                 }
             }
 
-            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            await SagaBatchCommit.SaveAsync(db, cancellationToken).ConfigureAwait(false);
         }
         catch (DbUpdateConcurrencyException)
         {

@@ -1,0 +1,168 @@
+using Booking.Core.Data;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
+using NpgsqlTypes;
+using SagaEntity = Booking.Core.Data.Saga;
+
+namespace Booking.SagaWorker.Saga;
+
+/// <summary>
+/// Commits what a batch of sagas changed as four set-based statements however many sagas it holds, instead of
+/// change tracking's statement per row: the batch's new step records and new events are inserted from arrays, its
+/// reservations and sagas updated from arrays, each row only while its xmin is still the one that was read. A row
+/// changed meanwhile (a cancel) fails the whole commit with <see cref="DbUpdateConcurrencyException"/>, as
+/// SaveChanges would. A change these statements do not write (a retried step's record, any other entity or column)
+/// commits through SaveChanges instead, so nothing tracked is ever dropped.
+/// </summary>
+public static class SagaBatchCommit
+{
+    private static readonly HashSet<string> ReservationColumns =
+        [nameof(Reservation.Status), nameof(Reservation.ConfirmedAt), nameof(Reservation.UpdatedAt), nameof(Reservation.FailureReason)];
+
+    private static readonly HashSet<string> SagaColumns =
+        [nameof(SagaEntity.State), nameof(SagaEntity.Attempts), nameof(SagaEntity.NextAttemptAt), nameof(SagaEntity.UpdatedAt)];
+
+    private const string UpdateReservations = """
+        UPDATE reservations AS r
+        SET status = v.status, confirmed_at = v.confirmed_at, updated_at = v.updated_at, failure_reason = v.failure_reason
+        FROM unnest($1, $2, $3, $4, $5, $6) AS v(id, version, status, confirmed_at, updated_at, failure_reason)
+        WHERE r.id = v.id AND r.xmin = v.version
+        """;
+
+    private const string UpdateSagas = """
+        UPDATE sagas AS s
+        SET state = v.state, attempts = v.attempts, next_attempt_at = v.next_attempt_at, updated_at = v.updated_at
+        FROM unnest($1, $2, $3, $4, $5, $6) AS v(reservation_id, version, state, attempts, next_attempt_at, updated_at)
+        WHERE s.reservation_id = v.reservation_id AND s.xmin = v.version
+        """;
+
+    private const string InsertSteps = """
+        INSERT INTO saga_steps (reservation_id, name, status, attempt, started_at, finished_at, error)
+        SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7)
+        """;
+
+    private const string InsertEvents = """
+        INSERT INTO outbox_messages (event_id, topic, message_key, payload, trace_parent, trace_state, created_at, attempts)
+        SELECT v.event_id, v.topic, v.message_key, v.payload::jsonb, v.trace_parent, v.trace_state, v.created_at, v.attempts
+        FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) AS v(event_id, topic, message_key, payload, trace_parent, trace_state, created_at, attempts)
+        """;
+
+    public static async Task SaveAsync(BookingDbContext db, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        if (Collect(db.ChangeTracker) is not { } changes)
+        {
+            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)transaction.GetDbTransaction());
+        var reservations = Add(batch, changes.Reservations.Count > 0 ? UpdateReservations : null,
+            Values(changes.Reservations, r => r.Id),
+            Versions(changes.Reservations, r => r.Version),
+            Values(changes.Reservations, r => BookingDbContext.Stored(r.Status)),
+            Values(changes.Reservations, r => r.ConfirmedAt),
+            Values(changes.Reservations, r => r.UpdatedAt),
+            Values(changes.Reservations, r => r.FailureReason));
+        var sagas = Add(batch, changes.Sagas.Count > 0 ? UpdateSagas : null,
+            Values(changes.Sagas, s => s.ReservationId),
+            Versions(changes.Sagas, s => s.Version),
+            Values(changes.Sagas, s => BookingDbContext.Stored(s.State)),
+            Values(changes.Sagas, s => s.Attempts),
+            Values(changes.Sagas, s => s.NextAttemptAt),
+            Values(changes.Sagas, s => s.UpdatedAt));
+        Add(batch, changes.Steps.Count > 0 ? InsertSteps : null,
+            Values(changes.Steps, s => s.ReservationId),
+            Values(changes.Steps, s => s.Name),
+            Values(changes.Steps, s => BookingDbContext.Stored(s.Status)),
+            Values(changes.Steps, s => s.Attempt),
+            Values(changes.Steps, s => s.StartedAt),
+            Values(changes.Steps, s => s.FinishedAt),
+            Values(changes.Steps, s => s.Error));
+        Add(batch, changes.Events.Count > 0 ? InsertEvents : null,
+            Values(changes.Events, m => m.EventId),
+            Values(changes.Events, m => m.Topic),
+            Values(changes.Events, m => m.MessageKey),
+            Values(changes.Events, m => m.Payload),
+            Values(changes.Events, m => m.TraceParent),
+            Values(changes.Events, m => m.TraceState),
+            Values(changes.Events, m => m.CreatedAt),
+            Values(changes.Events, m => m.Attempts));
+        if (batch.BatchCommands.Count == 0)
+        {
+            return;
+        }
+
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        if (reservations?.RecordsAffected < changes.Reservations.Count || sagas?.RecordsAffected < changes.Sagas.Count)
+        {
+            // The transaction rolls back when it is disposed uncommitted.
+            throw new DbUpdateConcurrencyException("A reservation or saga of the batch changed after it was read.");
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        db.ChangeTracker.AcceptAllChanges();
+    }
+
+    private sealed record Changes(List<Reservation> Reservations, List<SagaEntity> Sagas, List<SagaStep> Steps, List<OutboxMessage> Events);
+
+    /// <summary>The batch's changes by kind; null when any of them is one the set-based statements do not write.</summary>
+    private static Changes? Collect(ChangeTracker tracker)
+    {
+        var changes = new Changes([], [], [], []);
+        foreach (var entry in tracker.Entries())
+        {
+            var known = (entry.Entity, entry.State) switch
+            {
+                (_, EntityState.Unchanged) => true,
+                (Reservation reservation, EntityState.Modified) when OnlyModified(entry, ReservationColumns) => Collected(changes.Reservations, reservation),
+                (SagaEntity saga, EntityState.Modified) when OnlyModified(entry, SagaColumns) => Collected(changes.Sagas, saga),
+                (SagaStep step, EntityState.Added) => Collected(changes.Steps, step),
+                (OutboxMessage message, EntityState.Added) => Collected(changes.Events, message),
+                _ => false,
+            };
+            if (!known)
+            {
+                return null;
+            }
+        }
+
+        // Identities follow the order rows are inserted: a saga's steps keep the order they ran in.
+        return changes with { Steps = [.. changes.Steps.OrderBy(s => s.StartedAt)] };
+    }
+
+    private static bool Collected<T>(List<T> list, T item)
+    {
+        list.Add(item);
+        return true;
+    }
+
+    private static bool OnlyModified(EntityEntry entry, HashSet<string> columns) =>
+        entry.Properties.All(p => !p.IsModified || columns.Contains(p.Metadata.Name));
+
+    private static T[] Values<TRow, T>(List<TRow> rows, Func<TRow, T> value) => [.. rows.Select(value)];
+
+    /// <summary>xmin values, sent as PostgreSQL's <c>xid</c> so they compare with the column.</summary>
+    private static NpgsqlParameter Versions<TRow>(List<TRow> rows, Func<TRow, uint> version) =>
+        new() { Value = Values(rows, version), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Xid };
+
+    private static NpgsqlBatchCommand? Add(NpgsqlBatch batch, string? sql, params object[] values)
+    {
+        if (sql is null)
+        {
+            return null;
+        }
+
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var value in values)
+        {
+            command.Parameters.Add(value as NpgsqlParameter ?? new NpgsqlParameter { Value = value });
+        }
+
+        batch.BatchCommands.Add(command);
+        return command;
+    }
+}
