@@ -152,18 +152,23 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
         var (results, added) = Decide(performanceId, section, batch, known, row.Remaining, time.GetUtcNow());
         if (added.Count > 0)
         {
+            // One statement: the section gives up the seats and the allocations are inserted from arrays, or neither.
             var total = added.Sum(a => a.Seats);
-            var changed = await db.Sections
-                .Where(s => s.PerformanceId == performanceId && s.Code == section && s.Remaining >= total)
-                .ExecuteUpdateAsync(setters => setters.SetProperty(s => s.Remaining, s => s.Remaining - total))
-                .ConfigureAwait(false);
-            if (changed == 0)
+            var now = added[0].CreatedAt;
+            var inserted = await db.Database.ExecuteSqlAsync($"""
+                WITH taken AS (
+                    UPDATE sections SET remaining = remaining - {total}
+                    WHERE performance_id = {performanceId} AND code = {section} AND remaining >= {total}
+                    RETURNING 1)
+                INSERT INTO allocations (performance_id, section_code, reservation_id, seats, state, created_at, updated_at)
+                SELECT {performanceId}, {section}, v.reservation_id, v.seats, {PerformanceDbContext.Stored(AllocationState.Allocated)}, {now}, {now}
+                FROM unnest({added.Select(a => a.ReservationId).ToArray()}, {added.Select(a => a.Seats).ToArray()}) AS v(reservation_id, seats)
+                WHERE EXISTS (SELECT 1 FROM taken)
+                """).ConfigureAwait(false);
+            if (inserted != added.Count)
             {
                 throw new InvalidOperationException($"Section {section} of {performanceId} had fewer than {total} seats left under its lock.");
             }
-
-            db.Allocations.AddRange(added);
-            await db.SaveChangesAsync().ConfigureAwait(false);
         }
 
         await transaction.CommitAsync().ConfigureAwait(false);

@@ -72,7 +72,10 @@ public sealed class PerformanceDbContext(DbContextOptions<PerformanceDbContext> 
             allocation.ToTable("allocations");
             allocation.HasKey(a => new { a.PerformanceId, a.SectionCode, a.ReservationId });
             allocation.Property(a => a.SectionCode).HasMaxLength(8);
-            allocation.Property(a => a.State).HasConversion(v => v.ToString().ToUpperInvariant(), v => Enum.Parse<AllocationState>(v, true)).HasMaxLength(16);
+            allocation.Property(a => a.State).HasConversion(v => Stored(v), v => Enum.Parse<AllocationState>(v, true)).HasMaxLength(16);
         });
     }
+
+    /// <summary>How an allocation's state is stored: its UPPER name (statements written by hand use it too).</summary>
+    public static string Stored(AllocationState state) => state.ToString().ToUpperInvariant();
 }
