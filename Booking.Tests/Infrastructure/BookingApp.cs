@@ -115,6 +115,41 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
     public BookingDbContext NewDbContext() => new(
         new DbContextOptionsBuilder<BookingDbContext>().UseNpgsql(BookingDb).UseSnakeCaseNamingConvention().Options);
 
+    /// <summary>
+    /// A PENDING performance reservation of <paramref name="holdId"/> with its saga (and <paramref name="steps"/>), written
+    /// straight to PostgreSQL as the API writes it but without a requested event, and due only in an hour: nothing but
+    /// the test runs its saga.
+    /// </summary>
+    public async Task<Guid> AddPendingReservationAsync(string performanceId, IReadOnlyList<string> seatIds, Guid holdId, List<SagaStep>? steps = null)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var reservation = new Reservation
+        {
+            Id = Guid.CreateVersion7(now),
+            UserId = "alice",
+            Domain = Booking.Core.Holds.BookingDomain.Performance,
+            ResourceId = performanceId,
+            SeatIds = [.. seatIds],
+            HoldId = holdId,
+            Status = ReservationStatus.Pending,
+            CreatedAt = now,
+            UpdatedAt = now,
+            Saga = new Booking.Core.Data.Saga
+            {
+                State = SagaState.Started,
+                CreatedAt = now,
+                UpdatedAt = now,
+                NextAttemptAt = now.AddHours(1),
+                DeadlineAt = now.AddMinutes(5),
+                Steps = steps ?? [],
+            },
+        };
+        await using var db = NewDbContext();
+        db.Reservations.Add(reservation);
+        await db.SaveChangesAsync();
+        return reservation.Id;
+    }
+
     public T Service<T>() where T : notnull => _api.Services.GetRequiredService<T>();
 
     public T StubService<T>() where T : notnull => _stub.Services.GetRequiredService<T>();

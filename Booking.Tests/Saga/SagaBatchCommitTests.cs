@@ -1,8 +1,6 @@
-using Booking.Core.Holds;
 using Booking.Core.Outbox;
 using Booking.SagaWorker.Saga;
 using Microsoft.EntityFrameworkCore.Diagnostics;
-using SagaEntity = Booking.Core.Data.Saga;
 
 namespace Booking.Tests.Saga;
 
@@ -147,34 +145,7 @@ public sealed class SagaBatchCommitTests(BookingApp app) : IClassFixture<Booking
         }
     }
 
-    /// <summary>A PENDING reservation with its saga, as the API writes it.</summary>
-    private async Task<Guid> AddReservationAsync(bool withFailedStep = false)
-    {
-        var now = DateTimeOffset.UtcNow;
-        var reservation = new Reservation
-        {
-            Id = Guid.CreateVersion7(now),
-            UserId = "alice",
-            Domain = BookingDomain.Performance,
-            ResourceId = Guid.NewGuid().ToString(),
-            SeatIds = ["A-1-1"],
-            HoldId = Guid.NewGuid(),
-            Status = ReservationStatus.Pending,
-            CreatedAt = now,
-            UpdatedAt = now,
-            Saga = new SagaEntity
-            {
-                State = SagaState.Started,
-                CreatedAt = now,
-                UpdatedAt = now,
-                NextAttemptAt = now.AddHours(1),
-                DeadlineAt = now.AddMinutes(5),
-                Steps = withFailedStep ? [Step("ConfirmHold", SagaStepStatus.Failed, now, "RedisTimeoutException: timed out")] : [],
-            },
-        };
-        await using var db = app.NewDbContext();
-        db.Reservations.Add(reservation);
-        await db.SaveChangesAsync();
-        return reservation.Id;
-    }
+    private Task<Guid> AddReservationAsync(bool withFailedStep = false) =>
+        app.AddPendingReservationAsync(Guid.NewGuid().ToString(), ["A-1-1"], Guid.NewGuid(),
+            withFailedStep ? [Step("ConfirmHold", SagaStepStatus.Failed, DateTimeOffset.UtcNow, "RedisTimeoutException: timed out")] : null);
 }

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Booking.Core.Holds;
 using Booking.Core.Outbox;
 using Booking.SagaWorker.Saga;
 using Microsoft.Extensions.Hosting;
@@ -115,33 +114,6 @@ public sealed class SagaBatchTests(SagaApp app) : IClassFixture<SagaApp>
         Assert.Equal("A", (string?)await app.Redis.HashGetAsync($"perf:{{{performance}}}:seats", "C-1-2"));
     }
 
-    /// <summary>A PENDING reservation of the hold with its saga, as the API writes it, minus the requested event.</summary>
-    private async Task<Guid> AddReservationAsync(Booking.Api.Holds.SeatHoldDto hold, string performance)
-    {
-        var now = DateTimeOffset.UtcNow;
-        var reservation = new Reservation
-        {
-            Id = Guid.CreateVersion7(now),
-            UserId = "alice",
-            Domain = BookingDomain.Performance,
-            ResourceId = performance,
-            SeatIds = [.. hold.SeatIds],
-            HoldId = hold.HoldId,
-            Status = ReservationStatus.Pending,
-            CreatedAt = now,
-            UpdatedAt = now,
-            Saga = new Booking.Core.Data.Saga
-            {
-                State = SagaState.Started,
-                CreatedAt = now,
-                UpdatedAt = now,
-                NextAttemptAt = now.AddHours(1),
-                DeadlineAt = now.AddMinutes(5),
-            },
-        };
-        await using var db = app.NewDbContext();
-        db.Reservations.Add(reservation);
-        await db.SaveChangesAsync();
-        return reservation.Id;
-    }
+    private Task<Guid> AddReservationAsync(Booking.Api.Holds.SeatHoldDto hold, string performance) =>
+        app.AddPendingReservationAsync(performance, hold.SeatIds, hold.HoldId);
 }
