@@ -149,12 +149,12 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
             .ToDictionaryAsync(a => a.ReservationId)
             .ConfigureAwait(false);
 
-        var (results, added) = Decide(performanceId, section, batch, known, row.Remaining, time.GetUtcNow());
+        var now = time.GetUtcNow();
+        var (results, added) = Decide(performanceId, section, batch, known, row.Remaining, now);
         if (added.Count > 0)
         {
             // One statement: the section gives up the seats and the allocations are inserted from arrays, or neither.
             var total = added.Sum(a => a.Seats);
-            var now = added[0].CreatedAt;
             var inserted = await db.Database.ExecuteSqlAsync($"""
                 WITH taken AS (
                     UPDATE sections SET remaining = remaining - {total}
