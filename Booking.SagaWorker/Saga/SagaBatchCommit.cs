@@ -58,23 +58,28 @@ public static class SagaBatchCommit
             return;
         }
 
+        if (changes is { Reservations: [], Sagas: [], Steps: [], Events: [] })
+        {
+            return;
+        }
+
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using var batch = new NpgsqlBatch((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)transaction.GetDbTransaction());
-        var reservations = Add(batch, changes.Reservations.Count > 0 ? UpdateReservations : null,
+        var reservations = Add(batch, UpdateReservations, changes.Reservations,
             Values(changes.Reservations, r => r.Id),
             Versions(changes.Reservations, r => r.Version),
             Values(changes.Reservations, r => BookingDbContext.Stored(r.Status)),
             Values(changes.Reservations, r => r.ConfirmedAt),
             Values(changes.Reservations, r => r.UpdatedAt),
             Values(changes.Reservations, r => r.FailureReason));
-        var sagas = Add(batch, changes.Sagas.Count > 0 ? UpdateSagas : null,
+        var sagas = Add(batch, UpdateSagas, changes.Sagas,
             Values(changes.Sagas, s => s.ReservationId),
             Versions(changes.Sagas, s => s.Version),
             Values(changes.Sagas, s => BookingDbContext.Stored(s.State)),
             Values(changes.Sagas, s => s.Attempts),
             Values(changes.Sagas, s => s.NextAttemptAt),
             Values(changes.Sagas, s => s.UpdatedAt));
-        Add(batch, changes.Steps.Count > 0 ? InsertSteps : null,
+        Add(batch, InsertSteps, changes.Steps,
             Values(changes.Steps, s => s.ReservationId),
             Values(changes.Steps, s => s.Name),
             Values(changes.Steps, s => BookingDbContext.Stored(s.Status)),
@@ -82,7 +87,7 @@ public static class SagaBatchCommit
             Values(changes.Steps, s => s.StartedAt),
             Values(changes.Steps, s => s.FinishedAt),
             Values(changes.Steps, s => s.Error));
-        Add(batch, changes.Events.Count > 0 ? InsertEvents : null,
+        Add(batch, InsertEvents, changes.Events,
             Values(changes.Events, m => m.EventId),
             Values(changes.Events, m => m.Topic),
             Values(changes.Events, m => m.MessageKey),
@@ -91,11 +96,6 @@ public static class SagaBatchCommit
             Values(changes.Events, m => m.TraceState),
             Values(changes.Events, m => m.CreatedAt),
             Values(changes.Events, m => m.Attempts));
-        if (batch.BatchCommands.Count == 0)
-        {
-            return;
-        }
-
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         if (reservations?.RecordsAffected < changes.Reservations.Count || sagas?.RecordsAffected < changes.Sagas.Count)
         {
@@ -149,9 +149,10 @@ public static class SagaBatchCommit
     private static NpgsqlParameter Versions<TRow>(List<TRow> rows, Func<TRow, uint> version) =>
         new() { Value = Values(rows, version), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Xid };
 
-    private static NpgsqlBatchCommand? Add(NpgsqlBatch batch, string? sql, params object[] values)
+    /// <summary>The statement over <paramref name="rows"/>' column arrays; none when there are no rows.</summary>
+    private static NpgsqlBatchCommand? Add<TRow>(NpgsqlBatch batch, string sql, List<TRow> rows, params object[] values)
     {
-        if (sql is null)
+        if (rows.Count == 0)
         {
             return null;
         }
