@@ -1,14 +1,17 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Booking.Core.Data;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace Booking.Api.Reservations;
 
 /// <summary>
 /// Group commit of new reservations: the reservations requested while a commit runs are written together by the
-/// next one, each with its saga and requested event, so many concurrent requests cost one transaction. Each request
-/// still gets its own answer: when a batch fails (one hold's unique violation, say), its reservations are written
-/// again one at a time, so only the offender is refused. A request's reservation is committed or refused even if
+/// next one, each with its saga and requested event, in set-based statements (<see cref="ReservationInsert"/>), so
+/// many concurrent requests cost one round trip and one transaction. Each request still gets its own answer: when a
+/// batch fails (one hold's unique violation, say), its reservations are written again one at a time through change
+/// tracking, so only the offender is refused, with EF's exception as every caller expects it. A request's reservation is committed or refused even if
 /// its caller went away meanwhile, and the queue is drained before the service stops.
 /// </summary>
 public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, ILogger<ReservationCommitter> logger) : BackgroundService
@@ -51,29 +54,22 @@ public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, IL
             activity?.SetTag("booking.batch.size", batch.Count);
             try
             {
-                await SaveAsync(batch).ConfigureAwait(false);
+                await InsertAsync(batch).ConfigureAwait(false);
                 batch.ForEach(p => p.Committed.TrySetResult());
                 return;
             }
-            catch (Exception exception) when (batch.Count > 1)
+            catch (Exception exception)
             {
                 activity?.SetTag("booking.batch.outcome", "ONE_BY_ONE");
                 LogBatchFailed(exception, batch.Count);
-            }
-            catch (Exception exception)
-            {
-                batch[0].Committed.TrySetException(exception);
-                return;
             }
         }
 
         foreach (var pending in batch)
         {
-            // Written again from scratch: the failed attempt's generated ids are not to be reused.
-            pending.Requested.Id = 0;
             try
             {
-                await SaveAsync([pending]).ConfigureAwait(false);
+                await SaveAsync(pending).ConfigureAwait(false);
                 pending.Committed.TrySetResult();
             }
             catch (Exception exception)
@@ -83,16 +79,22 @@ public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, IL
         }
     }
 
-    private async Task SaveAsync(IEnumerable<Pending> batch)
+    private async Task InsertAsync(List<Pending> batch)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BookingDbContext>();
-        foreach (var pending in batch)
-        {
-            db.Reservations.Add(pending.Reservation);
-            db.OutboxMessages.Add(pending.Requested);
-        }
+        await db.Database.OpenConnectionAsync().ConfigureAwait(false);
+        await ReservationInsert.InsertAsync((NpgsqlConnection)db.Database.GetDbConnection(),
+            [.. batch.Select(p => p.Reservation)], [.. batch.Select(p => p.Requested)], CancellationToken.None).ConfigureAwait(false);
+    }
 
+    /// <summary>One reservation through change tracking, so a refusal arrives as EF's <see cref="DbUpdateException"/> for the caller to answer.</summary>
+    private async Task SaveAsync(Pending pending)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<BookingDbContext>();
+        db.Reservations.Add(pending.Reservation);
+        db.OutboxMessages.Add(pending.Requested);
         await db.SaveChangesAsync().ConfigureAwait(false);
     }
 

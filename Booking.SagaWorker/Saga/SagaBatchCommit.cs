@@ -1,9 +1,10 @@
 using Booking.Core.Data;
+using Booking.Core.Outbox;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
-using NpgsqlTypes;
+using static Booking.Core.Data.ColumnBatch;
 using SagaEntity = Booking.Core.Data.Saga;
 
 namespace Booking.SagaWorker.Saga;
@@ -43,12 +44,6 @@ public static class SagaBatchCommit
         SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7)
         """;
 
-    private const string InsertEvents = """
-        INSERT INTO outbox_messages (event_id, topic, message_key, payload, trace_parent, trace_state, created_at, attempts)
-        SELECT v.event_id, v.topic, v.message_key, v.payload::jsonb, v.trace_parent, v.trace_state, v.created_at, v.attempts
-        FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) AS v(event_id, topic, message_key, payload, trace_parent, trace_state, created_at, attempts)
-        """;
-
     public static async Task SaveAsync(BookingDbContext db, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(db);
@@ -64,22 +59,22 @@ public static class SagaBatchCommit
         }
 
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using var batch = new NpgsqlBatch((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)transaction.GetDbTransaction());
-        var reservations = Add(batch, UpdateReservations, changes.Reservations,
+        await using var batch = new ColumnBatch((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)transaction.GetDbTransaction());
+        var reservations = batch.Add(UpdateReservations, changes.Reservations,
             Values(changes.Reservations, r => r.Id),
             Versions(changes.Reservations, r => r.Version),
             Values(changes.Reservations, r => BookingDbContext.Stored(r.Status)),
             Values(changes.Reservations, r => r.ConfirmedAt),
             Values(changes.Reservations, r => r.UpdatedAt),
             Values(changes.Reservations, r => r.FailureReason));
-        var sagas = Add(batch, UpdateSagas, changes.Sagas,
+        var sagas = batch.Add(UpdateSagas, changes.Sagas,
             Values(changes.Sagas, s => s.ReservationId),
             Versions(changes.Sagas, s => s.Version),
             Values(changes.Sagas, s => BookingDbContext.Stored(s.State)),
             Values(changes.Sagas, s => s.Attempts),
             Values(changes.Sagas, s => s.NextAttemptAt),
             Values(changes.Sagas, s => s.UpdatedAt));
-        Add(batch, InsertSteps, changes.Steps,
+        batch.Add(InsertSteps, changes.Steps,
             Values(changes.Steps, s => s.ReservationId),
             Values(changes.Steps, s => s.Name),
             Values(changes.Steps, s => BookingDbContext.Stored(s.Status)),
@@ -87,16 +82,8 @@ public static class SagaBatchCommit
             Values(changes.Steps, s => s.StartedAt),
             Values(changes.Steps, s => s.FinishedAt),
             Values(changes.Steps, s => s.Error));
-        Add(batch, InsertEvents, changes.Events,
-            Values(changes.Events, m => m.EventId),
-            Values(changes.Events, m => m.Topic),
-            Values(changes.Events, m => m.MessageKey),
-            Values(changes.Events, m => m.Payload),
-            Values(changes.Events, m => m.TraceParent),
-            Values(changes.Events, m => m.TraceState),
-            Values(changes.Events, m => m.CreatedAt),
-            Values(changes.Events, m => m.Attempts));
-        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        OutboxWriter.AddAll(batch, changes.Events);
+        await batch.ExecuteAsync(cancellationToken).ConfigureAwait(false);
         if (reservations?.RecordsAffected < changes.Reservations.Count || sagas?.RecordsAffected < changes.Sagas.Count)
         {
             // The transaction rolls back when it is disposed uncommitted.
@@ -142,28 +129,4 @@ public static class SagaBatchCommit
 
     private static bool OnlyModified(EntityEntry entry, HashSet<string> columns) =>
         entry.Properties.All(p => !p.IsModified || columns.Contains(p.Metadata.Name));
-
-    private static T[] Values<TRow, T>(List<TRow> rows, Func<TRow, T> value) => [.. rows.Select(value)];
-
-    /// <summary>xmin values, sent as PostgreSQL's <c>xid</c> so they compare with the column.</summary>
-    private static NpgsqlParameter Versions<TRow>(List<TRow> rows, Func<TRow, uint> version) =>
-        new() { Value = Values(rows, version), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Xid };
-
-    /// <summary>The statement over <paramref name="rows"/>' column arrays; none when there are no rows.</summary>
-    private static NpgsqlBatchCommand? Add<TRow>(NpgsqlBatch batch, string sql, List<TRow> rows, params object[] values)
-    {
-        if (rows.Count == 0)
-        {
-            return null;
-        }
-
-        var command = new NpgsqlBatchCommand(sql);
-        foreach (var value in values)
-        {
-            command.Parameters.Add(value as NpgsqlParameter ?? new NpgsqlParameter { Value = value });
-        }
-
-        batch.BatchCommands.Add(command);
-        return command;
-    }
 }

@@ -4,6 +4,7 @@ using Booking.Api.Http;
 using Booking.Api.Reservations;
 using Booking.Core.Holds;
 using Booking.Core.Outbox;
+using Booking.Core.Reservations;
 using Npgsql;
 
 namespace Booking.Tests.Reservations;
@@ -58,9 +59,70 @@ public sealed class GroupCommitTests(BookingApp app) : IClassFixture<BookingApp>
         clients.ForEach(c => c.Dispose());
     }
 
+    [Fact]
+    public async Task A_batch_written_by_set_based_statements_reads_back_through_ef_as_it_was_built()
+    {
+        using var recorder = new SpanRecorder(typeof(ReservationCommitter).Assembly.GetName().Name!);
+        using var caller = new Activity("set-based-test").Start();
+        var committer = app.Service<ReservationCommitter>();
+        var performance = $"set-{Guid.NewGuid():N}";
+        var built = Enumerable.Range(1, 10).Select(i =>
+        {
+            var reservation = NewReservation(performance, Guid.NewGuid());
+            reservation.Domain = BookingDomain.Performance;
+            reservation.Slot = null;
+            reservation.SeatIds = [$"A-{i}-1", $"A-{i}-2"];
+            reservation.Quantity = 2;
+            reservation.Contact = i % 2 == 0 ? new ContactInfo { Name = $"Zoë {i}", Email = "zoe@example.com" } : null;
+            reservation.Saga!.TraceParent = $"00-{Guid.NewGuid():N}-{i:x16}-01";
+            reservation.Details = [new ReservationDetail
+            {
+                Id = Guid.CreateVersion7(),
+                ReservationId = reservation.Id,
+                Type = "SEAT_HOLDER",
+                Data = System.Text.Json.JsonDocument.Parse($$"""{"seatId":"A-{{i}}-1","name":"Guest {{i}}"}"""),
+                CreatedAt = reservation.CreatedAt,
+                UpdatedAt = reservation.CreatedAt,
+            }];
+            return reservation;
+        }).ToList();
+
+        await Task.WhenAll(built.Select(r => committer.CommitAsync(r, OutboxWriter.Create(BookingTopics.Requested, r, r.CreatedAt))));
+
+        // Every batch of these went through the set-based statements: none fell back to change tracking.
+        var commits = recorder.Named("commit_reservations")
+            .Where(span => span.TraceId == caller.TraceId || span.Links.Any(link => link.Context.TraceId == caller.TraceId)).ToList();
+        Assert.NotEmpty(commits);
+        Assert.All(commits, span => Assert.Null(span.GetTagItem("booking.batch.outcome")));
+        await using var db = app.NewDbContext();
+        var stored = await db.Reservations.AsNoTracking().Include(r => r.Saga).Include(r => r.Details)
+            .Where(r => r.ResourceId == performance).ToDictionaryAsync(r => r.Id);
+        Assert.Equal(built.Count, stored.Count);
+        foreach (var expected in built)
+        {
+            var actual = stored[expected.Id];
+            Assert.Equivalent(ReservationDto.From(expected) with { Details = [] }, ReservationDto.From(actual) with { Details = [] }, strict: true);
+            var (expectedDetail, actualDetail) = (Assert.Single(expected.Details), Assert.Single(actual.Details));
+            Assert.Equal((expectedDetail.Id, expectedDetail.Type, expectedDetail.CreatedAt), (actualDetail.Id, actualDetail.Type, actualDetail.CreatedAt));
+            Assert.True(System.Text.Json.JsonElement.DeepEquals(expectedDetail.Data.RootElement, actualDetail.Data.RootElement));
+            Assert.Equal((expected.UserId, expected.HoldId, expected.CreatedAt), (actual.UserId, actual.HoldId, actual.CreatedAt));
+            Assert.Equal((SagaState.Started, expected.Saga!.NextAttemptAt, expected.Saga.DeadlineAt, expected.Saga.TraceParent),
+                (actual.Saga!.State, actual.Saga.NextAttemptAt, actual.Saga.DeadlineAt, actual.Saga.TraceParent));
+        }
+
+        // The seat guard followed the inserts, and each reservation's requested event is queued.
+        var seats = await db.ReservationSeats.AsNoTracking().Where(s => s.ResourceId == performance).ToListAsync();
+        Assert.Equal(built.SelectMany(r => r.SeatIds.Select(seat => (seat, r.Id))).Order(), seats.Select(s => (s.SeatId, s.ReservationId)).Order());
+        var keys = built.Select(r => r.Id.ToString("D")).ToList();
+        var events = await db.OutboxMessages.AsNoTracking().Where(m => keys.Contains(m.MessageKey)).ToListAsync();
+        Assert.Equal(keys.Order(), events.Select(m => m.MessageKey).Order());
+        Assert.All(events, m => Assert.Equal(BookingTopics.Requested, m.Topic));
+    }
+
     private static Reservation NewReservation(string resource, Guid holdId)
     {
-        var now = DateTimeOffset.UtcNow;
+        // Whole milliseconds, so times compare equal after PostgreSQL's microseconds.
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         return new Reservation
         {
             Id = Guid.CreateVersion7(now),
