@@ -153,10 +153,9 @@ public static class DetailsApi
     public static async Task<Results<Ok<DetailBatch>, ValidationProblem>> BatchGetDetailsAsync(
         BatchGetRequest request, HttpContext httpContext, BookingDbContext db, CancellationToken cancellationToken)
     {
-        var ids = request.Ids?.Distinct().ToList() ?? [];
-        if (ids.Count is 0 or > ReservationsApi.MaxBatch)
+        if (request.Validate("detail", out var ids) is { } invalid)
         {
-            return Problems.Validation("ids", $"Give 1 to {ReservationsApi.MaxBatch} detail ids.");
+            return invalid;
         }
 
         var userId = httpContext.GetUserId();
@@ -164,10 +163,8 @@ public static class DetailsApi
             .Where(d => ids.Contains(d.Id) && db.Reservations.Any(r => r.Id == d.ReservationId && r.UserId == userId))
             .ToListAsync(cancellationToken)
             .ConfigureAwait(false);
-        var byId = found.ToDictionary(d => d.Id);
-        return TypedResults.Ok(new DetailBatch(
-            ids.Where(byId.ContainsKey).Select(detailId => DetailDto.From(byId[detailId])).ToList(),
-            ids.Where(detailId => !byId.ContainsKey(detailId)).ToList()));
+        var (items, missingIds) = BatchGetRequest.InAskedOrder(ids, found, d => d.Id, DetailDto.From);
+        return TypedResults.Ok(new DetailBatch(items, missingIds));
     }
 
     private static Task<Reservation?> FindOwnAsync(BookingDbContext db, Guid id, string userId, CancellationToken cancellationToken, bool tracking = false)

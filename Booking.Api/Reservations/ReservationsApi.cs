@@ -19,7 +19,6 @@ public sealed record CreateReservationRequest(Guid? HoldId, IReadOnlyList<Detail
 
 public sealed record ReservationPage(IReadOnlyList<ReservationDto> Items, string? NextCursor);
 
-public sealed record BatchGetRequest(IReadOnlyList<Guid>? Ids);
 
 public sealed record ReservationBatch(IReadOnlyList<ReservationDto> Items, IReadOnlyList<Guid> MissingIds);
 
@@ -29,7 +28,6 @@ public sealed record ReservationServices(ReservationCommitter Committer, Booking
 public static class ReservationsApi
 {
     public const int MaxDetailsPerReservation = 50;
-    public const int MaxBatch = 100;
     public const int MaxPageSize = 200;
     public const int DefaultPageSize = 50;
 
@@ -215,10 +213,9 @@ public static class ReservationsApi
     public static async Task<Results<Ok<ReservationBatch>, ValidationProblem>> BatchGetReservationsAsync(
         BatchGetRequest request, HttpContext httpContext, BookingDbContext db, CancellationToken cancellationToken)
     {
-        var ids = request.Ids?.Distinct().ToList() ?? [];
-        if (ids.Count is 0 or > MaxBatch)
+        if (request.Validate("reservation", out var ids) is { } invalid)
         {
-            return Problems.Validation("ids", $"Give 1 to {MaxBatch} reservation ids.");
+            return invalid;
         }
 
         var userId = httpContext.GetUserId();
@@ -226,10 +223,8 @@ public static class ReservationsApi
             .Where(r => ids.Contains(r.Id) && r.UserId == userId)
             .ToListAsync(cancellationToken)
             .ConfigureAwait(false);
-        var byId = found.ToDictionary(r => r.Id);
-        return TypedResults.Ok(new ReservationBatch(
-            ids.Where(byId.ContainsKey).Select(id => ReservationDto.From(byId[id])).ToList(),
-            ids.Where(id => !byId.ContainsKey(id)).ToList()));
+        var (items, missingIds) = BatchGetRequest.InAskedOrder(ids, found, r => r.Id, ReservationDto.From);
+        return TypedResults.Ok(new ReservationBatch(items, missingIds));
     }
 
     public static async Task<Results<Accepted<ReservationDto>, ProblemHttpResult>> CancelReservationAsync(
