@@ -23,6 +23,14 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
     /// <summary>This process: the load itself and the Aspire host of the run; shown, not counted as the system's.</summary>
     private const string LoadToolGroup = "load-tool";
 
+    /// <summary>
+    /// The Kafka mock cluster: part of the system, but it runs inside the Aspire host, so inside this process, on a
+    /// thread of its own that librdkafka names <see cref="KafkaMockThread"/>; its time is moved out of the load tool's.
+    /// </summary>
+    private const string KafkaGroup = "kafka";
+
+    private const string KafkaMockThread = "rdk:mock";
+
     /// <summary>Process groups by a marker in their command line, first match wins.</summary>
     private static readonly (string Group, string Marker)[] Groups =
     [
@@ -91,17 +99,18 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
 
             try
             {
-                var group = pid == self ? LoadToolGroup : GroupOf(File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' '), directory);
-                if (group is null)
+                if (pid == self)
                 {
+                    var kafka = Directory.EnumerateDirectories(Path.Combine(directory, "task")).Sum(KafkaMockSeconds);
+                    totals[KafkaGroup] = kafka;
+                    totals[LoadToolGroup] = CpuSeconds(Path.Combine(directory, "stat")) - kafka;
                     continue;
                 }
 
-                // /proc/<pid>/stat: fields 14 and 15 (utime, stime) come after the ')' that ends the command name.
-                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                var seconds = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
-                totals[group] = totals.GetValueOrDefault(group) + seconds;
+                if (GroupOf(File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' '), directory) is { } group)
+                {
+                    totals[group] = totals.GetValueOrDefault(group) + CpuSeconds(Path.Combine(directory, "stat"));
+                }
             }
             catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or FormatException)
             {
@@ -110,6 +119,27 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
         }
 
         return totals;
+    }
+
+    /// <summary>A thread's CPU seconds if it is the Kafka mock cluster's, else none (also when it ended while being read).</summary>
+    private static double KafkaMockSeconds(string task)
+    {
+        try
+        {
+            return File.ReadAllText(Path.Combine(task, "comm")).StartsWith(KafkaMockThread, StringComparison.Ordinal) ? CpuSeconds(Path.Combine(task, "stat")) : 0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>User + system seconds from a process's or thread's <c>stat</c>: fields 14 and 15, after the ')' that ends its name.</summary>
+    private static double CpuSeconds(string statPath)
+    {
+        var stat = File.ReadAllText(statPath);
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
     }
 
     private static string? GroupOf(string commandLine, string directory)

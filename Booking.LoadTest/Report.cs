@@ -48,7 +48,7 @@ public static class Report
         }
 
         text.AppendLine();
-        text.AppendLine("What each successful operation (a hold; a booking completed with its event seen on Kafka) cost the whole system in the phase (PostgreSQL: every transaction, read-only ones too; Redis: every command, those inside Lua scripts too; CPU: user + system time of every process of the system, the load tool shown apart):");
+        text.AppendLine("What each successful operation (a hold; a booking completed with its event seen on Kafka) cost the whole system in the phase (PostgreSQL: every transaction, read-only ones too; Redis: every command, those inside Lua scripts too; CPU: user + system time of every process of the system, the Kafka mock broker (a thread of the Aspire host inside the load tool) counted as the system's, the rest of the load tool shown apart):");
         text.AppendLine();
         text.AppendLine("| phase | PostgreSQL commits / op | by database | Redis commands / op | CPU ms / op (system) | CPU ms / op by process |");
         text.AppendLine("|---|---:|---|---:|---:|---|");
