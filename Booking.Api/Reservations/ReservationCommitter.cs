@@ -11,8 +11,9 @@ namespace Booking.Api.Reservations;
 /// next one, each with its saga and requested event, in set-based statements (<see cref="ReservationInsert"/>), so
 /// many concurrent requests cost one round trip and one transaction. Each request still gets its own answer: when a
 /// batch fails (one hold's unique violation, say), its reservations are written again one at a time through change
-/// tracking, so only the offender is refused, with EF's exception as every caller expects it. A request's reservation is committed or refused even if
-/// its caller went away meanwhile, and the queue is drained before the service stops.
+/// tracking, so only the offender is refused, with EF's exception as every caller expects it. A request's
+/// reservation is committed or refused even if its caller went away meanwhile, and the queue is drained before the
+/// service stops.
 /// </summary>
 public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, ILogger<ReservationCommitter> logger) : BackgroundService
 {
