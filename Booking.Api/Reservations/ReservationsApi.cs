@@ -19,7 +19,6 @@ public sealed record CreateReservationRequest(Guid? HoldId, IReadOnlyList<Detail
 
 public sealed record ReservationPage(IReadOnlyList<ReservationDto> Items, string? NextCursor);
 
-
 public sealed record ReservationBatch(IReadOnlyList<ReservationDto> Items, IReadOnlyList<Guid> MissingIds);
 
 public sealed record ReservationServices(ReservationCommitter Committer, BookingDbContext Db, HoldEngine Holds, TimeProvider Time, IOptions<BookingOptions> Options);
