@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Booking.PerformanceStub.Allocations;
 using Microsoft.Extensions.Hosting;
 
@@ -62,6 +63,62 @@ public sealed class AllocationBatchTests(BookingApp app) : IClassFixture<Booking
         // Sent again (a saga retried): the same allocations, nothing taken twice.
         var again = (await (await service.PostAsJsonAsync("/allocations/batch", new { allocations = allocations[..2] })).Content.ReadFromJsonAsync<BatchAllocationResponse>())!.Results;
         Assert.Equal([("ALLOCATED", 3, 2), ("ALLOCATED", 2, 0)], again.Select(r => (r.Status, r.Seats, r.Remaining)));
+    }
+
+    [Fact]
+    public async Task New_allocations_that_fit_are_taken_in_one_statement_and_the_rest_are_checked_against_the_database()
+    {
+        using var recorder = new SpanRecorder("Booking.PerformanceStub");
+        var performance = Guid.Parse(await app.CreatePerformanceAsync(("A", 1, 5), ("B", 1, 2)));
+        using var service = app.StubClient(TestTokens.Bearer("booking-api", BookingAuthentication.ServiceRole));
+        var (first, second, traceId) = (Guid.NewGuid(), Guid.NewGuid(), ActivityTraceId.CreateRandom());
+        var traceParent = $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01";
+        object[] fresh =
+        [
+            new { performanceId = performance, section = "A", reservationId = first, seats = 3, traceParent },
+            new { performanceId = performance, section = "B", reservationId = second, seats = 3, traceParent },
+            new { performanceId = performance, section = "Z", reservationId = second, seats = 1, traceParent },
+        ];
+
+        var results = await PostAsync(service, fresh);
+        Assert.Equal([("ALLOCATED", 2), ("SECTION_SOLD_OUT", 2), ("NOT_FOUND", 0)], results.Select(r => (r.Status, r.Remaining)));
+        Assert.Equal(new Dictionary<string, bool> { ["A"] = false, ["B"] = true, ["Z"] = true }, await CheckedBySectionAsync(recorder, traceId, 3));
+
+        // A reservation the section already has makes the one statement fail and change nothing; the checked path
+        // answers it again. A new one that fits is still taken at once.
+        traceId = ActivityTraceId.CreateRandom();
+        traceParent = $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01";
+        object[] retried =
+        [
+            new { performanceId = performance, section = "A", reservationId = first, seats = 3, traceParent },
+            new { performanceId = performance, section = "B", reservationId = second, seats = 2, traceParent },
+        ];
+        results = await PostAsync(service, retried);
+        Assert.Equal([("ALLOCATED", 3, 2), ("ALLOCATED", 2, 0)], results.Select(r => (r.Status, r.Seats, r.Remaining)));
+        Assert.Equal(new Dictionary<string, bool> { ["A"] = true, ["B"] = false }, await CheckedBySectionAsync(recorder, traceId, 2));
+    }
+
+    private static async Task<IReadOnlyList<BatchAllocationResult>> PostAsync(HttpClient service, object[] allocations)
+    {
+        using var response = await service.PostAsJsonAsync("/allocations/batch", new { allocations });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<BatchAllocationResponse>())!.Results;
+    }
+
+    /// <summary>
+    /// Whether each section's batch in the trace was checked against the database, once all <paramref name="sections"/>
+    /// ended (a batch's span ends just after its callers are answered).
+    /// </summary>
+    private static async Task<Dictionary<string, bool>> CheckedBySectionAsync(SpanRecorder recorder, ActivityTraceId traceId, int sections)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (recorder.Named("allocate_batch").Count(b => b.TraceId == traceId) < sections && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        return recorder.Named("allocate_batch").Where(b => b.TraceId == traceId)
+            .ToDictionary(b => (string)b.GetTagItem("performance.section")!, b => (bool)b.GetTagItem("allocation.checked")!);
     }
 
     [Fact]
