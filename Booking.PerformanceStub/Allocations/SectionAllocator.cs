@@ -153,8 +153,27 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
         return await CheckedApplyAsync(db, performanceId, section, batch, now).ConfigureAwait(false);
     }
 
-    /// <summary>The section's remaining after taking every allocation, or null when nothing was taken.</summary>
+    /// <summary>
+    /// The one statement, or null when it took nothing because the section already has one of these reservations
+    /// (the insert failed on the key, and the update with it).
+    /// </summary>
     private static async Task<int?> TryTakeAllAsync(PerformanceDbContext db, Guid performanceId, string section, List<Allocation> added)
+    {
+        try
+        {
+            return await TakeAllAsync(db, performanceId, section, added).ConfigureAwait(false);
+        }
+        catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Takes <paramref name="added"/>'s seats from the section and inserts them, in the caller's transaction if there
+    /// is one: the section's remaining after, or null when nothing was taken.
+    /// </summary>
+    private static async Task<int?> TakeAllAsync(PerformanceDbContext db, Guid performanceId, string section, List<Allocation> added)
     {
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         await db.Database.OpenConnectionAsync().ConfigureAwait(false);
@@ -169,11 +188,6 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
             command.Parameters.Add(new NpgsqlParameter { Value = PerformanceDbContext.Stored(AllocationState.Allocated) });
             command.Parameters.Add(new NpgsqlParameter { Value = added[0].CreatedAt });
             return await command.ExecuteScalarAsync().ConfigureAwait(false) as int?;
-        }
-        catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
-        {
-            // The section already has an allocation for one of them: the statement took nothing.
-            return null;
         }
         finally
         {
@@ -201,7 +215,7 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
 
     /// <summary>
     /// The batch decided against the database, in one transaction (its reads included): the section's remaining
-    /// and the allocations it already has for these reservations, then one statement for the new ones.
+    /// and the allocations it already has for these reservations, then the same one statement for the new ones.
     /// </summary>
     private static async Task<List<AllocationResult>> CheckedApplyAsync(PerformanceDbContext db, Guid performanceId, string section, List<Pending> batch, DateTimeOffset now)
     {
@@ -219,24 +233,9 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
             .ConfigureAwait(false);
 
         var (results, added) = Decide(performanceId, section, batch, known, row.Remaining, now);
-        if (added.Count > 0)
+        if (added.Count > 0 && await TakeAllAsync(db, performanceId, section, added).ConfigureAwait(false) is null)
         {
-            // One statement: the section gives up the seats and the allocations are inserted from arrays, or neither.
-            var total = added.Sum(a => a.Seats);
-            var inserted = await db.Database.ExecuteSqlAsync($"""
-                WITH taken AS (
-                    UPDATE sections SET remaining = remaining - {total}
-                    WHERE performance_id = {performanceId} AND code = {section} AND remaining >= {total}
-                    RETURNING 1)
-                INSERT INTO allocations (performance_id, section_code, reservation_id, seats, state, created_at, updated_at)
-                SELECT {performanceId}, {section}, v.reservation_id, v.seats, {PerformanceDbContext.Stored(AllocationState.Allocated)}, {now}, {now}
-                FROM unnest({added.Select(a => a.ReservationId).ToArray()}, {added.Select(a => a.Seats).ToArray()}) AS v(reservation_id, seats)
-                WHERE EXISTS (SELECT 1 FROM taken)
-                """).ConfigureAwait(false);
-            if (inserted != added.Count)
-            {
-                throw new InvalidOperationException($"Section {section} of {performanceId} had fewer than {total} seats left under its lock.");
-            }
+            throw new InvalidOperationException($"Section {section} of {performanceId} had fewer than {added.Sum(a => a.Seats)} seats left under its lock.");
         }
 
         await transaction.CommitAsync().ConfigureAwait(false);
