@@ -119,8 +119,9 @@ public static class HoldsApi
 
     public static async Task<Results<NoContent, ProblemHttpResult>> DeleteHoldAsync(Guid holdId, HttpContext httpContext, HoldEngine holds)
     {
+        // The index says where the hold lives; the release script reads the hold itself and checks its owner again.
         var userId = httpContext.GetUserId();
-        var hold = await holds.FindAsync(holdId).ConfigureAwait(false);
+        var hold = await holds.LocateAsync(holdId).ConfigureAwait(false);
         if (hold is null || hold.UserId != userId)
         {
             return Problems.NotFound($"Hold '{holdId}'");

@@ -85,11 +85,13 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOpt
         return attempt;
     }
 
-    /// <summary>Finds a hold by id; null when it does not exist (or no longer does).</summary>
-    public async Task<HoldRecord?> FindAsync(Guid holdId)
+    /// <summary>
+    /// Where a hold lives and whose it is, from its index entry alone (one read); null when there is none. The entry
+    /// outlives the hold's record, so the hold itself may be gone: the scripts answer that.
+    /// </summary>
+    public async Task<HoldLocation?> LocateAsync(Guid holdId)
     {
-        var database = redis.GetDatabase();
-        var index = await database.HashGetAllAsync(IndexKey(holdId)).ConfigureAwait(false);
+        var index = await redis.GetDatabase().HashGetAllAsync(IndexKey(holdId)).ConfigureAwait(false);
         if (index.Length == 0)
         {
             return null;
@@ -100,8 +102,14 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOpt
             BookingDomains.Parse(fields["domain"]),
             fields["resource"],
             fields["slot"] is { Length: > 0 } slot ? slot : null);
-        return await ReadAsync(resource, holdId).ConfigureAwait(false);
+        return new HoldLocation(resource, fields["user"]);
     }
+
+    /// <summary>Finds a hold by id; null when it does not exist (or no longer does).</summary>
+    public async Task<HoldRecord?> FindAsync(Guid holdId) =>
+        await LocateAsync(holdId).ConfigureAwait(false) is { } location
+            ? await ReadAsync(location.Resource, holdId).ConfigureAwait(false)
+            : null;
 
     /// <summary>Reads a hold on a known resource; null when it does not exist.</summary>
     public async Task<HoldRecord?> ReadAsync(ResourceRef resource, Guid holdId)

@@ -18,3 +18,6 @@ public sealed record HoldRecord(
     IReadOnlyList<string> SeatIds,
     int Quantity,
     DateTimeOffset ExpiresAt);
+
+/// <summary>A hold's resource and owner, as its index entry records them.</summary>
+public sealed record HoldLocation(ResourceRef Resource, string UserId);
