@@ -48,6 +48,18 @@ public sealed class HoldsApiTests(BookingApp app) : IClassFixture<BookingApp>
     }
 
     [Fact]
+    public async Task A_hold_whose_record_is_gone_is_404_though_its_index_entry_outlives_it()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 1, 3));
+        using var client = app.Client();
+        var hold = await client.HoldSeatsAsync(performance, "A-1-1");
+        await app.Redis.KeyDeleteAsync(ResourceRef.Performance(performance).HoldKey(hold.HoldId));
+
+        Assert.True(await app.Redis.KeyExistsAsync(HoldEngine.IndexKey(hold.HoldId)));
+        await (await client.DeleteAsync($"/api/holds/{hold.HoldId}")).AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
+    }
+
+    [Fact]
     public async Task A_booked_hold_cannot_be_deleted()
     {
         var performance = await app.CreatePerformanceAsync(("A", 1, 3));
