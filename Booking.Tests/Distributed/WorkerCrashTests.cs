@@ -26,7 +26,7 @@ public sealed class WorkerCrashTests(DistributedSystem system, ITestOutputHelper
         using var stub = system.Client("performance-stub");
         var performance = await system.CreatePerformanceAsync("Crash", rows: 2);
         // Slow allocations, so that the kill lands while sagas are in their AllocateSection step.
-        (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 400 }, ct)).EnsureSuccessStatusCode();
+        (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 1500 }, ct)).EnsureSuccessStatusCode();
         try
         {
             var reservations = new List<Guid>();
@@ -42,11 +42,11 @@ public sealed class WorkerCrashTests(DistributedSystem system, ITestOutputHelper
             var performanceDb = (await app.GetConnectionStringAsync("performancedb", ct))!;
             var bookingDb = (await app.GetConnectionStringAsync("bookingdb", ct))!;
             var performanceId = Guid.Parse(performance);
-            // Kill once the first allocations reached the performance service: sagas are then between their steps.
-            await using (var stubDb = NewPerformanceDb(performanceDb))
-            {
-                await WaitUntilAsync(async () => await stubDb.Allocations.CountAsync(a => a.PerformanceId == performanceId, ct) > 0, TimeSpan.FromSeconds(30));
-            }
+            // Kill once the first seats are booked in Redis: those sagas have confirmed their holds and wait on the slow
+            // allocation call. (Waiting for the allocations themselves came too late: a batch of all twenty sagas
+            // completes a few milliseconds after the performance service commits them.)
+            await WaitUntilAsync(async () => (await http.GetFromJsonAsync<SeatMapDto>($"/api/performances/{performance}/seats?status=BOOKED", BookingJson.Options, ct))!.Seats.Count > 0,
+                TimeSpan.FromSeconds(30));
 
             var worker = WorkerProcess(app);
             worker.Kill();
