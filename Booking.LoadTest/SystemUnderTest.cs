@@ -27,6 +27,9 @@ public sealed class SystemUnderTest : IAsyncDisposable
     /// <summary>Tokens the system accepts: it was started with their signing key.</summary>
     public required LoadTokens Tokens { get; init; }
 
+    /// <summary>The Aspire dashboard's URL; null with <c>--no-dashboard</c>.</summary>
+    public string? DashboardUrl { get; init; }
+
     public static async Task<SystemUnderTest> StartAsync(LoadOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -41,6 +44,9 @@ public sealed class SystemUnderTest : IAsyncDisposable
             "--DcpPublisher:RandomizePorts=false",
             $"--Parameters:auth-signing-key={tokens.SigningKey}",
             $"ASPNETCORE_URLS={dashboard}",
+            // Both OTLP endpoints of this run's own: the gRPC one defaults to localhost:4317, where another system
+            // running at the same time (the tests' own, an F5 session) would take this one's telemetry.
+            $"ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL=http://127.0.0.1:{FreePort.Next()}",
             $"ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL=http://127.0.0.1:{FreePort.Next()}",
         ], (app, _) =>
         {
@@ -67,6 +73,7 @@ public sealed class SystemUnderTest : IAsyncDisposable
             Endpoints = services.ToDictionary(s => s, s => app.GetEndpoint(s, "http").ToString().TrimEnd('/')),
             ConnectionStrings = connectionStrings,
             Tokens = tokens,
+            DashboardUrl = options.NoDashboard ? null : dashboard,
         };
     }
 
