@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -9,16 +8,13 @@ namespace Booking.LoadTest;
 /// What a phase cost the whole system, per successful operation (a hold, or a booking completed with its event):
 /// PostgreSQL commits (<c>pg_stat_database</c>, every database), Redis commands (<c>INFO stats</c>), and CPU time
 /// per process group read from <c>/proc</c> (user + system time of every process of the system on this machine).
-/// Also how many spans the Aspire dashboard stored per operation (its telemetry API's count), which shows how much
-/// of the telemetry reached it: the services' exporters drop what it cannot take. Null without a dashboard.
 /// </summary>
 public sealed record PhaseCosts(
     double PostgresCommitsPerOp,
     IReadOnlyDictionary<string, double> PostgresCommitsPerOpByDatabase,
     double RedisCommandsPerOp,
     double CpuMsPerOp,
-    IReadOnlyDictionary<string, double> CpuMsPerOpByProcess,
-    double? DashboardSpansPerOp);
+    IReadOnlyDictionary<string, double> CpuMsPerOpByProcess);
 
 public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
 {
@@ -50,9 +46,7 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
 
     private readonly Lazy<Task<ConnectionMultiplexer>> _redis = new(() => ConnectionMultiplexer.ConnectAsync(system.ConnectionStrings["redis"] + ",allowAdmin=true"));
 
-    private readonly HttpClient _dashboard = new() { Timeout = TimeSpan.FromSeconds(30) };
-
-    public sealed record Snapshot(IReadOnlyDictionary<string, long> Commits, long RedisCommands, IReadOnlyDictionary<string, double> CpuSeconds, long? DashboardSpans);
+    public sealed record Snapshot(IReadOnlyDictionary<string, long> Commits, long RedisCommands, IReadOnlyDictionary<string, double> CpuSeconds);
 
     public async Task<Snapshot> TakeAsync()
     {
@@ -72,21 +66,7 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
         var redis = await _redis.Value.ConfigureAwait(false);
         var info = await redis.GetServer(redis.GetEndPoints()[0]).InfoAsync("stats").ConfigureAwait(false);
         var redisCommands = long.Parse(info.SelectMany(g => g).First(p => p.Key == "total_commands_processed").Value, CultureInfo.InvariantCulture);
-        return new Snapshot(commits, redisCommands, CpuByGroup(), await DashboardSpansAsync().ConfigureAwait(false));
-    }
-
-    /// <summary>Spans the dashboard holds (every resource), from its telemetry API; null without a dashboard.</summary>
-    private async Task<long?> DashboardSpansAsync()
-    {
-        if (system.DashboardUrl is not { } url)
-        {
-            return null;
-        }
-
-        using var response = await _dashboard.GetAsync(new Uri($"{url}/api/telemetry/spans?limit=1")).ConfigureAwait(false);
-        response.EnsureSuccessStatusCode();
-        using var body = JsonDocument.Parse(await response.Content.ReadAsStreamAsync().ConfigureAwait(false));
-        return body.RootElement.GetProperty("totalCount").GetInt64();
+        return new Snapshot(commits, redisCommands, CpuByGroup());
     }
 
     public static PhaseCosts Between(Snapshot before, Snapshot after, long operations)
@@ -101,8 +81,7 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
             commits.Where(d => d.Value >= 0.005).OrderByDescending(d => d.Value).ToDictionary(d => d.Key, d => d.Value),
             (after.RedisCommands - before.RedisCommands) / (double)ops,
             byGroup.Where(g => g.Key != LoadToolGroup).Sum(g => g.Value),
-            byGroup.Where(g => g.Value > 0.0005).OrderByDescending(g => g.Value).ToDictionary(g => g.Key, g => g.Value),
-            after.DashboardSpans - before.DashboardSpans is { } spans ? spans / (double)ops : null);
+            byGroup.Where(g => g.Value > 0.0005).OrderByDescending(g => g.Value).ToDictionary(g => g.Key, g => g.Value));
     }
 
     /// <summary>CPU seconds used so far by every process of the system, by group (this load tool counted apart).</summary>
@@ -196,7 +175,6 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _dashboard.Dispose();
         if (_redis.IsValueCreated)
         {
             (await _redis.Value.ConfigureAwait(false)).Dispose();

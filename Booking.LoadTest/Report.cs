@@ -48,17 +48,16 @@ public static class Report
         }
 
         text.AppendLine();
-        text.AppendLine("What each successful operation (a hold; a booking completed with its event seen on Kafka) cost the whole system in the phase (PostgreSQL: every transaction, read-only ones too; Redis: every command, those inside Lua scripts too; CPU: user + system time of every process of the system, the Kafka mock broker (a thread of the Aspire host inside the load tool) counted as the system's, the rest of the load tool shown apart), and how many spans the Aspire dashboard stored per operation (a hold-and-release makes four: two requests, two Lua calls; the services' exporters drop what the dashboard cannot take):");
+        text.AppendLine("What each successful operation (a hold; a booking completed with its event seen on Kafka) cost the whole system in the phase (PostgreSQL: every transaction, read-only ones too; Redis: every command, those inside Lua scripts too; CPU: user + system time of every process of the system, the Kafka mock broker (a thread of the Aspire host inside the load tool) counted as the system's, the rest of the load tool shown apart):");
         text.AppendLine();
-        text.AppendLine("| phase | PostgreSQL commits / op | by database | Redis commands / op | CPU ms / op (system) | CPU ms / op by process | dashboard spans stored / op |");
-        text.AppendLine("|---|---:|---|---:|---:|---|---:|");
+        text.AppendLine("| phase | PostgreSQL commits / op | by database | Redis commands / op | CPU ms / op (system) | CPU ms / op by process |");
+        text.AppendLine("|---|---:|---|---:|---:|---|");
         foreach (var phase in result.Phases.Where(p => p.Costs is not null))
         {
             var c = phase.Costs!;
             var byProcess = string.Join(", ", c.CpuMsPerOpByProcess.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:0.00}")));
             var byDatabase = string.Join(", ", c.PostgresCommitsPerOpByDatabase.Select(d => string.Create(CultureInfo.InvariantCulture, $"{(d.Key.Length == 0 ? "shared" : d.Key)} {d.Value:0.00}")));
-            var spans = c.DashboardSpansPerOp is { } stored ? stored.ToString("0.00", CultureInfo.InvariantCulture) : "-";
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {phase.Name} | {c.PostgresCommitsPerOp:0.00} | {byDatabase} | {c.RedisCommandsPerOp:0.0} | {c.CpuMsPerOp:0.00} | {byProcess} | {spans} |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {phase.Name} | {c.PostgresCommitsPerOp:0.00} | {byDatabase} | {c.RedisCommandsPerOp:0.0} | {c.CpuMsPerOp:0.00} | {byProcess} |");
         }
 
         foreach (var phase in result.Phases.Where(p => p.Stages.Count > 0))

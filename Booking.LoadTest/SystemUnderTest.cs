@@ -27,9 +27,6 @@ public sealed class SystemUnderTest : IAsyncDisposable
     /// <summary>Tokens the system accepts: it was started with their signing key.</summary>
     public required LoadTokens Tokens { get; init; }
 
-    /// <summary>The Aspire dashboard's URL; null with <c>--no-dashboard</c>.</summary>
-    public string? DashboardUrl { get; init; }
-
     public static async Task<SystemUnderTest> StartAsync(LoadOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -73,7 +70,6 @@ public sealed class SystemUnderTest : IAsyncDisposable
             Endpoints = services.ToDictionary(s => s, s => app.GetEndpoint(s, "http").ToString().TrimEnd('/')),
             ConnectionStrings = connectionStrings,
             Tokens = tokens,
-            DashboardUrl = options.NoDashboard ? null : dashboard,
         };
     }
 

@@ -59,8 +59,5 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
         Assert.True(byProcess.GetProperty("kafka").GetDouble() > 0, byProcess.ToString());
         Assert.True(byProcess.GetProperty("load-tool").GetDouble() > 0, byProcess.ToString());
         Assert.Equal(byProcess.EnumerateObject().Where(p => p.Name != "load-tool").Sum(p => p.Value.GetDouble()), bookings.GetProperty("cpuMsPerOp").GetDouble(), 2);
-
-        // How much telemetry reached the dashboard is counted from its own telemetry API, per phase.
-        Assert.True(bookings.GetProperty("dashboardSpansPerOp").GetDouble() > 0, bookings.ToString());
     }
 }
