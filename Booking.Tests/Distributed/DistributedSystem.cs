@@ -48,6 +48,9 @@ public sealed class DistributedSystem : IAsyncLifetime
             "--AppHost:Chaos=true",
             $"--Parameters:auth-signing-key={TestTokens.SigningKey}",
             $"ASPNETCORE_URLS={DashboardUrl}",
+            // Both OTLP endpoints of this run's own: the gRPC one defaults to localhost:4317, where another system
+            // running at the same time (the load tool's, an F5 session) would take this one's telemetry.
+            $"ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL=http://127.0.0.1:{FreePort.Next()}",
             $"ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL=http://127.0.0.1:{FreePort.Next()}",
         ], (options, _) => options.DisableDashboard = false, timeout.Token);
 
