@@ -113,7 +113,15 @@ public sealed record PhaseResult(
 
     /// <summary>Bookings phases: where a completed booking's time went, stage by stage.</summary>
     public IReadOnlyList<StageResult> Stages { get; init; } = [];
+
+    /// <summary>When the phase ran (UTC), for what is counted after the run by time.</summary>
+    public PhaseWindow? Window { get; init; }
+
+    /// <summary>What the Aspire dashboard stored of the spans made during the phase; none without a dashboard.</summary>
+    public PhaseSpans? Spans { get; init; }
 }
+
+public sealed record PhaseWindow(DateTimeOffset From, DateTimeOffset To);
 
 public sealed record TimelinePoint(int Second, long Ok, long Failed, double P50Ms, double P95Ms);
 

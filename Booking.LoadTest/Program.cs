@@ -88,6 +88,15 @@ foreach (var mode in LoadOptions.AllModes.Where(options.Modes.Contains))
     }
 }
 
+string? spansNotCounted = null;
+if (system.DashboardData is { } dashboardData)
+{
+    Console.WriteLine("Counting what the dashboard stored of each phase's spans ...");
+    var stored = await DashboardStore.CountAsync(dashboardData, phases, stopping.Token);
+    phases = phases.Select(p => p with { Spans = stored.ByPhase.GetValueOrDefault(p.Name) }).ToList();
+    spansNotCounted = stored.NotCounted;
+}
+
 var ratios = new Dictionary<string, double>();
 var lua = phases.FirstOrDefault(p => p.Name == "lua holds");
 if (lua is not null)
@@ -105,7 +114,7 @@ if (lua is not null)
     ratios["holds/s lua / reference (400/s)"] = lua.Throughput / Report.Reference.Throughput;
 }
 
-var run = new RunResult(startedAt, Environment.ProcessorCount, options, phases, ratios, audit.Clean, audit.Checks);
+var run = new RunResult(startedAt, Environment.ProcessorCount, options, phases, ratios, audit.Clean, audit.Checks, spansNotCounted);
 await Report.WriteAsync(run, options.Output);
 Console.WriteLine();
 Console.WriteLine(Report.Markdown(run));
@@ -116,9 +125,11 @@ return audit.Clean ? 0 : 2;
 async Task<PhaseResult> MeasuredAsync(Func<Task<PhaseResult>> phase)
 {
     var before = await costs.TakeAsync();
+    var from = DateTimeOffset.UtcNow;
     var result = await phase();
+    var to = DateTimeOffset.UtcNow;
     var after = await costs.TakeAsync();
-    return result with { Costs = CostMeter.Between(before, after, result.Succeeded) };
+    return result with { Costs = CostMeter.Between(before, after, result.Succeeded), Window = new PhaseWindow(from, to) };
 }
 
 // The same load, unmeasured, on a performance of its own; its bookings are audited (and drained) before measuring.

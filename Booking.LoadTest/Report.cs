@@ -11,7 +11,8 @@ public sealed record RunResult(
     IReadOnlyList<PhaseResult> Phases,
     IReadOnlyDictionary<string, double> Ratios,
     bool AuditClean,
-    IReadOnlyList<AuditCheck> Audit);
+    IReadOnlyList<AuditCheck> Audit,
+    string? SpansNotCounted = null);
 
 /// <summary>The machine-readable result (JSON) and the Markdown table in the reference's format.</summary>
 public static class Report
@@ -47,18 +48,8 @@ public static class Report
                 $"| {phase.Name} | {requests} | {phase.Throughput:N0} | {phase.MeanMs:0.0} | {phase.MedianMs:0.0} | {phase.P90Ms:0.0} | {phase.P95Ms:0.0} | {p99} | {phase.MaxMs:0.0} | {errors} |");
         }
 
-        text.AppendLine();
-        text.AppendLine("What each successful operation (a hold; a booking completed with its event seen on Kafka) cost the whole system in the phase (PostgreSQL: every transaction, read-only ones too; Redis: every command, those inside Lua scripts too; CPU: user + system time of every process of the system, the Kafka mock broker (a thread of the Aspire host inside the load tool) counted as the system's, the rest of the load tool shown apart):");
-        text.AppendLine();
-        text.AppendLine("| phase | PostgreSQL commits / op | by database | Redis commands / op | CPU ms / op (system) | CPU ms / op by process |");
-        text.AppendLine("|---|---:|---|---:|---:|---|");
-        foreach (var phase in result.Phases.Where(p => p.Costs is not null))
-        {
-            var c = phase.Costs!;
-            var byProcess = string.Join(", ", c.CpuMsPerOpByProcess.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:0.00}")));
-            var byDatabase = string.Join(", ", c.PostgresCommitsPerOpByDatabase.Select(d => string.Create(CultureInfo.InvariantCulture, $"{(d.Key.Length == 0 ? "shared" : d.Key)} {d.Value:0.00}")));
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {phase.Name} | {c.PostgresCommitsPerOp:0.00} | {byDatabase} | {c.RedisCommandsPerOp:0.0} | {c.CpuMsPerOp:0.00} | {byProcess} |");
-        }
+        AppendCosts(text, result);
+        AppendSpans(text, result);
 
         foreach (var phase in result.Phases.Where(p => p.Stages.Count > 0))
         {
@@ -89,5 +80,47 @@ public static class Report
         }
 
         return text.ToString();
+    }
+
+    private static void AppendCosts(StringBuilder text, RunResult result)
+    {
+        text.AppendLine();
+        text.AppendLine("What each successful operation (a hold; a booking completed with its event seen on Kafka) cost the whole system in the phase (PostgreSQL: every transaction, read-only ones too; Redis: every command, those inside Lua scripts too; CPU: user + system time of every process of the system, the Kafka mock broker (a thread of the Aspire host inside the load tool) counted as the system's, the rest of the load tool shown apart):");
+        text.AppendLine();
+        text.AppendLine("| phase | PostgreSQL commits / op | by database | Redis commands / op | CPU ms / op (system) | CPU ms / op by process |");
+        text.AppendLine("|---|---:|---|---:|---:|---|");
+        foreach (var phase in result.Phases.Where(p => p.Costs is not null))
+        {
+            var c = phase.Costs!;
+            var byProcess = string.Join(", ", c.CpuMsPerOpByProcess.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:0.00}")));
+            var byDatabase = string.Join(", ", c.PostgresCommitsPerOpByDatabase.Select(d => string.Create(CultureInfo.InvariantCulture, $"{(d.Key.Length == 0 ? "shared" : d.Key)} {d.Value:0.00}")));
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {phase.Name} | {c.PostgresCommitsPerOp:0.00} | {byDatabase} | {c.RedisCommandsPerOp:0.0} | {c.CpuMsPerOp:0.00} | {byProcess} |");
+        }
+    }
+
+    private static void AppendSpans(StringBuilder text, RunResult result)
+    {
+        if (result.Options.NoDashboard)
+        {
+            return;
+        }
+
+        text.AppendLine();
+        if (result.SpansNotCounted is not null)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"What the Aspire dashboard stored of each phase's spans: not counted, {result.SpansNotCounted}.");
+            return;
+        }
+
+        text.AppendLine("What the Aspire dashboard stored of each phase's spans (counted in its store after the run). Each service's exporter drops spans once 2,048 wait for the dashboard, so under load it keeps a part: every lua hold makes one `hold_seats` span and every booking one `confirm_seats` and one `saga`, so those per operation are the part kept:");
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"| phase | spans stored | stored / s | stored / op | {string.Join(" | ", DashboardStore.Tracked.Select(name => $"{name} / op"))} |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"|---|---:|---:|---:|{string.Concat(DashboardStore.Tracked.Select(_ => "---:|"))}");
+        foreach (var phase in result.Phases.Where(p => p.Spans is not null))
+        {
+            var s = phase.Spans!;
+            var byName = string.Join(" | ", DashboardStore.Tracked.Select(name => s.PerOpByName.GetValueOrDefault(name).ToString("0.000", CultureInfo.InvariantCulture)));
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {phase.Name} | {s.Stored:N0} | {s.StoredPerSecond:N0} | {s.StoredPerOp:0.00} | {byName} |");
+        }
     }
 }

@@ -21,6 +21,9 @@ public sealed class SystemUnderTest : IAsyncDisposable
     /// <summary>The run's Redis, PostgreSQL and secrets (a gigabyte or two): deleted when the run ends, results are in --out.</summary>
     private string? _data;
 
+    /// <summary>The run's dashboard's own data directory (its telemetry store), under the run's data; none without a dashboard.</summary>
+    public string? DashboardData { get; init; }
+
     public required Dictionary<string, string> Endpoints { get; init; }
     public required Dictionary<string, string> ConnectionStrings { get; init; }
 
@@ -33,6 +36,10 @@ public sealed class SystemUnderTest : IAsyncDisposable
         var dashboard = $"http://127.0.0.1:{FreePort.Next()}";
         var tokens = new LoadTokens();
         var data = Path.Combine(Path.GetTempPath(), "booking-loadtest", DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture));
+        var dashboardData = options.NoDashboard ? null : Path.Combine(data, "dashboard");
+        // The dashboard, started by DCP, inherits this process's environment: its store goes with the run's data,
+        // where DashboardStore counts it and the run's end deletes it, not among the user's own dashboard runs.
+        Environment.SetEnvironmentVariable(DashboardStore.DataDirectorySetting, dashboardData);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Booking_AppHost>(
         [
             $"--AppHost:DataDirectory={data}",
@@ -67,6 +74,7 @@ public sealed class SystemUnderTest : IAsyncDisposable
         {
             _app = app,
             _data = data,
+            DashboardData = dashboardData,
             Endpoints = services.ToDictionary(s => s, s => app.GetEndpoint(s, "http").ToString().TrimEnd('/')),
             ConnectionStrings = connectionStrings,
             Tokens = tokens,
