@@ -5,6 +5,7 @@ using Booking.Api.Seats;
 using Booking.Core;
 using Booking.Core.Data;
 using Booking.Core.Holds;
+using Microsoft.Extensions.Options;
 
 namespace Booking.Api;
 
@@ -39,14 +40,9 @@ public static class BookingServicesExtensions
             .AddHttpMessageHandler<ServiceTokenHandler>();
         builder.Services.AddScoped<SeatStateLoader>();
         // The hold strategy is chosen here, once: the naive one exists only for the benchmark's comparison.
-        if (string.Equals(builder.Configuration[$"{BookingOptions.SectionName}:{nameof(BookingOptions.HoldStrategy)}"], "naive", StringComparison.OrdinalIgnoreCase))
-        {
-            builder.Services.AddSingleton<ISeatHolder, NaiveSeatHolder>();
-        }
-        else
-        {
-            builder.Services.AddSingleton<ISeatHolder, LuaSeatHolder>();
-        }
+        builder.Services.AddSingleton<ISeatHolder>(services => services.GetRequiredService<IOptions<BookingOptions>>().Value.HoldStrategy == HoldStrategy.Naive
+            ? ActivatorUtilities.CreateInstance<NaiveSeatHolder>(services)
+            : ActivatorUtilities.CreateInstance<LuaSeatHolder>(services));
         builder.Services.AddSingleton<Idempotency.IdempotencyStore>();
         builder.Services.AddScoped<CapacityStateLoader>();
 

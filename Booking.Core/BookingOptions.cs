@@ -1,5 +1,11 @@
 namespace Booking.Core;
 
+public enum HoldStrategy
+{
+    Lua,
+    Naive,
+}
+
 /// <summary>The <c>Booking</c> configuration section.</summary>
 public sealed class BookingOptions
 {
@@ -25,9 +31,10 @@ public sealed class BookingOptions
 
     /// <summary>
     /// How seats are held: <c>lua</c> (the product: one script call, all or nothing) or <c>naive</c> (the design it
-    /// replaced, kept to measure against: a Redis lock and several round trips per seat). Read once, at start-up.
+    /// replaced, kept to measure against: a Redis lock and several round trips per seat). Read once, at start-up; any
+    /// other value stops the start.
     /// </summary>
-    public string HoldStrategy { get; set; } = "lua";
+    public HoldStrategy HoldStrategy { get; set; } = HoldStrategy.Lua;
 
     /// <summary>Largest quantity one capacity hold may take.</summary>
     public int MaxQuantityPerHold { get; set; } = 50;

@@ -25,7 +25,7 @@ public static class DataClientExtensions
             {
                 settings.DisableRetry = true;
                 // Pooled connections skip the DISCARD ALL that Npgsql otherwise runs when one goes back to the pool:
-                // it is a transaction of its own for every open and close (about two per booking). The services
+                // it is a transaction of its own for every open and close. The services
                 // change no session state on pooled connections; the relay's advisory lock has a connection of its own.
                 // The statements of the booking path (a handful, run thousands of times) are prepared on each
                 // connection once they were seen twice, so PostgreSQL parses and plans each of them once per connection.

@@ -11,7 +11,6 @@ namespace Microsoft.Extensions.Hosting;
 public sealed class StorableText(RequestDelegate next, IProblemDetailsService problems)
 {
     private const string Message = "Text must not contain NUL characters or unpaired UTF-16 surrogates.";
-    private const string ValidationFailed = "VALIDATION_FAILED";
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -32,7 +31,7 @@ public sealed class StorableText(RequestDelegate next, IProblemDetailsService pr
             return;
         }
 
-        await problems.WriteProblemAsync(context, StatusCodes.Status400BadRequest, "The request is not valid", Message, ValidationFailed,
+        await problems.WriteProblemAsync(context, StatusCodes.Status400BadRequest, "The request is not valid", Message, ProblemCodes.ValidationFailed,
             new Dictionary<string, string[]>(StringComparer.Ordinal) { [field] = [Message] }).ConfigureAwait(false);
     }
 

@@ -15,12 +15,12 @@ end
 local function purge_all_expired(base, state_key, expiry_key, now)
   local total = 0
   repeat
-    local expired = redis.call('ZRANGE', expiry_key, '-inf', now, 'BYSCORE', 'LIMIT', 0, 500)
+    local expired = redis.call('ZRANGE', expiry_key, '-inf', now, 'BYSCORE', 'LIMIT', 0, PURGE_PAGE)
     for _, hold_id in ipairs(expired) do
       give_back(state_key, expiry_key, hold_key(base, hold_id), hold_id, 'held', 'EXPIRED')
     end
     total = total + #expired
-  until #expired < 500
+  until #expired < PURGE_PAGE
   return total
 end
 

@@ -8,6 +8,9 @@ end
 -- A released or expired hold record is kept this long so that retries and look-ups still find it.
 local TERMINAL_RETENTION_MS = 86400000
 
+-- Expired holds are purged a page of this many at a time, so each Redis call stays short.
+local PURGE_PAGE = 500
+
 local function hold_key(base, hold_id)
   return base .. ':hold:' .. hold_id
 end

@@ -11,8 +11,11 @@ if refusal then
   return refusal
 end
 
+-- Each hold expires a few stale holds on the side (housekeeping; the sweeper does the rest).
+local PURGED_PER_HOLD = 8
+
 local now = now_ms()
-purge_expired_upto(base, seats_key, expiry_key, now, 8)
+purge_expired_upto(base, seats_key, expiry_key, now, PURGED_PER_HOLD)
 
 local unknown, unavailable = {}, {}
 for i = 5, #ARGV do

@@ -7,12 +7,15 @@ local seats_key, base = KEYS[1], ARGV[1]
 if redis.call('EXISTS', seats_key) == 1 then
   return {'ALREADY_LOADED'}
 end
+-- Seats go in HSETs of this many fields and values, so no call is given an unbounded argument list.
+local HSET_BATCH = 1000
+
 local n = tonumber(ARGV[2])
 local batch = {}
 for i = 3, n + 2 do
   batch[#batch + 1] = ARGV[i]
   batch[#batch + 1] = 'A'
-  if #batch >= 1000 then
+  if #batch >= HSET_BATCH then
     redis.call('HSET', seats_key, unpack(batch))
     batch = {}
   end

@@ -6,7 +6,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'NOT_LOADED'}
 end
 local now = now_ms()
-while purge_expired_upto(ARGV[1], KEYS[1], KEYS[2], now, 500) == 500 do
+while purge_expired_upto(ARGV[1], KEYS[1], KEYS[2], now, PURGE_PAGE) == PURGE_PAGE do
 end
 local all = redis.call('HGETALL', KEYS[1])
 table.insert(all, 1, 'OK')

@@ -102,7 +102,7 @@ public static class CapacityApi
             && parsed is BookingDomain.Exhibition or BookingDomain.Restaurant;
         validation
             .Check(domainOk, nameof(domain), "Must be EXHIBITION or RESTAURANT.")
-            .Check(Identifiers.IsResourceId(resourceId), nameof(resourceId), "Must be 1-64 letters, digits, '.', '_' or '-'.")
+            .Check(Identifiers.IsResourceId(resourceId), nameof(resourceId), Identifiers.ResourceIdRule)
             .Check(Identifiers.IsSlot(slot), nameof(slot), "Must be a date (2026-12-01) or a date and time (2026-12-01T19:00).");
         if (validation.IsValid)
         {

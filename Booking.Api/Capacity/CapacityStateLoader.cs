@@ -15,7 +15,6 @@ public sealed partial class CapacityStateLoader(
     BookingDbContext db,
     ILogger<CapacityStateLoader> logger)
 {
-    private static readonly ReservationStatus[] LiveStatuses = [ReservationStatus.Pending, ReservationStatus.Confirmed, ReservationStatus.Cancelling];
 
     /// <summary>Loads the slot; false when no capacity was ever set for it.</summary>
     public async Task<bool> LoadAsync(ResourceRef slot, CancellationToken cancellationToken)
@@ -31,7 +30,7 @@ public sealed partial class CapacityStateLoader(
 
         var bookings = await db.Reservations
             .AsNoTracking()
-            .Where(r => r.Domain == slot.Domain && r.ResourceId == slot.ResourceId && r.Slot == slot.Slot && LiveStatuses.Contains(r.Status))
+            .Where(r => r.Domain == slot.Domain && r.ResourceId == slot.ResourceId && r.Slot == slot.Slot && Reservation.HoldingStatuses.Contains(r.Status))
             .Select(r => new CapacityBooking(r.HoldId, r.UserId, r.Quantity))
             .ToListAsync(cancellationToken)
             .ConfigureAwait(false);

@@ -82,16 +82,7 @@ public static class DetailsApi
             return tooMuch;
         }
 
-        var now = services.Time.UtcNowMicros();
-        var detail = new ReservationDetail
-        {
-            Id = Guid.CreateVersion7(now),
-            ReservationId = reservation.Id,
-            Type = request.Type!,
-            Data = JsonDocument.Parse(request.Data!.Value.GetRawText()),
-            CreatedAt = now,
-            UpdatedAt = now,
-        };
+        var detail = ReservationDetail.Create(reservation.Id, request.Type!, request.Data!.Value, services.Time.UtcNowMicros());
         services.Db.ReservationDetails.Add(detail);
         await services.Db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
         return TypedResults.Created($"/api/reservations/{id}/details/{detail.Id}", DetailDto.From(detail));

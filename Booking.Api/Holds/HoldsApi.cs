@@ -53,7 +53,7 @@ public static class HoldsApi
         var maxSeats = services.Options.Value.MaxSeatsPerHold;
         var seatIds = request.SeatIds;
         var validation = new Validation()
-            .Check(Identifiers.IsResourceId(performanceId), nameof(performanceId), "Must be 1-64 letters, digits, '.', '_' or '-'.");
+            .Check(Identifiers.IsResourceId(performanceId), nameof(performanceId), Identifiers.ResourceIdRule);
         if (seatIds is null || seatIds.Count == 0)
         {
             validation.Add("seatIds", "At least one seat id is required.");

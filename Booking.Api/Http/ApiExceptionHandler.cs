@@ -65,7 +65,7 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
                     return Unavailable("Redis");
                 case PostgresException { IsTransient: false }:
                     // The server refused a statement: a fault of ours, not an outage.
-                    return (StatusCodes.Status500InternalServerError, "INTERNAL_ERROR", "An unexpected error occurred", null);
+                    return (StatusCodes.Status500InternalServerError, ProblemCodes.InternalError, "An unexpected error occurred", null);
                 case NpgsqlException:
                     return Unavailable("PostgreSQL");
                 case TimeoutException:
@@ -77,7 +77,7 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
             }
         }
 
-        return (StatusCodes.Status500InternalServerError, "INTERNAL_ERROR", "An unexpected error occurred", null);
+        return (StatusCodes.Status500InternalServerError, ProblemCodes.InternalError, "An unexpected error occurred", null);
     }
 
     private static (int, string, string, string?) Unavailable(string what) =>

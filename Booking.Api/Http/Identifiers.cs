@@ -6,6 +6,9 @@ namespace Booking.Api.Http;
 /// <summary>Shapes of the ids and slots that appear in paths, checked before they reach Redis or PostgreSQL.</summary>
 public static partial class Identifiers
 {
+    /// <summary>What <see cref="IsResourceId"/> accepts, as a validation message.</summary>
+    public const string ResourceIdRule = "Must be 1-64 letters, digits, '.', '_' or '-'.";
+
     public static bool IsResourceId(string? value) => value is not null && ResourceIdPattern().IsMatch(value);
 
     /// <summary>A slot is a day (<c>2026-12-01</c>) or a day and time (<c>2026-12-01T19:00</c>) that exists.</summary>

@@ -42,7 +42,8 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
         var claim = new StoredResponse(await FingerprintAsync(context.Request).ConfigureAwait(false), Completed: false, 0, null, null, null, Guid.NewGuid());
         if (await ClaimAsync(context, caller, key, claim).ConfigureAwait(false))
         {
-            await RunAndStoreAsync(context, caller, key, claim).ConfigureAwait(false);
+            await using var response = await RunAsync(context, caller, key, claim).ConfigureAwait(false);
+            await StoreAndSendAsync(context, caller, key, claim, response).ConfigureAwait(false);
         }
     }
 
@@ -89,20 +90,22 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
         }
     }
 
-    /// <summary>Runs the request with its claim kept alive, then stores its response (or frees the key after a server error).</summary>
-    private async Task RunAndStoreAsync(HttpContext context, string caller, string key, StoredResponse claim)
+    /// <summary>Runs the request with its claim kept alive and its response captured; frees the key if it throws.</summary>
+    private async Task<MemoryStream> RunAsync(HttpContext context, string caller, string key, StoredResponse claim)
     {
         var original = context.Response.Body;
-        using var buffer = new MemoryStream();
+        var buffer = new MemoryStream();
         context.Response.Body = buffer;
         using var running = new CancellationTokenSource();
         var renewing = store.RenewWhileRunningAsync(caller, key, claim, running.Token);
         try
         {
             await next(context).ConfigureAwait(false);
+            return buffer;
         }
         catch
         {
+            await buffer.DisposeAsync().ConfigureAwait(false);
             await store.ReleaseAsync(caller, key, claim).ConfigureAwait(false);
             throw;
         }
@@ -112,12 +115,16 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
             await renewing.ConfigureAwait(false);
             context.Response.Body = original;
         }
+    }
 
-        if (context.Response.StatusCode >= 500 || buffer.Length > MaxStoredBodyBytes)
+    /// <summary>Keeps the response for replays (or frees the key after a server error or an oversized body), then sends it.</summary>
+    private async Task StoreAndSendAsync(HttpContext context, string caller, string key, StoredResponse claim, MemoryStream response)
+    {
+        if (context.Response.StatusCode >= 500 || response.Length > MaxStoredBodyBytes)
         {
-            if (buffer.Length > MaxStoredBodyBytes)
+            if (response.Length > MaxStoredBodyBytes)
             {
-                LogNotStored(key, buffer.Length);
+                LogNotStored(key, response.Length);
             }
 
             await store.ReleaseAsync(caller, key, claim).ConfigureAwait(false);
@@ -130,12 +137,12 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
                 Status = context.Response.StatusCode,
                 ContentType = context.Response.ContentType,
                 Location = context.Response.Headers.Location.ToString() is { Length: > 0 } location ? location : null,
-                Body = Convert.ToBase64String(buffer.GetBuffer(), 0, (int)buffer.Length),
+                Body = Convert.ToBase64String(response.GetBuffer(), 0, (int)response.Length),
             }).ConfigureAwait(false);
         }
 
-        buffer.Position = 0;
-        await buffer.CopyToAsync(original, context.RequestAborted).ConfigureAwait(false);
+        response.Position = 0;
+        await response.CopyToAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
     }
 
     private static async Task<string> FingerprintAsync(HttpRequest request)

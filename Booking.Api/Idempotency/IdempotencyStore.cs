@@ -10,8 +10,8 @@ namespace Booking.Api.Idempotency;
 public sealed record StoredResponse(string Fingerprint, bool Completed, int Status, string? ContentType, string? Location, string? Body, Guid Claim = default);
 
 /// <summary>
-/// Idempotency-Key records in Redis, per caller: <c>idem:{caller}:key</c> holds the claim or the response, and
-/// <c>idem:{caller}:index</c> orders the caller's keys so that at most <see cref="BookingOptions.IdempotencyRecordsPerUser"/>
+/// Idempotency-Key records in Redis, per caller: <c>idem:{caller}:KEY</c> holds the claim or the response, and
+/// <c>idem:{caller}#index</c> (a name no key can take) orders the caller's keys so that at most <see cref="BookingOptions.IdempotencyRecordsPerUser"/>
 /// are kept.
 /// </summary>
 public sealed class IdempotencyStore(IConnectionMultiplexer redis, LuaRunner lua, IOptions<BookingOptions> options)

@@ -192,7 +192,7 @@ public static class ReservationsApi
             validation.Check(ReservationCursor.TryDecode(cursor, out after), nameof(cursor), "Is not a cursor this API returned.");
         }
 
-        validation.Check(resourceId is null || Identifiers.IsResourceId(resourceId), nameof(resourceId), "Must be 1-64 letters, digits, '.', '_' or '-'.");
+        validation.Check(resourceId is null || Identifiers.IsResourceId(resourceId), nameof(resourceId), Identifiers.ResourceIdRule);
         if (!validation.IsValid)
         {
             return Problems.Validation(validation.Errors);
@@ -243,12 +243,7 @@ public static class ReservationsApi
             case ReservationStatus.Failed:
                 return Problems.Conflict(ProblemCodes.InvalidState, "Reservation failed", "A failed reservation has nothing to cancel.");
             case ReservationStatus.Pending or ReservationStatus.Confirmed:
-                var now = services.Time.UtcNowMicros();
-                reservation.Status = ReservationStatus.Cancelling;
-                reservation.UpdatedAt = now;
-                reservation.Saga!.CancelRequested = true;
-                reservation.Saga.NextAttemptAt = now;
-                reservation.Saga.UpdatedAt = now;
+                reservation.RequestCancel(services.Time.UtcNowMicros());
                 try
                 {
                     await services.Db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
@@ -313,6 +308,8 @@ public static class ReservationsApi
     private static ProblemHttpResult HoldExpired(Guid holdId) =>
         Problems.Conflict(ProblemCodes.HoldExpired, "Hold expired", $"Hold '{holdId}' expired; hold the units again.");
 
+    // API.md names no code for a hold its owner released: to the client it is gone as an expired one is, and the
+    // remedy is the same (hold again), so it shares HOLD_EXPIRED and says which in its title.
     private static ProblemHttpResult HoldReleased(Guid holdId) =>
         Problems.Conflict(ProblemCodes.HoldExpired, "Hold released", $"Hold '{holdId}' was released.");
 

@@ -16,7 +16,6 @@ public sealed partial class SeatStateLoader(
     BookingDbContext db,
     ILogger<SeatStateLoader> logger)
 {
-    private static readonly ReservationStatus[] LiveStatuses = [ReservationStatus.Pending, ReservationStatus.Confirmed, ReservationStatus.Cancelling];
 
     /// <summary>
     /// One load at a time per performance (striped, so the gates stay a fixed few): a burst of first requests on a
@@ -49,7 +48,7 @@ public sealed partial class SeatStateLoader(
 
         var bookings = await db.Reservations
             .AsNoTracking()
-            .Where(r => r.Domain == BookingDomain.Performance && r.ResourceId == performanceId && LiveStatuses.Contains(r.Status))
+            .Where(r => r.Domain == BookingDomain.Performance && r.ResourceId == performanceId && Reservation.HoldingStatuses.Contains(r.Status))
             .Select(r => new SeatBooking(r.HoldId, r.UserId, r.SeatIds))
             .ToListAsync(cancellationToken)
             .ConfigureAwait(false);

@@ -38,7 +38,7 @@ public static class SeatsApi
         CancellationToken cancellationToken)
     {
         var validation = new Validation()
-            .Check(Identifiers.IsResourceId(performanceId), nameof(performanceId), "Must be 1-64 letters, digits, '.', '_' or '-'.");
+            .Check(Identifiers.IsResourceId(performanceId), nameof(performanceId), Identifiers.ResourceIdRule);
         SeatStatus? statusFilter = null;
         if (status is not null)
         {

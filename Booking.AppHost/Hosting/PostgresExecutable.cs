@@ -35,8 +35,8 @@ public sealed class PostgresExecutableDatabaseResource(string name, string datab
 
     public string DatabaseName { get; } = databaseName;
 
-    // 24 connections per service and database, not Npgsql's 100: with 100 the services kept 200 PostgreSQL
-    // backends busy on 2 cores.
+    // 24 connections per service and database, not Npgsql's 100: the services batch their writes, so a few
+    // connections serve them, and every PostgreSQL backend beyond what the cores can run only adds switching.
     public ReferenceExpression ConnectionStringExpression =>
         ReferenceExpression.Create($"{Parent};Database={DatabaseName};Maximum Pool Size=24;Timeout=15");
 }

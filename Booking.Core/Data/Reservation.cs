@@ -14,6 +14,9 @@ public enum ReservationStatus
 
 public sealed class Reservation
 {
+    /// <summary>The statuses in which a reservation still has its seats or capacity: what a rebuilt Redis state must count.</summary>
+    public static readonly ReservationStatus[] HoldingStatuses = [ReservationStatus.Pending, ReservationStatus.Confirmed, ReservationStatus.Cancelling];
+
     /// <summary>Length of the <c>failure_reason</c> column.</summary>
     public const int MaxFailureReasonLength = 1000;
 
@@ -44,6 +47,24 @@ public sealed class Reservation
     public ResourceRef Resource => new(Domain, ResourceId, Slot);
 
     /// <summary>
+    /// The caller asks to undo a PENDING or CONFIRMED reservation: it turns CANCELLING and its saga, loaded with it,
+    /// is due at once to compensate.
+    /// </summary>
+    public void RequestCancel(DateTimeOffset now)
+    {
+        if (Status is not (ReservationStatus.Pending or ReservationStatus.Confirmed) || Saga is null)
+        {
+            throw new InvalidOperationException($"A {Status} reservation, or one without its saga loaded, cannot be cancelled.");
+        }
+
+        Status = ReservationStatus.Cancelling;
+        UpdatedAt = now;
+        Saga.CancelRequested = true;
+        Saga.NextAttemptAt = now;
+        Saga.UpdatedAt = now;
+    }
+
+    /// <summary>
     /// A PENDING reservation of <paramref name="hold"/>'s units with its details and a started saga, as the API
     /// accepts it: the saga's deadline and the moment the sweep steps in if the requested event is lost are set
     /// from <paramref name="options"/>, and the saga joins the trace of <paramref name="traceParent"/>.
@@ -69,15 +90,7 @@ public sealed class Reservation
             Contact = contact,
             CreatedAt = now,
             UpdatedAt = now,
-            Details = [.. details.Select(d => new ReservationDetail
-            {
-                Id = Guid.CreateVersion7(now),
-                ReservationId = id,
-                Type = d.Type,
-                Data = JsonDocument.Parse(d.Data.GetRawText()),
-                CreatedAt = now,
-                UpdatedAt = now,
-            })],
+            Details = [.. details.Select(d => ReservationDetail.Create(id, d.Type, d.Data, now))],
             Saga = new Saga
             {
                 State = SagaState.Started,

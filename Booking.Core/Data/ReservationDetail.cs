@@ -12,5 +12,16 @@ public sealed class ReservationDetail : IDisposable
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 
+    /// <summary>A new detail of reservation <paramref name="reservationId"/>, with a copy of <paramref name="data"/>.</summary>
+    public static ReservationDetail Create(Guid reservationId, string type, JsonElement data, DateTimeOffset now) => new()
+    {
+        Id = Guid.CreateVersion7(now),
+        ReservationId = reservationId,
+        Type = type,
+        Data = JsonDocument.Parse(data.GetRawText()),
+        CreatedAt = now,
+        UpdatedAt = now,
+    };
+
     public void Dispose() => Data.Dispose();
 }

@@ -221,7 +221,11 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOpt
         return (string)result[0]! == "REPAIRED" ? ((int)result[1], (int)result[2]) : (0, 0);
     }
 
-    /// <summary>Expires the holds of one resource whose time has passed; returns how many.</summary>
+    /// <summary>
+    /// Expires the holds of one resource whose time has passed; returns how many. A performance gives up at most
+    /// <paramref name="limit"/> a call (each seat check also sees a stale hold, so the rest can wait); a capacity
+    /// slot purges all of them, a page at a time, because its <c>held</c> counter must be exact before anyone reads it.
+    /// </summary>
     public async Task<int> SweepAsync(ResourceRef resource, int limit)
     {
         var result = resource.IsSeated

@@ -11,6 +11,9 @@ namespace Booking.Core.Holds;
 /// </summary>
 public sealed partial class HoldSweeper : BackgroundService
 {
+    /// <summary>Expired seat holds one sweep gives back per performance at most, so no script call runs long.</summary>
+    private const int SeatHoldsPerResourcePerSweep = 1000;
+
     private readonly ResourceRegistry _registry;
     private readonly HoldEngine _holds;
     private readonly IConnectionMultiplexer _redis;
@@ -51,7 +54,7 @@ public sealed partial class HoldSweeper : BackgroundService
                         continue;
                     }
 
-                    expired += await _holds.SweepAsync(resource, limit: 1000).ConfigureAwait(false);
+                    expired += await _holds.SweepAsync(resource, SeatHoldsPerResourcePerSweep).ConfigureAwait(false);
                     live += await database.SortedSetLengthAsync(resource.ExpiryKey).ConfigureAwait(false);
                 }
 

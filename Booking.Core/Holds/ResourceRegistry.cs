@@ -11,6 +11,9 @@ public sealed class ResourceRegistry(IConnectionMultiplexer redis)
 {
     private static readonly RedisKey Key = "booking:resources";
 
+    /// <summary>Members read per SSCAN call.</summary>
+    private const int ScanPage = 500;
+
     public Task AddAsync(ResourceRef resource) =>
         redis.GetDatabase().SetAddAsync(Key, Format(resource));
 
@@ -20,7 +23,7 @@ public sealed class ResourceRegistry(IConnectionMultiplexer redis)
     public async IAsyncEnumerable<ResourceRef> ListAsync()
     {
         var database = redis.GetDatabase();
-        await foreach (var member in database.SetScanAsync(Key, pageSize: 500).ConfigureAwait(false))
+        await foreach (var member in database.SetScanAsync(Key, pageSize: ScanPage).ConfigureAwait(false))
         {
             var parts = member.ToString().Split('|');
             var resource = new ResourceRef(BookingDomains.Parse(parts[0]), parts[1], parts.Length > 2 ? parts[2] : null);

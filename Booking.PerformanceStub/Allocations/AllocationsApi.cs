@@ -31,7 +31,7 @@ public sealed record AllocationServices(SectionAllocator Allocator, PerformanceD
 public static class AllocationsApi
 {
     public const int MaxBatch = 500;
-    public const int MaxSectionLength = 32;
+    public const int MaxSeats = 1000;
 
     public static IEndpointRouteBuilder MapAllocationsApi(this IEndpointRouteBuilder app)
     {
@@ -48,16 +48,16 @@ public static class AllocationsApi
     public static async Task<Results<Ok<AllocationDto>, ValidationProblem, ProblemHttpResult>> AllocateAsync(
         Guid id, string code, AllocationRequest request, [AsParameters] AllocationServices services, CancellationToken cancellationToken)
     {
-        if (request.ReservationId is null || request.Seats is not (>= 1 and <= 1000))
+        if (request.ReservationId is null || request.Seats is not (>= 1 and <= MaxSeats))
         {
             return TypedResults.ValidationProblem(
-                new Dictionary<string, string[]>(StringComparer.Ordinal) { ["request"] = ["reservationId is required and seats must be 1..1000."] },
-                extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["code"] = "VALIDATION_FAILED" });
+                new Dictionary<string, string[]>(StringComparer.Ordinal) { ["request"] = [$"reservationId is required and seats must be 1..{MaxSeats}."] },
+                extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["code"] = ProblemCodes.ValidationFailed });
         }
 
         if (await services.Chaos.ShouldFailAsync(cancellationToken).ConfigureAwait(false))
         {
-            return Problem(StatusCodes.Status503ServiceUnavailable, "DEPENDENCY_UNAVAILABLE", "Chaos: this allocation failed on purpose.");
+            return Problem(StatusCodes.Status503ServiceUnavailable, ProblemCodes.DependencyUnavailable, "Chaos: this allocation failed on purpose.");
         }
 
         var reservationId = request.ReservationId.Value;
@@ -80,11 +80,11 @@ public static class AllocationsApi
         BatchAllocationRequest request, [AsParameters] AllocationServices services, CancellationToken cancellationToken)
     {
         var items = request.Allocations ?? [];
-        if (items.Count is 0 or > MaxBatch || items.Any(i => i is not { PerformanceId: not null, ReservationId: not null, Seats: >= 1 and <= 1000, Section.Length: >= 1 and <= MaxSectionLength }))
+        if (items.Count is 0 or > MaxBatch || items.Any(i => i is not { PerformanceId: not null, ReservationId: not null, Seats: >= 1 and <= MaxSeats, Section.Length: >= 1 and <= Section.MaxCodeLength }))
         {
             return TypedResults.ValidationProblem(
-                new Dictionary<string, string[]>(StringComparer.Ordinal) { ["allocations"] = [$"1..{MaxBatch} allocations, each with performanceId, section (1..{MaxSectionLength} characters), reservationId and seats 1..1000."] },
-                extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["code"] = "VALIDATION_FAILED" });
+                new Dictionary<string, string[]>(StringComparer.Ordinal) { ["allocations"] = [$"1..{MaxBatch} allocations, each with performanceId, section (1..{Section.MaxCodeLength} characters), reservationId and seats 1..{MaxSeats}."] },
+                extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["code"] = ProblemCodes.ValidationFailed });
         }
 
         await services.Chaos.DelayAsync(cancellationToken).ConfigureAwait(false);
@@ -117,7 +117,7 @@ public static class AllocationsApi
     {
         if (await services.Chaos.ShouldFailAsync(cancellationToken).ConfigureAwait(false))
         {
-            return Problem(StatusCodes.Status503ServiceUnavailable, "DEPENDENCY_UNAVAILABLE", "Chaos: this deallocation failed on purpose.");
+            return Problem(StatusCodes.Status503ServiceUnavailable, ProblemCodes.DependencyUnavailable, "Chaos: this deallocation failed on purpose.");
         }
 
         await using var held = await services.SectionLock.AcquireAsync(id, code, cancellationToken).ConfigureAwait(false);

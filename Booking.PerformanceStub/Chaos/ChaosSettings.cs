@@ -43,7 +43,7 @@ public static class ChaosApi
             {
                 return Results.ValidationProblem(
                     new Dictionary<string, string[]>(StringComparer.Ordinal) { ["failureRate"] = ["failureRate is 0..1 and latencyMs 0..60000."] },
-                    extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["code"] = "VALIDATION_FAILED" });
+                    extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["code"] = ProblemCodes.ValidationFailed });
             }
 
             chaos.Set(new ChaosRequest(request.FailureRate ?? 0, request.LatencyMs ?? 0));

@@ -14,6 +14,9 @@ public sealed class Performance
 /// <summary>A section of a performance. <see cref="Remaining"/> changes only under the section's lock.</summary>
 public sealed class Section
 {
+    /// <summary>A section's code: 1 to this many ASCII letters or digits.</summary>
+    public const int MaxCodeLength = 8;
+
     public Guid PerformanceId { get; set; }
     public required string Code { get; set; }
     public int Rows { get; set; }
@@ -64,14 +67,14 @@ public sealed class PerformanceDbContext(DbContextOptions<PerformanceDbContext> 
         {
             section.ToTable("sections", table => table.HasCheckConstraint("ck_sections_remaining", "remaining >= 0 AND remaining <= capacity"));
             section.HasKey(s => new { s.PerformanceId, s.Code });
-            section.Property(s => s.Code).HasMaxLength(8);
+            section.Property(s => s.Code).HasMaxLength(Section.MaxCodeLength);
         });
 
         modelBuilder.Entity<Allocation>(allocation =>
         {
             allocation.ToTable("allocations");
             allocation.HasKey(a => new { a.PerformanceId, a.SectionCode, a.ReservationId });
-            allocation.Property(a => a.SectionCode).HasMaxLength(8);
+            allocation.Property(a => a.SectionCode).HasMaxLength(Section.MaxCodeLength);
             allocation.Property(a => a.State).HasConversion(v => Stored(v), v => Enum.Parse<AllocationState>(v, true)).HasMaxLength(16);
         });
     }

@@ -45,7 +45,7 @@ public static class PerformancesApi
         var errors = Validate(request);
         if (errors.Count > 0)
         {
-            return TypedResults.ValidationProblem(errors, extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["code"] = "VALIDATION_FAILED" });
+            return TypedResults.ValidationProblem(errors, extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["code"] = ProblemCodes.ValidationFailed });
         }
 
         var performance = new Performance
@@ -101,7 +101,7 @@ public static class PerformancesApi
         $"Performance '{id}' was not found.",
         statusCode: StatusCodes.Status404NotFound,
         title: "Not found",
-        extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["code"] = "NOT_FOUND" });
+        extensions: new Dictionary<string, object?>(StringComparer.Ordinal) { ["code"] = ProblemCodes.NotFound });
 
     private static Dictionary<string, string[]> Validate(CreatePerformanceRequest request)
     {
@@ -126,9 +126,9 @@ public static class PerformancesApi
         for (var i = 0; i < sections.Count; i++)
         {
             var section = sections[i];
-            if (section?.Code is null || section.Code.Length is 0 or > 8 || !section.Code.All(char.IsAsciiLetterOrDigit))
+            if (section?.Code is null || section.Code.Length is 0 or > Section.MaxCodeLength || !section.Code.All(char.IsAsciiLetterOrDigit))
             {
-                errors[$"sections[{i}].code"] = ["A code of 1 to 8 letters or digits is required."];
+                errors[$"sections[{i}].code"] = [$"A code of 1 to {Section.MaxCodeLength} letters or digits is required."];
             }
 
             if (section?.Rows is not (>= 1 and <= 1000))

@@ -58,7 +58,7 @@ public sealed partial class HoldReconciler(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(options.Value.Interval);
+        using var timer = new PeriodicTimer(options.Value.Interval, time);
         do
         {
             try

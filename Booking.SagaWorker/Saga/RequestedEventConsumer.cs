@@ -18,15 +18,17 @@ public sealed partial class RequestedEventConsumer : BackgroundService
 
     private readonly SagaRunner _runner;
     private readonly KafkaConsumerFactory _consumers;
+    private readonly TimeProvider _time;
     private readonly ILogger<RequestedEventConsumer> _logger;
 
     /// <summary>One per saga running; never disposed, since sagas still finishing after the loop ends release theirs.</summary>
     private readonly SemaphoreSlim _slots;
 
-    public RequestedEventConsumer(SagaRunner runner, KafkaConsumerFactory consumers, IOptions<SagaOptions> options, IMeterFactory meters, ILogger<RequestedEventConsumer> logger)
+    public RequestedEventConsumer(SagaRunner runner, KafkaConsumerFactory consumers, IOptions<SagaOptions> options, TimeProvider time, IMeterFactory meters, ILogger<RequestedEventConsumer> logger)
     {
         _runner = runner;
         _consumers = consumers;
+        _time = time;
         _logger = logger;
         MaxConcurrency = options.Value.MaxConcurrency;
         BatchSize = options.Value.BatchSize;
@@ -55,7 +57,7 @@ public sealed partial class RequestedEventConsumer : BackgroundService
             .SetPartitionsRevokedHandler((_, _) => offsets.Reset())
             .Build();
         consumer.Subscribe(BookingTopics.Requested);
-        var lastCommit = DateTime.UtcNow;
+        var lastCommit = _time.GetTimestamp();
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -67,9 +69,9 @@ public sealed partial class RequestedEventConsumer : BackgroundService
                         _ = RunAsync(TakeBatch(consumer, message, offsets, stoppingToken), offsets, stoppingToken);
                     }
 
-                    if (DateTime.UtcNow - lastCommit >= CommitInterval)
+                    if (_time.GetElapsedTime(lastCommit) >= CommitInterval)
                     {
-                        lastCommit = DateTime.UtcNow;
+                        lastCommit = _time.GetTimestamp();
                         if (offsets.Committable() is { Count: > 0 } committable)
                         {
                             consumer.Commit(committable);

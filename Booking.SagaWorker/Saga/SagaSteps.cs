@@ -31,24 +31,25 @@ public static class SagaSteps
     };
 }
 
-/// <summary>Why a saga failed: the first word of its reservation's <c>failureReason</c> and of the failed step's error.</summary>
+/// <summary>
+/// Why a saga failed: the first word of its reservation's <c>failureReason</c> and of the failed step's error. An
+/// allocation the performance service refused carries that service's own code as it gave it
+/// (<c>SECTION_SOLD_OUT</c>, <c>ALLOCATION_RELEASED</c>).
+/// </summary>
 public static class SagaFailureCodes
 {
     public const string HoldExpired = "HOLD_EXPIRED";
     public const string HoldReleased = "HOLD_RELEASED";
     public const string HoldNotFound = "HOLD_NOT_FOUND";
 
-    /// <summary>The performance service's answer, as it gave it (<c>SECTION_SOLD_OUT</c>, <c>ALLOCATION_RELEASED</c>, <c>NOT_FOUND</c>).</summary>
-    public const string SectionSoldOut = "SECTION_SOLD_OUT";
-
     /// <summary>The reservation's performance does not exist (the performance service's 404, or not a performance id).</summary>
-    public const string NotFound = "NOT_FOUND";
+    public const string NotFound = ProblemCodes.NotFound;
 
     /// <summary>A dependency kept failing until the saga's deadline.</summary>
     public const string DeadlinePassed = "DEADLINE_PASSED";
 
     /// <summary>A step that may succeed when tried again (the dependency was unreachable, slow or refused for now).</summary>
-    public const string Unavailable = "DEPENDENCY_UNAVAILABLE";
+    public const string Unavailable = ProblemCodes.DependencyUnavailable;
 }
 
 /// <summary>What running a step came to: its outcome and, when it did not succeed, a code and what happened.</summary>

@@ -1,6 +1,11 @@
-namespace Booking.Api.Http;
+using Microsoft.AspNetCore.Http;
 
-/// <summary>The stable machine codes of API.md, carried in every problem's <c>code</c> extension.</summary>
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>
+/// The stable machine codes of API.md, carried in every problem's <c>code</c> extension by every service, plus
+/// <see cref="InternalError"/> for a fault of the service itself (never for bad input).
+/// </summary>
 public static class ProblemCodes
 {
     public const string ValidationFailed = "VALIDATION_FAILED";
@@ -15,6 +20,7 @@ public static class ProblemCodes
     public const string Forbidden = "FORBIDDEN";
     public const string RateLimited = "RATE_LIMITED";
     public const string DependencyUnavailable = "DEPENDENCY_UNAVAILABLE";
+    public const string InternalError = "INTERNAL_ERROR";
 
     /// <summary>The code a problem gets when its producer named none (routing 404s, body-size 413s, ...).</summary>
     public static string ForStatus(int status) => status switch
@@ -26,6 +32,6 @@ public static class ProblemCodes
         StatusCodes.Status409Conflict => InvalidState,
         StatusCodes.Status503ServiceUnavailable => DependencyUnavailable,
         >= 400 and < 500 => ValidationFailed,
-        _ => "INTERNAL_ERROR",
+        _ => InternalError,
     };
 }
