@@ -30,10 +30,15 @@ public static class DashboardStore
     private static readonly TimeSpan SettleStep = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan SettleLimit = TimeSpan.FromSeconds(60);
 
-    public sealed record Count(IReadOnlyDictionary<string, PhaseSpans> ByPhase, string? NotCounted);
+    public sealed record Count(IReadOnlyDictionary<string, PhaseSpans> ByPhase, string? NotCounted)
+    {
+        /// <summary>The phases, each with what the dashboard stored of its spans.</summary>
+        public List<PhaseResult> AddTo(IEnumerable<PhaseResult> phases) => [.. phases.Select(p => p with { Spans = ByPhase.GetValueOrDefault(p.Name) })];
+    }
 
     public static async Task<Count> CountAsync(string dataDirectory, IReadOnlyList<PhaseResult> phases, CancellationToken cancellationToken)
     {
+        Console.WriteLine("Counting what the dashboard stored of each phase's spans ...");
         var store = Directory.Exists(dataDirectory)
             ? Directory.EnumerateFiles(dataDirectory, "dashboard.db", SearchOption.AllDirectories).OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault()
             : null;

@@ -56,6 +56,20 @@ var seats = Booking.LoadTest.CeilingServer.SeatIds(options.Seats);
 
 foreach (var mode in LoadOptions.AllModes.Where(options.Modes.Contains))
 {
+    await RunModeAsync(mode);
+}
+
+var spans = system.DashboardData is { } dashboardData ? await DashboardStore.CountAsync(dashboardData, phases, stopping.Token) : null;
+var run = new RunResult(startedAt, Environment.ProcessorCount, options, spans?.AddTo(phases) ?? phases, Report.Ratios(phases), audit.Clean, audit.Checks, spans?.NotCounted);
+await Report.WriteAsync(run, options.Output);
+Console.WriteLine();
+Console.WriteLine(Report.Markdown(run));
+Console.WriteLine($"Written: {Path.GetFullPath(Path.Combine(options.Output, "result.json"))} and result.md");
+return audit.Clean ? 0 : 2;
+
+// One mode: its warm-up, its holds phase and, but for the ceiling, its bookings phase, each audited.
+async Task RunModeAsync(string mode)
+{
     var target = new Target(mode, mode switch
     {
         "ceiling" => system.Endpoints["ceiling"],
@@ -87,39 +101,6 @@ foreach (var mode in LoadOptions.AllModes.Where(options.Modes.Contains))
         phases.Add(booked with { Stages = await breakdown.MeasureAsync(system.ConnectionStrings["bookingdb"], events, stopping.Token) });
     }
 }
-
-string? spansNotCounted = null;
-if (system.DashboardData is { } dashboardData)
-{
-    Console.WriteLine("Counting what the dashboard stored of each phase's spans ...");
-    var stored = await DashboardStore.CountAsync(dashboardData, phases, stopping.Token);
-    phases = phases.Select(p => p with { Spans = stored.ByPhase.GetValueOrDefault(p.Name) }).ToList();
-    spansNotCounted = stored.NotCounted;
-}
-
-var ratios = new Dictionary<string, double>();
-var lua = phases.FirstOrDefault(p => p.Name == "lua holds");
-if (lua is not null)
-{
-    if (phases.FirstOrDefault(p => p.Name == "naive holds") is { } naive)
-    {
-        ratios["holds/s lua / naive"] = lua.Throughput / naive.Throughput;
-    }
-
-    if (phases.FirstOrDefault(p => p.Name == "ceiling holds") is { } ceiling)
-    {
-        ratios["holds/s lua / ceiling (bare Kestrel + EVALSHA)"] = lua.Throughput / ceiling.Throughput;
-    }
-
-    ratios["holds/s lua / reference (400/s)"] = lua.Throughput / Report.Reference.Throughput;
-}
-
-var run = new RunResult(startedAt, Environment.ProcessorCount, options, phases, ratios, audit.Clean, audit.Checks, spansNotCounted);
-await Report.WriteAsync(run, options.Output);
-Console.WriteLine();
-Console.WriteLine(Report.Markdown(run));
-Console.WriteLine($"Written: {Path.GetFullPath(Path.Combine(options.Output, "result.json"))} and result.md");
-return audit.Clean ? 0 : 2;
 
 // A phase with what it cost the system per successful operation (hold, or booking completed with its event).
 async Task<PhaseResult> MeasuredAsync(Func<Task<PhaseResult>> phase)

@@ -22,6 +22,30 @@ public static class Report
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
+    /// <summary>The run's ratios: lua holds against naive holds, the ceiling and the reference.</summary>
+    public static Dictionary<string, double> Ratios(IReadOnlyList<PhaseResult> phases)
+    {
+        ArgumentNullException.ThrowIfNull(phases);
+        var ratios = new Dictionary<string, double>();
+        if (phases.FirstOrDefault(p => p.Name == "lua holds") is not { } lua)
+        {
+            return ratios;
+        }
+
+        if (phases.FirstOrDefault(p => p.Name == "naive holds") is { } naive)
+        {
+            ratios["holds/s lua / naive"] = lua.Throughput / naive.Throughput;
+        }
+
+        if (phases.FirstOrDefault(p => p.Name == "ceiling holds") is { } ceiling)
+        {
+            ratios["holds/s lua / ceiling (bare Kestrel + EVALSHA)"] = lua.Throughput / ceiling.Throughput;
+        }
+
+        ratios["holds/s lua / reference (400/s)"] = lua.Throughput / Reference.Throughput;
+        return ratios;
+    }
+
     public static async Task WriteAsync(RunResult result, string directory)
     {
         Directory.CreateDirectory(directory);
