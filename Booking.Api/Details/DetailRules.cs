@@ -27,6 +27,9 @@ public static class DetailRules
     public static void CheckTotal(Validation validation, long totalBytes) =>
         validation.Check(totalBytes <= MaxTotalBytes, "details", $"A reservation's details hold at most {MaxTotalBytes / 1024} KiB of data together.");
     private const int MaxTextLength = 2000;
+
+    /// <summary>A name or a preference inside a detail (a seat's holder, a table's wish).</summary>
+    private const int MaxShortTextLength = 200;
     private static readonly string[] TicketTypes = ["ADULT", "CHILD", "SENIOR", "STUDENT"];
 
     public static IReadOnlyList<string> TypesOf(BookingDomain domain) => domain switch
@@ -64,7 +67,7 @@ public static class DetailRules
             case "SEAT":
                 var seat = String(obj, "seatId");
                 validation.Check(seat is not null && seatIds.Contains(seat, StringComparer.Ordinal), field + "seatId", "Must be one of the reservation's seats.");
-                OptionalText(validation, obj, field, "holderName", 200);
+                OptionalText(validation, obj, field, "holderName", MaxShortTextLength);
                 break;
             case "TICKET":
                 var ticketType = String(obj, "ticketType");
@@ -75,7 +78,7 @@ public static class DetailRules
             case "TABLE":
                 var partySize = Integer(obj, "partySize");
                 validation.Check(partySize is >= 1 && partySize <= quantity, field + "partySize", $"Must be a whole number from 1 to {quantity}.");
-                OptionalText(validation, obj, field, "preference", 200);
+                OptionalText(validation, obj, field, "preference", MaxShortTextLength);
                 break;
             default:
                 var text = String(obj, "text");

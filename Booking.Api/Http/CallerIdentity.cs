@@ -14,7 +14,7 @@ public static class CallerIdentity
 {
     public const string HeaderName = "X-User-Id";
     public const string TrustedGatewaySetting = "Booking:TrustedGateway";
-    public const int MaxLength = 128;
+    public const int MaxLength = Booking.Core.Data.BookingDbContext.UserIdLength;
 
     /// <summary>Every endpoint of the group needs a caller (policy <c>user</c>) whose id is sane.</summary>
     public static RouteGroupBuilder RequireCaller(this RouteGroupBuilder group)

@@ -324,9 +324,9 @@ public static class ReservationsApi
         }
 
         validation
-            .Check(contact.Name is null || contact.Name.Length <= 200, "contact.name", "Must be at most 200 characters.")
-            .Check(contact.Phone is null || (contact.Phone.Length <= 32 && contact.Phone.All(ch => char.IsDigit(ch) || " +-()".Contains(ch, StringComparison.Ordinal))), "contact.phone", "Must be a phone number of at most 32 characters.")
-            .Check(contact.Email is null || (contact.Email.Length <= 254 && contact.Email.IndexOf('@', StringComparison.Ordinal) > 0), "contact.email", "Must be an e-mail address.");
+            .Check(contact.Name is null || contact.Name.Length <= ContactInfo.MaxNameLength, "contact.name", $"Must be at most {ContactInfo.MaxNameLength} characters.")
+            .Check(contact.Phone is null || (contact.Phone.Length <= ContactInfo.MaxPhoneLength && contact.Phone.All(ch => char.IsDigit(ch) || " +-()".Contains(ch, StringComparison.Ordinal))), "contact.phone", $"Must be a phone number of at most {ContactInfo.MaxPhoneLength} characters.")
+            .Check(contact.Email is null || (contact.Email.Length <= ContactInfo.MaxEmailLength && contact.Email.IndexOf('@', StringComparison.Ordinal) > 0), "contact.email", "Must be an e-mail address.");
     }
 
     private static TEnum? ParseEnum<TEnum>(Validation validation, string field, string? value) where TEnum : struct, Enum

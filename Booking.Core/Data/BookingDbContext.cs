@@ -36,13 +36,28 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
         modelBuilder.Entity<CapacitySlot>(ConfigureCapacitySlot);
     }
 
+    /// <summary>A caller's id; the API refuses longer ones.</summary>
+    public const int UserIdLength = 128;
+
+    /// <summary>A resource id: 1-64 letters, digits, '.', '_' or '-' (the API's path rule).</summary>
+    private const int ResourceIdLength = 64;
+
+    /// <summary>A slot (<c>2026-12-01</c> or <c>2026-12-01T19:00</c>), a seat id or a detail type, with room to spare.</summary>
+    private const int ShortCodeLength = 32;
+
+    /// <summary>A W3C traceparent: 55 characters.</summary>
+    private const int TraceParentLength = 64;
+
+    /// <summary>A saga step's name, or an outbox message's key (a reservation id).</summary>
+    private const int NameLength = 64;
+
     private static void ConfigureReservation(EntityTypeBuilder<Reservation> reservation)
     {
         reservation.ToTable("reservations");
         reservation.HasKey(r => r.Id);
-        reservation.Property(r => r.UserId).HasMaxLength(128);
-        reservation.Property(r => r.ResourceId).HasMaxLength(64);
-        reservation.Property(r => r.Slot).HasMaxLength(32);
+        reservation.Property(r => r.UserId).HasMaxLength(UserIdLength);
+        reservation.Property(r => r.ResourceId).HasMaxLength(ResourceIdLength);
+        reservation.Property(r => r.Slot).HasMaxLength(ShortCodeLength);
         reservation.Property(r => r.FailureReason).HasMaxLength(Reservation.MaxFailureReasonLength);
         reservation.Property(r => r.Version).IsRowVersion();
         reservation.HasIndex(r => r.HoldId).IsUnique();
@@ -62,8 +77,8 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
     {
         seat.ToTable("reservation_seats");
         seat.HasKey(s => new { s.ResourceId, s.SeatId }).HasName(ReservationSeat.KeyName);
-        seat.Property(s => s.ResourceId).HasMaxLength(64);
-        seat.Property(s => s.SeatId).HasMaxLength(32);
+        seat.Property(s => s.ResourceId).HasMaxLength(ResourceIdLength);
+        seat.Property(s => s.SeatId).HasMaxLength(ShortCodeLength);
         seat.HasIndex(s => s.ReservationId);
     }
 
@@ -71,7 +86,7 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
     {
         detail.ToTable("reservation_details");
         detail.HasKey(d => d.Id);
-        detail.Property(d => d.Type).HasMaxLength(32);
+        detail.Property(d => d.Type).HasMaxLength(ShortCodeLength);
         detail.Property(d => d.Data).HasColumnType("jsonb");
         detail.HasIndex(d => d.ReservationId);
     }
@@ -80,7 +95,7 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
     {
         saga.ToTable("sagas");
         saga.HasKey(s => s.ReservationId);
-        saga.Property(s => s.TraceParent).HasMaxLength(64);
+        saga.Property(s => s.TraceParent).HasMaxLength(TraceParentLength);
         saga.Property(s => s.Version).IsRowVersion();
         saga.HasMany(s => s.Steps).WithOne().HasForeignKey(step => step.ReservationId).OnDelete(DeleteBehavior.Cascade);
         // The worker's sweep looks for unfinished sagas that are due.
@@ -91,7 +106,7 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
     {
         step.ToTable("saga_steps");
         step.HasKey(s => s.Id);
-        step.Property(s => s.Name).HasMaxLength(64);
+        step.Property(s => s.Name).HasMaxLength(NameLength);
         step.Property(s => s.Error).HasMaxLength(SagaStep.MaxErrorLength);
         step.HasIndex(s => s.ReservationId);
     }
@@ -102,9 +117,9 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
         message.HasKey(m => m.Id);
         message.HasIndex(m => m.EventId).IsUnique();
         message.Property(m => m.Topic).HasMaxLength(128);
-        message.Property(m => m.MessageKey).HasMaxLength(64);
+        message.Property(m => m.MessageKey).HasMaxLength(NameLength);
         message.Property(m => m.Payload).HasColumnType("jsonb");
-        message.Property(m => m.TraceParent).HasMaxLength(64);
+        message.Property(m => m.TraceParent).HasMaxLength(TraceParentLength);
         message.Property(m => m.TraceState).HasMaxLength(512);
         message.Property(m => m.LastError).HasMaxLength(OutboxMessage.MaxErrorLength);
         // The relay reads only what is still unsent and not quarantined, in insertion order.
@@ -115,8 +130,8 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
     {
         slot.ToTable("capacity_slots");
         slot.HasKey(s => new { s.Domain, s.ResourceId, s.Slot });
-        slot.Property(s => s.ResourceId).HasMaxLength(64);
-        slot.Property(s => s.Slot).HasMaxLength(32);
+        slot.Property(s => s.ResourceId).HasMaxLength(ResourceIdLength);
+        slot.Property(s => s.Slot).HasMaxLength(ShortCodeLength);
     }
 
     /// <summary>How an enum value is stored: the UPPER word the API shows (statements written by hand use it too).</summary>

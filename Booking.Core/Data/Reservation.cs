@@ -106,6 +106,12 @@ public sealed class Reservation
 
 public sealed class ContactInfo
 {
+    public const int MaxNameLength = 200;
+    public const int MaxPhoneLength = 32;
+
+    /// <summary>The longest address SMTP carries (RFC 5321).</summary>
+    public const int MaxEmailLength = 254;
+
     public string? Name { get; set; }
     public string? Phone { get; set; }
     public string? Email { get; set; }

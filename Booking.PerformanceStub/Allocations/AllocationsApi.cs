@@ -14,7 +14,7 @@ public sealed record BatchAllocationItem(Guid? PerformanceId, string? Section, G
 
 public sealed record BatchAllocationRequest(IReadOnlyList<BatchAllocationItem?>? Allocations);
 
-/// <param name="Status">ALLOCATED, SECTION_SOLD_OUT, ALLOCATION_RELEASED, NOT_FOUND, or UNAVAILABLE (try again later).</param>
+/// <param name="Status">ALLOCATED, SECTION_SOLD_OUT, ALLOCATION_RELEASED, NOT_FOUND, or DEPENDENCY_UNAVAILABLE (try again later, as the single allocation's 503).</param>
 public sealed record BatchAllocationResult(Guid PerformanceId, string Section, Guid ReservationId, string Status, int Seats, int Remaining);
 
 public sealed record BatchAllocationResponse(IReadOnlyList<BatchAllocationResult> Results);
@@ -97,7 +97,7 @@ public static class AllocationsApi
         var (performanceId, section, reservationId) = (item.PerformanceId!.Value, item.Section!, item.ReservationId!.Value);
         if (services.Chaos.Fails())
         {
-            return new BatchAllocationResult(performanceId, section, reservationId, "UNAVAILABLE", 0, 0);
+            return new BatchAllocationResult(performanceId, section, reservationId, ProblemCodes.DependencyUnavailable, 0, 0);
         }
 
         ActivityContext.TryParse(item.TraceParent, null, out var caller);

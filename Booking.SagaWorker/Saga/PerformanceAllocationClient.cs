@@ -32,7 +32,7 @@ public sealed class PerformanceAllocationClient(HttpClient http)
         return [.. results.Select(r => r.Status switch
         {
             "ALLOCATED" => StepResult.Done,
-            "UNAVAILABLE" => StepResult.Retry($"Allocation of section {r.Section} failed (503)"),
+            ProblemCodes.DependencyUnavailable => StepResult.Retry($"the performance service could not allocate section {r.Section} now."),
             var code => StepResult.Fail(code, $"the performance service refused section {r.Section}."),
         })];
     }

@@ -30,6 +30,15 @@ public sealed class MigrationTests(Dependencies dependencies)
         Assert.Empty(errors);
     }
 
+    [Fact]
+    public void Each_model_matches_its_migrations_so_no_change_ships_without_one()
+    {
+        using var booking = new DesignTimeBookingDbContextFactory().CreateDbContext([]);
+        Assert.False(booking.Database.HasPendingModelChanges(), "The bookingdb model changed without a migration (README: Schema changes).");
+        using var performance = new Booking.PerformanceStub.Data.DesignTimePerformanceDbContextFactory().CreateDbContext([]);
+        Assert.False(performance.Database.HasPendingModelChanges(), "The performancedb model changed without a migration.");
+    }
+
     private sealed class ErrorCollector(ConcurrentQueue<string> errors) : ILoggerProvider
     {
         public ILogger CreateLogger(string categoryName) => new Logger(categoryName, errors);
