@@ -43,15 +43,8 @@ public sealed class SystemUnderTest : IAsyncDisposable
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Booking_AppHost>(
         [
             $"--AppHost:DataDirectory={data}",
-            "--AppHost:RandomPorts=true",
-            // The services pick their own free ports; DCP would otherwise move the dashboard off the URL given here.
-            "--DcpPublisher:RandomizePorts=false",
             $"--Parameters:auth-signing-key={tokens.SigningKey}",
-            $"ASPNETCORE_URLS={dashboard}",
-            // Both OTLP endpoints of this run's own: the gRPC one defaults to localhost:4317, where another system
-            // running at the same time (the tests' own, an F5 session) would take this one's telemetry.
-            $"ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL=http://127.0.0.1:{FreePort.Next()}",
-            $"ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL=http://127.0.0.1:{FreePort.Next()}",
+            .. SideBySideRun.Arguments(dashboard),
         ], (app, _) =>
         {
             app.DisableDashboard = options.NoDashboard;

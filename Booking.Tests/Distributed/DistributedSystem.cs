@@ -41,17 +41,10 @@ public sealed class DistributedSystem : IAsyncLifetime
         [
             $"--AppHost:DataDirectory={_data}",
             "--AppHost:DataStores=Executable",
-            "--AppHost:RandomPorts=true",
-            // The services pick their own free ports; DCP would otherwise move the dashboard off the URL given here.
-            "--DcpPublisher:RandomizePorts=false",
             "--AppHost:Durable=false",
             "--AppHost:Chaos=true",
             $"--Parameters:auth-signing-key={TestTokens.SigningKey}",
-            $"ASPNETCORE_URLS={DashboardUrl}",
-            // Both OTLP endpoints of this run's own: the gRPC one defaults to localhost:4317, where another system
-            // running at the same time (the load tool's, an F5 session) would take this one's telemetry.
-            $"ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL=http://127.0.0.1:{FreePort.Next()}",
-            $"ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL=http://127.0.0.1:{FreePort.Next()}",
+            .. SideBySideRun.Arguments(DashboardUrl),
         ], (options, _) => options.DisableDashboard = false, timeout.Token);
 
         // Quick resumption, so the worker-crash test sees every saga finish soon after the restart.
