@@ -77,26 +77,38 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
                 batch.Add(pending);
             }
 
-            using var activity = StartBatchActivity(section, batch);
+            var activity = StartBatchActivity(section, batch);
+            List<AllocationResult> results;
             try
             {
-                await using var scope = scopes.CreateAsyncScope();
-                var db = scope.ServiceProvider.GetRequiredService<PerformanceDbContext>();
-                await using var held = await sectionLock.AcquireAsync(performanceId, section, CancellationToken.None).ConfigureAwait(false);
-                var results = await ApplyAsync(db, performanceId, section, batch).ConfigureAwait(false);
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    batch[i].Completion.TrySetResult(results[i]);
-                }
+                results = await AllocateUnderLockAsync(performanceId, section, batch).ConfigureAwait(false);
             }
             catch (Exception exception)
             {
                 // Nothing of the batch was committed; each caller gets the failure and the saga retries it.
                 activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+                activity?.Dispose();
                 LogBatchFailed(exception, performanceId, section, batch.Count);
                 batch.ForEach(p => p.Completion.TrySetException(exception));
+                continue;
+            }
+
+            // The batch's span ends before any caller hears back, so a booking's trace holds it once the booking
+            // has its answer; the section's lock is already released.
+            activity?.Dispose();
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch[i].Completion.TrySetResult(results[i]);
             }
         }
+    }
+
+    private async Task<List<AllocationResult>> AllocateUnderLockAsync(Guid performanceId, string section, List<Pending> batch)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<PerformanceDbContext>();
+        await using var held = await sectionLock.AcquireAsync(performanceId, section, CancellationToken.None).ConfigureAwait(false);
+        return await ApplyAsync(db, performanceId, section, batch).ConfigureAwait(false);
     }
 
     /// <summary>
