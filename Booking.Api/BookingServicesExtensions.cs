@@ -45,6 +45,7 @@ public static class BookingServicesExtensions
             : ActivatorUtilities.CreateInstance<LuaSeatHolder>(services));
         builder.Services.AddSingleton<Idempotency.IdempotencyStore>();
         builder.Services.AddScoped<CapacityStateLoader>();
+        builder.Services.AddScoped<HoldService>();
 
         builder.Services.ConfigureHttpJsonOptions(options => BookingJson.Configure(options.SerializerOptions));
         // Unreadable bodies become exceptions the ApiExceptionHandler answers with problem details, not bare 400s.

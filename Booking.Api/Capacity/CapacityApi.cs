@@ -1,3 +1,4 @@
+using Booking.Api.Holds;
 using Booking.Api.Http;
 using Booking.Core;
 using Booking.Core.Capacity;
@@ -17,7 +18,7 @@ public sealed record CapacityDto(BookingDomain Domain, string ResourceId, string
         new(slot.Domain, slot.ResourceId, slot.Slot!, counters.Capacity, counters.Available, counters.Held, counters.Booked);
 }
 
-public sealed record CapacityServices(ResourceRegistry Registry, CapacityEngine Capacity, CapacityStateLoader Loader, BookingDbContext Db, TimeProvider Time, IOptions<BookingOptions> Options);
+public sealed record CapacityServices(ResourceRegistry Registry, CapacityEngine Capacity, HoldService Holds, BookingDbContext Db, TimeProvider Time, IOptions<BookingOptions> Options);
 
 /// <summary>Counted capacity per slot for exhibitions and restaurants (capacity holds are in <c>Holds/</c>).</summary>
 public static class CapacityApi
@@ -52,7 +53,7 @@ public static class CapacityApi
         }
 
         // An existing slot whose counters Redis lost must get its bookings back before its capacity changes.
-        await services.Loader.LoadAsync(resource!, cancellationToken).ConfigureAwait(false);
+        await services.Holds.LoadAsync(resource!, cancellationToken).ConfigureAwait(false);
         var (accepted, counters) = await services.Capacity.SetAsync(resource!, request.Capacity!.Value).ConfigureAwait(false);
         if (!accepted)
         {
@@ -77,18 +78,13 @@ public static class CapacityApi
             return Problems.Validation(validation.Errors);
         }
 
-        var counters = await services.Capacity.ReadAsync(resource!).ConfigureAwait(false);
+        var counters = await services.Holds.ReadCapacityAsync(resource!, cancellationToken).ConfigureAwait(false);
         if (counters is null)
         {
-            if (!await services.Loader.LoadAsync(resource!, cancellationToken).ConfigureAwait(false))
-            {
-                return Problems.NotFound($"Capacity of {resource!.Domain} '{resourceId}' at '{slot}'");
-            }
-
-            counters = await services.Capacity.ReadAsync(resource!).ConfigureAwait(false);
+            return Problems.NotFound($"Capacity of {resource!.Domain} '{resourceId}' at '{slot}'");
         }
 
-        return TypedResults.Ok(CapacityDto.From(resource!, counters!));
+        return TypedResults.Ok(CapacityDto.From(resource!, counters));
     }
 
     /// <summary>Parses the path; only EXHIBITION and RESTAURANT have counted capacity.</summary>

@@ -1,3 +1,4 @@
+using Booking.Api.Holds;
 using Booking.Core.Capacity;
 using Booking.Core.Data;
 using Booking.Core.Holds;
@@ -13,15 +14,15 @@ public sealed partial class CapacityStateLoader(
     CapacityEngine capacity,
     ResourceRegistry registry,
     BookingDbContext db,
-    ILogger<CapacityStateLoader> logger)
+    ILogger<CapacityStateLoader> logger) : IResourceStateLoader
 {
-
     /// <summary>Loads the slot; false when no capacity was ever set for it.</summary>
-    public async Task<bool> LoadAsync(ResourceRef slot, CancellationToken cancellationToken)
+    public async Task<bool> LoadAsync(ResourceRef resource, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(resource);
         var record = await db.CapacitySlots
             .AsNoTracking()
-            .SingleOrDefaultAsync(s => s.Domain == slot.Domain && s.ResourceId == slot.ResourceId && s.Slot == slot.Slot, cancellationToken)
+            .SingleOrDefaultAsync(s => s.Domain == resource.Domain && s.ResourceId == resource.ResourceId && s.Slot == resource.Slot, cancellationToken)
             .ConfigureAwait(false);
         if (record is null)
         {
@@ -30,15 +31,15 @@ public sealed partial class CapacityStateLoader(
 
         var bookings = await db.Reservations
             .AsNoTracking()
-            .Where(r => r.Domain == slot.Domain && r.ResourceId == slot.ResourceId && r.Slot == slot.Slot && Reservation.HoldingStatuses.Contains(r.Status))
+            .Where(r => r.Domain == resource.Domain && r.ResourceId == resource.ResourceId && r.Slot == resource.Slot && Reservation.HoldingStatuses.Contains(r.Status))
             .Select(r => new CapacityBooking(r.HoldId, r.UserId, r.Quantity))
             .ToListAsync(cancellationToken)
             .ConfigureAwait(false);
 
-        if (await capacity.LoadAsync(slot, record.Capacity, bookings).ConfigureAwait(false))
+        if (await capacity.LoadAsync(resource, record.Capacity, bookings).ConfigureAwait(false))
         {
-            await registry.AddAsync(slot).ConfigureAwait(false);
-            LogLoaded(slot.Domain, slot.ResourceId, slot.Slot, record.Capacity, bookings.Count);
+            await registry.AddAsync(resource).ConfigureAwait(false);
+            LogLoaded(resource.Domain, resource.ResourceId, resource.Slot, record.Capacity, bookings.Count);
         }
 
         return true;

@@ -18,11 +18,11 @@ public sealed record CreateCapacityHoldRequest(int? Quantity);
 
 public sealed record CapacityHoldDto(Guid HoldId, BookingDomain Domain, string ResourceId, string Slot, int Quantity, DateTimeOffset ExpiresAt);
 
-public sealed record HoldServices(ISeatHolder Seats, SeatStateLoader SeatLoader, CapacityEngine Capacity, CapacityStateLoader CapacityLoader, IOptions<BookingOptions> Options);
+public sealed record HoldServices(HoldService Holds, IOptions<BookingOptions> Options);
 
 /// <summary>
 /// Every hold endpoint: seats of a performance (many in one Lua call), a quantity of a slot, and giving a hold up.
-/// A hold on a resource whose state is not in Redis yet loads it once and holds again.
+/// The holding itself, with the loading of a resource whose state is not in Redis yet, is <see cref="HoldService"/>'s.
 /// </summary>
 public static class HoldsApi
 {
@@ -74,9 +74,8 @@ public static class HoldsApi
         var seats = seatIds!.Select(seat => seat!).ToList();
         var holdId = Guid.CreateVersion7();
         var (userId, ttl) = (httpContext.GetUserId(), services.Options.Value.HoldTtl);
-        var attempt = await HoldLoadingOnMissAsync(
-            () => services.Seats.HoldAsync(performanceId, holdId, userId, ttl, seats),
-            () => services.SeatLoader.LoadAsync(performanceId, cancellationToken)).ConfigureAwait(false);
+        var attempt = await services.Holds.HoldSeatsAsync(ResourceRef.Performance(performanceId), holdId, userId, ttl, seats, cancellationToken)
+            .ConfigureAwait(false);
         return attempt?.Status switch
         {
             null => Problems.NotFound($"Performance '{performanceId}'"),
@@ -85,7 +84,7 @@ public static class HoldsApi
             HoldAttemptStatus.Unavailable => Problems.Conflict(ProblemCodes.SeatsUnavailable, "Seats unavailable",
                 "Some of the requested seats are held or booked; nothing was held.",
                 new Dictionary<string, object?>(StringComparer.Ordinal) { ["unavailableSeatIds"] = attempt.Conflicting }),
-            _ => throw new InvalidOperationException($"Seat state of performance {performanceId} is missing after loading."),
+            _ => throw new InvalidOperationException($"Unexpected outcome {attempt.Status} of a seat hold."),
         };
     }
 
@@ -103,9 +102,7 @@ public static class HoldsApi
 
         var holdId = Guid.CreateVersion7();
         var (userId, ttl, quantity) = (httpContext.GetUserId(), services.Options.Value.HoldTtl, request.Quantity!.Value);
-        var attempt = await HoldLoadingOnMissAsync(
-            () => services.Capacity.HoldAsync(resource!, holdId, userId, ttl, quantity),
-            () => services.CapacityLoader.LoadAsync(resource!, cancellationToken)).ConfigureAwait(false);
+        var attempt = await services.Holds.HoldCapacityAsync(resource!, holdId, userId, ttl, quantity, cancellationToken).ConfigureAwait(false);
         return attempt?.Status switch
         {
             null => Problems.NotFound($"Capacity of {resource!.Domain} '{resourceId}' at '{slot}'"),
@@ -113,7 +110,7 @@ public static class HoldsApi
             HoldAttemptStatus.Unavailable => Problems.Conflict(ProblemCodes.CapacityUnavailable, "Capacity unavailable",
                 $"Only {attempt.Available} units are available; nothing was held.",
                 new Dictionary<string, object?>(StringComparer.Ordinal) { ["available"] = attempt.Available }),
-            _ => throw new InvalidOperationException($"Capacity state of {resource} is missing after loading."),
+            _ => throw new InvalidOperationException($"Unexpected outcome {attempt.Status} of a capacity hold."),
         };
     }
 
@@ -136,20 +133,5 @@ public static class HoldsApi
                 "A reservation was made from the hold; cancel the reservation instead."),
             _ => Problems.NotFound($"Hold '{holdId}'"),
         };
-    }
-
-    /// <summary>
-    /// Holds; when the resource's state is not in Redis, loads it from its source and holds again. Null when the
-    /// resource does not exist.
-    /// </summary>
-    private static async Task<HoldAttempt?> HoldLoadingOnMissAsync(Func<Task<HoldAttempt>> hold, Func<Task<bool>> load)
-    {
-        var attempt = await hold().ConfigureAwait(false);
-        if (attempt.Status != HoldAttemptStatus.NotLoaded)
-        {
-            return attempt;
-        }
-
-        return await load().ConfigureAwait(false) ? await hold().ConfigureAwait(false) : null;
     }
 }

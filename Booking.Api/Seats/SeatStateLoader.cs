@@ -1,3 +1,4 @@
+using Booking.Api.Holds;
 using Booking.Core.Data;
 using Booking.Core.Holds;
 using Booking.Core.Seats;
@@ -14,9 +15,8 @@ public sealed partial class SeatStateLoader(
     SeatEngine seats,
     ResourceRegistry registry,
     BookingDbContext db,
-    ILogger<SeatStateLoader> logger)
+    ILogger<SeatStateLoader> logger) : IResourceStateLoader
 {
-
     /// <summary>
     /// One load at a time per performance (striped, so the gates stay a fixed few): a burst of first requests on a
     /// cold performance makes one seat-map call and one PostgreSQL read, and the others find the state loaded.
@@ -24,8 +24,10 @@ public sealed partial class SeatStateLoader(
     private static readonly SemaphoreSlim[] Gates = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
 
     /// <summary>Loads the state; false when the performance does not exist.</summary>
-    public async Task<bool> LoadAsync(string performanceId, CancellationToken cancellationToken)
+    public async Task<bool> LoadAsync(ResourceRef resource, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(resource);
+        var performanceId = resource.ResourceId;
         var gate = Gates[(int)((uint)StringComparer.Ordinal.GetHashCode(performanceId) % (uint)Gates.Length)];
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try

@@ -1,3 +1,4 @@
+using Booking.Api.Holds;
 using Booking.Api.Http;
 using Booking.Core;
 using Booking.Core.Holds;
@@ -12,8 +13,6 @@ public sealed record SectionDto(string Code, int Capacity, int Available, int He
 public sealed record SeatDto(string SeatId, string Section, SeatStatus Status);
 
 public sealed record SeatMapDto(string PerformanceId, IReadOnlyList<SectionDto> Sections, IReadOnlyList<SeatDto> Seats);
-
-public sealed record SeatServices(SeatEngine Seats, SeatStateLoader Loader);
 
 /// <summary>A performance's seat map with each seat's live status (seat holds are in <c>Holds/</c>).</summary>
 public static class SeatsApi
@@ -34,7 +33,7 @@ public static class SeatsApi
         string performanceId,
         string? section,
         string? status,
-        [AsParameters] SeatServices services,
+        HoldService holds,
         CancellationToken cancellationToken)
     {
         var validation = new Validation()
@@ -57,15 +56,10 @@ public static class SeatsApi
             return Problems.Validation(validation.Errors);
         }
 
-        var state = await services.Seats.ReadAsync(performanceId).ConfigureAwait(false);
+        var state = await holds.ReadSeatsAsync(ResourceRef.Performance(performanceId), cancellationToken).ConfigureAwait(false);
         if (state is null)
         {
-            if (!await services.Loader.LoadAsync(performanceId, cancellationToken).ConfigureAwait(false))
-            {
-                return Problems.NotFound($"Performance '{performanceId}'");
-            }
-
-            state = await services.Seats.ReadAsync(performanceId).ConfigureAwait(false) ?? throw new InvalidOperationException("Seat state vanished after loading.");
+            return Problems.NotFound($"Performance '{performanceId}'");
         }
 
         var inSection = state.Where(seat => section is null || SeatIds.Section(seat.Key) == section).ToList();

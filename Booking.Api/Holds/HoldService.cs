@@ -1,0 +1,69 @@
+using Booking.Api.Capacity;
+using Booking.Api.Seats;
+using Booking.Core.Capacity;
+using Booking.Core.Holds;
+using Booking.Core.Seats;
+
+namespace Booking.Api.Holds;
+
+/// <summary>Puts one domain's live state into Redis from its source of truth when Redis does not have it.</summary>
+public interface IResourceStateLoader
+{
+    /// <summary>Loads the resource's state, or finds it loaded; false when the resource does not exist.</summary>
+    Task<bool> LoadAsync(ResourceRef resource, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The one way in to a resource's live state in Redis: holding seats or capacity, and reading the seat map or a
+/// slot's counters. Each call that finds the state missing (a cold resource, or a Redis that lost its data) loads it
+/// once through its domain's loader and runs again; a resource that does not exist comes back as null.
+/// </summary>
+public sealed class HoldService(
+    ISeatHolder seatHolder,
+    SeatEngine seats,
+    CapacityEngine capacity,
+    SeatStateLoader seatLoader,
+    CapacityStateLoader capacityLoader)
+{
+    /// <summary>Holds every seat or none, with the hold strategy chosen at start-up.</summary>
+    public Task<HoldAttempt?> HoldSeatsAsync(
+        ResourceRef performance, Guid holdId, string userId, TimeSpan ttl, IReadOnlyList<string> seatIds, CancellationToken cancellationToken) =>
+        LoadingOnMissAsync(performance, () => seatHolder.HoldAsync(performance.ResourceId, holdId, userId, ttl, seatIds)!, NotLoaded, cancellationToken);
+
+    /// <summary>Holds a quantity of a slot, all or nothing.</summary>
+    public Task<HoldAttempt?> HoldCapacityAsync(
+        ResourceRef slot, Guid holdId, string userId, TimeSpan ttl, int quantity, CancellationToken cancellationToken) =>
+        LoadingOnMissAsync(slot, () => capacity.HoldAsync(slot, holdId, userId, ttl, quantity)!, NotLoaded, cancellationToken);
+
+    /// <summary>Every seat's status, after expiring holds whose time passed.</summary>
+    public Task<IReadOnlyDictionary<string, SeatStatus>?> ReadSeatsAsync(ResourceRef performance, CancellationToken cancellationToken) =>
+        LoadingOnMissAsync(performance, () => seats.ReadAsync(performance.ResourceId), static state => state is null, cancellationToken);
+
+    /// <summary>A slot's counters, after expiring holds whose time passed.</summary>
+    public Task<CapacityCounters?> ReadCapacityAsync(ResourceRef slot, CancellationToken cancellationToken) =>
+        LoadingOnMissAsync(slot, () => capacity.ReadAsync(slot), static counters => counters is null, cancellationToken);
+
+    /// <summary>Loads the resource's state if Redis does not have it; false when the resource does not exist.</summary>
+    public Task<bool> LoadAsync(ResourceRef resource, CancellationToken cancellationToken) =>
+        (resource.IsSeated ? (IResourceStateLoader)seatLoader : capacityLoader).LoadAsync(resource, cancellationToken);
+
+    private static bool NotLoaded(HoldAttempt? attempt) => attempt!.Status == HoldAttemptStatus.NotLoaded;
+
+    private async Task<T?> LoadingOnMissAsync<T>(ResourceRef resource, Func<Task<T?>> run, Func<T?, bool> missing, CancellationToken cancellationToken)
+        where T : class
+    {
+        var result = await run().ConfigureAwait(false);
+        if (!missing(result))
+        {
+            return result;
+        }
+
+        if (!await LoadAsync(resource, cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        result = await run().ConfigureAwait(false);
+        return missing(result) ? throw new InvalidOperationException($"The state of {resource} is missing right after loading it.") : result;
+    }
+}
