@@ -58,6 +58,7 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
         reservation.Property(r => r.UserId).HasMaxLength(UserIdLength);
         reservation.Property(r => r.ResourceId).HasMaxLength(ResourceIdLength);
         reservation.Property(r => r.Slot).HasMaxLength(ShortCodeLength);
+        reservation.Property(r => r.FailureCode).HasMaxLength(Reservation.MaxFailureCodeLength);
         reservation.Property(r => r.FailureReason).HasMaxLength(Reservation.MaxFailureReasonLength);
         reservation.Property(r => r.Version).IsRowVersion();
         reservation.HasIndex(r => r.HoldId).IsUnique();

@@ -20,6 +20,9 @@ public sealed class Reservation
     /// <summary>Length of the <c>failure_reason</c> column.</summary>
     public const int MaxFailureReasonLength = 1000;
 
+    /// <summary>Length of the <c>failure_code</c> column.</summary>
+    public const int MaxFailureCodeLength = 40;
+
     public Guid Id { get; set; }
     public required string UserId { get; set; }
     public BookingDomain Domain { get; set; }
@@ -32,6 +35,11 @@ public sealed class Reservation
     public Guid HoldId { get; set; }
 
     public ReservationStatus Status { get; set; }
+
+    /// <summary>Why a FAILED reservation failed, as a code (API.md: <c>HOLD_EXPIRED</c>, <c>SECTION_SOLD_OUT</c>, ...).</summary>
+    public string? FailureCode { get; set; }
+
+    /// <summary>The same, as text for people: the code, then what happened.</summary>
     public string? FailureReason { get; set; }
     public ContactInfo? Contact { get; set; }
     public DateTimeOffset CreatedAt { get; set; }

@@ -20,15 +20,16 @@ namespace Booking.SagaWorker.Saga;
 public static class SagaBatchCommit
 {
     private static readonly HashSet<string> ReservationColumns =
-        [nameof(Reservation.Status), nameof(Reservation.ConfirmedAt), nameof(Reservation.UpdatedAt), nameof(Reservation.FailureReason)];
+        [nameof(Reservation.Status), nameof(Reservation.ConfirmedAt), nameof(Reservation.UpdatedAt), nameof(Reservation.FailureCode), nameof(Reservation.FailureReason)];
 
     private static readonly HashSet<string> SagaColumns =
         [nameof(SagaEntity.State), nameof(SagaEntity.Attempts), nameof(SagaEntity.NextAttemptAt), nameof(SagaEntity.UpdatedAt)];
 
     private const string UpdateReservations = """
         UPDATE reservations AS r
-        SET status = v.status, confirmed_at = v.confirmed_at, updated_at = v.updated_at, failure_reason = v.failure_reason
-        FROM unnest($1, $2, $3, $4, $5, $6) AS v(id, version, status, confirmed_at, updated_at, failure_reason)
+        SET status = v.status, confirmed_at = v.confirmed_at, updated_at = v.updated_at, failure_code = v.failure_code,
+            failure_reason = v.failure_reason
+        FROM unnest($1, $2, $3, $4, $5, $6, $7) AS v(id, version, status, confirmed_at, updated_at, failure_code, failure_reason)
         WHERE r.id = v.id AND r.xmin = v.version
         """;
 
@@ -66,6 +67,7 @@ public static class SagaBatchCommit
             Values(changes.Reservations, r => BookingDbContext.Stored(r.Status)),
             Values(changes.Reservations, r => r.ConfirmedAt),
             Values(changes.Reservations, r => r.UpdatedAt),
+            Values(changes.Reservations, r => r.FailureCode),
             Values(changes.Reservations, r => r.FailureReason));
         var sagas = batch.Add(UpdateSagas, changes.Sagas,
             Values(changes.Sagas, s => s.ReservationId),

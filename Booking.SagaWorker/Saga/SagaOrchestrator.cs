@@ -234,7 +234,11 @@ public sealed partial class SagaOrchestrator(
         }
 
         saga.State = SagaState.Compensating;
-        reservation.FailureReason = Truncate(result.Outcome == StepOutcome.Retry ? $"{SagaFailureCodes.DeadlinePassed}: gave up after the saga deadline; last error {result.Error}" : result.Error, Reservation.MaxFailureReasonLength);
+        var failure = result.Outcome == StepOutcome.Retry
+            ? StepResult.Fail(SagaFailureCodes.DeadlinePassed, $"gave up after the saga deadline; last error {result.Error}")
+            : result;
+        reservation.FailureCode = Truncate(failure.Code, Reservation.MaxFailureCodeLength);
+        reservation.FailureReason = Truncate(failure.Error, Reservation.MaxFailureReasonLength);
         saga.UpdatedAt = time.UtcNowMicros();
         return true;
     }

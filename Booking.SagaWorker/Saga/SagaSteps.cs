@@ -32,7 +32,8 @@ public static class SagaSteps
 }
 
 /// <summary>
-/// Why a saga failed: the first word of its reservation's <c>failureReason</c> and of the failed step's error. An
+/// Why a saga failed: its reservation's <c>failureCode</c> (and the first word of its <c>failureReason</c> and of the
+/// failed step's error). An
 /// allocation the performance service refused carries that service's own code as it gave it
 /// (<c>SECTION_SOLD_OUT</c>, <c>ALLOCATION_RELEASED</c>).
 /// </summary>

@@ -19,6 +19,7 @@ public sealed class SagaBatchCommitTests(BookingApp app) : IClassFixture<Booking
             Complete(db, rows[ids[0]], now);
             Complete(db, rows[ids[1]], now);
             var failed = rows[ids[2]];
+            failed.FailureCode = "HOLD_EXPIRED";
             failed.FailureReason = "HOLD_EXPIRED: the hold expired before it was confirmed.";
             failed.Saga!.State = SagaState.Compensating;
             failed.Saga.UpdatedAt = now;
@@ -40,6 +41,7 @@ public sealed class SagaBatchCommitTests(BookingApp app) : IClassFixture<Booking
         }
 
         Assert.Equal((ReservationStatus.Pending, SagaState.Compensating), (stored[ids[2]].Status, stored[ids[2]].Saga!.State));
+        Assert.Equal("HOLD_EXPIRED", stored[ids[2]].FailureCode);
         Assert.StartsWith("HOLD_EXPIRED", stored[ids[2]].FailureReason, StringComparison.Ordinal);
         Assert.Equal("HOLD_EXPIRED", Assert.Single(stored[ids[2]].Saga!.Steps).Error);
 

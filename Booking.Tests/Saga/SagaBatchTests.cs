@@ -47,6 +47,7 @@ public sealed class SagaBatchTests(SagaApp app) : IClassFixture<SagaApp>
             Assert.Equal(["ConfirmHold", "AllocateSection", "CompleteReservation"], rows[id].Saga!.Steps.OrderBy(s => s.Id).Select(s => s.Name));
         });
         Assert.Equal(SagaState.Compensating, rows[released].Saga!.State);
+        Assert.Equal("HOLD_RELEASED", rows[released].FailureCode);
         Assert.StartsWith("HOLD_RELEASED", rows[released].FailureReason, StringComparison.Ordinal);
         Assert.Equal(ReservationStatus.Pending, rows[released].Status);
 

@@ -130,6 +130,7 @@ public sealed class ChaosSagaTests(SagaApp app) : IClassFixture<SagaApp>
 
         Assert.Equal(ReservationStatus.Failed, final.Status);
         Assert.Equal(SagaState.Failed, final.Saga!.State);
+        Assert.Equal("DEADLINE_PASSED", final.FailureCode);
         Assert.Contains("deadline", final.FailureReason, StringComparison.OrdinalIgnoreCase);
         var steps = final.Saga.Steps.OrderBy(s => s.Id).Select(s => s.Name).ToList();
         Assert.True(steps.LastIndexOf("DeallocateSection") < steps.LastIndexOf("ReleaseUnits"), string.Join(",", steps));

@@ -149,6 +149,11 @@ namespace Booking.Core.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("domain");
 
+                    b.Property<string>("FailureCode")
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("failure_code");
+
                     b.Property<string>("FailureReason")
                         .HasMaxLength(1000)
                         .HasColumnType("character varying(1000)")
