@@ -1,10 +1,8 @@
-using System.Collections.Frozen;
 using System.Diagnostics;
 using Booking.Core;
 using Booking.Core.Data;
 using Booking.Core.Holds;
 using Booking.Core.Outbox;
-using Booking.Core.Seats;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using SagaEntity = Booking.Core.Data.Saga;
@@ -198,19 +196,14 @@ public sealed partial class SagaOrchestrator(
     /// </summary>
     private async Task<StepResult> RunStepsAsync(Reservation reservation, CancellationToken cancellationToken)
     {
-        foreach (var step in SagaSteps.For(reservation.Domain))
+        foreach (var step in StepsBeforeCompletion(reservation.Domain))
         {
-            if (step == SagaSteps.CompleteReservation)
-            {
-                break;
-            }
-
-            if (Succeeded(reservation.Saga!, step))
+            if (Succeeded(reservation.Saga!, step.Name))
             {
                 continue;
             }
 
-            var result = await RecordAsync(reservation, step, ct => RunStepAsync(reservation, step, ct), persist: false, cancellationToken).ConfigureAwait(false);
+            var result = await RecordAsync(reservation, step, persist: false, cancellationToken).ConfigureAwait(false);
             if (result.Outcome != StepOutcome.Succeeded)
             {
                 return result;
@@ -251,14 +244,14 @@ public sealed partial class SagaOrchestrator(
     private async Task CompensateAsync(Reservation reservation, bool cancelling, CancellationToken cancellationToken)
     {
         var saga = reservation.Saga!;
-        foreach (var step in SagaSteps.For(reservation.Domain).Reverse())
+        foreach (var step in StepsBeforeCompletion(reservation.Domain).Reverse())
         {
-            if (SagaSteps.CompensationOf(step) is not { } compensation || Succeeded(saga, compensation))
+            if (step.Compensation is not { } compensation || Succeeded(saga, compensation.Name))
             {
                 continue;
             }
 
-            var result = await RecordAsync(reservation, compensation, ct => RunStepAsync(reservation, compensation, ct), persist: true, cancellationToken).ConfigureAwait(false);
+            var result = await RecordAsync(reservation, compensation, persist: true, cancellationToken).ConfigureAwait(false);
             if (result.Outcome != StepOutcome.Succeeded)
             {
                 // Compensation has no deadline: it is retried until it succeeds.
@@ -331,11 +324,11 @@ public sealed partial class SagaOrchestrator(
     /// Runs a step and adds its record to the saga's log. With <paramref name="persist"/> (compensations) the record
     /// is committed as RUNNING first and again when it ends; forward steps are committed with whatever comes next.
     /// </summary>
-    private async Task<StepResult> RecordAsync(Reservation reservation, string step, Func<CancellationToken, Task<StepResult>> run, bool persist, CancellationToken cancellationToken)
+    private async Task<StepResult> RecordAsync(Reservation reservation, Step step, bool persist, CancellationToken cancellationToken)
     {
         var saga = reservation.Saga!;
-        using var activity = SagaTelemetry.StartStep(step, reservation.Id);
-        var record = RecordFor(saga, step);
+        using var activity = SagaTelemetry.StartStep(step.Name, reservation.Id);
+        var record = RecordFor(saga, step.Name);
         record.Status = SagaStepStatus.Running;
         record.Attempt = saga.Attempts + 1;
         record.StartedAt = time.UtcNowMicros();
@@ -352,7 +345,7 @@ public sealed partial class SagaOrchestrator(
         StepResult result;
         try
         {
-            result = await run(cancellationToken).ConfigureAwait(false);
+            result = await step.RunAsync(this, reservation, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
         {
@@ -374,10 +367,10 @@ public sealed partial class SagaOrchestrator(
         if (result.Outcome != StepOutcome.Succeeded)
         {
             activity?.SetStatus(ActivityStatusCode.Error, result.Error);
-            LogStepFailed(reservation.Id, step, outcome, result.Error);
+            LogStepFailed(reservation.Id, step.Name, outcome, result.Error);
         }
 
-        var tags = new TagList { { "step", step }, { "outcome", outcome } };
+        var tags = new TagList { { "step", step.Name }, { "outcome", outcome } };
         telemetry.Steps.Add(1, tags);
         telemetry.StepDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, tags);
         return result;
@@ -399,61 +392,6 @@ public sealed partial class SagaOrchestrator(
         var record = new SagaStep { Name = step };
         saga.Steps.Add(record);
         return record;
-    }
-
-    /// <summary>What each step and compensation does, by the name its record carries: a small method each.</summary>
-    private static readonly FrozenDictionary<string, Func<SagaOrchestrator, Reservation, CancellationToken, Task<StepResult>>> Actions =
-        new Dictionary<string, Func<SagaOrchestrator, Reservation, CancellationToken, Task<StepResult>>>
-        {
-            [SagaSteps.ConfirmHold] = static (saga, reservation, _) => saga.ConfirmHoldAsync(reservation),
-            [SagaSteps.ReleaseUnits] = static (saga, reservation, _) => saga.ReleaseUnitsAsync(reservation),
-            [SagaSteps.AllocateSection] = static (saga, reservation, _) => saga.AllocateSectionAsync(reservation),
-            [SagaSteps.DeallocateSection] = static (saga, reservation, cancellationToken) => saga.DeallocateSectionAsync(reservation, cancellationToken),
-        }.ToFrozenDictionary(StringComparer.Ordinal);
-
-    private Task<StepResult> RunStepAsync(Reservation reservation, string step, CancellationToken cancellationToken) =>
-        Actions.TryGetValue(step, out var action)
-            ? action(this, reservation, cancellationToken)
-            : throw new InvalidOperationException($"Unknown saga step {step}.");
-
-    /// <summary>Lua: the hold's units become booked. An expired, released or vanished hold fails the saga.</summary>
-    private async Task<StepResult> ConfirmHoldAsync(Reservation reservation) =>
-        await holds.ConfirmAsync(reservation.Resource, reservation.HoldId, reservation.Id).ConfigureAwait(false) switch
-        {
-            ConfirmOutcome.Confirmed or ConfirmOutcome.AlreadyConfirmed => StepResult.Done,
-            ConfirmOutcome.Expired => StepResult.Fail(SagaFailureCodes.HoldExpired, "the hold expired before it was confirmed."),
-            ConfirmOutcome.Released => StepResult.Fail(SagaFailureCodes.HoldReleased, "the hold was released before it was confirmed."),
-            _ => StepResult.Fail(SagaFailureCodes.HoldNotFound, "the hold no longer exists."),
-        };
-
-    /// <summary>Compensates <see cref="ConfirmHoldAsync"/>: the units go back, whether they were booked or still held.</summary>
-    private async Task<StepResult> ReleaseUnitsAsync(Reservation reservation)
-    {
-        await holds.UnbookAsync(reservation.Resource, reservation.HoldId,
-            new KnownUnits(reservation.SeatIds, reservation.Quantity, Succeeded(reservation.Saga!, SagaSteps.ConfirmHold))).ConfigureAwait(false);
-        return StepResult.Done;
-    }
-
-    /// <summary>The performance service allocates every section of the seats, batched with other sagas' allocations.</summary>
-    private async Task<StepResult> AllocateSectionAsync(Reservation reservation) =>
-        // A resource id that is not a performance id has no sections to allocate: the service would say 404.
-        Guid.TryParse(reservation.ResourceId, out var performanceId)
-            ? await allocations.AllocateAsync(performanceId, Sections(reservation).Select(s => (s.Key, s.Count())), reservation.Id).ConfigureAwait(false)
-            : StepResult.Fail(SagaFailureCodes.NotFound, $"performance {reservation.ResourceId} does not exist.");
-
-    /// <summary>Compensates <see cref="AllocateSectionAsync"/>, section by section; releasing twice is fine.</summary>
-    private async Task<StepResult> DeallocateSectionAsync(Reservation reservation, CancellationToken cancellationToken)
-    {
-        foreach (var section in Sections(reservation))
-        {
-            var released = await performances.DeallocateAsync(reservation.ResourceId, section.Key, reservation.Id, cancellationToken).ConfigureAwait(false);
-            if (released.Outcome != StepOutcome.Succeeded)
-            {
-                return released;
-            }
-        }
-
-        return StepResult.Done;
     }
 
     private async Task ScheduleRetryAsync(SagaEntity saga, CancellationToken cancellationToken)
@@ -479,9 +417,6 @@ public sealed partial class SagaOrchestrator(
 
     private static bool Succeeded(SagaEntity saga, string step) =>
         saga.Steps.Any(s => s.Name == step && s.Status == SagaStepStatus.Succeeded);
-
-    private static IEnumerable<IGrouping<string, string>> Sections(Reservation reservation) =>
-        reservation.SeatIds.GroupBy(SeatIds.Section, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal);
 
     private static string? Truncate(string? value, int max) => value is null || value.Length <= max ? value : value[..max];
 
