@@ -15,7 +15,7 @@ public enum ReservationStatus
 public sealed class Reservation
 {
     /// <summary>The statuses in which a reservation still has its seats or capacity: what a rebuilt Redis state must count.</summary>
-    public static readonly ReservationStatus[] HoldingStatuses = [ReservationStatus.Pending, ReservationStatus.Confirmed, ReservationStatus.Cancelling];
+    public static readonly IReadOnlyList<ReservationStatus> HoldingStatuses = [ReservationStatus.Pending, ReservationStatus.Confirmed, ReservationStatus.Cancelling];
 
     /// <summary>Length of the <c>failure_reason</c> column.</summary>
     public const int MaxFailureReasonLength = 1000;
