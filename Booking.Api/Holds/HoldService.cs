@@ -16,14 +16,11 @@ public interface IResourceStateLoader
 /// <summary>
 /// The one way in to a resource's live state in Redis: holding seats or capacity, and reading the seat map or a
 /// slot's counters. Each call that finds the state missing (a cold resource, or a Redis that lost its data) loads it
-/// once through its domain's loader and runs again; a resource that does not exist comes back as null.
+/// once through its domain's loader and runs again; a resource that does not exist comes back as null. The loaders
+/// (each with a pooled DbContext, the seat loader also an HttpClient) are resolved from the request's scope only on a
+/// miss, so the hot path of a hold does not rent them.
 /// </summary>
-public sealed class HoldService(
-    ISeatHolder seatHolder,
-    SeatEngine seats,
-    CapacityEngine capacity,
-    SeatStateLoader seatLoader,
-    CapacityStateLoader capacityLoader)
+public sealed class HoldService(ISeatHolder seatHolder, SeatEngine seats, CapacityEngine capacity, IServiceProvider scope)
 {
     /// <summary>Holds every seat or none, with the hold strategy chosen at start-up.</summary>
     public Task<HoldAttempt?> HoldSeatsAsync(
@@ -45,7 +42,9 @@ public sealed class HoldService(
 
     /// <summary>Loads the resource's state if Redis does not have it; false when the resource does not exist.</summary>
     public Task<bool> LoadAsync(ResourceRef resource, CancellationToken cancellationToken) =>
-        (resource.IsSeated ? (IResourceStateLoader)seatLoader : capacityLoader).LoadAsync(resource, cancellationToken);
+        (resource.IsSeated
+            ? scope.GetRequiredService<SeatStateLoader>()
+            : (IResourceStateLoader)scope.GetRequiredService<CapacityStateLoader>()).LoadAsync(resource, cancellationToken);
 
     private static bool NotLoaded(HoldAttempt? attempt) => attempt!.Status == HoldAttemptStatus.NotLoaded;
 
