@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -9,56 +10,49 @@ namespace Booking.Core.Holds;
 /// script checks expiry itself); the sweep keeps Redis tidy and the counters fresh for idle resources. After
 /// each sweep it counts the holds still live, for the <c>booking.holds.live</c> gauge.
 /// </summary>
-public sealed partial class HoldSweeper : BackgroundService
+public sealed partial class HoldSweeper(
+    ResourceRegistry registry, HoldEngine holds, IConnectionMultiplexer redis, IOptions<BookingOptions> options, TimeProvider time, IMeterFactory meters,
+    ILogger<HoldSweeper> logger)
+    : BackgroundService
 {
     /// <summary>Expired seat holds one sweep gives back per performance at most, so no script call runs long.</summary>
     private const int SeatHoldsPerResourcePerSweep = 1000;
 
-    private readonly ResourceRegistry _registry;
-    private readonly HoldEngine _holds;
-    private readonly IConnectionMultiplexer _redis;
-    private readonly IOptions<BookingOptions> _options;
-    private readonly TimeProvider _time;
-    private readonly ILogger<HoldSweeper> _logger;
-    private long _liveHolds;
+    /// <summary>Holds live as of the last sweep, which the <c>booking.holds.live</c> gauge reports.</summary>
+    private readonly StrongBox<long> _liveHolds = ObservedLiveHolds(meters);
 
-    public HoldSweeper(ResourceRegistry registry, HoldEngine holds, IConnectionMultiplexer redis, IOptions<BookingOptions> options,
-        TimeProvider time, IMeterFactory meters, ILogger<HoldSweeper> logger)
+    private static StrongBox<long> ObservedLiveHolds(IMeterFactory meters)
     {
-        _registry = registry;
-        _holds = holds;
-        _redis = redis;
-        _options = options;
-        _time = time;
-        _logger = logger;
-        meters.Create(BookingTelemetry.MeterName).CreateObservableGauge("booking.holds.live", () => Interlocked.Read(ref _liveHolds),
+        var live = new StrongBox<long>();
+        meters.Create(BookingTelemetry.MeterName).CreateObservableGauge("booking.holds.live", () => Interlocked.Read(ref live.Value),
             description: "Holds not yet expired, released or confirmed, as of the last sweep.");
+        return live;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(_options.Value.SweepInterval, _time);
+        using var timer = new PeriodicTimer(options.Value.SweepInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
             try
             {
                 var expired = 0;
                 var live = 0L;
-                var database = _redis.GetDatabase();
-                await foreach (var resource in _registry.ListAsync().WithCancellation(stoppingToken).ConfigureAwait(false))
+                var database = redis.GetDatabase();
+                await foreach (var resource in registry.ListAsync().WithCancellation(stoppingToken).ConfigureAwait(false))
                 {
                     if (!await database.KeyExistsAsync(resource.StateKey).ConfigureAwait(false))
                     {
                         // Its state is gone (flushed, removed): the registry keeps only resources Redis holds.
-                        await _registry.RemoveAsync(resource).ConfigureAwait(false);
+                        await registry.RemoveAsync(resource).ConfigureAwait(false);
                         continue;
                     }
 
-                    expired += await _holds.SweepAsync(resource, SeatHoldsPerResourcePerSweep).ConfigureAwait(false);
+                    expired += await holds.SweepAsync(resource, SeatHoldsPerResourcePerSweep).ConfigureAwait(false);
                     live += await database.SortedSetLengthAsync(resource.ExpiryKey).ConfigureAwait(false);
                 }
 
-                Interlocked.Exchange(ref _liveHolds, live);
+                Interlocked.Exchange(ref _liveHolds.Value, live);
 
                 if (expired > 0)
                 {

@@ -12,37 +12,30 @@ namespace Booking.SagaWorker.Saga;
 /// (<see cref="SagaOptions.BatchSize"/> at most) run with one read and one commit, and batches run side by side. Offsets are
 /// committed only below the oldest saga still running, so a crash replays (never skips) an event.
 /// </summary>
-public sealed partial class RequestedEventConsumer : BackgroundService
+public sealed partial class RequestedEventConsumer(
+    SagaRunner runner, KafkaConsumerFactory consumers, IOptions<SagaOptions> options, TimeProvider time, IMeterFactory meters, ILogger<RequestedEventConsumer> logger)
+    : BackgroundService
 {
     private static readonly TimeSpan CommitInterval = TimeSpan.FromMilliseconds(200);
 
-    private readonly SagaRunner _runner;
-    private readonly KafkaConsumerFactory _consumers;
-    private readonly TimeProvider _time;
-    private readonly ILogger<RequestedEventConsumer> _logger;
-
     /// <summary>One per saga running; never disposed, since sagas still finishing after the loop ends release theirs.</summary>
-    private readonly SemaphoreSlim _slots;
+    private readonly SemaphoreSlim _slots = ObservedSlots(options.Value.MaxConcurrency, meters);
 
-    public RequestedEventConsumer(SagaRunner runner, KafkaConsumerFactory consumers, IOptions<SagaOptions> options, TimeProvider time, IMeterFactory meters, ILogger<RequestedEventConsumer> logger)
-    {
-        _runner = runner;
-        _consumers = consumers;
-        _time = time;
-        _logger = logger;
-        MaxConcurrency = options.Value.MaxConcurrency;
-        BatchSize = options.Value.BatchSize;
-        _slots = new SemaphoreSlim(MaxConcurrency);
-        meters.Create(BookingTelemetry.MeterName).CreateObservableGauge("booking.sagas.consumer_free_slots", () => FreeSlots,
-            description: "Requested events the consumer may still start at once; back at its maximum whenever no saga runs.");
-    }
+    public int MaxConcurrency { get; } = options.Value.MaxConcurrency;
 
-    public int MaxConcurrency { get; }
-
-    public int BatchSize { get; }
+    public int BatchSize { get; } = options.Value.BatchSize;
 
     /// <summary>Sagas this consumer may still start at once.</summary>
     public int FreeSlots => _slots.CurrentCount;
+
+    /// <summary>The consumer's slots, with the gauge that reports how many are free.</summary>
+    private static SemaphoreSlim ObservedSlots(int count, IMeterFactory meters)
+    {
+        var slots = new SemaphoreSlim(count);
+        meters.Create(BookingTelemetry.MeterName).CreateObservableGauge("booking.sagas.consumer_free_slots", () => slots.CurrentCount,
+            description: "Requested events the consumer may still start at once; back at its maximum whenever no saga runs.");
+        return slots;
+    }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         // Consume() blocks, so the whole loop stays on a thread of its own and never awaits: an await would move
@@ -52,12 +45,12 @@ public sealed partial class RequestedEventConsumer : BackgroundService
     private void ConsumeLoop(CancellationToken stoppingToken)
     {
         var offsets = new OffsetTracker();
-        using var consumer = _consumers.CreateBuilder()
+        using var consumer = consumers.CreateBuilder()
             .SetErrorHandler((_, error) => LogKafkaError(error.Code, error.Reason))
             .SetPartitionsRevokedHandler((_, _) => offsets.Reset())
             .Build();
         consumer.Subscribe(BookingTopics.Requested);
-        var lastCommit = _time.GetTimestamp();
+        var lastCommit = time.GetTimestamp();
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -69,9 +62,9 @@ public sealed partial class RequestedEventConsumer : BackgroundService
                         _ = RunAsync(TakeBatch(consumer, message, offsets, stoppingToken), offsets, stoppingToken);
                     }
 
-                    if (_time.GetElapsedTime(lastCommit) >= CommitInterval)
+                    if (time.GetElapsedTime(lastCommit) >= CommitInterval)
                     {
-                        lastCommit = _time.GetTimestamp();
+                        lastCommit = time.GetTimestamp();
                         if (offsets.Committable() is { Count: > 0 } committable)
                         {
                             consumer.Commit(committable);
@@ -127,7 +120,7 @@ public sealed partial class RequestedEventConsumer : BackgroundService
         try
         {
             var ids = batch.Select(m => Guid.TryParse(m.Message.Message.Key, out var id) ? id : Guid.Empty).Where(id => id != Guid.Empty).ToList();
-            await _runner.RunBatchAsync(ids, stoppingToken).ConfigureAwait(false);
+            await runner.RunBatchAsync(ids, stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {

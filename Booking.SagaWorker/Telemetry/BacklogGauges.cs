@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using Booking.Core.Data;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -9,7 +10,7 @@ namespace Booking.SagaWorker.Telemetry;
 /// The gauges an SRE reads first: outbox rows not yet on Kafka and the age of the oldest, sagas in flight and
 /// those past their deadline. One query every few seconds feeds them; a collection never touches the database.
 /// </summary>
-public sealed partial class BacklogGauges : BackgroundService
+public sealed partial class BacklogGauges(IServiceScopeFactory scopes, IMeterFactory meters, ILogger<BacklogGauges> logger) : BackgroundService
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
 
@@ -23,23 +24,22 @@ public sealed partial class BacklogGauges : BackgroundService
           (SELECT count(*) FROM outbox_messages WHERE quarantined_at IS NOT NULL)
         """;
 
-    private readonly IServiceScopeFactory _scopes;
-    private readonly ILogger<BacklogGauges> _logger;
-    private Snapshot _current = new(0, 0, 0, 0, 0);
-
-    public BacklogGauges(IServiceScopeFactory scopes, IMeterFactory meters, ILogger<BacklogGauges> logger)
-    {
-        _scopes = scopes;
-        _logger = logger;
-        var meter = meters.Create(BookingTelemetry.MeterName);
-        meter.CreateObservableGauge("booking.outbox.backlog", () => _current.OutboxBacklog, description: "Outbox rows not yet acknowledged by Kafka.");
-        meter.CreateObservableGauge("booking.outbox.oldest_unsent_age", () => _current.OldestUnsentSeconds, unit: "s", description: "Age of the oldest outbox row not yet on Kafka.");
-        meter.CreateObservableGauge("booking.sagas.in_flight", () => _current.SagasInFlight, description: "Sagas not yet COMPLETED, FAILED or CANCELLED.");
-        meter.CreateObservableGauge("booking.sagas.overdue", () => _current.SagasOverdue, description: "Sagas in flight past their deadline (they should have finished or compensated).");
-        meter.CreateObservableGauge("booking.outbox.quarantined", () => _current.OutboxQuarantined, description: "Outbox rows Kafka refused for good, kept for an operator.");
-    }
+    /// <summary>The last sample, which every gauge reads at a collection.</summary>
+    private readonly StrongBox<Snapshot> _current = ObservedSnapshot(meters);
 
     private sealed record Snapshot(long OutboxBacklog, double OldestUnsentSeconds, long SagasInFlight, long SagasOverdue, long OutboxQuarantined);
+
+    private static StrongBox<Snapshot> ObservedSnapshot(IMeterFactory meters)
+    {
+        var current = new StrongBox<Snapshot>(new Snapshot(0, 0, 0, 0, 0));
+        var meter = meters.Create(BookingTelemetry.MeterName);
+        meter.CreateObservableGauge("booking.outbox.backlog", () => current.Value!.OutboxBacklog, description: "Outbox rows not yet acknowledged by Kafka.");
+        meter.CreateObservableGauge("booking.outbox.oldest_unsent_age", () => current.Value!.OldestUnsentSeconds, unit: "s", description: "Age of the oldest outbox row not yet on Kafka.");
+        meter.CreateObservableGauge("booking.sagas.in_flight", () => current.Value!.SagasInFlight, description: "Sagas not yet COMPLETED, FAILED or CANCELLED.");
+        meter.CreateObservableGauge("booking.sagas.overdue", () => current.Value!.SagasOverdue, description: "Sagas in flight past their deadline (they should have finished or compensated).");
+        meter.CreateObservableGauge("booking.outbox.quarantined", () => current.Value!.OutboxQuarantined, description: "Outbox rows Kafka refused for good, kept for an operator.");
+        return current;
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -48,14 +48,14 @@ public sealed partial class BacklogGauges : BackgroundService
         {
             try
             {
-                await using var scope = _scopes.CreateAsyncScope();
+                await using var scope = scopes.CreateAsyncScope();
                 var db = scope.ServiceProvider.GetRequiredService<BookingDbContext>();
                 var connection = (NpgsqlConnection)db.Database.GetDbConnection();
                 await connection.OpenAsync(stoppingToken).ConfigureAwait(false);
                 await using var command = new NpgsqlCommand(Query, connection);
                 await using var reader = await command.ExecuteReaderAsync(stoppingToken).ConfigureAwait(false);
                 await reader.ReadAsync(stoppingToken).ConfigureAwait(false);
-                _current = new Snapshot(reader.GetInt64(0), Convert.ToDouble(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4));
+                _current.Value = new Snapshot(reader.GetInt64(0), Convert.ToDouble(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4));
             }
             catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException or TimeoutException)
             {
