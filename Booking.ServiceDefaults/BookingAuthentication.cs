@@ -57,6 +57,9 @@ public static class BookingAuthentication
         builder.Services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, options =>
         {
             options.MapInboundClaims = false;
+            // Nothing reads the token back from the authentication properties (GetTokenAsync): storing it there
+            // allocated a dictionary entry and its copy on every request.
+            options.SaveToken = false;
             // Every client sends one token for many requests: each is validated once a minute, not per request.
             var handlers = options.TokenHandlers.ToList();
             options.TokenHandlers.Clear();

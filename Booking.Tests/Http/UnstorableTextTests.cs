@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Text;
 using Booking.Api.Http;
 
@@ -34,6 +35,32 @@ public sealed class UnstorableTextTests(BookingApp app) : IClassFixture<BookingA
 
         await using var db = app.NewDbContext();
         Assert.False(await db.Reservations.AnyAsync(r => r.UserId == user));
+    }
+
+    [Fact]
+    public async Task In_a_body_sent_without_a_declared_length_and_such_a_body_still_reaches_the_endpoint_when_fine()
+    {
+        var user = $"text-{Guid.NewGuid():N}";
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        using var client = app.Client(user);
+        var hold = await client.HoldSeatsAsync(performance, "A-1-1");
+
+        using var refused = await client.PostAsync("/api/reservations", await UnsizedJsonAsync($"{{\"holdId\":\"{hold.HoldId}\",\"contact\":{{\"name\":\"a\\u0000b\"}}}}"));
+        await refused.AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+        using var accepted = await client.PostAsync("/api/reservations", await UnsizedJsonAsync($"{{\"holdId\":\"{hold.HoldId}\",\"contact\":{{\"name\":\"Ann\"}}}}"));
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+    }
+
+    /// <summary>A JSON body whose length is not known up front (a stream that cannot seek), as a chunked request sends it.</summary>
+    private static async Task<HttpContent> UnsizedJsonAsync(string json)
+    {
+        var pipe = new Pipe();
+        await pipe.Writer.WriteAsync(Encoding.UTF8.GetBytes(json));
+        await pipe.Writer.CompleteAsync();
+        var content = new StreamContent(pipe.Reader.AsStream());
+        content.Headers.ContentType = new("application/json");
+        Assert.Null(content.Headers.ContentLength);
+        return content;
     }
 
     [Theory]
