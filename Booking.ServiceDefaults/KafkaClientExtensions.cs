@@ -12,12 +12,15 @@ namespace Microsoft.Extensions.Hosting;
 /// <c>Aspire:Confluent:Kafka:Producer:Config</c> and <c>Aspire:Confluent:Kafka:Consumer:Config</c> (any
 /// librdkafka property by its .NET name), then the caller's code; a health check with the client.
 /// </summary>
-public static partial class KafkaClientExtensions
+public static class KafkaClientExtensions
 {
     public const string ProducerSection = "Aspire:Confluent:Kafka:Producer:Config";
     public const string ConsumerSection = "Aspire:Confluent:Kafka:Consumer:Config";
 
-    /// <summary>An idempotent, acks=all producer of string keys and values, with a health check.</summary>
+    /// <summary>
+    /// An idempotent, acks=all producer of string keys and values, held by a <see cref="KafkaProducerFactory"/> (which
+    /// replaces it after a fatal error), with a health check.
+    /// </summary>
     public static IHostApplicationBuilder AddKafkaProducer(this IHostApplicationBuilder builder, string connectionName, Action<ProducerConfig>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -31,17 +34,10 @@ public static partial class KafkaClientExtensions
         };
         builder.Configuration.GetSection(ProducerSection).Bind(config);
         configure?.Invoke(config);
-        builder.Services.AddSingleton(services =>
-        {
-            var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Kafka.Producer");
-            return new ProducerBuilder<string, string>(config)
-                .SetLogHandler((_, message) => LogLibrdkafka(logger, message.Facility, message.Message))
-                .SetErrorHandler((_, error) => LogProducerError(logger, error.Code, error.Reason))
-                .Build();
-        });
+        builder.Services.AddSingleton(services => new KafkaProducerFactory(config, services.GetRequiredService<ILoggerFactory>().CreateLogger("Kafka.Producer")));
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
             connectionName,
-            services => new KafkaHealthCheck(services.GetRequiredService<IProducer<string, string>>()),
+            services => new KafkaHealthCheck(services.GetRequiredService<KafkaProducerFactory>()),
             failureStatus: null,
             tags: null));
         return builder;
@@ -77,13 +73,13 @@ public static partial class KafkaClientExtensions
         ?? throw new InvalidOperationException(
             $"ConnectionStrings:{connectionName} is missing. Run the system through Booking.AppHost or set ConnectionStrings__{connectionName}.");
 
-    private sealed class KafkaHealthCheck(IProducer<string, string> producer) : IHealthCheck
+    private sealed class KafkaHealthCheck(KafkaProducerFactory producers) : IHealthCheck
     {
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
             try
             {
-                using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
+                using var admin = new DependentAdminClientBuilder(producers.Current.Handle).Build();
                 var metadata = admin.GetMetadata(TimeSpan.FromSeconds(2));
                 return Task.FromResult(metadata.Brokers.Count > 0
                     ? HealthCheckResult.Healthy($"{metadata.Brokers.Count} brokers")
@@ -93,14 +89,12 @@ public static partial class KafkaClientExtensions
             {
                 return Task.FromResult(HealthCheckResult.Unhealthy("Kafka is unreachable.", exception));
             }
+            catch (ObjectDisposedException exception)
+            {
+                return Task.FromResult(HealthCheckResult.Degraded("The Kafka producer is being replaced after a fatal error.", exception));
+            }
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "{Facility}: {Message}")]
-    private static partial void LogLibrdkafka(ILogger logger, string facility, string message);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka producer error {Code}: {Reason}")]
-    private static partial void LogProducerError(ILogger logger, ErrorCode code, string reason);
 }
 
 /// <summary>Builds consumers from the registered settings; the caller adds its handlers and owns the consumer.</summary>
@@ -109,4 +103,98 @@ public sealed class KafkaConsumerFactory(ConsumerConfig config)
     public ConsumerConfig Config => new(config.ToDictionary(entry => entry.Key, entry => entry.Value));
 
     public ConsumerBuilder<string, string> CreateBuilder() => new(Config);
+}
+
+/// <summary>
+/// Holds the process's producer, built from the registered settings with its log and error handlers. A producer that
+/// hit a fatal error (an idempotent producer out of step with the broker) fails every message from then on, so its
+/// user hands it back through <see cref="Replace"/> and carries on with a new one.
+/// </summary>
+public sealed partial class KafkaProducerFactory(ProducerConfig config, ILogger logger) : IDisposable
+{
+    private readonly Lock _gate = new();
+    private IProducer<string, string>? _current;
+    private Error? _currentFatalError;
+
+    public ProducerConfig Config => new(config.ToDictionary(entry => entry.Key, entry => entry.Value));
+
+    /// <summary>The producer in use, built on first use.</summary>
+    public IProducer<string, string> Current
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _current ??= Build();
+            }
+        }
+    }
+
+    /// <summary>The fatal error <paramref name="producer"/> reported, if it is the current producer and reported one.</summary>
+    public Error? FatalErrorOf(IProducer<string, string> producer)
+    {
+        lock (_gate)
+        {
+            return ReferenceEquals(producer, _current) ? _currentFatalError : null;
+        }
+    }
+
+    /// <summary>
+    /// Disposes <paramref name="failed"/> and builds its successor, unless another caller already did. Messages the old
+    /// producer still held are failed with it; the caller publishes them again.
+    /// </summary>
+    public IProducer<string, string> Replace(IProducer<string, string> failed)
+    {
+        ArgumentNullException.ThrowIfNull(failed);
+        lock (_gate)
+        {
+            if (ReferenceEquals(_current, failed))
+            {
+                LogReplacing(logger, failed.Name);
+                failed.Dispose();
+                _current = Build();
+                _currentFatalError = null;
+            }
+
+            return _current ??= Build();
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _current?.Dispose();
+            _current = null;
+        }
+    }
+
+    private IProducer<string, string> Build() => new ProducerBuilder<string, string>(config)
+        .SetLogHandler((_, message) => LogLibrdkafka(logger, message.Facility, message.Message))
+        .SetErrorHandler(OnError)
+        .Build();
+
+    private void OnError(IProducer<string, string> producer, Error error)
+    {
+        LogProducerError(logger, error.Code, error.IsFatal, error.Reason);
+        if (error.IsFatal)
+        {
+            lock (_gate)
+            {
+                if (ReferenceEquals(producer, _current))
+                {
+                    _currentFatalError = error;
+                }
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Facility}: {Message}")]
+    private static partial void LogLibrdkafka(ILogger logger, string facility, string message);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka producer error {Code} (fatal: {IsFatal}): {Reason}")]
+    private static partial void LogProducerError(ILogger logger, ErrorCode code, bool isFatal, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Kafka producer {Name} hit a fatal error; replacing it with a new producer")]
+    private static partial void LogReplacing(ILogger logger, string name);
 }

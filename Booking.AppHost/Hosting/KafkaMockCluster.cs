@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Confluent.Kafka;
 
 namespace Booking.AppHost.Hosting;
 
@@ -14,6 +15,7 @@ public sealed partial class KafkaMockCluster : IDisposable
     public const int FirstBrokerId = 1;
 
     private const int ProducerType = 0;
+    private const short ProduceApiKey = 0;
     private readonly IntPtr _handle;
     private readonly IntPtr _cluster;
     private bool _disposed;
@@ -81,6 +83,13 @@ public sealed partial class KafkaMockCluster : IDisposable
 
     public void SetBrokerUp(int brokerId) => Check(Native.rd_kafka_mock_broker_set_up(_cluster, brokerId), "broker_set_up");
 
+    /// <summary>The next produce requests (from any client) are answered with these errors, one each; for fault tests.</summary>
+    public void FailNextProduceRequests(params ErrorCode[] errors)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        Native.rd_kafka_mock_push_request_errors_array(_cluster, ProduceApiKey, (UIntPtr)errors.Length, [.. errors.Select(error => (int)error)]);
+    }
+
     public void Dispose()
     {
         if (_disposed)
@@ -135,6 +144,9 @@ public sealed partial class KafkaMockCluster : IDisposable
 
         [DllImport(Library)]
         public static extern int rd_kafka_mock_broker_set_up(IntPtr mcluster, int brokerId);
+
+        [DllImport(Library)]
+        public static extern void rd_kafka_mock_push_request_errors_array(IntPtr mcluster, short apiKey, UIntPtr count, int[] errors);
 
         [DllImport(Library)]
         public static extern void rd_kafka_mock_group_initial_rebalance_delay_ms(IntPtr mcluster, int delayMs);

@@ -15,11 +15,12 @@ namespace Booking.SagaWorker.Outbox;
 /// lingers a moment so the rows of commits close together go out as one batch, and polls only as a safety net.
 /// An event Kafka refuses for good (too large, invalid) is quarantined: kept with its error, counted by
 /// <c>booking.outbox.quarantined</c>, logged, and no longer in the way of the events behind it. One relay publishes
-/// at a time: a PostgreSQL advisory lock elects it.
+/// at a time: a PostgreSQL advisory lock elects it. A producer that hit a fatal error fails every message from then on,
+/// so the relay replaces it and publishes the unsent rows again through the new one.
 /// </summary>
 public sealed partial class OutboxRelay(
     IServiceScopeFactory scopes,
-    IProducer<string, string> producer,
+    KafkaProducerFactory producers,
     IConfiguration configuration,
     TimeProvider time,
     ILogger<OutboxRelay> logger) : BackgroundService
@@ -65,6 +66,11 @@ public sealed partial class OutboxRelay(
             {
                 return;
             }
+            catch (FatalProducerException exception)
+            {
+                LogProducerFatal(exception.Error.Code, exception.Error.Reason);
+                producers.Replace(exception.Producer);
+            }
             catch (Exception exception)
             {
                 // Unsent rows stay unsent; the next round publishes them again from the first one.
@@ -97,6 +103,7 @@ public sealed partial class OutboxRelay(
         }
 
         // Produced in order on one idempotent producer: Kafka keeps that order per key.
+        var producer = producers.Current;
         var deliveries = batch.Select(row => producer.ProduceAsync(row.Topic, ToMessage(row), cancellationToken)).ToList();
         try
         {
@@ -124,7 +131,10 @@ public sealed partial class OutboxRelay(
         await MarkAsync(db, sent, refused, cancellationToken).ConfigureAwait(false);
         if (sent.Count + refused.Count < batch.Count)
         {
-            throw new KafkaException(deliveries.First(d => !d.IsCompletedSuccessfully).Exception!.InnerException is KafkaException kafka ? kafka.Error : new Error(ErrorCode.Unknown));
+            var error = deliveries.First(d => !d.IsCompletedSuccessfully).Exception!.InnerException is KafkaException kafka ? kafka.Error : new Error(ErrorCode.Unknown);
+            // A fatal producer fails every message from now on; its error report names the cause, the deliveries may not.
+            var fatal = producers.FatalErrorOf(producer) ?? (error.Code == ErrorCode.Local_Fatal ? error : null);
+            throw fatal is null ? new KafkaException(error) : new FatalProducerException(producer, fatal);
         }
 
         return batch.Count;
@@ -181,6 +191,15 @@ public sealed partial class OutboxRelay(
     [LoggerMessage(Level = LogLevel.Error, Message = "Outbox row {OutboxId} (event {EventId}, {Topic}, key {MessageKey}, {PayloadLength} chars) refused by Kafka for good and quarantined: {Reason}")]
     private partial void LogQuarantined(long outboxId, Guid eventId, string topic, string messageKey, int payloadLength, string reason);
 
+    [LoggerMessage(Level = LogLevel.Error, Message = "The outbox relay's Kafka producer failed for good ({Code}: {Reason}); publishing the unsent rows again through a new one")]
+    private partial void LogProducerFatal(ErrorCode code, string reason);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay round failed; retrying")]
     private partial void LogRelayFailed(Exception exception);
+}
+
+/// <summary>The relay's producer hit a fatal error: only a new producer can send anything.</summary>
+internal sealed class FatalProducerException(IProducer<string, string> producer, Error error) : KafkaException(error)
+{
+    public IProducer<string, string> Producer { get; } = producer;
 }

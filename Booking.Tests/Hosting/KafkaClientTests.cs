@@ -23,7 +23,7 @@ public sealed class KafkaClientTests
 
         var consumer = host.Services.GetRequiredService<KafkaConsumerFactory>().Config;
         Assert.Equal(("127.0.0.1:9092", "group-a", 12000, 3, false), (consumer.BootstrapServers, consumer.GroupId, consumer.SessionTimeoutMs, consumer.FetchMinBytes, consumer.EnableAutoCommit));
-        Assert.NotNull(host.Services.GetRequiredService<IProducer<string, string>>());
+        Assert.Equal((7.0, true), (host.Services.GetRequiredService<KafkaProducerFactory>().Config.LingerMs, host.Services.GetRequiredService<KafkaProducerFactory>().Config.EnableIdempotence));
     }
 
     [Fact]

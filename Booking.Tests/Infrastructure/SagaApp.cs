@@ -8,6 +8,8 @@ using Confluent.Kafka;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Booking.Tests.Infrastructure;
 
@@ -26,6 +28,10 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
 
     /// <summary>The in-process saga worker's services (its meters, for instance).</summary>
     public IServiceProvider WorkerServices => _worker.Services;
+
+    /// <summary>The fixture's saga worker's last warnings and errors, newest last, for a failing test's message.</summary>
+    public string WorkerWarnings => string.Join(Environment.NewLine, _worker.Services.GetFakeLogCollector().GetSnapshot()
+        .TakeLast(20).Select(record => $"{record.Timestamp:HH:mm:ss.fff} {record.Level} {record.Category}: {record.Message} {record.Exception?.Message}"));
 
     /// <summary>Every event seen on the outcome topics: topic, key (reservation id), event id.</summary>
     public ConcurrentQueue<(string Topic, string Key, string EventId)> Events { get; } = new();
@@ -70,6 +76,7 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
                 web.UseSetting(key, value);
             }
 
+            web.ConfigureServices(services => services.AddFakeLogging(options => options.FilteredLevels = new HashSet<LogLevel> { LogLevel.Warning, LogLevel.Error, LogLevel.Critical }));
             web.ConfigureServices(services => services.AddHttpClient<PerformanceAllocationClient>()
                 .AddHttpMessageHandler(() => new TraceContextHandler())
                 .ConfigurePrimaryHttpMessageHandler(() => Stub.Server.CreateHandler()));
@@ -92,7 +99,7 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
                 return reservation;
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"Reservation {reservationId} is still {reservation.Status} (saga {reservation.Saga?.State}).");
+            Assert.True(DateTime.UtcNow < deadline, $"Reservation {reservationId} is still {reservation.Status} (saga {reservation.Saga?.State}). The worker's last warnings:{Environment.NewLine}{WorkerWarnings}");
             await Task.Delay(100);
         }
     }
@@ -111,7 +118,7 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
                 return reservations;
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"{open.Count} of {ids.Count} reservations are not final after {timeout.TotalSeconds} s (for example {open[0].Id}).");
+            Assert.True(DateTime.UtcNow < deadline, $"{open.Count} of {ids.Count} reservations are not final after {timeout.TotalSeconds} s (for example {open[0].Id}). The worker's last warnings:{Environment.NewLine}{WorkerWarnings}");
             await Task.Delay(250);
         }
     }
@@ -123,7 +130,7 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
         while (!Events.Any(e => e.Topic == topic && e.Key == key))
         {
-            Assert.True(DateTime.UtcNow < deadline, $"No {topic} event for {reservationId}.");
+            Assert.True(DateTime.UtcNow < deadline, $"No {topic} event for {reservationId}. The worker's last warnings:{Environment.NewLine}{WorkerWarnings}");
             await Task.Delay(100);
         }
 

@@ -64,7 +64,7 @@ public sealed class BacklogGaugeTests(SagaApp app) : IClassFixture<SagaApp>
                 return new Dictionary<string, double>(values);
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"Gauges never got there: {string.Join(", ", values.Select(v => $"{v.Key}={v.Value}"))}");
+            Assert.True(DateTime.UtcNow < deadline, $"Gauges never got there: {string.Join(", ", values.Select(v => $"{v.Key}={v.Value}"))}. The worker's last warnings:{Environment.NewLine}{app.WorkerWarnings}");
             await Task.Delay(250);
         }
     }
