@@ -69,10 +69,11 @@ public sealed partial class DatabaseClockSync(DatabaseClock clock, IServiceScope
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        // A database that is down must not hold the start-up for long: the next reading comes in a minute.
+        // A database that is down must not hold the start-up for long (one stuck in its handshake, at most the connection's
+        // Timeout): the next reading comes in a minute.
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(FirstReadLimit);
-        await SynchroniseAsync(limit.Token).ConfigureAwait(false);
+        await SynchroniseAsync(limit.Token, cancellationToken).ConfigureAwait(false);
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -81,22 +82,23 @@ public sealed partial class DatabaseClockSync(DatabaseClock clock, IServiceScope
         using var timer = new PeriodicTimer(Interval);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
-            await SynchroniseAsync(stoppingToken).ConfigureAwait(false);
+            await SynchroniseAsync(stoppingToken, stoppingToken).ConfigureAwait(false);
         }
     }
 
-    private async Task SynchroniseAsync(CancellationToken cancellationToken)
+    /// <summary>One reading, given up when <paramref name="attempt"/> ends; any failure but the process stopping is logged.</summary>
+    private async Task SynchroniseAsync(CancellationToken attempt, CancellationToken stopping)
     {
         try
         {
             await using var scope = scopes.CreateAsyncScope();
-            var offset = await clock.SynchroniseAsync(scope.ServiceProvider.GetRequiredService<BookingDbContext>(), cancellationToken).ConfigureAwait(false);
+            var offset = await clock.SynchroniseAsync(scope.ServiceProvider.GetRequiredService<BookingDbContext>(), attempt).ConfigureAwait(false);
             if (offset.Duration() > NotableSkew)
             {
                 LogSkew(offset.TotalMilliseconds);
             }
         }
-        catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception exception) when (!stopping.IsCancellationRequested)
         {
             LogSyncFailed(exception, clock.Offset.TotalMilliseconds);
         }

@@ -13,9 +13,9 @@ public sealed partial class LuaScriptLoader(LuaRunner runner, IConnectionMultipl
             await runner.LoadAllAsync().ConfigureAwait(false);
             LogLoaded(runner.Scripts.All.Count);
         }
-        catch (RedisException exception)
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
-            // Not fatal: each call reloads its script on NOSCRIPT once Redis is reachable.
+            // Not fatal (a stalled Redis times out as RedisTimeoutException, a TimeoutException): each call reloads its script on NOSCRIPT once Redis is reachable.
             LogLoadFailed(exception);
         }
     }
@@ -33,7 +33,7 @@ public sealed partial class LuaScriptLoader(LuaRunner runner, IConnectionMultipl
             {
                 await runner.LoadAllAsync().ConfigureAwait(false);
             }
-            catch (RedisException exception)
+            catch (Exception exception) when (exception is RedisException or TimeoutException)
             {
                 LogReloadFailed(exception);
             }

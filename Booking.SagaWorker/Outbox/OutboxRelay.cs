@@ -36,9 +36,7 @@ public sealed partial class OutboxRelay(
         {
             try
             {
-                // Not pooled: the advisory lock lives exactly as long as this session, and pooled connections are not
-                // reset when they go back to the pool (see AddBookingDbContext).
-                await using var leadership = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(configuration.GetConnectionString("bookingdb")) { Pooling = false }.ConnectionString);
+                await using var leadership = new NpgsqlConnection(LeadershipConnectionString(configuration.GetConnectionString("bookingdb")!));
                 await leadership.OpenAsync(stoppingToken).ConfigureAwait(false);
                 if (!await TryLeadAsync(leadership, stoppingToken).ConfigureAwait(false))
                 {
@@ -78,6 +76,19 @@ public sealed partial class OutboxRelay(
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// The leader's session. Not pooled: the advisory lock lives exactly as long as this session, and pooled connections
+    /// are not reset when they go back to the pool (see AddBookingDbContext). With TCP keepalives on the server's side:
+    /// a leader whose machine died or was cut off leaves a session PostgreSQL would otherwise keep (and the lock with
+    /// it) for the kernel's two hours; this way the server drops it within about a minute and another relay leads.
+    /// </summary>
+    public static string LeadershipConnectionString(string bookingDb)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(bookingDb) { Pooling = false };
+        builder.Options = $"{builder.Options} -c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3".Trim();
+        return builder.ConnectionString;
     }
 
     private static async Task<bool> TryLeadAsync(NpgsqlConnection connection, CancellationToken cancellationToken)

@@ -47,7 +47,10 @@ public sealed class OffsetTracker
         }
     }
 
-    /// <summary>The offsets to commit now that were not committed before.</summary>
+    /// <summary>
+    /// The offsets to commit now that were not committed before. They count as committed only once
+    /// <see cref="Committed"/> says so: a commit that failed offers them again.
+    /// </summary>
     public List<TopicPartitionOffset> Committable()
     {
         lock (_gate)
@@ -59,11 +62,23 @@ public sealed class OffsetTracker
                 if (safe > _committed.GetValueOrDefault(partition, -1))
                 {
                     result.Add(new TopicPartitionOffset(partition, safe));
-                    _committed[partition] = safe;
                 }
             }
 
             return result;
+        }
+    }
+
+    /// <summary>Records offsets Kafka accepted, from <see cref="Committable"/>.</summary>
+    public void Committed(IEnumerable<TopicPartitionOffset> offsets)
+    {
+        ArgumentNullException.ThrowIfNull(offsets);
+        lock (_gate)
+        {
+            foreach (var offset in offsets)
+            {
+                _committed[offset.TopicPartition] = Math.Max(_committed.GetValueOrDefault(offset.TopicPartition, -1), offset.Offset.Value);
+            }
         }
     }
 

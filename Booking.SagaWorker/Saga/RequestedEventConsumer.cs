@@ -68,6 +68,7 @@ public sealed partial class RequestedEventConsumer(
                         if (offsets.Committable() is { Count: > 0 } committable)
                         {
                             consumer.Commit(committable);
+                            offsets.Committed(committable);
                         }
                     }
                 }
@@ -103,7 +104,8 @@ public sealed partial class RequestedEventConsumer(
         var batch = new List<(ConsumeResult<string, string> Message, OffsetTracker.Ticket Ticket)> { (first, offsets.Started(first.TopicPartitionOffset)) };
         while (batch.Count < BatchSize && _slots.Wait(0, stoppingToken))
         {
-            if (consumer.Consume(TimeSpan.Zero) is not { } next)
+            // An error here ends the batch, not the slots: what was taken so far still runs and gives its slots back.
+            if (TryConsumeNow(consumer) is not { } next)
             {
                 _slots.Release();
                 break;
@@ -113,6 +115,19 @@ public sealed partial class RequestedEventConsumer(
         }
 
         return batch;
+    }
+
+    private ConsumeResult<string, string>? TryConsumeNow(IConsumer<string, string> consumer)
+    {
+        try
+        {
+            return consumer.Consume(TimeSpan.Zero);
+        }
+        catch (ConsumeException exception)
+        {
+            LogKafkaError(exception.Error.Code, exception.Error.Reason);
+            return null;
+        }
     }
 
     private async Task RunAsync(List<(ConsumeResult<string, string> Message, OffsetTracker.Ticket Ticket)> batch, OffsetTracker offsets, CancellationToken stoppingToken)

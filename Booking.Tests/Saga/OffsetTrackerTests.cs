@@ -37,4 +37,19 @@ public sealed class OffsetTrackerTests
         tracker.Finished(replay);
         Assert.Equal(11, tracker.Committable().Single().Offset.Value);
     }
+
+    [Fact]
+    public void Offsets_whose_commit_failed_are_offered_again_and_committed_ones_are_not()
+    {
+        var tracker = new OffsetTracker();
+        tracker.Finished(tracker.Started(new TopicPartitionOffset(Partition, 10)));
+
+        // The commit of the first offer failed: nothing was recorded, so the next interval offers the same offset.
+        Assert.Equal(11, tracker.Committable().Single().Offset.Value);
+        var again = tracker.Committable();
+        Assert.Equal(11, again.Single().Offset.Value);
+
+        tracker.Committed(again);
+        Assert.Empty(tracker.Committable());
+    }
 }

@@ -37,4 +37,15 @@ public sealed class OutboxNotifyTests(BookingApp app) : IClassFixture<BookingApp
         Assert.False(await listener.WaitAsync(TimeSpan.FromMilliseconds(300)), "more than one notification for one transaction");
         Assert.Equal([OutboxMessage.NotifyChannel], notifications);
     }
+
+    [Fact]
+    public async Task The_leaders_session_has_server_side_keepalives_so_a_dead_leader_gives_up_its_lock_within_a_minute()
+    {
+        await using var leadership = new NpgsqlConnection(Booking.SagaWorker.Outbox.OutboxRelay.LeadershipConnectionString(app.BookingDb));
+        await leadership.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_interval'), current_setting('tcp_keepalives_count')", leadership);
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal(("30", "10", "3"), (reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+    }
 }
