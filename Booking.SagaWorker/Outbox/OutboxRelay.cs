@@ -174,7 +174,8 @@ public sealed partial class OutboxRelay(
 
     /// <summary>Errors no retry can fix: the event itself is what Kafka refuses.</summary>
     private static bool IsRefusedForGood(ErrorCode code) => code is ErrorCode.MsgSizeTooLarge
-        or ErrorCode.InvalidMsg or ErrorCode.InvalidMsgSize or ErrorCode.RecordListTooLarge or ErrorCode.InvalidRecord or ErrorCode.TopicException;
+        or ErrorCode.InvalidMsg or ErrorCode.InvalidMsgSize or ErrorCode.RecordListTooLarge or ErrorCode.InvalidRecord or ErrorCode.TopicException
+        or ErrorCode.PolicyViolation;
 
     private static Message<string, string> ToMessage(OutboxMessage row)
     {

@@ -1,0 +1,58 @@
+using Booking.Core.Outbox;
+using Confluent.Kafka;
+
+namespace Booking.Tests.Saga;
+
+/// <summary>Produce requests the broker refuses: a producer that fails for good, an event refused for good.</summary>
+public sealed class ProduceRefusalTests(SagaApp app) : IClassFixture<SagaApp>
+{
+    [Fact]
+    public async Task After_the_relays_producer_fails_for_good_a_new_one_delivers_every_event()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 2, 10));
+        using var client = app.Client();
+        var first = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-1")).HoldId);
+        await app.WaitForEventAsync(BookingTopics.Completed, first.Id);
+
+        // The broker answers the next produce request with a sequence it did not expect: an idempotent producer cannot
+        // reason about its messages after that, raises a fatal error and fails every message from then on.
+        app.Kafka.FailNextProduceRequests(ErrorCode.OutOfOrderSequenceNumber);
+        var after = new List<Guid>();
+        for (var seat = 2; seat <= 4; seat++)
+        {
+            after.Add((await client.ReserveAsync((await client.HoldSeatsAsync(performance, $"A-1-{seat}")).HoldId)).Id);
+        }
+
+        foreach (var id in after)
+        {
+            Assert.Equal(ReservationStatus.Confirmed, (await app.WaitForFinalAsync(id, TimeSpan.FromSeconds(30))).Status);
+            await app.WaitForEventAsync(BookingTopics.Completed, id, TimeSpan.FromSeconds(30));
+        }
+
+        await using var db = app.NewDbContext();
+        Assert.Equal(0, await db.OutboxMessages.CountAsync(m => m.SentAt == null));
+    }
+
+    [Fact]
+    public async Task An_event_the_brokers_policy_refuses_is_quarantined_and_the_events_behind_it_are_sent()
+    {
+        var performance = await app.CreatePerformanceAsync(("B", 2, 10));
+        using var client = app.Client();
+        var first = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "B-1-1")).HoldId);
+        await app.WaitForEventAsync(BookingTopics.Completed, first.Id);
+
+        app.Kafka.FailNextProduceRequests(ErrorCode.PolicyViolation);
+        var refused = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "B-1-2")).HoldId);
+        var behind = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "B-1-3")).HoldId);
+        await app.WaitForEventAsync(BookingTopics.Completed, behind.Id, TimeSpan.FromSeconds(30));
+
+        // The refused request may have carried the second booking's requested event too: each row it carried is quarantined.
+        await using var db = app.NewDbContext();
+        var quarantined = await db.OutboxMessages.AsNoTracking().Where(m => m.QuarantinedAt != null).ToListAsync();
+        Assert.Contains(quarantined, m => m.MessageKey == refused.Id.ToString("D") && m.Topic == BookingTopics.Requested);
+        Assert.All(quarantined, m => Assert.Equal(BookingTopics.Requested, m.Topic));
+        Assert.All(quarantined, m => Assert.Contains("PolicyViolation", m.LastError, StringComparison.Ordinal));
+        Assert.Equal(ReservationStatus.Confirmed, (await app.WaitForFinalAsync(refused.Id)).Status);
+        await app.WaitForEventAsync(BookingTopics.Completed, refused.Id);
+    }
+}
