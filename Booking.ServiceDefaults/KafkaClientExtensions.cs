@@ -108,7 +108,7 @@ public sealed class KafkaConsumerFactory(ConsumerConfig config)
 /// <summary>
 /// Holds the process's producer, built from the registered settings with its log and error handlers. A producer that
 /// hit a fatal error (an idempotent producer out of step with the broker) fails every message from then on, so its
-/// user hands it back through <see cref="Replace"/> and carries on with a new one.
+/// user, when its deliveries fail, calls <see cref="ReplaceIfFailed"/> and carries on with <see cref="Current"/>.
 /// </summary>
 public sealed partial class KafkaProducerFactory(ProducerConfig config, ILogger logger) : IDisposable
 {
@@ -130,33 +130,28 @@ public sealed partial class KafkaProducerFactory(ProducerConfig config, ILogger 
         }
     }
 
-    /// <summary>The fatal error <paramref name="producer"/> reported, if it is the current producer and reported one.</summary>
-    public Error? FatalErrorOf(IProducer<string, string> producer)
-    {
-        lock (_gate)
-        {
-            return ReferenceEquals(producer, _current) ? _currentFatalError : null;
-        }
-    }
-
     /// <summary>
-    /// Disposes <paramref name="failed"/> and builds its successor, unless another caller already did. Messages the old
-    /// producer still held are failed with it; the caller publishes them again.
+    /// After <paramref name="producer"/>'s deliveries failed with <paramref name="deliveryError"/>: when it is the current
+    /// producer and broken for good (it reported a fatal error, or the delivery says so), disposes it and builds its
+    /// successor. Messages it still held are failed with it; the caller publishes them again. True when replaced.
     /// </summary>
-    public IProducer<string, string> Replace(IProducer<string, string> failed)
+    public bool ReplaceIfFailed(IProducer<string, string> producer, Error deliveryError)
     {
-        ArgumentNullException.ThrowIfNull(failed);
+        ArgumentNullException.ThrowIfNull(producer);
+        ArgumentNullException.ThrowIfNull(deliveryError);
         lock (_gate)
         {
-            if (ReferenceEquals(_current, failed))
+            var fatal = _currentFatalError ?? (deliveryError.Code == ErrorCode.Local_Fatal ? deliveryError : null);
+            if (!ReferenceEquals(producer, _current) || fatal is null)
             {
-                LogReplacing(logger, failed.Name);
-                failed.Dispose();
-                _current = Build();
-                _currentFatalError = null;
+                return false;
             }
 
-            return _current ??= Build();
+            LogReplacing(logger, producer.Name, fatal.Code, fatal.Reason);
+            producer.Dispose();
+            _current = Build();
+            _currentFatalError = null;
+            return true;
         }
     }
 
@@ -195,6 +190,6 @@ public sealed partial class KafkaProducerFactory(ProducerConfig config, ILogger 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka producer error {Code} (fatal: {IsFatal}): {Reason}")]
     private static partial void LogProducerError(ILogger logger, ErrorCode code, bool isFatal, string reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Kafka producer {Name} hit a fatal error; replacing it with a new producer")]
-    private static partial void LogReplacing(ILogger logger, string name);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Kafka producer {Name} failed for good ({Code}: {Reason}); replacing it with a new producer")]
+    private static partial void LogReplacing(ILogger logger, string name, ErrorCode code, string reason);
 }

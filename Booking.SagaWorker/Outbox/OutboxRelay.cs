@@ -16,7 +16,7 @@ namespace Booking.SagaWorker.Outbox;
 /// An event Kafka refuses for good (too large, invalid) is quarantined: kept with its error, counted by
 /// <c>booking.outbox.quarantined</c>, logged, and no longer in the way of the events behind it. One relay publishes
 /// at a time: a PostgreSQL advisory lock elects it. A producer that hit a fatal error fails every message from then on,
-/// so the relay replaces it and publishes the unsent rows again through the new one.
+/// so the relay has it replaced and publishes the unsent rows again through the new one.
 /// </summary>
 public sealed partial class OutboxRelay(
     IServiceScopeFactory scopes,
@@ -63,11 +63,6 @@ public sealed partial class OutboxRelay(
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
-            }
-            catch (FatalProducerException exception)
-            {
-                LogProducerFatal(exception.Error.Code, exception.Error.Reason);
-                producers.Replace(exception.Producer);
             }
             catch (Exception exception)
             {
@@ -143,9 +138,8 @@ public sealed partial class OutboxRelay(
         if (sent.Count + refused.Count < batch.Count)
         {
             var error = deliveries.First(d => !d.IsCompletedSuccessfully).Exception!.InnerException is KafkaException kafka ? kafka.Error : new Error(ErrorCode.Unknown);
-            // A fatal producer fails every message from now on; its error report names the cause, the deliveries may not.
-            var fatal = producers.FatalErrorOf(producer) ?? (error.Code == ErrorCode.Local_Fatal ? error : null);
-            throw fatal is null ? new KafkaException(error) : new FatalProducerException(producer, fatal);
+            producers.ReplaceIfFailed(producer, error);
+            throw new KafkaException(error);
         }
 
         return batch.Count;
@@ -203,15 +197,6 @@ public sealed partial class OutboxRelay(
     [LoggerMessage(Level = LogLevel.Error, Message = "Outbox row {OutboxId} (event {EventId}, {Topic}, key {MessageKey}, {PayloadLength} chars) refused by Kafka for good and quarantined: {Reason}")]
     private partial void LogQuarantined(long outboxId, Guid eventId, string topic, string messageKey, int payloadLength, string reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The outbox relay's Kafka producer failed for good ({Code}: {Reason}); publishing the unsent rows again through a new one")]
-    private partial void LogProducerFatal(ErrorCode code, string reason);
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay round failed; retrying")]
     private partial void LogRelayFailed(Exception exception);
-}
-
-/// <summary>The relay's producer hit a fatal error: only a new producer can send anything.</summary>
-internal sealed class FatalProducerException(IProducer<string, string> producer, Error error) : KafkaException(error)
-{
-    public IProducer<string, string> Producer { get; } = producer;
 }
