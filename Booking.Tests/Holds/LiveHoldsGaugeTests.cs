@@ -10,6 +10,8 @@ namespace Booking.Tests.Holds;
 /// </summary>
 public sealed class LiveHoldsGaugeTests(OwnRedisApp app) : IClassFixture<OwnRedisApp>
 {
+    private const string LiveHolds = "booking.holds.live";
+
     [Fact]
     public async Task The_live_holds_gauge_counts_the_holds_on_every_registered_resource_as_of_the_last_sweep()
     {
@@ -32,35 +34,10 @@ public sealed class LiveHoldsGaugeTests(OwnRedisApp app) : IClassFixture<OwnRedi
         await WaitForLiveHoldsAsync(live => live == 0);
     }
 
-    /// <summary>Reads the API's <c>booking.holds.live</c> gauge until it satisfies the condition; returns its value.</summary>
-    private async Task<long> WaitForLiveHoldsAsync(Func<long, bool> condition)
-    {
-        var factory = app.Service<IMeterFactory>();
-        long? live = null;
-        using var listener = new MeterListener
-        {
-            InstrumentPublished = (instrument, l) =>
-            {
-                if (ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Name == "booking.holds.live")
-                {
-                    l.EnableMeasurementEvents(instrument);
-                }
-            },
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, _, _) => live = value);
-        listener.Start();
-
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (true)
-        {
-            listener.RecordObservableInstruments();
-            if (live is { } value && condition(value))
-            {
-                return value;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"The live holds gauge stayed at {live?.ToString(CultureInfo.InvariantCulture) ?? "nothing"}.");
-            await Task.Delay(100);
-        }
-    }
+    /// <summary>Reads the API's <c>booking.holds.live</c> gauge until it satisfies the condition.</summary>
+    private Task<Dictionary<string, double>> WaitForLiveHoldsAsync(Func<long, bool> condition) =>
+        Gauges.WaitForAsync(app.Service<IMeterFactory>(), name => name == LiveHolds,
+            values => values.TryGetValue(LiveHolds, out var live) && condition((long)live),
+            TimeSpan.FromSeconds(15),
+            values => $"The live holds gauge stayed at {(values.TryGetValue(LiveHolds, out var live) ? live.ToString(CultureInfo.InvariantCulture) : "nothing")}.");
 }

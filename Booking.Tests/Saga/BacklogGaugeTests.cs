@@ -37,35 +37,10 @@ public sealed class BacklogGaugeTests(SagaApp app) : IClassFixture<SagaApp>
     }
 
     /// <summary>Reads this worker's backlog gauges (the meters of its own host only) until they satisfy the condition.</summary>
-    private async Task<Dictionary<string, double>> WaitForGaugesAsync(Func<Dictionary<string, double>, bool> condition)
-    {
-        var factory = app.WorkerServices.GetRequiredService<IMeterFactory>();
-        var values = new Dictionary<string, double>();
-        using var listener = new MeterListener
-        {
-            InstrumentPublished = (instrument, l) =>
-            {
-                if (ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Name.StartsWith("booking.", StringComparison.Ordinal) && instrument is ObservableInstrument<long> or ObservableInstrument<double>)
-                {
-                    l.EnableMeasurementEvents(instrument);
-                }
-            },
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => values[instrument.Name] = value);
-        listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => values[instrument.Name] = value);
-        listener.Start();
-
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            listener.RecordObservableInstruments();
-            if (values.Count >= 4 && condition(values))
-            {
-                return new Dictionary<string, double>(values);
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"Gauges never got there: {string.Join(", ", values.Select(v => $"{v.Key}={v.Value}"))}. The worker's last warnings:{Environment.NewLine}{app.WorkerWarnings}");
-            await Task.Delay(250);
-        }
-    }
+    private Task<Dictionary<string, double>> WaitForGaugesAsync(Func<Dictionary<string, double>, bool> condition) =>
+        Gauges.WaitForAsync(app.WorkerServices.GetRequiredService<IMeterFactory>(),
+            name => name.StartsWith("booking.", StringComparison.Ordinal),
+            values => values.Count >= 4 && condition(values),
+            TimeSpan.FromSeconds(30),
+            values => $"Gauges never got there: {string.Join(", ", values.Select(v => $"{v.Key}={v.Value}"))}. The worker's last warnings:{Environment.NewLine}{app.WorkerWarnings}");
 }
