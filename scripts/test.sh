@@ -24,6 +24,15 @@ trx=$(find "$results" -name '*.trx' | head -n 1)
 if [ -n "$trx" ]; then
   passed=$(grep -o 'passed="[0-9]*"' "$trx" | head -n 1 | grep -o '[0-9]*')
   failed=$(grep -o 'failed="[0-9]*"' "$trx" | head -n 1 | grep -o '[0-9]*')
+  # The failures again, last, with the start of each message: a long run's own output can bury them.
+  if [ "${failed:-0}" -gt 0 ]; then
+    awk '
+      /<UnitTestResult / { inside = /outcome="Failed"/; message = 0; lines = 0
+        if (inside) { match($0, /testName="[^"]*"/); print "failed: " substr($0, RSTART + 10, RLENGTH - 11) } }
+      inside && /<Message>/ { message = 1; sub(/.*<Message>/, "") }
+      inside && message { done = sub(/<\/Message>.*/, ""); if (lines++ < 12) print "  " $0; if (done) { message = 0; inside = 0 } }
+    ' "$trx"
+  fi
   echo "tests: ${passed:-0} passed, ${failed:-0} failed"
   if [ "${passed:-0}" -eq 0 ]; then
     echo "test: no test ran" >&2
