@@ -64,7 +64,7 @@ public static class KafkaClientExtensions
         };
         builder.Configuration.GetSection(ConsumerSection).Bind(config);
         configure?.Invoke(config);
-        builder.Services.AddSingleton(new KafkaConsumerFactory(config));
+        builder.Services.AddSingleton(services => new KafkaConsumerFactory(config, services.GetRequiredService<ILoggerFactory>().CreateLogger("Kafka.Consumer")));
         return builder;
     }
 
@@ -97,12 +97,25 @@ public static class KafkaClientExtensions
     }
 }
 
-/// <summary>Builds consumers from the registered settings; the caller adds its handlers and owns the consumer.</summary>
-public sealed class KafkaConsumerFactory(ConsumerConfig config)
+/// <summary>
+/// Builds consumers from the registered settings, with librdkafka's own lines sent to the log (not to standard error,
+/// its default); the caller adds its other handlers and owns the consumer.
+/// </summary>
+public sealed class KafkaConsumerFactory(ConsumerConfig config, ILogger logger)
 {
     public ConsumerConfig Config => new(config.ToDictionary(entry => entry.Key, entry => entry.Value));
 
-    public ConsumerBuilder<string, string> CreateBuilder() => new(Config);
+    public ConsumerBuilder<string, string> CreateBuilder() =>
+        new ConsumerBuilder<string, string>(Config).SetLogHandler((_, message) => LibrdkafkaLog.Write(logger, message));
+}
+
+/// <summary>librdkafka's own log lines (connection attempts, state changes), at debug level: its errors reach the error handlers.</summary>
+internal static partial class LibrdkafkaLog
+{
+    public static void Write(ILogger logger, LogMessage message) => Line(logger, message.Facility, message.Message);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Facility}: {Message}")]
+    private static partial void Line(ILogger logger, string facility, string message);
 }
 
 /// <summary>
@@ -165,7 +178,7 @@ public sealed partial class KafkaProducerFactory(ProducerConfig config, ILogger 
     }
 
     private IProducer<string, string> Build() => new ProducerBuilder<string, string>(config)
-        .SetLogHandler((_, message) => LogLibrdkafka(logger, message.Facility, message.Message))
+        .SetLogHandler((_, message) => LibrdkafkaLog.Write(logger, message))
         .SetErrorHandler(OnError)
         .Build();
 
@@ -183,9 +196,6 @@ public sealed partial class KafkaProducerFactory(ProducerConfig config, ILogger 
             }
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "{Facility}: {Message}")]
-    private static partial void LogLibrdkafka(ILogger logger, string facility, string message);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka producer error {Code} (fatal: {IsFatal}): {Reason}")]
     private static partial void LogProducerError(ILogger logger, ErrorCode code, bool isFatal, string reason);

@@ -147,7 +147,8 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
             EnableAutoCommit = true,
             SessionTimeoutMs = 6000,
         };
-        using var consumer = new ConsumerBuilder<string, string>(config).Build();
+        // librdkafka's own lines would go to standard error; the tests that stop the broker make hundreds of them.
+        using var consumer = new ConsumerBuilder<string, string>(config).SetLogHandler((_, _) => { }).Build();
         consumer.Subscribe([BookingTopics.Completed, BookingTopics.Failed, BookingTopics.Cancelled]);
         try
         {
