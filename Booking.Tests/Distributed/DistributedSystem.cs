@@ -23,7 +23,7 @@ public sealed class DistributedRun : ICollectionFixture<DistributedSystem>
 public sealed class DistributedSystem : IAsyncLifetime
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
-    private readonly string _data = Path.Combine(Path.GetTempPath(), "booking-tests", "system-" + Guid.NewGuid().ToString("N"));
+    private readonly TestDirectory _data = new("system");
 
     public DistributedApplication App { get; private set; } = null!;
 
@@ -39,7 +39,7 @@ public sealed class DistributedSystem : IAsyncLifetime
         using var timeout = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Booking_AppHost>(
         [
-            $"--AppHost:DataDirectory={_data}",
+            $"--AppHost:DataDirectory={_data.Path}",
             "--AppHost:DataStores=Executable",
             "--AppHost:Durable=false",
             "--AppHost:Chaos=true",
@@ -93,15 +93,6 @@ public sealed class DistributedSystem : IAsyncLifetime
             await App.DisposeAsync();
         }
 
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
+        _data.Dispose();
     }
 }

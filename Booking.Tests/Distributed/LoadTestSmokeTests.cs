@@ -20,7 +20,8 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
         const string configuration = "Release";
 #endif
         var tool = Path.Combine(root, "Booking.LoadTest", "bin", configuration, "net10.0", "Booking.LoadTest.dll");
-        var results = Path.Combine(Path.GetTempPath(), "booking-tests", "loadtest-" + Guid.NewGuid().ToString("N"));
+        using var directory = new TestDirectory("loadtest");
+        var results = directory.Path;
 
         using var process = Process.Start(new ProcessStartInfo("dotnet", [tool, "--quick", "--duration", "4", "--out", results])
         {

@@ -9,6 +9,7 @@ namespace Booking.Tests.Faults;
 /// <summary>The whole in-process system on a PostgreSQL of its own (the AppHost's executable resource), so the test can stop it.</summary>
 public sealed class OwnPostgresApp(Dependencies dependencies) : SagaApp(dependencies)
 {
+    private readonly TestDirectory _data = new("own-pg");
     private DistributedApplication? _host;
     private string _server = null!;
 
@@ -26,7 +27,7 @@ public sealed class OwnPostgresApp(Dependencies dependencies) : SagaApp(dependen
         var builder = TestAppHost.CreateBuilder();
         var postgres = builder.AddPostgresExecutable("postgres", new AppHostSettings
         {
-            DataDirectory = Path.Combine(Path.GetTempPath(), "booking-tests", "own-pg-" + Guid.NewGuid().ToString("N")),
+            DataDirectory = _data.Path,
             RandomPorts = true,
             Durable = false,
         });
@@ -44,6 +45,8 @@ public sealed class OwnPostgresApp(Dependencies dependencies) : SagaApp(dependen
             await _host.StopAsync();
             await _host.DisposeAsync();
         }
+
+        _data.Dispose();
     }
 }
 

@@ -12,7 +12,8 @@ public sealed class PostgresExecutableTests
     public async Task Stopping_with_a_client_still_connected_is_a_clean_fast_shutdown_and_a_restart_keeps_the_password()
     {
         var ct = TestContext.Current.CancellationToken;
-        var directory = Path.Combine(Path.GetTempPath(), "booking-tests", "pg-" + Guid.NewGuid().ToString("N"));
+        using var data = new TestDirectory("pg");
+        var directory = data.Path;
         var (app, connectionString) = await StartPostgresAsync(directory, ct);
         await using var _ = app;
         // A pooled connection left open, as every service and the AppHost's health checks leave them.
@@ -39,14 +40,14 @@ public sealed class PostgresExecutableTests
         await using var again = new NpgsqlConnection(connectionString + ";Database=postgres;Pooling=false");
         await again.OpenAsync(ct);
         await app.StopAsync(ct);
-        Directory.Delete(directory, recursive: true);
     }
 
     [Fact]
     public async Task A_wrong_password_is_refused()
     {
         var ct = TestContext.Current.CancellationToken;
-        var directory = Path.Combine(Path.GetTempPath(), "booking-tests", "pg-" + Guid.NewGuid().ToString("N"));
+        using var data = new TestDirectory("pg");
+        var directory = data.Path;
         var (app, connectionString) = await StartPostgresAsync(directory, ct);
         await using var _ = app;
 
@@ -55,7 +56,6 @@ public sealed class PostgresExecutableTests
         var refused = await Assert.ThrowsAsync<PostgresException>(() => connection.OpenAsync(ct));
         Assert.Equal("28P01", refused.SqlState);
         await app.StopAsync(ct);
-        Directory.Delete(directory, recursive: true);
     }
 
     /// <summary>The AppHost's PostgreSQL resource alone, run by DCP on a data directory of the test's own.</summary>

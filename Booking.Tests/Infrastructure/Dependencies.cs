@@ -13,7 +13,7 @@ namespace Booking.Tests.Infrastructure;
 public sealed class Dependencies : IAsyncLifetime
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(2);
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "booking-tests", Guid.NewGuid().ToString("N"));
+    private readonly TestDirectory _root = new("dependencies");
     private DistributedApplication? _app;
     private string _postgres = null!;
 
@@ -30,7 +30,7 @@ public sealed class Dependencies : IAsyncLifetime
         ThreadPool.SetMinThreads(Math.Max(workers, 64), Math.Max(io, 64));
 
         // Each test class hosts its own services, each with its own connection pools.
-        var settings = new AppHostSettings { DataDirectory = _root, RandomPorts = true, Durable = false, PostgresMaxConnections = 1000 };
+        var settings = new AppHostSettings { DataDirectory = _root.Path, RandomPorts = true, Durable = false, PostgresMaxConnections = 1000 };
         var builder = TestAppHost.CreateBuilder();
         var redis = builder.AddRedisExecutable("redis", settings);
         var postgres = builder.AddPostgresExecutable("postgres", settings);
@@ -54,16 +54,6 @@ public sealed class Dependencies : IAsyncLifetime
             await _app.DisposeAsync();
         }
 
-        try
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A server still closing its files; the temp directory is cleaned by the OS later.
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
+        _root.Dispose();
     }
 }

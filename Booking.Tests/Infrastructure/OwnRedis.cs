@@ -11,6 +11,7 @@ namespace Booking.Tests.Infrastructure;
 /// </summary>
 public sealed class OwnRedis : IAsyncDisposable
 {
+    private readonly TestDirectory _data = new("own-redis");
     private DistributedApplication _host = null!;
 
     public string ConnectionString { get; private set; } = null!;
@@ -32,7 +33,7 @@ public sealed class OwnRedis : IAsyncDisposable
         var builder = TestAppHost.CreateBuilder();
         var resource = builder.AddRedisExecutable("redis", new AppHostSettings
         {
-            DataDirectory = Path.Combine(Path.GetTempPath(), "booking-tests", "own-redis-" + Guid.NewGuid().ToString("N")),
+            DataDirectory = redis._data.Path,
             RandomPorts = true,
             Durable = durable,
         });
@@ -51,5 +52,7 @@ public sealed class OwnRedis : IAsyncDisposable
             await _host.StopAsync();
             await _host.DisposeAsync();
         }
+
+        _data.Dispose();
     }
 }
