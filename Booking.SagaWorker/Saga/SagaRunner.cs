@@ -5,7 +5,9 @@ namespace Booking.SagaWorker.Saga;
 /// <summary>
 /// Runs sagas, each at most once at a time in this process: the consumer and the sweep may both ask for the same
 /// one, and the second asker simply leaves it to the first. Sagas come in batches (one read and one commit for the
-/// lot); those a batch hands back run on their own, each in its own scope.
+/// lot); those a batch hands back run on their own, each in its own scope, and so does every saga of a batch that
+/// failed: the batch shares one commit, so a saga that can never be written would otherwise hold back all the others
+/// it is batched with, the sweep's batches included, for ever.
 /// </summary>
 public sealed partial class SagaRunner(IServiceScopeFactory scopes, ILogger<SagaRunner> logger)
 {
@@ -19,12 +21,19 @@ public sealed partial class SagaRunner(IServiceScopeFactory scopes, ILogger<Saga
             return;
         }
 
-        IReadOnlyList<Guid> alone = [];
+        IReadOnlyList<Guid> alone;
         try
         {
-            await using (var scope = scopes.CreateAsyncScope())
+            try
             {
+                await using var scope = scopes.CreateAsyncScope();
                 alone = await scope.ServiceProvider.GetRequiredService<SagaOrchestrator>().RunBatchAsync(mine, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // Every step is idempotent: each runs again on its own, and one that fails alone is left to the sweep.
+                LogBatchFailed(exception, mine.Count);
+                alone = mine.Count > 1 ? mine : [];
             }
 
             foreach (var id in mine.Except(alone))
@@ -33,15 +42,6 @@ public sealed partial class SagaRunner(IServiceScopeFactory scopes, ILogger<Saga
             }
 
             await Parallel.ForEachAsync(alone, cancellationToken, async (id, ct) => await RunAloneAsync(id, ct).ConfigureAwait(false)).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw;
-        }
-        catch (Exception exception)
-        {
-            // Their state is in PostgreSQL; the sweep resumes them once they are due.
-            LogBatchFailed(exception, mine.Count);
         }
         finally
         {
@@ -73,7 +73,7 @@ public sealed partial class SagaRunner(IServiceScopeFactory scopes, ILogger<Saga
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {SagaCount} sagas stopped early; the sweep will resume them")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {SagaCount} sagas stopped early; they run again one at a time, and the sweep resumes any that fail alone")]
     private partial void LogBatchFailed(Exception exception, int sagaCount);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Saga {ReservationId} stopped early; the sweep will resume it")]

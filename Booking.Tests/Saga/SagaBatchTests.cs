@@ -115,6 +115,58 @@ public sealed class SagaBatchTests(SagaApp app) : IClassFixture<SagaApp>
         Assert.Equal("A", (string?)await app.Redis.HashGetAsync($"perf:{{{performance}}}:seats", "C-1-2"));
     }
 
+    [Fact]
+    public async Task A_saga_that_can_never_be_written_holds_back_only_itself_and_its_batch_mates_complete_on_their_own()
+    {
+        var performance = await app.CreatePerformanceAsync(("D", 1, 4));
+        using var client = app.Client();
+        var ids = new List<Guid>();
+        for (var seat = 1; seat <= 3; seat++)
+        {
+            ids.Add(await AddReservationAsync(await client.HoldSeatsAsync(performance, $"D-1-{seat}"), performance));
+        }
+
+        // PostgreSQL refuses every change to one saga (as a constraint or a trigger of an operator's might), so the
+        // batch's one commit fails every time that saga is in it.
+        var refused = ids[1];
+        await using var db = app.NewDbContext();
+        await ExecuteAsync(db, $$"""
+            CREATE FUNCTION refuse_one_saga() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.reservation_id = '{{refused}}' THEN RAISE EXCEPTION 'this saga cannot be written'; END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse_one_saga BEFORE UPDATE ON sagas FOR EACH ROW EXECUTE FUNCTION refuse_one_saga();
+            """);
+        try
+        {
+            await app.WorkerServices.GetRequiredService<SagaRunner>().RunBatchAsync(ids, CancellationToken.None);
+        }
+        finally
+        {
+            await ExecuteAsync(db, "DROP TRIGGER refuse_one_saga ON sagas; DROP FUNCTION refuse_one_saga();");
+        }
+
+        var rows = await db.Reservations.AsNoTracking().Include(r => r.Saga).Where(r => ids.Contains(r.Id)).ToDictionaryAsync(r => r.Id);
+        Assert.Equal(ReservationStatus.Confirmed, rows[ids[0]].Status);
+        Assert.Equal(ReservationStatus.Confirmed, rows[ids[2]].Status);
+        Assert.Equal((ReservationStatus.Pending, SagaState.Started), (rows[refused].Status, rows[refused].Saga!.State));
+        Assert.Contains("sagas stopped early", app.WorkerWarnings, StringComparison.Ordinal);
+    }
+
+    private static async Task ExecuteAsync(BookingDbContext db, string sql)
+    {
+        var connection = db.Database.GetDbConnection();
+        if (connection.State != System.Data.ConnectionState.Open)
+        {
+            await connection.OpenAsync();
+        }
+
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
     private Task<Guid> AddReservationAsync(Booking.Api.Holds.SeatHoldDto hold, string performance) =>
         app.AddPendingReservationAsync(performance, hold.SeatIds, hold.HoldId);
 }
