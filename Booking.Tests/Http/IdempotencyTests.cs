@@ -112,7 +112,7 @@ public sealed class IdempotencyTests(BookingApp app) : IClassFixture<BookingApp>
 }
 
 /// <summary>
-/// The API with a one-second key lease, ten records per user, and a test-only creating endpoint
+/// The API with a two-second key lease, ten records per user, and a test-only creating endpoint
 /// (<c>POST /_test/slow?ms=</c>) behind the whole pipeline that counts its runs and takes as long as asked.
 /// </summary>
 public sealed class SlowEndpointApp(Dependencies dependencies) : BookingApp(dependencies)
@@ -123,7 +123,7 @@ public sealed class SlowEndpointApp(Dependencies dependencies) : BookingApp(depe
 
     protected override IEnumerable<KeyValuePair<string, string?>> Settings =>
     [
-        new("Booking:IdempotencyLease", "00:00:01"),
+        new("Booking:IdempotencyLease", "00:00:02"),
         new("Booking:IdempotencyRecordsPerUser", "10"),
     ];
 
@@ -159,10 +159,10 @@ public sealed class IdempotencyBoundsTests(SlowEndpointApp app, ITestOutputHelpe
         var key = Guid.NewGuid().ToString();
         var before = app.Runs;
 
-        var first = client.SendAsync(Post(key, 3000));
-        // The retry arrives when the first has run past its one-second lease twice over.
-        await Task.Delay(TimeSpan.FromSeconds(2));
-        var retry = await client.SendAsync(Post(key, 3000));
+        var first = client.SendAsync(Post(key, 6000));
+        // The retry arrives when the first has run past its two-second lease twice over.
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        var retry = await client.SendAsync(Post(key, 6000));
         var original = await first;
 
         Assert.Equal(HttpStatusCode.Created, original.StatusCode);

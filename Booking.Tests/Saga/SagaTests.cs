@@ -154,8 +154,8 @@ public sealed class ChaosSagaTests(SagaApp app) : IClassFixture<SagaApp>
         try
         {
             (await client.PostAsync($"/api/reservations/{reservation.Id}/cancel", null)).EnsureSuccessStatusCode();
-            // Deallocation fails for three seconds: with 100-500 ms backoff that is many retries.
-            await Task.Delay(TimeSpan.FromSeconds(3));
+            // Deallocation fails for five seconds: with 200-500 ms backoff that is many retries.
+            await Task.Delay(TimeSpan.FromSeconds(5));
         }
         finally
         {
