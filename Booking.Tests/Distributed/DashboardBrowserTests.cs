@@ -36,6 +36,8 @@ public sealed class DashboardBrowserTests(DistributedSystem system, ITestOutputH
         });
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1600, Height = 1000 } });
         page.SetDefaultTimeout(30_000);
+        // Expect's own default is 5 s, too short for the dashboard's first render beside the rest of the suite.
+        Assertions.SetDefaultExpectTimeout(30_000);
 
         await page.GotoAsync(system.DashboardUrl + "/");
         foreach (var resource in new[] { "redis", "postgres", "bookingdb", "performancedb", "kafka", "performance-stub", "booking-api", "saga-worker" })

@@ -111,7 +111,6 @@ public sealed class RedisLossTests(OwnRedisSagaApp app, ITestOutputHelper output
     public async Task A_redis_flushed_mid_load_sells_no_seat_twice_and_after_the_reconciler_holds_no_seat_without_a_live_reservation()
     {
         var performance = await app.CreatePerformanceAsync(("F", 50, 40));
-        var random = new Random(8);
         var accepted = new System.Collections.Concurrent.ConcurrentBag<Guid>();
         var statuses = new System.Collections.Concurrent.ConcurrentBag<HttpStatusCode>();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(8));
@@ -127,7 +126,7 @@ public sealed class RedisLossTests(OwnRedisSagaApp app, ITestOutputHelper output
             while (!stop.IsCancellationRequested)
             {
                 await Task.Delay(150);
-                var seat = $"F-{random.Next(1, 51)}-{random.Next(1, 41)}";
+                var seat = $"F-{Random.Shared.Next(1, 51)}-{Random.Shared.Next(1, 41)}";
                 using var hold = await client.PostJsonAsync($"/api/performances/{performance}/holds", new { seatIds = new[] { seat } });
                 statuses.Add(hold.StatusCode);
                 if (hold.StatusCode != HttpStatusCode.Created)
@@ -142,7 +141,7 @@ public sealed class RedisLossTests(OwnRedisSagaApp app, ITestOutputHelper output
                 {
                     var id = (await reserve.ReadAsync<Core.Reservations.ReservationDto>(HttpStatusCode.Accepted)).Id;
                     accepted.Add(id);
-                    if (random.Next(4) == 0)
+                    if (Random.Shared.Next(4) == 0)
                     {
                         using var cancel = await client.PostAsync($"/api/reservations/{id}/cancel", null);
                         statuses.Add(cancel.StatusCode);
