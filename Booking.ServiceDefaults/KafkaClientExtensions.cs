@@ -146,9 +146,9 @@ public sealed partial class KafkaProducerFactory(ProducerConfig config, ILogger 
     /// <summary>
     /// After <paramref name="producer"/>'s deliveries failed with <paramref name="deliveryError"/>: when it is the current
     /// producer and broken for good (it reported a fatal error, or the delivery says so), disposes it and builds its
-    /// successor. Messages it still held are failed with it; the caller publishes them again. True when replaced.
+    /// successor. Messages it still held are failed with it; the caller publishes them again.
     /// </summary>
-    public bool ReplaceIfFailed(IProducer<string, string> producer, Error deliveryError)
+    public void ReplaceIfFailed(IProducer<string, string> producer, Error deliveryError)
     {
         ArgumentNullException.ThrowIfNull(producer);
         ArgumentNullException.ThrowIfNull(deliveryError);
@@ -157,14 +157,13 @@ public sealed partial class KafkaProducerFactory(ProducerConfig config, ILogger 
             var fatal = _currentFatalError ?? (deliveryError.Code == ErrorCode.Local_Fatal ? deliveryError : null);
             if (!ReferenceEquals(producer, _current) || fatal is null)
             {
-                return false;
+                return;
             }
 
             LogReplacing(logger, producer.Name, fatal.Code, fatal.Reason);
             producer.Dispose();
             _current = Build();
             _currentFatalError = null;
-            return true;
         }
     }
 
