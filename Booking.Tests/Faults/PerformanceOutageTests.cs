@@ -83,7 +83,7 @@ public sealed class PerformanceOutageTests(SagaApp app, ITestOutputHelper output
         output.WriteLine($"largest event {largest} bytes; most step rows of one saga {mostSteps}");
         Assert.True(largest < 64 * 1024, $"An event of {largest} bytes.");
         Assert.True(mostSteps <= 6, $"A saga with {mostSteps} step rows.");
-        Assert.Equal(0, await db.OutboxMessages.CountAsync(m => keys.Contains(m.MessageKey) && m.SentAt == null));
+        await app.WaitForOutboxSentAsync(reservations);
         foreach (var client in clients)
         {
             client.Dispose();

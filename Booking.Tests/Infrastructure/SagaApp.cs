@@ -137,6 +137,30 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
         return Events.Count(e => e.Topic == topic && e.Key == key);
     }
 
+    /// <summary>
+    /// Waits until every outbox row of the reservations is marked sent. A consumer can read an event before the relay's
+    /// mark commits (the relay marks after Kafka's acknowledgement), so an event seen is not yet a row marked.
+    /// </summary>
+    public async Task WaitForOutboxSentAsync(IEnumerable<Guid> reservationIds, TimeSpan? timeout = null)
+    {
+        var keys = reservationIds.Select(id => id.ToString("D")).ToList();
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            await using var db = NewDbContext();
+            var unsent = await db.OutboxMessages.AsNoTracking().Where(m => keys.Contains(m.MessageKey) && m.SentAt == null)
+                .Select(m => new { m.Id, m.Topic, m.MessageKey, m.QuarantinedAt }).ToListAsync();
+            if (unsent.Count == 0)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline && unsent.All(m => m.QuarantinedAt == null),
+                $"{unsent.Count} outbox rows of these reservations are unsent (for example {unsent[0].Topic} for {unsent[0].MessageKey}, quarantined: {unsent[0].QuarantinedAt is not null}).");
+            await Task.Delay(100);
+        }
+    }
+
     private void Record(CancellationToken stopping)
     {
         var config = new ConsumerConfig
