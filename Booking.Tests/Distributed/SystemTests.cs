@@ -13,11 +13,14 @@ namespace Booking.Tests.Distributed;
 public sealed class SystemTests(DistributedSystem system, ITestOutputHelper output)
 {
     [Fact]
-    public void Every_resource_is_running_and_healthy()
+    public async Task Every_resource_is_running_and_healthy()
     {
         output.WriteLine($"whole system healthy in {system.StartedIn.TotalSeconds:0.0} s");
         foreach (var name in new[] { "redis", "postgres", "bookingdb", "performancedb", "kafka", "performance-stub", "booking-api", "saga-worker" })
         {
+            // Waited for, not read once: a test before this one may have restarted a resource, or loaded the machine so
+            // that one health check came late.
+            await system.App.ResourceNotifications.WaitForResourceHealthyAsync(name, TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(60));
             Assert.True(system.App.ResourceNotifications.TryGetCurrentState(name, out var resource), name);
             Assert.Equal((name, KnownResourceStates.Running), (name, resource.Snapshot.State?.Text));
             Assert.Equal((name, HealthStatus.Healthy), (name, resource.Snapshot.HealthStatus));

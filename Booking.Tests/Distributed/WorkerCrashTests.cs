@@ -27,6 +27,7 @@ public sealed class WorkerCrashTests(DistributedSystem system, ITestOutputHelper
         var performance = await system.CreatePerformanceAsync("Crash", rows: 2);
         // Slow allocations, so that the kill lands while sagas are in their AllocateSection step.
         (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 1500 }, ct)).EnsureSuccessStatusCode();
+        var workerDown = false;
         try
         {
             var reservations = new List<Guid>();
@@ -49,6 +50,7 @@ public sealed class WorkerCrashTests(DistributedSystem system, ITestOutputHelper
                 TimeSpan.FromSeconds(30));
 
             var worker = WorkerProcess(app);
+            workerDown = true;
             worker.Kill();
             await worker.WaitForExitAsync(ct);
             await app.ResourceNotifications.WaitForResourceAsync("saga-worker", [KnownResourceStates.Exited, KnownResourceStates.Finished], ct)
@@ -61,6 +63,7 @@ public sealed class WorkerCrashTests(DistributedSystem system, ITestOutputHelper
             }
 
             await TestAppHost.StartAgainAsync(app, "saga-worker", TimeSpan.FromSeconds(60));
+            workerDown = false;
             await using (var db = NewBookingDb(bookingDb))
             {
                 await WaitUntilAsync(async () => await db.Reservations.CountAsync(r => reservations.Contains(r.Id) && r.Status == ReservationStatus.Confirmed, ct) == 20, TimeSpan.FromSeconds(90));
@@ -76,6 +79,11 @@ public sealed class WorkerCrashTests(DistributedSystem system, ITestOutputHelper
         finally
         {
             (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 0 }, CancellationToken.None)).EnsureSuccessStatusCode();
+            if (workerDown)
+            {
+                // The tests after this one share the system: they need the worker back even when this one failed.
+                await TestAppHost.StartAgainAsync(app, "saga-worker", TimeSpan.FromSeconds(60));
+            }
         }
     }
 

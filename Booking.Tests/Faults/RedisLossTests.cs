@@ -40,9 +40,9 @@ public class OwnRedisSagaApp(Dependencies dependencies) : SagaApp(dependencies)
     }
 }
 
-/// <summary>Redis loses writes (its last second with AOF everysec, or everything); PostgreSQL decides and the reconciler repairs.</summary>
+/// <summary>Redis loses writes (its last second with AOF everysec); PostgreSQL decides and the reconciler repairs.</summary>
 [Collection(HeavyLoad.Name)]
-public sealed class RedisLossTests(OwnRedisSagaApp app, ITestOutputHelper output) : IClassFixture<OwnRedisSagaApp>
+public sealed class RedisLossTests(OwnRedisSagaApp app) : IClassFixture<OwnRedisSagaApp>
 {
     [Fact]
     public async Task Lost_confirms_and_lost_releases_are_repaired_from_postgresql_and_no_seat_is_sold_twice()
@@ -68,7 +68,7 @@ public sealed class RedisLossTests(OwnRedisSagaApp app, ITestOutputHelper output
         }
 
         Assert.Equal(0, await app.Reconciler.RunOnceAsync(CancellationToken.None));
-        var byId = await ReservationsAsync(reservations);
+        var byId = await ReservationsAsync(app, reservations);
 
         // Redis "forgets" its last writes: ten confirms (five as still-held pinned holds, five with the hold record
         // gone and the seat free again) and ten releases of cancelled reservations; then it restarts (marker gone).
@@ -103,10 +103,47 @@ public sealed class RedisLossTests(OwnRedisSagaApp app, ITestOutputHelper output
 
         Assert.Equal(20, await app.Reconciler.RunOnceAsync(CancellationToken.None));
 
-        await AssertRedisMatchesPostgresAsync(performance, reservations);
+        await AssertRedisMatchesPostgresAsync(app, performance, reservations);
         Assert.Equal(0, await app.Reconciler.RunOnceAsync(CancellationToken.None));
     }
 
+    internal static async Task<Dictionary<Guid, Reservation>> ReservationsAsync(SagaApp app, IReadOnlyCollection<Guid> ids)
+    {
+        await using var db = app.NewDbContext();
+        return await db.Reservations.AsNoTracking().Where(r => ids.Contains(r.Id)).ToDictionaryAsync(r => r.Id);
+    }
+
+    /// <summary>No seat in two confirmed reservations; every seat BOOKED in Redis exactly when a confirmed reservation has it.</summary>
+    internal static async Task AssertRedisMatchesPostgresAsync(SagaApp app, string performance, IReadOnlyCollection<Guid> ids)
+    {
+        var reservations = (await ReservationsAsync(app, ids)).Values.ToList();
+        var confirmed = reservations.Where(r => r.Status == ReservationStatus.Confirmed).ToList();
+        var confirmedSeats = confirmed.SelectMany(r => r.SeatIds).ToList();
+        Assert.Equal(confirmedSeats.Count, confirmedSeats.Distinct().Count());
+
+        var redisSeats = (await app.Redis.HashGetAllAsync($"perf:{{{performance}}}:seats")).ToDictionary(e => e.Name.ToString(), e => e.Value.ToString());
+        var holdOf = confirmed.SelectMany(r => r.SeatIds.Select(s => (Seat: s, r.HoldId))).ToDictionary(x => x.Seat, x => x.HoldId);
+        foreach (var (seat, value) in redisSeats)
+        {
+            if (holdOf.TryGetValue(seat, out var hold))
+            {
+                Assert.Equal($"B:{hold:D}", value);
+            }
+            else
+            {
+                Assert.False(value.StartsWith("B:", StringComparison.Ordinal), $"Seat {seat} is {value} without a confirmed reservation.");
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Redis loses everything mid-load. A class of its own, so a Redis of its own: the flush also deletes the reconciler's
+/// marker, and the other tests' exact repair counts must not depend on whether this test ran before them.
+/// </summary>
+[Collection(HeavyLoad.Name)]
+public sealed class RedisFlushTests(OwnRedisSagaApp app, ITestOutputHelper output) : IClassFixture<OwnRedisSagaApp>
+{
     [Fact]
     public async Task A_redis_flushed_mid_load_sells_no_seat_twice_and_after_the_reconciler_holds_no_seat_without_a_live_reservation()
     {
@@ -159,37 +196,8 @@ public sealed class RedisLossTests(OwnRedisSagaApp app, ITestOutputHelper output
         }
 
         var repaired = await app.Reconciler.RunOnceAsync(CancellationToken.None);
-        var finals = await ReservationsAsync(accepted.ToList());
+        var finals = await RedisLossTests.ReservationsAsync(app, accepted.ToList());
         output.WriteLine($"{accepted.Count} reservations accepted ({string.Join(", ", finals.Values.GroupBy(r => r.Status).Select(g => $"{g.Key} {g.Count()}"))}); the reconciler repaired {repaired} holds");
-        await AssertRedisMatchesPostgresAsync(performance, accepted.ToList());
-    }
-
-    private async Task<Dictionary<Guid, Reservation>> ReservationsAsync(IReadOnlyCollection<Guid> ids)
-    {
-        await using var db = app.NewDbContext();
-        return await db.Reservations.AsNoTracking().Where(r => ids.Contains(r.Id)).ToDictionaryAsync(r => r.Id);
-    }
-
-    /// <summary>No seat in two confirmed reservations; every seat BOOKED in Redis exactly when a confirmed reservation has it.</summary>
-    private async Task AssertRedisMatchesPostgresAsync(string performance, IReadOnlyCollection<Guid> ids)
-    {
-        var reservations = (await ReservationsAsync(ids)).Values.ToList();
-        var confirmed = reservations.Where(r => r.Status == ReservationStatus.Confirmed).ToList();
-        var confirmedSeats = confirmed.SelectMany(r => r.SeatIds).ToList();
-        Assert.Equal(confirmedSeats.Count, confirmedSeats.Distinct().Count());
-
-        var redisSeats = (await app.Redis.HashGetAllAsync($"perf:{{{performance}}}:seats")).ToDictionary(e => e.Name.ToString(), e => e.Value.ToString());
-        var holdOf = confirmed.SelectMany(r => r.SeatIds.Select(s => (Seat: s, r.HoldId))).ToDictionary(x => x.Seat, x => x.HoldId);
-        foreach (var (seat, value) in redisSeats)
-        {
-            if (holdOf.TryGetValue(seat, out var hold))
-            {
-                Assert.Equal($"B:{hold:D}", value);
-            }
-            else
-            {
-                Assert.False(value.StartsWith("B:", StringComparison.Ordinal), $"Seat {seat} is {value} without a confirmed reservation.");
-            }
-        }
+        await RedisLossTests.AssertRedisMatchesPostgresAsync(app, performance, accepted.ToList());
     }
 }

@@ -39,8 +39,7 @@ public sealed class SagaTests(SagaApp app) : IClassFixture<SagaApp>
         var read = await (await client.GetAsync($"/api/reservations/{reservation.Id}")).ReadAsync<ReservationDto>(HttpStatusCode.OK);
         Assert.Equal(SagaState.Completed, read.Saga!.State);
         Assert.Equal(3, read.Saga.Steps.Count);
-        await using var db = app.NewDbContext();
-        Assert.True(await db.OutboxMessages.Where(m => m.MessageKey == reservation.Id.ToString()).AllAsync(m => m.SentAt != null));
+        await app.WaitForOutboxSentAsync([reservation.Id]);
     }
 
     [Fact]
