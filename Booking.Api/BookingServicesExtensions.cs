@@ -48,14 +48,7 @@ public static class BookingServicesExtensions
         builder.Services.AddScoped<HoldService>();
 
         builder.Services.ConfigureHttpJsonOptions(options => BookingJson.Configure(options.SerializerOptions));
-        // Unreadable bodies become exceptions the ApiExceptionHandler answers with problem details, not bare 400s.
-        builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
-        builder.Services.AddExceptionHandler<ApiExceptionHandler>();
-        builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
-        {
-            var status = context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode;
-            context.ProblemDetails.Extensions.TryAdd("code", ProblemCodes.ForStatus(status));
-        });
+        ProblemExceptionHandler.AddBookingProblemDetails(builder.Services);
 
         return builder;
     }

@@ -20,24 +20,11 @@ builder.Services.AddHostedService<DatabaseMigrator<PerformanceDbContext>>();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.ConfigureHttpJsonOptions(options =>
     options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseUpper, allowIntegerValues: false)));
-builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
-builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
-    context.ProblemDetails.Extensions.TryAdd("code", ProblemCodes.ForStatus(context.ProblemDetails.Status ?? StatusCodes.Status500InternalServerError)));
+ProblemExceptionHandler.AddBookingProblemDetails(builder.Services);
 
 var app = builder.Build();
 
-app.UseExceptionHandler(handler => handler.Run(async context =>
-{
-    // Unreadable input is the caller's fault: answer 400 problem details, never a 500.
-    var error = context.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Error;
-    var status = error is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError;
-    context.Response.StatusCode = status;
-    await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-    {
-        HttpContext = context,
-        ProblemDetails = { Status = status, Detail = status < 500 ? error?.Message : null },
-    });
-}));
+app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();

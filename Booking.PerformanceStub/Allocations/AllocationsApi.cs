@@ -101,7 +101,17 @@ public static class AllocationsApi
         }
 
         ActivityContext.TryParse(item.TraceParent, null, out var caller);
-        var result = await services.Allocator.AllocateAsync(performanceId, section, reservationId, item.Seats!.Value, caller).ConfigureAwait(false);
+        AllocationResult result;
+        try
+        {
+            result = await services.Allocator.AllocateAsync(performanceId, section, reservationId, item.Seats!.Value, caller).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (ProblemExceptionHandler.Classify(exception).Status == StatusCodes.Status503ServiceUnavailable)
+        {
+            // PostgreSQL or the section's lock did not answer: this item alone is to be tried again, as a single call's 503.
+            return new BatchAllocationResult(performanceId, section, reservationId, ProblemCodes.DependencyUnavailable, 0, 0);
+        }
+
         var status = result.Status switch
         {
             AllocationStatus.Allocated => "ALLOCATED",

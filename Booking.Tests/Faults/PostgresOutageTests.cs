@@ -97,7 +97,16 @@ public sealed class PostgresOutageTests(OwnPostgresApp app, ITestOutputHelper ou
 
         await Task.Delay(3000);
         await app.StopPostgresAsync();
-        await Task.Delay(TimeSpan.FromSeconds(20));
+        var outageStarted = DateTime.UtcNow;
+        // The performance service answers its own database's outage as a 503 problem too, never a 500.
+        using (var stub = app.StubClient())
+        {
+            using var read = await stub.GetAsync($"/performances/{performance}");
+            await read.AssertProblemAsync(HttpStatusCode.ServiceUnavailable, ProblemCodes.DependencyUnavailable);
+        }
+
+        var restOfOutage = TimeSpan.FromSeconds(20) - (DateTime.UtcNow - outageStarted);
+        await Task.Delay(restOfOutage > TimeSpan.Zero ? restOfOutage : TimeSpan.Zero);
         await app.StartPostgresAsync();
         // The relay leads again soon: an event written after PostgreSQL came back is on Kafka within five seconds.
         var relayBack = WaitForRelayAsync();

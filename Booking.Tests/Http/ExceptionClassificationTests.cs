@@ -26,7 +26,7 @@ public sealed class ExceptionClassificationTests
     [MemberData(nameof(Cases))]
     public void Dependency_failures_are_503_wherever_they_are_wrapped_and_only_bugs_are_500(Exception exception, int status, string code)
     {
-        var (actualStatus, actualCode, _, _) = ApiExceptionHandler.Classify(exception);
+        var (actualStatus, actualCode, _, _) = ProblemExceptionHandler.Classify(exception);
 
         Assert.Equal((status, code), (actualStatus, actualCode));
     }

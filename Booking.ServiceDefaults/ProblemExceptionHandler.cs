@@ -1,16 +1,36 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using StackExchange.Redis;
 
-namespace Booking.Api.Http;
+namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// Turns what escapes a handler into a problem: unreadable input is the caller's 4xx (never a 500), an
-/// unreachable Redis, PostgreSQL or performance service is a 503, and only real faults remain 500s.
+/// Turns what escapes a handler into a problem, in every service: unreadable input is the caller's 4xx (never a
+/// 500), an unreachable Redis, PostgreSQL or peer service is a 503, and only real faults remain 500s.
 /// </summary>
-public sealed partial class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
+public sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
+    /// <summary>
+    /// Problem details for every error a service answers: escaped exceptions through this handler (unreadable
+    /// bodies included, which would otherwise be bare 400s), and a <c>code</c> by status where nothing named one.
+    /// </summary>
+    public static IServiceCollection AddBookingProblemDetails(IServiceCollection services)
+    {
+        services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        services.AddExceptionHandler<ProblemExceptionHandler>();
+        return services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        {
+            var status = context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode;
+            context.ProblemDetails.Extensions.TryAdd("code", ProblemCodes.ForStatus(status));
+        });
+    }
+
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
         if (exception is OperationCanceledException && httpContext.RequestAborted.IsCancellationRequested)
@@ -73,7 +93,7 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
                 case HttpRequestException:
                 case Polly.ExecutionRejectedException:
                     // Refused, timed out, or cut off by the HTTP client's resilience pipeline (circuit open, timeout).
-                    return Unavailable("The performance service");
+                    return Unavailable("Another service");
             }
         }
 
