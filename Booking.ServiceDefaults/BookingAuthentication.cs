@@ -80,7 +80,10 @@ public static class BookingAuthentication
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(UserPolicy, policy => policy.RequireAuthenticatedUser().RequireClaim(SubjectClaim))
             .AddPolicy(AdminPolicy, policy => policy.RequireAuthenticatedUser().RequireRole(AdminRole))
-            .AddPolicy(ServicePolicy, policy => policy.RequireAuthenticatedUser().RequireRole(ServiceRole));
+            // The service role counts only in a token the platform signed itself (issuer booking): a developer's
+            // user-jwts token can name any role, and must not stand in for the booking service.
+            .AddPolicy(ServicePolicy, policy => policy.RequireAuthenticatedUser().RequireAssertion(context =>
+                context.User.HasClaim(claim => claim.Type == RoleClaim && claim.Value == ServiceRole && claim.Issuer == Issuer)));
         return builder;
     }
 

@@ -44,7 +44,10 @@ public static class CallerIdentity
     public static string GetUserId(this HttpContext context) =>
         context.FindUserId() ?? throw new InvalidOperationException("The endpoint is not behind RequireCaller().");
 
-    /// <summary>In trusted-gateway mode, a request without a bearer token is the user the gateway names.</summary>
+    /// <summary>
+    /// In trusted-gateway mode, a request without a bearer token is the user the gateway names. A request that
+    /// carries one is judged by it alone: a bad token stays a 401, whatever the header says.
+    /// </summary>
     public static AuthenticationBuilder AddTrustedGateway(this AuthenticationBuilder builder) =>
         builder.AddScheme<AuthenticationSchemeOptions, TrustedGatewayHandler>(TrustedGatewayHandler.SchemeName, null);
 
@@ -56,7 +59,7 @@ public static class CallerIdentity
         protected override Task<AuthenticateResult> HandleAuthenticateAsync()
         {
             var user = Request.Headers[HeaderName].ToString().Trim();
-            if (user.Length == 0)
+            if (user.Length == 0 || Request.Headers.Authorization.Count > 0)
             {
                 return Task.FromResult(AuthenticateResult.NoResult());
             }

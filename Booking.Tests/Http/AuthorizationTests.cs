@@ -99,6 +99,31 @@ public sealed class AuthorizationTests(BookingApp app) : IClassFixture<BookingAp
         await response.AssertProblemAsync(HttpStatusCode.Forbidden, "FORBIDDEN");
     }
 
+    [Theory]
+    [InlineData("POST", $"/performances/{Id}/sections/A/allocations")]
+    [InlineData("DELETE", $"/performances/{Id}/sections/A/allocations/{Id}")]
+    [InlineData("POST", "/allocations/batch")]
+    public async Task A_developer_token_with_the_service_role_is_not_the_booking_service(string method, string path)
+    {
+        // Valid in Development (user-jwts' issuer, a key the service trusts), but not one the platform signed.
+        var token = new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
+        {
+            Issuer = "dotnet-user-jwts",
+            Audience = BookingAuthentication.Audience,
+            Claims = new Dictionary<string, object>(StringComparer.Ordinal)
+            {
+                [BookingAuthentication.SubjectClaim] = "developer",
+                [BookingAuthentication.RoleClaim] = BookingAuthentication.ServiceRole,
+            },
+            Expires = DateTime.UtcNow.AddHours(1),
+            SigningCredentials = new Microsoft.IdentityModel.Tokens.SigningCredentials(
+                BookingAuthentication.SigningKey(TestTokens.SigningKey), Microsoft.IdentityModel.Tokens.SecurityAlgorithms.HmacSha256),
+        });
+        using var stub = app.StubClient(new AuthenticationHeaderValue("Bearer", token));
+        using var response = await stub.SendAsync(Request(method, path));
+        await response.AssertProblemAsync(HttpStatusCode.Forbidden, "FORBIDDEN");
+    }
+
     [Fact]
     public async Task Another_users_holds_reservations_and_details_answer_404()
     {

@@ -28,4 +28,13 @@ public sealed class TrustedGatewayTests(TrustedGatewayApp app) : IClassFixture<T
         using var nobody = app.Client(userId: null);
         await (await nobody.GetAsync("/api/reservations")).AssertProblemAsync(HttpStatusCode.Unauthorized, ProblemCodes.Unauthenticated);
     }
+
+    [Fact]
+    public async Task A_bad_token_is_a_401_even_with_the_gateways_user_header()
+    {
+        using var client = app.Client(userId: null);
+        client.DefaultRequestHeaders.Add(CallerIdentity.HeaderName, "gateway-user");
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "not-a-token");
+        await (await client.GetAsync("/api/reservations")).AssertProblemAsync(HttpStatusCode.Unauthorized, ProblemCodes.Unauthenticated);
+    }
 }
