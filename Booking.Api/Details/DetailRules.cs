@@ -19,9 +19,16 @@ public static class DetailRules
     /// </summary>
     public const int MaxTotalBytes = 64 * 1024;
 
-    public static int Size(JsonElement data) => Encoding.UTF8.GetByteCount(data.GetRawText());
+    /// <summary>
+    /// The most characters a number in <c>data</c> may take written out in full, as <c>jsonb</c> keeps it (see
+    /// <see cref="JsonbNumbers"/>): any integer of a 64-bit type or decimal fraction a client sends fits.
+    /// </summary>
+    public const int MaxNumberLength = 100;
 
-    public static int Size(JsonDocument data) => Size(data.RootElement);
+    /// <summary>The bytes <paramref name="data"/> takes as stored and read back: its text, numbers written out.</summary>
+    public static long Size(JsonElement data) => Encoding.UTF8.GetByteCount(data.GetRawText()) + JsonbNumbers.GrowthIn(data);
+
+    public static long Size(JsonDocument data) => Size(data.RootElement);
 
     /// <summary>Adds an error when details of <paramref name="totalBytes"/> together are over <see cref="MaxTotalBytes"/>.</summary>
     public static void CheckTotal(Validation validation, long totalBytes) =>
@@ -55,9 +62,15 @@ public static class DetailRules
             return;
         }
 
-        if (Encoding.UTF8.GetByteCount(obj.GetRawText()) > MaxDataBytes)
+        if (JsonbNumbers.LongestIn(obj) > MaxNumberLength)
         {
-            validation.Add($"{prefix}data", $"Must be at most {MaxDataBytes / 1024} KiB.");
+            validation.Add($"{prefix}data", $"Numbers must take at most {MaxNumberLength} characters written out in full (1e99 takes 100): PostgreSQL keeps them so.");
+            return;
+        }
+
+        if (Size(obj) > MaxDataBytes)
+        {
+            validation.Add($"{prefix}data", $"Must be at most {MaxDataBytes / 1024} KiB, numbers written out in full.");
             return;
         }
 

@@ -78,6 +78,34 @@ public sealed class DetailsApiTests(BookingApp app) : IClassFixture<BookingApp>
     }
 
     [Fact]
+    public async Task Numbers_are_bounded_by_their_size_written_out_as_PostgreSQL_keeps_them()
+    {
+        var (client, reservation) = await PerformanceReservationAsync();
+        var url = $"/api/reservations/{reservation.Id}/details";
+        static StringContent Note(string members) => new($"{{\"type\":\"NOTE\",\"data\":{{\"text\":\"n\",{members}}}}}", System.Text.Encoding.UTF8, "application/json");
+
+        // 1e99 is kept as 100 digits, and read back so.
+        var kept = await (await client.PostAsync(url, Note("\"n\":1e99"))).ReadAsync<DetailDto>(HttpStatusCode.Created);
+        var read = await (await client.GetAsync($"{url}/{kept.Id}")).ReadAsync<DetailDto>(HttpStatusCode.OK);
+        Assert.Equal("1" + new string('0', 99), read.Data.GetProperty("n").GetRawText());
+
+        // 1e100 would be 101 characters, 1e-99 102 ("0." and 99 digits); PostgreSQL refuses 1e200000 outright.
+        foreach (var number in new[] { "1e100", "1e-99", "1e200000" })
+        {
+            var problem = await (await client.PostAsync(url, Note($"\"n\":{number}"))).AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+            Assert.True(problem.GetProperty("errors").TryGetProperty("data", out _), problem.ToString());
+        }
+
+        // 400 numbers of 4 characters each, 51 written out: 2 KiB sent, over 20 KiB kept, past the 16 KiB bound.
+        var many = string.Join(',', Enumerable.Repeat("1e50", 400));
+        await (await client.PostAsync(url, Note($"\"many\":[{many}]"))).AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+
+        await using var db = app.NewDbContext();
+        Assert.Equal(1, await db.ReservationDetails.CountAsync(d => d.ReservationId == reservation.Id));
+        client.Dispose();
+    }
+
+    [Fact]
     public async Task Exhibition_tickets_and_restaurant_tables_are_checked_against_the_quantity()
     {
         var resource = $"d-{Guid.NewGuid():N}"[..20];

@@ -173,7 +173,8 @@ public sealed class FuzzTests(BookingApp app, ITestOutputHelper output) : IClass
         {
             0 => "null",
             1 => random.Next(2) == 0 ? "true" : "false",
-            2 => random.Next(3) switch { 0 => "-1", 1 => "1e400", _ => random.NextInt64().ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            // 1e400 is kept by PostgreSQL as 401 digits, 1e200000 not at all: both are a caller's 400, never a 500.
+            2 => random.Next(4) switch { 0 => "-1", 1 => "1e400", 2 => "1e200000", _ => random.NextInt64().ToString(System.Globalization.CultureInfo.InvariantCulture) },
             3 => "1.5",
             4 => Quote(Text(random)),
             5 => "\"\"",
