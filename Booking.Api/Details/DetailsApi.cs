@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Booking.Api.Http;
+using Booking.Api.Idempotency;
 using Booking.Api.Reservations;
 using Booking.Core;
 using Booking.Core.Data;
@@ -23,7 +24,7 @@ public static class DetailsApi
         var group = app.MapGroup("/api/reservations/{id:guid}/details").WithTags("Details").RequireCaller();
 
         group.MapGet(string.Empty, ListDetailsAsync).WithName("ListDetails").WithSummary("Every detail of a reservation.");
-        group.MapPost(string.Empty, CreateDetailAsync).WithName("CreateDetail").WithSummary("Adds a detail to a reservation.");
+        group.MapPost(string.Empty, CreateDetailAsync).AcceptsIdempotencyKey().WithName("CreateDetail").WithSummary("Adds a detail to a reservation.");
         group.MapGet("/{detailId:guid}", GetDetailAsync).WithName("GetDetail").WithSummary("One detail.");
         group.MapPut("/{detailId:guid}", UpdateDetailAsync).WithName("UpdateDetail").WithSummary("Replaces a detail's type and data.");
         group.MapDelete("/{detailId:guid}", DeleteDetailAsync).WithName("DeleteDetail").WithSummary("Removes a detail.");
@@ -77,7 +78,7 @@ public static class DetailsApi
             return Problems.Validation("details", $"A reservation has at most {ReservationsApi.MaxDetailsPerReservation} details.");
         }
 
-        if (OverTotal(reservation.Details.Sum(d => (long)DetailRules.Size(d.Data)) + DetailRules.Size(request.Data!.Value)) is { } tooMuch)
+        if (OverTotal(reservation.Details.Sum(d => DetailRules.Size(d.Data)) + DetailRules.Size(request.Data!.Value)) is { } tooMuch)
         {
             return tooMuch;
         }
@@ -108,7 +109,7 @@ public static class DetailsApi
             return invalid;
         }
 
-        if (OverTotal(reservation!.Details.Where(d => d.Id != detailId).Sum(d => (long)DetailRules.Size(d.Data)) + DetailRules.Size(request.Data!.Value)) is { } tooMuch)
+        if (OverTotal(reservation!.Details.Where(d => d.Id != detailId).Sum(d => DetailRules.Size(d.Data)) + DetailRules.Size(request.Data!.Value)) is { } tooMuch)
         {
             return tooMuch;
         }

@@ -1,5 +1,6 @@
 using Booking.Api.Capacity;
 using Booking.Api.Http;
+using Booking.Api.Idempotency;
 using Booking.Api.Seats;
 using Booking.Core;
 using Booking.Core.Capacity;
@@ -30,12 +31,14 @@ public static class HoldsApi
     {
         app.MapGroup("/api/performances/{performanceId}").WithTags("Holds").RequireCaller()
             .MapPost("/holds", CreateSeatHoldAsync)
+            .AcceptsIdempotencyKey()
             .RequireRateLimiting(HoldRateLimit.PolicyName)
             .WithName("CreateSeatHold")
             .WithSummary("Holds every requested seat or none, until the hold expires.");
 
         app.MapGroup("/api/capacity/{domain}/{resourceId}/{slot}").WithTags("Holds").RequireCaller()
             .MapPost("/holds", CreateCapacityHoldAsync)
+            .AcceptsIdempotencyKey()
             .RequireRateLimiting(HoldRateLimit.PolicyName)
             .WithName("CreateCapacityHold")
             .WithSummary("Holds a quantity of a slot, all or nothing, until the hold expires.");

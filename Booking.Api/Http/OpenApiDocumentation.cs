@@ -1,3 +1,4 @@
+using Booking.Api.Idempotency;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
@@ -32,7 +33,7 @@ public static class OpenApiDocumentation
         });
         options.AddOperationTransformer((operation, context, _) =>
         {
-            if (string.Equals(context.Description.HttpMethod, HttpMethods.Post, StringComparison.OrdinalIgnoreCase))
+            if (context.Description.ActionDescriptor.EndpointMetadata.AcceptsIdempotencyKey())
             {
                 operation.Parameters ??= [];
                 operation.Parameters.Add(new OpenApiParameter

@@ -4,7 +4,7 @@ using Booking.Api.Http;
 namespace Booking.Api.Idempotency;
 
 /// <summary>
-/// <c>Idempotency-Key</c> on creating POSTs: the first response (status, Location, body) is kept in Redis and
+/// <c>Idempotency-Key</c> on creating POSTs (<see cref="IdempotentEndpoint"/>): the first response (status, Location, body) is kept in Redis and
 /// replayed for the same key and body; the same key with another body is 422 <c>IDEMPOTENCY_KEY_REUSED</c>.
 /// Keys are scoped to the caller, bounded per caller, and kept only for authenticated callers. A request holds its
 /// key while it runs (renewed, so a slow one is never run twice); server errors are not kept, so a retry runs again.
@@ -15,8 +15,12 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
     public const string ReplayedHeaderName = "Idempotent-Replayed";
     private const int MaxKeyLength = 255;
 
-    /// <summary>Responses larger than this are not kept (the API's own limits keep every response far below it).</summary>
-    private const int MaxStoredBodyBytes = 1024 * 1024;
+    /// <summary>
+    /// Responses larger than this are not kept. The largest a creating POST answers is a reservation with its
+    /// details (64 KiB of data at most, JSON escaping of non-ASCII text can triple it), so every one fits; with
+    /// <see cref="Booking.Core.BookingOptions.IdempotencyRecordsPerUser"/> it bounds what one user keeps in Redis.
+    /// </summary>
+    private const int MaxStoredBodyBytes = 256 * 1024;
 
     private static readonly TimeSpan InFlightWait = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan InFlightPoll = TimeSpan.FromMilliseconds(50);
@@ -26,7 +30,7 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
         var key = context.Request.Headers[HeaderName].ToString();
         // Only an authenticated caller's keys are stored: anyone else gets their 401 without touching Redis.
         var caller = context.FindUserId();
-        if (!HttpMethods.IsPost(context.Request.Method) || key.Length == 0 || caller is null)
+        if (key.Length == 0 || caller is null || !context.GetEndpoint().AcceptsIdempotencyKey())
         {
             await next(context).ConfigureAwait(false);
             return;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Booking.Api.Details;
 using Booking.Api.Http;
+using Booking.Api.Idempotency;
 using Booking.Core;
 using Booking.Core.Data;
 using Booking.Core.Holds;
@@ -35,6 +36,7 @@ public static class ReservationsApi
         var group = app.MapGroup("/api/reservations").WithTags("Reservations").RequireCaller();
 
         group.MapPost(string.Empty, CreateReservationAsync)
+            .AcceptsIdempotencyKey()
             .WithName("CreateReservation")
             .WithSummary("Turns a hold into a PENDING reservation; the saga confirms it.");
 
@@ -51,6 +53,7 @@ public static class ReservationsApi
             .WithSummary("Up to 100 of the caller's reservations by id.");
 
         group.MapPost("/{id:guid}/cancel", CancelReservationAsync)
+            .AcceptsIdempotencyKey()
             .WithName("CancelReservation")
             .WithSummary("Asks the saga to undo a reservation; it ends CANCELLED.");
 

@@ -42,6 +42,25 @@ public sealed class IdempotencyTests(BookingApp app) : IClassFixture<BookingApp>
     }
 
     [Fact]
+    public async Task A_read_only_batch_get_ignores_the_key_and_keeps_nothing()
+    {
+        var user = $"idem-read-{Guid.NewGuid():N}";
+        using var client = app.Client(user);
+        client.DefaultRequestHeaders.Add(IdempotencyMiddleware.HeaderName, "one-key");
+
+        // Two different bodies under one key: a creating POST would answer the second 422; a read answers both.
+        (await client.PostJsonAsync("/api/reservations/batch-get", new { ids = new[] { Guid.NewGuid() } })).EnsureSuccessStatusCode();
+        (await client.PostJsonAsync("/api/reservations/batch-get", new { ids = new[] { Guid.NewGuid(), Guid.NewGuid() } })).EnsureSuccessStatusCode();
+        (await client.PostJsonAsync("/api/reservation-details/batch-get", new { ids = new[] { Guid.NewGuid() } })).EnsureSuccessStatusCode();
+
+        var server = app.Dependencies.RedisConnection.GetServers().Single();
+        await foreach (var key in server.KeysAsync(pattern: $"idem:{{{user}}}*"))
+        {
+            Assert.Fail($"{key} was stored for a read.");
+        }
+    }
+
+    [Fact]
     public async Task Keys_belong_to_their_caller()
     {
         var performance = await app.CreatePerformanceAsync(("A", 1, 5));
@@ -134,16 +153,28 @@ public sealed class SlowEndpointApp(Dependencies dependencies) : BookingApp(depe
     {
         public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => builder =>
         {
-            next(builder);
-            // Reached only by requests no endpoint matched: after authentication and the Idempotency-Key middleware.
-            builder.Run(async context =>
+            // A creating POST as far as the pipeline can tell (it carries the Idempotency-Key mark), chosen before the
+            // API's routing runs, which leaves an endpoint already chosen as it is.
+            var endpoint = new Endpoint(RunAsync, new EndpointMetadataCollection(IdempotentEndpoint.Metadata), "test slow endpoint");
+            builder.Use((context, nextMiddleware) =>
             {
-                var run = Interlocked.Increment(ref app._runs);
-                await Task.Delay(int.Parse(context.Request.Query["ms"]!, System.Globalization.CultureInfo.InvariantCulture));
-                context.Response.StatusCode = StatusCodes.Status201Created;
-                await context.Response.WriteAsync($"run {run}");
+                if (context.Request.Path == "/_test/slow")
+                {
+                    context.SetEndpoint(endpoint);
+                }
+
+                return nextMiddleware(context);
             });
+            next(builder);
         };
+
+        private async Task RunAsync(HttpContext context)
+        {
+            var run = Interlocked.Increment(ref app._runs);
+            await Task.Delay(int.Parse(context.Request.Query["ms"]!, System.Globalization.CultureInfo.InvariantCulture));
+            context.Response.StatusCode = StatusCodes.Status201Created;
+            await context.Response.WriteAsync($"run {run}");
+        }
     }
 }
 
