@@ -4,7 +4,7 @@
 -- reservation was accepted; a reservation that never got stored lets it go after the lease). Expiry is judged by
 -- Redis's clock, like every other hold decision. Works for seat and capacity holds alike (same record and index).
 -- KEYS: 1 state (unused), 2 expiry, 3 hold. ARGV: 1 holdId, 2 userId, 3 reservationId, 4 leaseMs
--- Returns {'OK', pinnedUntil} | {'EXPIRED'} | {'RESERVED', reservationId} | {state} (BOOKED, RELEASED, UNBOOKED)
+-- Returns {'OK', pinnedUntil} | {'EXPIRED'} | {'RESERVED', reservationId} | {'USED'} | {state} (BOOKED, RELEASED)
 --       | {'NOT_FOUND'}
 local expiry_key, hk = KEYS[2], KEYS[3]
 local hold_id, user_id, reservation_id, lease = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
@@ -15,6 +15,10 @@ if not state or hold[2] ~= user_id then
   return {'NOT_FOUND'}
 end
 if state ~= 'HELD' then
+  -- Given back by a saga (UNBOOKED after its confirm, RELEASED before it), the hold did become a reservation.
+  if hold[4] and state ~= 'EXPIRED' then
+    return {'USED'}
+  end
   return {state}
 end
 if hold[4] then

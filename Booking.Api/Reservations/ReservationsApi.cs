@@ -31,6 +31,9 @@ public static class ReservationsApi
     public const int MaxPageSize = 200;
     public const int DefaultPageSize = 50;
 
+    /// <summary>How often a cancel reads the reservation again when the saga changed it between the read and the write.</summary>
+    private const int MaxCancelAttempts = 3;
+
     public static IEndpointRouteBuilder MapReservationsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/reservations").WithTags("Reservations").RequireCaller();
@@ -115,7 +118,7 @@ public static class ReservationsApi
 
         if (validation.IsValid)
         {
-            DetailRules.CheckTotal(validation, details.Sum(d => (long)DetailRules.Size(d!.Data!.Value)));
+            DetailRules.CheckTotal(validation, details.Sum(d => DetailRules.Size(d!.Data!.Value)));
         }
 
         return validation.IsValid ? null : Problems.Validation(validation.Errors);
@@ -233,34 +236,42 @@ public static class ReservationsApi
         Guid id, HttpContext httpContext, [AsParameters] ReservationServices services, CancellationToken cancellationToken)
     {
         var userId = httpContext.GetUserId();
-        var reservation = await WithEverything(services.Db).AsTracking()
-            .SingleOrDefaultAsync(r => r.Id == id && r.UserId == userId, cancellationToken)
-            .ConfigureAwait(false);
-        if (reservation is null)
+        for (var attempt = 1; ; attempt++)
         {
-            return Problems.NotFound($"Reservation '{id}'");
+            var reservation = await WithEverything(services.Db).AsTracking()
+                .SingleOrDefaultAsync(r => r.Id == id && r.UserId == userId, cancellationToken)
+                .ConfigureAwait(false);
+            if (reservation is null)
+            {
+                return Problems.NotFound($"Reservation '{id}'");
+            }
+
+            switch (reservation.Status)
+            {
+                case ReservationStatus.Failed:
+                    return Problems.Conflict(ProblemCodes.InvalidState, "Reservation failed", "A failed reservation has nothing to cancel.");
+                case ReservationStatus.Pending or ReservationStatus.Confirmed:
+                    reservation.RequestCancel(services.Time.UtcNowMicros());
+                    try
+                    {
+                        await services.Db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (DbUpdateConcurrencyException) when (attempt < MaxCancelAttempts)
+                    {
+                        // The saga moved the reservation on meanwhile (PENDING to CONFIRMED, say): decide again on what it is now.
+                        services.Db.ChangeTracker.Clear();
+                        continue;
+                    }
+                    catch (DbUpdateConcurrencyException)
+                    {
+                        return Problems.Conflict(ProblemCodes.InvalidState, "Reservation changed", "The reservation kept changing while cancelling; retry.");
+                    }
+
+                    break;
+            }
+
+            return TypedResults.Accepted($"/api/reservations/{reservation.Id}", ReservationDto.From(reservation));
         }
-
-        switch (reservation.Status)
-        {
-            case ReservationStatus.Failed:
-                return Problems.Conflict(ProblemCodes.InvalidState, "Reservation failed", "A failed reservation has nothing to cancel.");
-            case ReservationStatus.Pending or ReservationStatus.Confirmed:
-                reservation.RequestCancel(services.Time.UtcNowMicros());
-                try
-                {
-                    await services.Db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch (DbUpdateConcurrencyException)
-                {
-                    // The saga moved the reservation on meanwhile; the caller can look and ask again.
-                    return Problems.Conflict(ProblemCodes.InvalidState, "Reservation changed", "The reservation changed while cancelling; retry.");
-                }
-
-                break;
-        }
-
-        return TypedResults.Accepted($"/api/reservations/{reservation.Id}", ReservationDto.From(reservation));
     }
 
     private static IQueryable<Reservation> Filtered(IQueryable<Reservation> query, BookingDomain? domain, ReservationStatus? status, string? resourceId, ReservationCursor? after)
@@ -287,11 +298,13 @@ public static class ReservationsApi
     internal static IQueryable<Reservation> WithEverything(BookingDbContext db) =>
         db.Reservations.AsNoTracking().Include(r => r.Details).Include(r => r.Saga).ThenInclude(s => s!.Steps).AsSplitQuery();
 
-    /// <summary>The answer for a hold that is plainly used up; whether a HELD one is still live, pinning decides.</summary>
+    /// <summary>
+    /// The answer for a hold that is plainly used up. Whether a HELD one is still live, and whether a RELEASED one
+    /// was released by its user or given back by the saga of the reservation it became, pinning decides.
+    /// </summary>
     private static ProblemHttpResult? Unusable(HoldRecord hold) => hold.State switch
     {
-        HoldState.Booked => HoldAlreadyUsed(hold.HoldId),
-        HoldState.Released or HoldState.Unbooked => HoldReleased(hold.HoldId),
+        HoldState.Booked or HoldState.Unbooked => HoldAlreadyUsed(hold.HoldId),
         HoldState.Expired => HoldExpired(hold.HoldId),
         _ => null,
     };

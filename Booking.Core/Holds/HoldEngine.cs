@@ -156,7 +156,7 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOpt
         {
             "OK" => PinOutcome.Pinned,
             "EXPIRED" => PinOutcome.Expired,
-            "RELEASED" or "UNBOOKED" => PinOutcome.Released,
+            "RELEASED" => PinOutcome.Released,
             "NOT_FOUND" => PinOutcome.NotFound,
             _ => PinOutcome.Used,
         };

@@ -19,10 +19,10 @@ public enum PinOutcome
     Pinned,
     Expired,
 
-    /// <summary>Released by its user (or given back by a saga) before the reservation could pin it.</summary>
+    /// <summary>Released by its user before the reservation could pin it.</summary>
     Released,
 
-    /// <summary>Already booked, or pinned to another reservation.</summary>
+    /// <summary>Already booked, pinned to another reservation, or given back by the saga of the reservation it became.</summary>
     Used,
     NotFound,
 }

@@ -85,7 +85,8 @@ public sealed class SagaTests(SagaApp app) : IClassFixture<SagaApp>
     {
         var performance = await app.CreatePerformanceAsync(("A", 1, 5));
         using var client = app.Client();
-        var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-4", "A-1-5")).HoldId);
+        var hold = await client.HoldSeatsAsync(performance, "A-1-4", "A-1-5");
+        var reservation = await client.ReserveAsync(hold.HoldId);
         Assert.Equal(ReservationStatus.Confirmed, (await app.WaitForFinalAsync(reservation.Id)).Status);
         Assert.Equal(3, await RemainingAsync(performance, "A"));
 
@@ -99,6 +100,8 @@ public sealed class SagaTests(SagaApp app) : IClassFixture<SagaApp>
         Assert.Equal(5, await RemainingAsync(performance, "A"));
         Assert.Equal("A", (string?)await app.Redis.HashGetAsync($"perf:{{{performance}}}:seats", "A-1-4"));
         await app.WaitForEventAsync(BookingTopics.Cancelled, reservation.Id);
+        // The hold became that reservation: its seats are free again, but it is used up, not merely released.
+        await (await client.PostJsonAsync("/api/reservations", new { holdId = hold.HoldId })).AssertProblemAsync(HttpStatusCode.Conflict, ProblemCodes.HoldAlreadyUsed);
     }
 }
 
@@ -113,9 +116,10 @@ public sealed class ChaosSagaTests(SagaApp app) : IClassFixture<SagaApp>
         (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 1.0, latencyMs = 0 })).EnsureSuccessStatusCode();
         using var client = app.Client();
         Reservation final;
+        var hold = await client.HoldSeatsAsync(performance, "A-1-1", "A-1-2");
         try
         {
-            var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-1", "A-1-2")).HoldId);
+            var reservation = await client.ReserveAsync(hold.HoldId);
             // Past its deadline the saga compensates; its deallocation fails too while the chaos lasts, and is retried.
             await WaitForSagaStateAsync(reservation.Id, SagaState.Compensating);
             await Task.Delay(TimeSpan.FromSeconds(1));
@@ -138,6 +142,8 @@ public sealed class ChaosSagaTests(SagaApp app) : IClassFixture<SagaApp>
         await app.WaitForEventAsync(BookingTopics.Failed, final.Id);
         var performanceNow = await stub.GetFromJsonAsync<System.Text.Json.JsonElement>($"/performances/{performance}");
         Assert.Equal(5, performanceNow.GetProperty("sections")[0].GetProperty("remaining").GetInt32());
+        // Given back before it was ever confirmed, the hold still became a reservation: a second use is refused so.
+        await (await client.PostJsonAsync("/api/reservations", new { holdId = hold.HoldId })).AssertProblemAsync(HttpStatusCode.Conflict, ProblemCodes.HoldAlreadyUsed);
     }
 
     [Fact]
