@@ -63,6 +63,12 @@ public sealed class BookingOptions
     public int IdempotencyRecordsPerUser { get; set; } = 1000;
 
     /// <summary>
+    /// Most bytes of <c>Idempotency-Key</c> answers kept per user; past it the user's oldest go first. A thousand
+    /// ordinary answers (a reservation with a few details) take about 2 MB.
+    /// </summary>
+    public long IdempotencyBytesPerUser { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>
     /// How long a claimed key stays claimed without word from its request; a running request renews it every third of
     /// this, so a slow request is never run twice and a crashed one frees its key after this.
     /// </summary>

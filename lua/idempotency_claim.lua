@@ -1,25 +1,33 @@
---! uses: _common
+--! uses: _common _idempotency
 -- Claims an Idempotency-Key for one request: the in-flight record is written only if the key is free, the key joins
--- its caller's index, and the caller's oldest records beyond the bound (and index entries past the retention) go.
--- Both keys carry the caller's hash tag; the records dropped share it (same slot).
--- KEYS: 1 record, 2 the caller's index (zset key name -> claimed at). ARGV: 1 claim, 2 leaseMs, 3 key name,
---       4 max records per caller, 5 retentionMs, 6 record key prefix
+-- its caller's index, and the caller's oldest records beyond the bound (and those past the retention) go.
+-- KEYS: 1 record, 2 the caller's index, 3 the answers' sizes, 4 their total (see _idempotency).
+-- ARGV: 1 claim, 2 leaseMs, 3 key name, 4 max records per caller, 5 retentionMs, 6 record key prefix
 -- Returns 1 (claimed) | 0 (a record exists)
-local record, index = KEYS[1], KEYS[2]
+local record, index, sizes, total = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local claim, lease, name, max_records, retention, prefix = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 
 if not redis.call('SET', record, claim, 'PX', lease, 'NX') then
   return 0
 end
 local now = now_ms()
+for _, old in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', now - retention)) do
+  forget_record(index, sizes, total, prefix, old)
+end
+-- A key claimed again after its record expired: its old answer's size no longer counts.
+local size = redis.call('HGET', sizes, name)
+if size then
+  redis.call('HDEL', sizes, name)
+  redis.call('DECRBY', total, size)
+end
 redis.call('ZADD', index, now, name)
-redis.call('ZREMRANGEBYSCORE', index, '-inf', now - retention)
 local excess = redis.call('ZCARD', index) - max_records
 if excess > 0 then
   for _, oldest in ipairs(redis.call('ZRANGE', index, 0, excess - 1)) do
-    redis.call('DEL', prefix .. oldest)
+    forget_record(index, sizes, total, prefix, oldest)
   end
-  redis.call('ZREMRANGEBYRANK', index, 0, excess - 1)
 end
-redis.call('PEXPIRE', index, retention)
+for _, key in ipairs({index, sizes, total}) do
+  redis.call('PEXPIRE', key, retention)
+end
 return 1

@@ -17,8 +17,8 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
 
     /// <summary>
     /// Responses larger than this are not kept. The largest a creating POST answers is a reservation with its
-    /// details (64 KiB of data at most, JSON escaping of non-ASCII text can triple it), so every one fits; with
-    /// <see cref="Booking.Core.BookingOptions.IdempotencyRecordsPerUser"/> it bounds what one user keeps in Redis.
+    /// details (64 KiB of data at most, JSON escaping of non-ASCII text can triple it), so every one fits. What one
+    /// user keeps in all is bounded by <see cref="Booking.Core.BookingOptions.IdempotencyBytesPerUser"/>.
     /// </summary>
     private const int MaxStoredBodyBytes = 256 * 1024;
 

@@ -10,9 +10,10 @@ namespace Booking.Api.Idempotency;
 public sealed record StoredResponse(string Fingerprint, bool Completed, int Status, string? ContentType, string? Location, string? Body, Guid Claim = default);
 
 /// <summary>
-/// Idempotency-Key records in Redis, per caller: <c>idem:{caller}:KEY</c> holds the claim or the response, and
-/// <c>idem:{caller}#index</c> (a name no key can take) orders the caller's keys so that at most <see cref="BookingOptions.IdempotencyRecordsPerUser"/>
-/// are kept.
+/// Idempotency-Key records in Redis, per caller: <c>idem:{caller}:KEY</c> holds the claim or the response;
+/// <c>idem:{caller}#index</c> (a name no key can take) orders the caller's keys, and <c>#sizes</c> and <c>#bytes</c>
+/// count what their answers take, so that at most <see cref="BookingOptions.IdempotencyRecordsPerUser"/> records and
+/// <see cref="BookingOptions.IdempotencyBytesPerUser"/> bytes are kept, the oldest going first.
 /// </summary>
 public sealed class IdempotencyStore(IConnectionMultiplexer redis, LuaRunner lua, IOptions<BookingOptions> options)
 {
@@ -23,7 +24,7 @@ public sealed class IdempotencyStore(IConnectionMultiplexer redis, LuaRunner lua
     /// <summary>Claims the key for a new request; false when a record (claim or response) is already there.</summary>
     public async Task<bool> TryClaimAsync(string caller, string key, StoredResponse claim)
     {
-        var result = await lua.RunAsync(lua.Scripts.IdempotencyClaim, [RecordKey(caller, key), IndexKey(caller)],
+        var result = await lua.RunAsync(lua.Scripts.IdempotencyClaim, CallerKeys(caller, key),
         [
             JsonSerializer.Serialize(claim),
             (long)Lease.TotalMilliseconds,
@@ -71,9 +72,12 @@ public sealed class IdempotencyStore(IConnectionMultiplexer redis, LuaRunner lua
         UpdateAsync(caller, key, JsonSerializer.Serialize(claim), string.Empty, TimeSpan.Zero);
 
     private async Task UpdateAsync(string caller, string key, string claim, string value, TimeSpan ttl) =>
-        await lua.RunAsync(lua.Scripts.IdempotencyUpdate, [RecordKey(caller, key)], [claim, value, (long)ttl.TotalMilliseconds], 1).ConfigureAwait(false);
+        await lua.RunAsync(lua.Scripts.IdempotencyUpdate, CallerKeys(caller, key),
+            [claim, value, (long)ttl.TotalMilliseconds, key, options.Value.IdempotencyBytesPerUser, Prefix(caller)], 1).ConfigureAwait(false);
 
     private static string Prefix(string caller) => $"idem:{{{caller}}}:";
 
-    private static RedisKey IndexKey(string caller) => $"idem:{{{caller}}}#index";
+    /// <summary>The record, then the caller's index, answer sizes and their total: the order both scripts take.</summary>
+    private static RedisKey[] CallerKeys(string caller, string key) =>
+        [RecordKey(caller, key), $"idem:{{{caller}}}#index", $"idem:{{{caller}}}#sizes", $"idem:{{{caller}}}#bytes"];
 }

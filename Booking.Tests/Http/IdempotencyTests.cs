@@ -131,8 +131,9 @@ public sealed class IdempotencyTests(BookingApp app) : IClassFixture<BookingApp>
 }
 
 /// <summary>
-/// The API with a two-second key lease, ten records per user, and a test-only creating endpoint
-/// (<c>POST /_test/slow?ms=</c>) behind the whole pipeline that counts its runs and takes as long as asked.
+/// The API with a two-second key lease, ten records and 8 KiB of answers per user, and a test-only creating endpoint
+/// (<c>POST /_test/slow?ms=&amp;pad=</c>) behind the whole pipeline that counts its runs, takes as long as asked and
+/// answers with as many more bytes as asked.
 /// </summary>
 public sealed class SlowEndpointApp(Dependencies dependencies) : BookingApp(dependencies)
 {
@@ -144,6 +145,7 @@ public sealed class SlowEndpointApp(Dependencies dependencies) : BookingApp(depe
     [
         new("Booking:IdempotencyLease", "00:00:02"),
         new("Booking:IdempotencyRecordsPerUser", "10"),
+        new("Booking:IdempotencyBytesPerUser", "8192"),
     ];
 
     protected override void ConfigureApiServices(IServiceCollection services) =>
@@ -173,15 +175,16 @@ public sealed class SlowEndpointApp(Dependencies dependencies) : BookingApp(depe
             var run = Interlocked.Increment(ref app._runs);
             await Task.Delay(int.Parse(context.Request.Query["ms"]!, System.Globalization.CultureInfo.InvariantCulture));
             context.Response.StatusCode = StatusCodes.Status201Created;
-            await context.Response.WriteAsync($"run {run}");
+            var pad = int.Parse(context.Request.Query["pad"].FirstOrDefault() ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+            await context.Response.WriteAsync($"run {run}{new string('x', pad)}");
         }
     }
 }
 
 public sealed class IdempotencyBoundsTests(SlowEndpointApp app, ITestOutputHelper output) : IClassFixture<SlowEndpointApp>
 {
-    private static HttpRequestMessage Post(string key, int delayMs) =>
-        new(HttpMethod.Post, $"/_test/slow?ms={delayMs}") { Content = new StringContent("{}"), Headers = { { IdempotencyMiddleware.HeaderName, key } } };
+    private static HttpRequestMessage Post(string key, int delayMs, int pad = 0) =>
+        new(HttpMethod.Post, $"/_test/slow?ms={delayMs}&pad={pad}") { Content = new StringContent("{}"), Headers = { { IdempotencyMiddleware.HeaderName, key } } };
 
     [Fact]
     public async Task A_request_slower_than_the_lease_keeps_its_key_and_a_retry_gets_its_reply_instead_of_running_again()
@@ -228,6 +231,37 @@ public sealed class IdempotencyBoundsTests(SlowEndpointApp app, ITestOutputHelpe
     }
 
     [Fact]
+    public async Task A_user_keeps_answers_of_at_most_the_bounded_bytes_and_the_oldest_go_first()
+    {
+        var user = $"bulky-{Guid.NewGuid():N}";
+        using var client = app.Client(user);
+        // Answers of 1,500 bytes more are kept as about 2.2 KB each (base64 in the record): three fit in 8 KiB, four do not.
+        for (var i = 0; i < 6; i++)
+        {
+            (await client.SendAsync(Post($"key-{i}", 0, pad: 1500))).EnsureSuccessStatusCode();
+        }
+
+        var server = app.Dependencies.RedisConnection.GetServers().Single();
+        var database = app.Dependencies.RedisConnection.GetDatabase();
+        var records = new List<string>();
+        long recordBytes = 0;
+        await foreach (var record in server.KeysAsync(pattern: $"idem:{{{user}}}:*"))
+        {
+            records.Add(record.ToString());
+            recordBytes += await database.StringLengthAsync(record);
+        }
+
+        Assert.Equal(Enumerable.Range(3, 3).Select(i => $"idem:{{{user}}}:key-{i}").Order(), records.Order());
+        // The count the bound is kept by is what the records take.
+        Assert.Equal(recordBytes, (long)await database.StringGetAsync($"idem:{{{user}}}#bytes"));
+        Assert.InRange(recordBytes, 1, 8192);
+        var runs = app.Runs;
+        Assert.True((await client.SendAsync(Post("key-5", 0, pad: 1500))).Headers.Contains(IdempotencyMiddleware.ReplayedHeaderName));
+        Assert.False((await client.SendAsync(Post("key-0", 0, pad: 1500))).Headers.Contains(IdempotencyMiddleware.ReplayedHeaderName));
+        Assert.Equal(runs + 1, app.Runs);
+    }
+
+    [Fact]
     public async Task A_hundred_thousand_keyed_posts_from_ten_users_keep_ten_records_each_and_far_under_five_megabytes()
     {
         var users = Enumerable.Range(0, 10).Select(i => $"flood-{i}-{Guid.NewGuid():N}").ToArray();
@@ -250,8 +284,8 @@ public sealed class IdempotencyBoundsTests(SlowEndpointApp app, ITestOutputHelpe
             }
         }
 
-        // Ten records and one index per user.
-        Assert.Equal(110, records);
+        // Ten records per user, and its index, answer sizes and their total.
+        Assert.Equal(130, records);
         output.WriteLine($"{records} keys, {bytes} bytes (MEMORY USAGE) kept for 100,000 keyed requests of 200-character keys");
         Assert.True(bytes < 5 * 1024 * 1024, $"{bytes} bytes kept for 100,000 keyed requests.");
         foreach (var client in clients)
