@@ -15,6 +15,9 @@ if not state then
   local booked = tonumber(redis.call('HGET', state_key, 'booked')) or 0
   redis.call('HINCRBY', state_key, 'booked', -math.min(known_quantity, booked))
   redis.call('ZREM', expiry_key, hold_id)
+  -- A record again, UNBOOKED, so that the compensation run once more (a retried step) takes nothing off twice.
+  redis.call('HSET', hk, 'quantity', known_quantity)
+  finish_hold(hk, 'UNBOOKED')
   return {'OK', 'MISSING'}
 end
 if state == 'BOOKED' then

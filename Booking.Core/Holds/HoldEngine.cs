@@ -222,6 +222,19 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOpt
     }
 
     /// <summary>
+    /// Books a confirmed capacity hold again after Redis lost its hold or its confirm (see repair_capacity.lua).
+    /// Null when nothing was changed; otherwise how many units of the slot are now past its capacity.
+    /// </summary>
+    public async Task<int?> RepairCapacityAsync(ResourceRef resource, Guid holdId, Guid reservationId, string userId, int quantity)
+    {
+        var result = await lua.RunAsync(lua.Scripts.RepairCapacity, Keys(resource, holdId),
+        [
+            resource.KeyBase, holdId.ToString("D"), reservationId.ToString("D"), userId, quantity, (long)_bookedRetention.TotalMilliseconds,
+        ], 1).ConfigureAwait(false);
+        return (string)result[0]! == "REPAIRED" ? (int)result[1] : null;
+    }
+
+    /// <summary>
     /// Expires the holds of one resource whose time has passed; returns how many. A performance gives up at most
     /// <paramref name="limit"/> a call (each seat check also sees a stale hold, so the rest can wait); a capacity
     /// slot purges all of them, a page at a time, because its <c>held</c> counter must be exact before anyone reads it.

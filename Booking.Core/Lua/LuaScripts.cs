@@ -47,6 +47,7 @@ public sealed class LuaScripts
         UnbookCapacity = scripts["unbook_capacity"];
         SweepCapacity = scripts["sweep_capacity"];
         LoadCapacity = scripts["load_capacity"];
+        RepairCapacity = scripts["repair_capacity"];
     }
 
     public IReadOnlyList<LuaScript> All { get; }
@@ -78,6 +79,9 @@ public sealed class LuaScripts
     public LuaScript UnbookCapacity { get; }
     public LuaScript SweepCapacity { get; }
     public LuaScript LoadCapacity { get; }
+
+    /// <summary>The reconciler's repair of a lost capacity confirm.</summary>
+    public LuaScript RepairCapacity { get; }
 
     private static string Compose(string name, string source, Dictionary<string, string> sources)
     {

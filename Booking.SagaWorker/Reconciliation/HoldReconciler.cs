@@ -96,7 +96,7 @@ public sealed partial class HoldReconciler(
                 break;
             }
 
-            repaired += await ReconcileAsync(batch).ConfigureAwait(false);
+            repaired += await ReconcileAsync(batch, since).ConfigureAwait(false);
             after = (batch[^1].UpdatedAt, batch[^1].Id);
         }
 
@@ -116,7 +116,7 @@ public sealed partial class HoldReconciler(
         return await query.OrderBy(r => r.UpdatedAt).ThenBy(r => r.Id).Take(options.Value.BatchSize).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<int> ReconcileAsync(List<Reservation> batch)
+    private async Task<int> ReconcileAsync(List<Reservation> batch, DateTimeOffset since)
     {
         var states = await holds.ReadStatesAsync(batch.Select(r => (r.Resource, r.HoldId)).ToList()).ConfigureAwait(false);
         var repaired = 0;
@@ -126,7 +126,7 @@ public sealed partial class HoldReconciler(
             var state = states[i];
             if (reservation.Status == ReservationStatus.Confirmed && state != HoldState.Booked)
             {
-                repaired += await RepairLostConfirmAsync(reservation, state).ConfigureAwait(false);
+                repaired += await RepairLostConfirmAsync(reservation, state, since).ConfigureAwait(false);
             }
             else if (reservation.Status != ReservationStatus.Confirmed && state is HoldState.Booked or HoldState.Held)
             {
@@ -137,7 +137,7 @@ public sealed partial class HoldReconciler(
         return repaired;
     }
 
-    private async Task<int> RepairLostConfirmAsync(Reservation reservation, HoldState? state)
+    private async Task<int> RepairLostConfirmAsync(Reservation reservation, HoldState? state, DateTimeOffset since)
     {
         var resource = reservation.Resource;
         if (resource.IsSeated)
@@ -151,11 +151,24 @@ public sealed partial class HoldReconciler(
             return Counted(reservation, "lost_confirm", changed > 0);
         }
 
-        // A counted hold keeps its quantity in its record: a HELD one is confirmed again; a lost record cannot be
-        // told apart from the counters (the next full load from PostgreSQL counts it).
+        // A counted hold keeps its quantity in its record: a HELD one is confirmed again.
         if (state == HoldState.Held)
         {
             return Counted(reservation, "lost_confirm", await holds.ConfirmAsync(resource, reservation.HoldId, reservation.Id).ConfigureAwait(false) == ConfirmOutcome.Confirmed);
+        }
+
+        // A record gone (the hold was lost with the confirm) or EXPIRED (the confirm alone was lost, and the sweeper gave
+        // the units back) is booked again, if the confirm is recent enough for Redis to have lost it: the record of an
+        // older one ran out its retention, and the counters still count it.
+        if (state is null or HoldState.Expired && reservation.ConfirmedAt >= since)
+        {
+            var over = await holds.RepairCapacityAsync(resource, reservation.HoldId, reservation.Id, reservation.UserId, reservation.Quantity).ConfigureAwait(false);
+            if (over > 0)
+            {
+                LogOverCapacity(reservation.Id, over.Value);
+            }
+
+            return Counted(reservation, "lost_confirm", over is not null);
         }
 
         LogCannotRepair(reservation.Id, state?.ToString() ?? "missing");
@@ -205,7 +218,10 @@ public sealed partial class HoldReconciler(
     [LoggerMessage(Level = LogLevel.Error, Message = "Reconciler: {Conflicts} seats of confirmed reservation {ReservationId} are booked by another hold in Redis")]
     private partial void LogConflict(Guid reservationId, int conflicts);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Reconciler: confirmed reservation {ReservationId} has a capacity hold in state {State}; it is counted again at the slot's next full load")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Reconciler: booking confirmed reservation {ReservationId} again puts its slot {Units} units past its capacity in Redis (sold while Redis did not know)")]
+    private partial void LogOverCapacity(Guid reservationId, int units);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reconciler: confirmed reservation {ReservationId} has a capacity hold in state {State}, left as it is (a saga gave it back after PostgreSQL was read, or its record ran out its retention)")]
     private partial void LogCannotRepair(Guid reservationId, string state);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reconciler: Redis lost data since the last run; checking the last {Minutes} minutes of finished reservations")]

@@ -80,6 +80,53 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
     }
 
     [Fact]
+    public async Task A_compensation_run_again_on_a_record_past_its_retention_takes_the_quantity_off_once()
+    {
+        var slot = NewSlot();
+        var (old, other) = (Guid.NewGuid(), Guid.NewGuid());
+        await _engines.Capacity.SetAsync(slot, 10);
+        foreach (var (holdId, quantity) in new[] { (old, 4), (other, 3) })
+        {
+            await _engines.Capacity.HoldAsync(slot, holdId, "alice", LongTtl, quantity);
+            await _engines.Holds.ConfirmAsync(slot, holdId, Guid.NewGuid());
+        }
+
+        await _engines.Redis.KeyDeleteAsync(slot.HoldKey(old));
+        // The saga's step is retried (its success was not recorded): the other booking's units stay booked.
+        Assert.True(await _engines.Holds.UnbookAsync(slot, old, new KnownUnits([], 4, Confirmed: true)));
+        Assert.True(await _engines.Holds.UnbookAsync(slot, old, new KnownUnits([], 4, Confirmed: true)));
+        Assert.Equal(new CapacityCounters(10, 0, 3), await _engines.Capacity.ReadAsync(slot));
+    }
+
+    [Fact]
+    public async Task A_lost_confirm_is_booked_again_once_and_what_was_sold_meanwhile_is_reported()
+    {
+        var slot = NewSlot();
+        var (lost, expired) = (Guid.NewGuid(), Guid.NewGuid());
+        await _engines.Capacity.SetAsync(slot, 10);
+        foreach (var (holdId, quantity) in new[] { (lost, 3), (expired, 2) })
+        {
+            await _engines.Capacity.HoldAsync(slot, holdId, "alice", LongTtl, quantity);
+            await _engines.Holds.ConfirmAsync(slot, holdId, Guid.NewGuid());
+        }
+
+        // Redis forgets its last writes: one hold with its confirm (record and units gone), one confirm alone (the
+        // hold then expired and the sweeper gave its units back).
+        await _engines.Redis.KeyDeleteAsync(slot.HoldKey(lost));
+        await _engines.Redis.HashSetAsync(slot.HoldKey(expired), "state", "EXPIRED");
+        await _engines.Redis.HashIncrementAsync(slot.StateKey, "booked", -5);
+        // Meanwhile 7 of the 10 units that looked free are held by someone else.
+        await _engines.Capacity.HoldAsync(slot, Guid.NewGuid(), "bob", LongTtl, 7);
+
+        Assert.Equal(0, await _engines.Holds.RepairCapacityAsync(slot, lost, Guid.NewGuid(), "alice", 3));
+        Assert.Equal(2, await _engines.Holds.RepairCapacityAsync(slot, expired, Guid.NewGuid(), "alice", 2));
+        Assert.Null(await _engines.Holds.RepairCapacityAsync(slot, lost, Guid.NewGuid(), "alice", 3));
+        Assert.Equal(new CapacityCounters(10, 7, 5), await _engines.Capacity.ReadAsync(slot));
+        Assert.Equal("BOOKED", (string?)await _engines.Redis.HashGetAsync(slot.HoldKey(lost), "state"));
+        Assert.True((await _engines.Redis.KeyTimeToLiveAsync(slot.HoldKey(expired))) > TimeSpan.FromDays(179));
+    }
+
+    [Fact]
     public async Task Release_is_idempotent_and_only_for_the_owner()
     {
         var slot = NewSlot();

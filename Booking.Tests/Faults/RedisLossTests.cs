@@ -107,6 +107,44 @@ public sealed class RedisLossTests(OwnRedisSagaApp app) : IClassFixture<OwnRedis
         Assert.Equal(0, await app.Reconciler.RunOnceAsync(CancellationToken.None));
     }
 
+    [Fact]
+    public async Task Lost_capacity_confirms_are_booked_again_from_postgresql()
+    {
+        var restaurant = $"bistro-{Guid.NewGuid():N}"[..20];
+        using var client = app.Client();
+        await client.SetCapacityAsync("RESTAURANT", restaurant, "2026-12-24T19:00", 10);
+        var reservations = new List<Guid>();
+        foreach (var quantity in new[] { 3, 2, 1 })
+        {
+            reservations.Add((await client.ReserveAsync((await client.HoldCapacityAsync("RESTAURANT", restaurant, "2026-12-24T19:00", quantity)).HoldId)).Id);
+        }
+
+        foreach (var id in reservations)
+        {
+            Assert.Equal(ReservationStatus.Confirmed, (await app.WaitForFinalAsync(id)).Status);
+        }
+
+        // Redis forgets its last second: the first hold with its confirm, the second's confirm alone (its hold then
+        // expired, its units given back); the third is kept. Then it restarts (the marker is gone).
+        var byId = await ReservationsAsync(app, reservations);
+        var slot = $"cap:{{RESTAURANT:{restaurant}:2026-12-24T19:00}}";
+        await app.Redis.KeyDeleteAsync($"{slot}:hold:{byId[reservations[0]].HoldId:D}");
+        await app.Redis.HashSetAsync($"{slot}:hold:{byId[reservations[1]].HoldId:D}", "state", "EXPIRED");
+        await app.Redis.HashIncrementAsync($"{slot}:state", "booked", -5);
+        await app.Redis.KeyDeleteAsync("booking:reconciler:marker");
+
+        Assert.Equal(2, await app.Reconciler.RunOnceAsync(CancellationToken.None));
+
+        var capacity = await (await client.GetAsync($"/api/capacity/RESTAURANT/{restaurant}/2026-12-24T19:00")).ReadAsync<Booking.Api.Capacity.CapacityDto>(HttpStatusCode.OK);
+        Assert.Equal((10, 0, 6, 4), (capacity.Capacity, capacity.Held, capacity.Booked, capacity.Available));
+        foreach (var id in reservations)
+        {
+            Assert.Equal("BOOKED", (string?)await app.Redis.HashGetAsync($"{slot}:hold:{byId[id].HoldId:D}", "state"));
+        }
+
+        Assert.Equal(0, await app.Reconciler.RunOnceAsync(CancellationToken.None));
+    }
+
     internal static async Task<Dictionary<Guid, Reservation>> ReservationsAsync(SagaApp app, IReadOnlyCollection<Guid> ids)
     {
         await using var db = app.NewDbContext();
