@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace Booking.Core;
 
 public enum HoldStrategy
@@ -26,6 +28,9 @@ public sealed class BookingOptions
     /// cancel gives the units back from PostgreSQL's copy of them, so Redis does not grow with every booking ever made.
     /// </summary>
     public TimeSpan BookedHoldRetention { get; set; } = TimeSpan.FromDays(180);
+
+    /// <summary>The engines' <see cref="BookedHoldRetention"/>, the default where they run without options (tools, tests).</summary>
+    public static TimeSpan BookedRetention(IOptions<BookingOptions>? options) => options?.Value.BookedHoldRetention ?? new BookingOptions().BookedHoldRetention;
 
     public int MaxSeatsPerHold { get; set; } = 8;
 

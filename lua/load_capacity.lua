@@ -1,17 +1,20 @@
 --! uses: _common _capacity
 -- Rebuilds a slot's counters from PostgreSQL's record: its capacity and the bookings it knows of.
 -- Runs only when the state is absent, so it can never free a booked or held unit.
--- KEYS: 1 state. ARGV: 1 base, 2 capacity, then triples holdId, userId, quantity
+-- KEYS: 1 state. ARGV: 1 base, 2 capacity, 3 booked record retention (ms), then triples holdId, userId, quantity
 -- Returns {'LOADED'} | {'ALREADY_LOADED'}
 local state_key, base = KEYS[1], ARGV[1]
 if redis.call('EXISTS', state_key) == 1 then
   return {'ALREADY_LOADED'}
 end
 local booked = 0
-local i = 3
+local i = 4
 while i + 2 <= #ARGV do
   local quantity = tonumber(ARGV[i + 2])
-  redis.call('HSET', hold_key(base, ARGV[i]), 'state', 'BOOKED', 'user', ARGV[i + 1], 'quantity', quantity, 'expiresAt', 0)
+  local hk = hold_key(base, ARGV[i])
+  redis.call('HSET', hk, 'state', 'BOOKED', 'user', ARGV[i + 1], 'quantity', quantity, 'expiresAt', 0)
+  -- Kept as long as a confirmed one (confirm_capacity): past it, compensation works from PostgreSQL's copy.
+  redis.call('PEXPIRE', hk, ARGV[3])
   booked = booked + quantity
   i = i + 3
 end

@@ -4,7 +4,8 @@
 -- BOOKED, unless the record says a saga already gave the hold back after PostgreSQL was read (UNBOOKED, RELEASED);
 -- a seat booked by another hold is left alone and reported. ARGV[6] = 'FREE' (FAILED or CANCELLED: a lost unbook, or
 -- a rebuild that read the reservation while it was still live) frees every seat still marked by this hold.
--- KEYS: 1 seats, 2 expiry, 3 hold. ARGV: 1 base, 2 holdId, 3 reservationId, 4 userId, 5 seats (csv), 6 want
+-- KEYS: 1 seats, 2 expiry, 3 hold. ARGV: 1 base, 2 holdId, 3 reservationId, 4 userId, 5 seats (csv), 6 want,
+--       7 booked record retention (ms)
 -- Returns {'REPAIRED', changedSeats, conflictingSeats} | {'SKIPPED', state} | {'NOT_LOADED'}
 local seats_key, expiry_key, hk = KEYS[1], KEYS[2], KEYS[3]
 local hold_id, reservation_id, user_id, csv, want = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -33,7 +34,7 @@ if want == 'BOOKED' then
   end
   redis.call('ZREM', expiry_key, hold_id)
   redis.call('HSET', hk, 'state', 'BOOKED', 'user', user_id, 'seats', csv, 'reservation', reservation_id, 'expiresAt', 0)
-  redis.call('PERSIST', hk)
+  redis.call('PEXPIRE', hk, ARGV[7])
 else
   for _, seat in ipairs(split_csv(csv)) do
     local value = redis.call('HGET', seats_key, seat)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Booking.Core.Holds;
 using Booking.Core.Lua;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Booking.Core.Capacity;
@@ -14,7 +15,7 @@ public sealed record CapacityCounters(int Capacity, int Held, int Booked)
 public sealed record CapacityBooking(Guid HoldId, string UserId, int Quantity);
 
 /// <summary>The counted-capacity Lua calls of one slot.</summary>
-public sealed class CapacityEngine(LuaRunner lua, IConnectionMultiplexer redis)
+public sealed class CapacityEngine(LuaRunner lua, IConnectionMultiplexer redis, IOptions<BookingOptions>? options = null)
 {
     /// <summary>Sets the capacity; returns the counters and whether it was accepted (not below held + booked).</summary>
     public async Task<(bool Accepted, CapacityCounters Counters)> SetAsync(ResourceRef slot, int capacity)
@@ -48,7 +49,7 @@ public sealed class CapacityEngine(LuaRunner lua, IConnectionMultiplexer redis)
     /// <summary>Creates the slot's state from its stored capacity and bookings; false if it already existed.</summary>
     public async Task<bool> LoadAsync(ResourceRef slot, int capacity, IReadOnlyList<CapacityBooking> bookings)
     {
-        var args = new List<RedisValue>(2 + (bookings.Count * 3)) { slot.KeyBase, capacity };
+        var args = new List<RedisValue>(3 + (bookings.Count * 3)) { slot.KeyBase, capacity, (long)BookingOptions.BookedRetention(options).TotalMilliseconds };
         foreach (var booking in bookings)
         {
             args.Add(booking.HoldId.ToString("D"));

@@ -10,7 +10,7 @@ namespace Booking.Core.Holds;
 /// </summary>
 public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOptions<BookingOptions>? options = null)
 {
-    private readonly TimeSpan _bookedRetention = options?.Value.BookedHoldRetention ?? new BookingOptions().BookedHoldRetention;
+    private readonly TimeSpan _bookedRetention = BookingOptions.BookedRetention(options);
 
     private static readonly TimeSpan IndexRetention = TimeSpan.FromDays(2);
 
@@ -217,6 +217,7 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOpt
         var result = await lua.RunAsync(lua.Scripts.RepairSeats, Keys(resource, holdId),
         [
             resource.KeyBase, holdId.ToString("D"), reservationId.ToString("D"), userId, string.Join(',', seatIds), booked ? "BOOKED" : "FREE",
+            (long)_bookedRetention.TotalMilliseconds,
         ], seatIds.Count).ConfigureAwait(false);
         return (string)result[0]! == "REPAIRED" ? ((int)result[1], (int)result[2]) : (0, 0);
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Booking.Core.Holds;
 using Booking.Core.Lua;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Booking.Core.Seats;
@@ -17,7 +18,7 @@ public enum SeatStatus
 public sealed record SeatBooking(Guid HoldId, string UserId, IReadOnlyList<string> SeatIds);
 
 /// <summary>The seat-specific Lua calls of one performance: hold many seats at once, read and build the map.</summary>
-public sealed class SeatEngine(LuaRunner lua, IConnectionMultiplexer redis)
+public sealed class SeatEngine(LuaRunner lua, IConnectionMultiplexer redis, IOptions<BookingOptions>? options = null)
 {
     /// <summary>Holds every seat or none, in one EVALSHA pipelined with the hold's index entry.</summary>
     public Task<HoldAttempt> HoldAsync(string performanceId, Guid holdId, string userId, TimeSpan ttl, IReadOnlyList<string> seatIds)
@@ -70,9 +71,10 @@ public sealed class SeatEngine(LuaRunner lua, IConnectionMultiplexer redis)
     public async Task<bool> LoadAsync(string performanceId, IReadOnlyList<string> seatIds, IReadOnlyList<SeatBooking> bookings)
     {
         var resource = ResourceRef.Performance(performanceId);
-        var args = new List<RedisValue>(2 + seatIds.Count + (bookings.Count * 3))
+        var args = new List<RedisValue>(3 + seatIds.Count + (bookings.Count * 3))
         {
             resource.KeyBase,
+            (long)BookingOptions.BookedRetention(options).TotalMilliseconds,
             seatIds.Count.ToString(CultureInfo.InvariantCulture),
         };
         args.AddRange(seatIds.Select(seat => (RedisValue)seat));

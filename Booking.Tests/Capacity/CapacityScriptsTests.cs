@@ -183,6 +183,8 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
         Assert.False(await _engines.Capacity.LoadAsync(slot, 99, []));
 
         Assert.Equal(new CapacityCounters(10, 0, 4), await _engines.Capacity.ReadAsync(slot));
+        // The rebuilt booking's record is kept as long as a confirmed one, not for ever.
+        Assert.True(await _engines.Redis.KeyTimeToLiveAsync(slot.HoldKey(booking)) > TimeSpan.FromDays(179));
         Assert.True(await _engines.Holds.UnbookAsync(slot, booking));
         Assert.Equal(new CapacityCounters(10, 0, 0), await _engines.Capacity.ReadAsync(slot));
     }

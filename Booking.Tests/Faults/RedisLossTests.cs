@@ -104,6 +104,12 @@ public sealed class RedisLossTests(OwnRedisSagaApp app) : IClassFixture<OwnRedis
         Assert.Equal(20, await app.Reconciler.RunOnceAsync(CancellationToken.None));
 
         await AssertRedisMatchesPostgresAsync(app, performance, reservations);
+        // A record the repair wrote again is kept as long as a confirmed one, not for ever.
+        foreach (var id in reservations.Take(10))
+        {
+            Assert.True(await app.Redis.KeyTimeToLiveAsync($"perf:{{{performance}}}:hold:{byId[id].HoldId:D}") > TimeSpan.FromDays(179));
+        }
+
         Assert.Equal(0, await app.Reconciler.RunOnceAsync(CancellationToken.None));
     }
 

@@ -278,6 +278,8 @@ public sealed class SeatScriptsTests(Dependencies dependencies)
         Assert.Equal(SeatStatus.Held, map["A-1-1"]);
         Assert.Equal(SeatStatus.Booked, map["A-1-2"]);
         Assert.Equal(SeatStatus.Available, map["A-1-3"]);
+        // The rebuilt booking's record is kept as long as a confirmed one, not for ever.
+        Assert.True(await _engines.Redis.KeyTimeToLiveAsync(ResourceRef.Performance(performance).HoldKey(booked)) > TimeSpan.FromDays(179));
         // The rebuilt booking can still be compensated by its hold id.
         Assert.True(await _engines.Holds.UnbookAsync(ResourceRef.Performance(performance), booked));
         Assert.Equal(SeatStatus.Available, (await _engines.MapAsync(performance))["A-1-2"]);
