@@ -222,6 +222,13 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOpt
         return (string)result[0]! == "REPAIRED" ? ((int)result[1], (int)result[2]) : (0, 0);
     }
 
+    /// <summary>Drops a performance's seat state when no hold is live on it and it went unused for <paramref name="idle"/>.</summary>
+    public async Task<bool> EvictIdleSeatsAsync(ResourceRef performance, TimeSpan idle)
+    {
+        var result = await lua.RunAsync(lua.Scripts.EvictSeats, [performance.StateKey, performance.ExpiryKey], [(long)idle.TotalSeconds], 0).ConfigureAwait(false);
+        return (int)result[0] == 1;
+    }
+
     /// <summary>
     /// Books a confirmed capacity hold again after Redis lost its hold or its confirm (see repair_capacity.lua).
     /// Null when nothing was changed; otherwise how many units of the slot are now past its capacity.

@@ -8,7 +8,9 @@ namespace Booking.Core.Holds;
 /// <summary>
 /// Expires holds whose time has passed on every known resource. Expiry is already exact without it (every
 /// script checks expiry itself); the sweep keeps Redis tidy and the counters fresh for idle resources. After
-/// each sweep it counts the holds still live, for the <c>booking.holds.live</c> gauge.
+/// each sweep it counts the holds still live, for the <c>booking.holds.live</c> gauge, and drops the seat state of a
+/// performance with none that went unused for <see cref="BookingOptions.IdleSeatStateLifetime"/>, so Redis holds the
+/// performances in use rather than every one ever loaded. (A capacity slot's state is three counters; it stays.)
 /// </summary>
 public sealed partial class HoldSweeper(
     ResourceRegistry registry, HoldEngine holds, IConnectionMultiplexer redis, IOptions<BookingOptions> options, TimeProvider time, IMeterFactory meters,
@@ -37,7 +39,9 @@ public sealed partial class HoldSweeper(
             try
             {
                 var expired = 0;
+                var evicted = 0;
                 var live = 0L;
+                var idle = options.Value.IdleSeatStateLifetime;
                 var database = redis.GetDatabase();
                 await foreach (var resource in registry.ListAsync().WithCancellation(stoppingToken).ConfigureAwait(false))
                 {
@@ -49,7 +53,19 @@ public sealed partial class HoldSweeper(
                     }
 
                     expired += await holds.SweepAsync(resource, SeatHoldsPerResourcePerSweep).ConfigureAwait(false);
-                    live += await database.SortedSetLengthAsync(resource.ExpiryKey).ConfigureAwait(false);
+                    var liveHere = await database.SortedSetLengthAsync(resource.ExpiryKey).ConfigureAwait(false);
+                    live += liveHere;
+                    if (liveHere == 0 && resource.IsSeated && idle > TimeSpan.Zero && await holds.EvictIdleSeatsAsync(resource, idle).ConfigureAwait(false))
+                    {
+                        await registry.RemoveAsync(resource).ConfigureAwait(false);
+                        // A request may have loaded it again meanwhile, and registered it before this removal.
+                        if (await database.KeyExistsAsync(resource.StateKey).ConfigureAwait(false))
+                        {
+                            await registry.AddAsync(resource).ConfigureAwait(false);
+                        }
+
+                        evicted++;
+                    }
                 }
 
                 Interlocked.Exchange(ref _liveHolds.Value, live);
@@ -57,6 +73,11 @@ public sealed partial class HoldSweeper(
                 if (expired > 0)
                 {
                     LogSwept(expired);
+                }
+
+                if (evicted > 0)
+                {
+                    LogEvicted(evicted, idle.TotalHours);
                 }
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
@@ -69,6 +90,9 @@ public sealed partial class HoldSweeper(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Expired {HoldCount} holds")]
     private partial void LogSwept(int holdCount);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Dropped the seat state of {PerformanceCount} performances unused for {Hours} h; each is loaded again when next asked for")]
+    private partial void LogEvicted(int performanceCount, double hours);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Hold sweep failed; it runs again at the next tick")]
     private partial void LogSweepFailed(Exception exception);
