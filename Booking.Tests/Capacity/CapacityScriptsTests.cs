@@ -12,6 +12,17 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
     private static ResourceRef NewSlot(BookingDomain domain = BookingDomain.Restaurant) =>
         new(domain, Guid.NewGuid().ToString("N"), "2026-12-01T19:00");
 
+    /// <summary>A slot of 10 units with these holds held and confirmed.</summary>
+    private async Task BookedAsync(ResourceRef slot, params (Guid HoldId, int Quantity)[] holds)
+    {
+        await _engines.Capacity.SetAsync(slot, 10);
+        foreach (var (holdId, quantity) in holds)
+        {
+            await _engines.Capacity.HoldAsync(slot, holdId, "alice", LongTtl, quantity);
+            await _engines.Holds.ConfirmAsync(slot, holdId, Guid.NewGuid());
+        }
+    }
+
     [Fact]
     public async Task Hold_takes_the_quantity_or_nothing()
     {
@@ -82,14 +93,8 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
     [Fact]
     public async Task A_compensation_run_again_on_a_record_past_its_retention_takes_the_quantity_off_once()
     {
-        var slot = NewSlot();
-        var (old, other) = (Guid.NewGuid(), Guid.NewGuid());
-        await _engines.Capacity.SetAsync(slot, 10);
-        foreach (var (holdId, quantity) in new[] { (old, 4), (other, 3) })
-        {
-            await _engines.Capacity.HoldAsync(slot, holdId, "alice", LongTtl, quantity);
-            await _engines.Holds.ConfirmAsync(slot, holdId, Guid.NewGuid());
-        }
+        var (slot, old) = (NewSlot(), Guid.NewGuid());
+        await BookedAsync(slot, (old, 4), (Guid.NewGuid(), 3));
 
         await _engines.Redis.KeyDeleteAsync(slot.HoldKey(old));
         // The saga's step is retried (its success was not recorded): the other booking's units stay booked.
@@ -101,14 +106,8 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
     [Fact]
     public async Task A_lost_confirm_is_booked_again_once_and_what_was_sold_meanwhile_is_reported()
     {
-        var slot = NewSlot();
-        var (lost, expired) = (Guid.NewGuid(), Guid.NewGuid());
-        await _engines.Capacity.SetAsync(slot, 10);
-        foreach (var (holdId, quantity) in new[] { (lost, 3), (expired, 2) })
-        {
-            await _engines.Capacity.HoldAsync(slot, holdId, "alice", LongTtl, quantity);
-            await _engines.Holds.ConfirmAsync(slot, holdId, Guid.NewGuid());
-        }
+        var (slot, lost, expired) = (NewSlot(), Guid.NewGuid(), Guid.NewGuid());
+        await BookedAsync(slot, (lost, 3), (expired, 2));
 
         // Redis forgets its last writes: one hold with its confirm (record and units gone), one confirm alone (the
         // hold then expired and the sweeper gave its units back).
