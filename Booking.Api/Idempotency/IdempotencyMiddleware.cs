@@ -4,8 +4,9 @@ using Booking.Api.Http;
 namespace Booking.Api.Idempotency;
 
 /// <summary>
-/// <c>Idempotency-Key</c> on creating POSTs (<see cref="IdempotentEndpoint"/>): the first response (status, Location, body) is kept in Redis and
-/// replayed for the same key and body; the same key with another body is 422 <c>IDEMPOTENCY_KEY_REUSED</c>.
+/// <c>Idempotency-Key</c> on creating POSTs (<see cref="IdempotentEndpoint"/>): the first response (status, Location,
+/// body) is kept in Redis and replayed for the same key and body; the same key with another body is 422
+/// <c>IDEMPOTENCY_KEY_REUSED</c>.
 /// Keys are scoped to the caller, bounded per caller, and kept only for authenticated callers. A request holds its
 /// key while it runs (renewed, so a slow one is never run twice); server errors are not kept, so a retry runs again.
 /// </summary>
