@@ -1,4 +1,8 @@
 using System.Collections.Concurrent;
+using Booking.Core;
+using Booking.Core.Data;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Booking.SagaWorker.Saga;
 
@@ -9,7 +13,7 @@ namespace Booking.SagaWorker.Saga;
 /// failed: the batch shares one commit, so a saga that can never be written would otherwise hold back all the others
 /// it is batched with, the sweep's batches included, for ever.
 /// </summary>
-public sealed partial class SagaRunner(IServiceScopeFactory scopes, ILogger<SagaRunner> logger)
+public sealed partial class SagaRunner(IServiceScopeFactory scopes, TimeProvider time, IOptions<SagaOptions> options, ILogger<SagaRunner> logger)
 {
     private readonly ConcurrentDictionary<Guid, byte> _running = new();
 
@@ -34,6 +38,11 @@ public sealed partial class SagaRunner(IServiceScopeFactory scopes, ILogger<Saga
                 // Every step is idempotent: each runs again on its own, and one that fails alone is left to the sweep.
                 LogBatchFailed(exception, mine.Count);
                 alone = mine.Count > 1 ? mine : [];
+                if (alone.Count == 0)
+                {
+                    // A batch of one failed alone already.
+                    await DeferAsync(mine[0]).ConfigureAwait(false);
+                }
             }
 
             foreach (var id in mine.Except(alone))
@@ -66,10 +75,34 @@ public sealed partial class SagaRunner(IServiceScopeFactory scopes, ILogger<Saga
         catch (Exception exception)
         {
             LogRunFailed(exception, reservationId);
+            await DeferAsync(reservationId).ConfigureAwait(false);
         }
         finally
         {
             _running.TryRemove(reservationId, out _);
+        }
+    }
+
+    /// <summary>
+    /// Moves a saga whose run failed alone (a step's own failure has its backoff already) to <see cref="SagaOptions.MaxBackoff"/>
+    /// from now. The sweep takes the longest-due sagas first: one that fails on every run would otherwise be retried at
+    /// every tick, and enough of them would hold back every other saga. Never moves a saga's next look earlier.
+    /// </summary>
+    private async Task DeferAsync(Guid reservationId)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var until = time.UtcNowMicros() + options.Value.MaxBackoff;
+            await scope.ServiceProvider.GetRequiredService<BookingDbContext>().Sagas
+                .Where(s => s.ReservationId == reservationId && s.NextAttemptAt < until)
+                .ExecuteUpdateAsync(set => set.SetProperty(s => s.NextAttemptAt, until))
+                .ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            // PostgreSQL is away, or refuses this saga's row: the sweep retries it at its next tick, as before.
+            LogDeferFailed(exception, reservationId);
         }
     }
 
@@ -78,4 +111,7 @@ public sealed partial class SagaRunner(IServiceScopeFactory scopes, ILogger<Saga
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Saga {ReservationId} stopped early; the sweep will resume it")]
     private partial void LogRunFailed(Exception exception, Guid reservationId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Saga {ReservationId} could not be put back in the sweep's queue; it is retried at the next tick")]
+    private partial void LogDeferFailed(Exception exception, Guid reservationId);
 }

@@ -153,6 +153,44 @@ public sealed class SagaBatchTests(SagaApp app) : IClassFixture<SagaApp>
         Assert.Equal((ReservationStatus.Pending, SagaState.Started), (rows[refused].Status, rows[refused].Saga!.State));
     }
 
+    [Fact]
+    public async Task A_saga_that_fails_alone_every_time_waits_its_backoff_instead_of_coming_first_at_every_sweep()
+    {
+        var performance = await app.CreatePerformanceAsync(("E", 1, 2));
+        using var client = app.Client();
+        var failing = await AddReservationAsync(await client.HoldSeatsAsync(performance, "E-1-1"), performance);
+
+        // PostgreSQL refuses every change the saga itself makes (each one moves updated_at), so its run fails before
+        // it records anything; only the runner's deferral, which moves next_attempt_at alone, gets through.
+        await using var db = app.NewDbContext();
+        // Due now, as a saga the sweep finds.
+        await ExecuteAsync(db, $"UPDATE sagas SET next_attempt_at = now() WHERE reservation_id = '{failing}'");
+        await ExecuteAsync(db, $$"""
+            CREATE FUNCTION refuse_saga_progress() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.reservation_id = '{{failing}}' AND NEW.updated_at IS DISTINCT FROM OLD.updated_at THEN
+                RAISE EXCEPTION 'this saga cannot progress';
+              END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse_saga_progress BEFORE UPDATE ON sagas FOR EACH ROW EXECUTE FUNCTION refuse_saga_progress();
+            """);
+        var started = DateTimeOffset.UtcNow;
+        try
+        {
+            await app.WorkerServices.GetRequiredService<SagaRunner>().RunBatchAsync([failing], CancellationToken.None);
+        }
+        finally
+        {
+            await ExecuteAsync(db, "DROP TRIGGER refuse_saga_progress ON sagas; DROP FUNCTION refuse_saga_progress();");
+        }
+
+        var saga = await db.Sagas.AsNoTracking().SingleAsync(s => s.ReservationId == failing);
+        Assert.Equal(SagaState.Started, saga.State);
+        // Due before the run, it is due only after it now: the sweep's next ticks take the others first.
+        Assert.True(saga.NextAttemptAt > started, $"next attempt {saga.NextAttemptAt:O}, run started {started:O}");
+    }
+
     private static async Task ExecuteAsync(BookingDbContext db, string sql)
     {
         var connection = db.Database.GetDbConnection();
