@@ -26,7 +26,9 @@ public static class DetailRules
     public const int MaxNumberLength = 100;
 
     /// <summary>The bytes <paramref name="data"/> takes as stored and read back: its text, numbers written out.</summary>
-    public static long Size(JsonElement data) => Encoding.UTF8.GetByteCount(data.GetRawText()) + JsonbNumbers.GrowthIn(data);
+    public static long Size(JsonElement data) => Size(data, JsonbNumbers.In(data).Growth);
+
+    private static long Size(JsonElement data, long numbersGrowth) => Encoding.UTF8.GetByteCount(data.GetRawText()) + numbersGrowth;
 
     public static long Size(JsonDocument data) => Size(data.RootElement);
 
@@ -62,13 +64,14 @@ public static class DetailRules
             return;
         }
 
-        if (JsonbNumbers.LongestIn(obj) > MaxNumberLength)
+        var numbers = JsonbNumbers.In(obj);
+        if (numbers.Longest > MaxNumberLength)
         {
             validation.Add($"{prefix}data", $"Numbers must take at most {MaxNumberLength} characters written out in full (1e99 takes 100): PostgreSQL keeps them so.");
             return;
         }
 
-        if (Size(obj) > MaxDataBytes)
+        if (Size(obj, numbers.Growth) > MaxDataBytes)
         {
             validation.Add($"{prefix}data", $"Must be at most {MaxDataBytes / 1024} KiB, numbers written out in full.");
             return;

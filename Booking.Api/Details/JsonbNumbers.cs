@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 
 namespace Booking.Api.Details;
@@ -18,27 +17,56 @@ public static class JsonbNumbers
     private const long Unkeepable = int.MaxValue;
 
     /// <summary>
-    /// The characters the number takes written out as <c>jsonb</c> gives it back. The text must be a JSON number
-    /// (<c>-?int(.frac)?([eE][+-]?exp)?</c>), as <see cref="Utf8JsonReader"/> and <see cref="JsonElement"/> hand it over.
+    /// The numbers of <paramref name="element"/>, in one walk: the longest written out (0 when it holds none), and
+    /// how many characters writing them out adds (never less than 0 for one), which its text plus this takes stored.
     /// </summary>
-    public static long WrittenOutLength(ReadOnlySpan<byte> number)
+    public static (long Longest, long Growth) In(JsonElement element)
     {
-        var sign = number.Length > 0 && number[0] == (byte)'-' ? 1 : 0;
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Number:
+                var text = element.GetRawText();
+                var length = WrittenOutLength(text);
+                return (length, Math.Max(0, length - text.Length));
+            case JsonValueKind.Object or JsonValueKind.Array:
+                var children = element.ValueKind == JsonValueKind.Object
+                    ? element.EnumerateObject().Select(p => p.Value)
+                    : element.EnumerateArray();
+                (long Longest, long Growth) all = (0, 0);
+                foreach (var child in children)
+                {
+                    var (longest, growth) = In(child);
+                    all = (Math.Max(all.Longest, longest), all.Growth + growth);
+                }
+
+                return all;
+            default:
+                return (0, 0);
+        }
+    }
+
+    /// <summary>
+    /// The characters the number takes written out as <c>jsonb</c> gives it back. The text must be a JSON number
+    /// (<c>-?int(.frac)?([eE][+-]?exp)?</c>), as <see cref="JsonElement.GetRawText"/> hands it over.
+    /// </summary>
+    public static long WrittenOutLength(ReadOnlySpan<char> number)
+    {
+        var sign = number.Length > 0 && number[0] == '-' ? 1 : 0;
         var at = sign;
         var significant = 0;
         var fractionDigits = 0;
         var inFraction = false;
-        for (; at < number.Length && number[at] is not ((byte)'e' or (byte)'E'); at++)
+        for (; at < number.Length && number[at] is not ('e' or 'E'); at++)
         {
             var c = number[at];
-            if (c == (byte)'.')
+            if (c == '.')
             {
                 inFraction = true;
                 continue;
             }
 
             // Leading zeros (of "0.05", say) are not digits of the value.
-            if (significant > 0 || c != (byte)'0')
+            if (significant > 0 || c != '0')
             {
                 significant++;
             }
@@ -50,9 +78,9 @@ public static class JsonbNumbers
         if (at < number.Length)
         {
             var digits = number[(at + 1)..];
-            var negative = digits.Length > 0 && digits[0] == (byte)'-';
-            digits = digits.Length > 0 && digits[0] is (byte)'-' or (byte)'+' ? digits[1..] : digits;
-            digits = digits.TrimStart((byte)'0');
+            var negative = digits.Length > 0 && digits[0] == '-';
+            digits = digits.Length > 0 && digits[0] is '-' or '+' ? digits[1..] : digits;
+            digits = digits.TrimStart('0');
             if (digits.Length > MaxExponentDigits)
             {
                 return Unkeepable;
@@ -72,25 +100,4 @@ public static class JsonbNumbers
         var integerDigits = Math.Max(1, significant + shift);
         return Math.Min(Unkeepable, sign + integerDigits + (scale > 0 ? 1 + scale : 0));
     }
-
-    /// <summary>The longest written-out number in <paramref name="element"/>, 0 when it holds none.</summary>
-    public static long LongestIn(JsonElement element) => element.ValueKind switch
-    {
-        JsonValueKind.Number => WrittenOutLength(Encoding.UTF8.GetBytes(element.GetRawText())),
-        JsonValueKind.Object => element.EnumerateObject().Select(p => LongestIn(p.Value)).DefaultIfEmpty(0).Max(),
-        JsonValueKind.Array => element.EnumerateArray().Select(LongestIn).DefaultIfEmpty(0).Max(),
-        _ => 0,
-    };
-
-    /// <summary>
-    /// How many bytes the numbers in <paramref name="element"/> add when written out (never less than 0 for one):
-    /// its UTF-8 text plus this is what it takes stored and read back.
-    /// </summary>
-    public static long GrowthIn(JsonElement element) => element.ValueKind switch
-    {
-        JsonValueKind.Number => Math.Max(0, WrittenOutLength(Encoding.UTF8.GetBytes(element.GetRawText())) - element.GetRawText().Length),
-        JsonValueKind.Object => element.EnumerateObject().Sum(p => GrowthIn(p.Value)),
-        JsonValueKind.Array => element.EnumerateArray().Sum(GrowthIn),
-        _ => 0,
-    };
 }
