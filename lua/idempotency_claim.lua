@@ -15,11 +15,7 @@ for _, old in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', now - retention)
   forget_record(index, sizes, total, prefix, old)
 end
 -- A key claimed again after its record expired: its old answer's size no longer counts.
-local size = redis.call('HGET', sizes, name)
-if size then
-  redis.call('HDEL', sizes, name)
-  redis.call('DECRBY', total, size)
-end
+forget_size(sizes, total, name)
 redis.call('ZADD', index, now, name)
 local excess = redis.call('ZCARD', index) - max_records
 if excess > 0 then
