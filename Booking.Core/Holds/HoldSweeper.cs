@@ -57,13 +57,7 @@ public sealed partial class HoldSweeper(
                     live += liveHere;
                     if (liveHere == 0 && resource.IsSeated && idle > TimeSpan.Zero && await holds.EvictIdleSeatsAsync(resource, idle).ConfigureAwait(false))
                     {
-                        await registry.RemoveAsync(resource).ConfigureAwait(false);
-                        // A request may have loaded it again meanwhile, and registered it before this removal.
-                        if (await database.KeyExistsAsync(resource.StateKey).ConfigureAwait(false))
-                        {
-                            await registry.AddAsync(resource).ConfigureAwait(false);
-                        }
-
+                        // The next sweep finds its state gone and takes it off the registry, as any other.
                         evicted++;
                     }
                 }
