@@ -159,12 +159,12 @@ public sealed class SagaBatchTests(SagaApp app) : IClassFixture<SagaApp>
         var performance = await app.CreatePerformanceAsync(("E", 1, 2));
         using var client = app.Client();
         var failing = await AddReservationAsync(await client.HoldSeatsAsync(performance, "E-1-1"), performance);
+        var started = DateTimeOffset.UtcNow;
 
         // PostgreSQL refuses every change the saga itself makes (each one moves updated_at), so its run fails before
-        // it records anything; only the runner's deferral, which moves next_attempt_at alone, gets through.
+        // it records anything; only the runner's deferral, which moves next_attempt_at alone, gets through. Then the
+        // saga is made long due, as one the sweep finds.
         await using var db = app.NewDbContext();
-        // Due now, as a saga the sweep finds.
-        await ExecuteAsync(db, $"UPDATE sagas SET next_attempt_at = now() WHERE reservation_id = '{failing}'");
         await ExecuteAsync(db, $$"""
             CREATE FUNCTION refuse_saga_progress() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
@@ -175,19 +175,28 @@ public sealed class SagaBatchTests(SagaApp app) : IClassFixture<SagaApp>
             END $$;
             CREATE TRIGGER refuse_saga_progress BEFORE UPDATE ON sagas FOR EACH ROW EXECUTE FUNCTION refuse_saga_progress();
             """);
-        var started = DateTimeOffset.UtcNow;
+        Booking.Core.Data.Saga saga;
         try
         {
+            await ExecuteAsync(db, $"UPDATE sagas SET next_attempt_at = now() - interval '1 minute' WHERE reservation_id = '{failing}'");
             await app.WorkerServices.GetRequiredService<SagaRunner>().RunBatchAsync([failing], CancellationToken.None);
+
+            // Due before the run, it is due only after it now: the sweep's next ticks take the others first. The
+            // worker's own sweep may be the one running it (the runner then leaves it to that run): wait for it.
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            saga = await db.Sagas.AsNoTracking().SingleAsync(s => s.ReservationId == failing);
+            while (!(saga.NextAttemptAt > started) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+                saga = await db.Sagas.AsNoTracking().SingleAsync(s => s.ReservationId == failing);
+            }
         }
         finally
         {
             await ExecuteAsync(db, "DROP TRIGGER refuse_saga_progress ON sagas; DROP FUNCTION refuse_saga_progress();");
         }
 
-        var saga = await db.Sagas.AsNoTracking().SingleAsync(s => s.ReservationId == failing);
         Assert.Equal(SagaState.Started, saga.State);
-        // Due before the run, it is due only after it now: the sweep's next ticks take the others first.
         Assert.True(saga.NextAttemptAt > started, $"next attempt {saga.NextAttemptAt:O}, run started {started:O}");
     }
 
