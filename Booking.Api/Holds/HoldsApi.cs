@@ -19,6 +19,50 @@ public sealed record CreateCapacityHoldRequest(int? Quantity);
 
 public sealed record CapacityHoldDto(Guid HoldId, BookingDomain Domain, string ResourceId, string Slot, int Quantity, DateTimeOffset ExpiresAt);
 
+/// <summary>What became of a hold, as <c>GET /api/holds/{holdId}</c> tells its owner.</summary>
+public enum HoldStatus
+{
+    /// <summary>Live: its units are the owner's until <see cref="HoldDto.ExpiresAt"/>.</summary>
+    Held,
+
+    /// <summary>A reservation was made from it; the saga decides the rest.</summary>
+    Reserved,
+
+    /// <summary>Its reservation was confirmed: the units are sold.</summary>
+    Booked,
+
+    /// <summary>Given up by its owner, or given back when its reservation failed or was cancelled.</summary>
+    Released,
+
+    /// <summary>Its time ran out before a reservation was made from it.</summary>
+    Expired,
+}
+
+/// <summary>
+/// A hold of either kind: seats of a performance (<see cref="SeatIds"/>) or a quantity of a slot. <see cref="ExpiresAt"/>
+/// is when the hold itself runs out; null where Redis keeps no expiry for it (a booking rebuilt from PostgreSQL).
+/// </summary>
+public sealed record HoldDto(
+    Guid HoldId, BookingDomain Domain, string ResourceId, string? Slot, IReadOnlyList<string> SeatIds, int Quantity, HoldStatus Status,
+    Guid? ReservationId, DateTimeOffset? ExpiresAt)
+{
+    public static HoldDto From(HoldRecord hold, DateTimeOffset now)
+    {
+        var expiresAt = hold.HeldUntil ?? hold.ExpiresAt;
+        var status = hold.State switch
+        {
+            HoldState.Held when hold.ReservationId is not null => HoldStatus.Reserved,
+            HoldState.Held when expiresAt <= now => HoldStatus.Expired,
+            HoldState.Held => HoldStatus.Held,
+            HoldState.Booked => HoldStatus.Booked,
+            HoldState.Expired => HoldStatus.Expired,
+            _ => HoldStatus.Released,
+        };
+        return new HoldDto(hold.HoldId, hold.Resource.Domain, hold.Resource.ResourceId, hold.Resource.Slot, hold.SeatIds, hold.Quantity, status,
+            hold.ReservationId, expiresAt.ToUnixTimeMilliseconds() > 0 ? expiresAt : null);
+    }
+}
+
 public sealed record HoldServices(HoldService Holds, IOptions<BookingOptions> Options);
 
 /// <summary>
@@ -43,8 +87,11 @@ public static class HoldsApi
             .WithName("CreateCapacityHold")
             .WithSummary("Holds a quantity of a slot, all or nothing, until the hold expires.");
 
-        app.MapGroup("/api/holds").WithTags("Holds").RequireCaller()
-            .MapDelete("/{holdId:guid}", DeleteHoldAsync)
+        var holds = app.MapGroup("/api/holds").WithTags("Holds").RequireCaller();
+        holds.MapGet("/{holdId:guid}", GetHoldAsync)
+            .WithName("GetHold")
+            .WithSummary("One of the caller's holds: what it holds, until when, and what became of it.");
+        holds.MapDelete("/{holdId:guid}", DeleteHoldAsync)
             .WithName("DeleteHold")
             .WithSummary("Releases a hold; releasing one already released or expired is fine.");
         return app;
@@ -115,6 +162,15 @@ public static class HoldsApi
                 new Dictionary<string, object?>(StringComparer.Ordinal) { ["available"] = attempt.Available }),
             _ => throw new InvalidOperationException($"Unexpected outcome {attempt.Status} of a capacity hold."),
         };
+    }
+
+    public static async Task<Results<Ok<HoldDto>, ProblemHttpResult>> GetHoldAsync(Guid holdId, HttpContext httpContext, HoldEngine holds, TimeProvider time)
+    {
+        // Another user's hold answers as an unknown one, like every resource of theirs.
+        var hold = await holds.FindAsync(holdId).ConfigureAwait(false);
+        return hold is null || hold.UserId != httpContext.GetUserId()
+            ? Problems.NotFound($"Hold '{holdId}'")
+            : TypedResults.Ok(HoldDto.From(hold, time.GetUtcNow()));
     }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> DeleteHoldAsync(Guid holdId, HttpContext httpContext, HoldEngine holds)

@@ -124,8 +124,12 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOpt
         var state = Enum.Parse<HoldState>(fields["state"], ignoreCase: true);
         var seats = fields.TryGetValue("seats", out var csv) && csv.Length > 0 ? csv.Split(',') : [];
         var quantity = fields.TryGetValue("quantity", out var q) ? int.Parse(q, System.Globalization.CultureInfo.InvariantCulture) : seats.Length;
-        var expiresAt = DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(fields["expiresAt"], System.Globalization.CultureInfo.InvariantCulture));
-        return new HoldRecord(holdId, resource, fields["user"], state, seats, quantity, expiresAt);
+        var reservationId = fields.TryGetValue("reservation", out var reservation) ? Guid.Parse(reservation) : (Guid?)null;
+        return new HoldRecord(holdId, resource, fields["user"], state, seats, quantity, Time(fields["expiresAt"]), reservationId,
+            fields.TryGetValue("heldUntil", out var heldUntil) ? Time(heldUntil) : null);
+
+        static DateTimeOffset Time(string milliseconds) =>
+            DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(milliseconds, System.Globalization.CultureInfo.InvariantCulture));
     }
 
     /// <summary>Releases a hold for its owner (<paramref name="userId"/>), or for anyone when it is null.</summary>
