@@ -15,8 +15,7 @@ public static class SagaWorkerServiceExtensions
         ArgumentNullException.ThrowIfNull(builder);
 
         builder.AddBookingCore();
-        // Unbounded message timeout: while Kafka is down the relay waits and retries instead of failing rows.
-        builder.AddKafkaProducer("kafka", producer => producer.MessageTimeoutMs = 0);
+        builder.AddKafkaProducer("kafka", producer => producer.MessageTimeoutMs = (int)OutboxRelay.DeliveryTimeout.TotalMilliseconds);
 
         builder.Services.AddOptions<SagaOptions>().BindConfiguration(SagaOptions.SectionName);
         builder.AddKafkaConsumer("kafka", builder.Configuration[$"{SagaOptions.SectionName}:{nameof(SagaOptions.ConsumerGroup)}"] ?? SagaOptions.DefaultConsumerGroup);

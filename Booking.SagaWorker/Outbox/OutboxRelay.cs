@@ -9,9 +9,10 @@ namespace Booking.SagaWorker.Outbox;
 
 /// <summary>
 /// Publishes outbox rows to Kafka in insertion order, keyed by reservation id with the row's traceparent, and
-/// marks a row sent only after Kafka acknowledged it. The producer is idempotent with acks=all and an unbounded
-/// message timeout, so while Kafka is down it keeps retrying (with librdkafka's backoff) and nothing is lost or
-/// reordered. The relay is woken by the commit that adds rows (LISTEN on <see cref="OutboxMessage.NotifyChannel"/>),
+/// marks a row sent only after Kafka acknowledged it. The producer is idempotent with acks=all: while Kafka is down
+/// it keeps retrying (with librdkafka's backoff) for <see cref="DeliveryTimeout"/>; then the round marks what was
+/// delivered and publishes the rest again from the oldest, so nothing is lost or reordered per key, and one partition
+/// that takes nothing (no leader, too few replicas) does not hold back the rows bound for the others. The relay is woken by the commit that adds rows (LISTEN on <see cref="OutboxMessage.NotifyChannel"/>),
 /// lingers a moment so the rows of commits close together go out as one batch, and polls only as a safety net.
 /// An event Kafka refuses for good (too large, invalid) is quarantined: kept with its error, counted by
 /// <c>booking.outbox.quarantined</c>, logged, and no longer in the way of the events behind it. One relay publishes
@@ -25,6 +26,9 @@ public sealed partial class OutboxRelay(
     TimeProvider time,
     ILogger<OutboxRelay> logger) : BackgroundService
 {
+    /// <summary>How long the producer tries to deliver an event before the round gives it up (to send it again).</summary>
+    public static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(30);
+
     private const int BatchSize = 500;
     private const long LeaderLockKey = 0x426F6F6B696E67; // "Booking"
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
@@ -122,6 +126,7 @@ public sealed partial class OutboxRelay(
 
         var sent = new List<long>(batch.Count);
         var refused = new List<(OutboxMessage Row, Error Error)>();
+        Error? unsettled = null;
         for (var i = 0; i < batch.Count; i++)
         {
             if (deliveries[i].IsCompletedSuccessfully)
@@ -132,17 +137,54 @@ public sealed partial class OutboxRelay(
             {
                 refused.Add((batch[i], error));
             }
+            else
+            {
+                unsettled ??= deliveries[i].Exception?.InnerException is KafkaException kafka ? kafka.Error : new Error(ErrorCode.Unknown);
+            }
         }
 
-        await MarkAsync(db, sent, refused, cancellationToken).ConfigureAwait(false);
-        if (sent.Count + refused.Count < batch.Count)
+        // Refused rows are sent again alone only after a round whose other rows all settled, so they keep their order.
+        var quarantined = unsettled is null ? await SendAloneAsync(producer, refused, sent, cancellationToken).ConfigureAwait(false) : ([], null);
+        unsettled ??= quarantined.Unsettled;
+        await MarkAsync(db, sent, quarantined.Rows, cancellationToken).ConfigureAwait(false);
+        if (unsettled is not null)
         {
-            var error = deliveries.First(d => !d.IsCompletedSuccessfully).Exception!.InnerException is KafkaException kafka ? kafka.Error : new Error(ErrorCode.Unknown);
-            producers.ReplaceIfFailed(producer, error);
-            throw new KafkaException(error);
+            // What was delivered is marked; the rest go again in the next round, through a new producer if this one failed for good.
+            producers.ReplaceIfFailed(producer, unsettled);
+            throw new KafkaException(unsettled);
         }
 
         return batch.Count;
+    }
+
+    /// <summary>
+    /// Kafka refuses a whole request or record batch at once, and every message it carried gets the error, though
+    /// only one of them may be at fault (or none: a batch over a topic's size limit made of small events). So each
+    /// refused row is sent again on its own, in order, and only one refused when alone is quarantined. Rows it delivers
+    /// join <paramref name="sent"/>; an error of another kind stops it, leaving the rest for the next round.
+    /// </summary>
+    private static async Task<(List<(OutboxMessage Row, Error Error)> Rows, Error? Unsettled)> SendAloneAsync(
+        IProducer<string, string> producer, List<(OutboxMessage Row, Error Error)> refused, List<long> sent, CancellationToken cancellationToken)
+    {
+        var quarantined = new List<(OutboxMessage Row, Error Error)>();
+        foreach (var (row, _) in refused)
+        {
+            try
+            {
+                await producer.ProduceAsync(row.Topic, ToMessage(row), cancellationToken).ConfigureAwait(false);
+                sent.Add(row.Id);
+            }
+            catch (ProduceException<string, string> exception) when (IsRefusedForGood(exception.Error.Code))
+            {
+                quarantined.Add((row, exception.Error));
+            }
+            catch (ProduceException<string, string> exception)
+            {
+                return (quarantined, exception.Error);
+            }
+        }
+
+        return (quarantined, null);
     }
 
     /// <summary>Sent rows in one statement; each refused one quarantined with its error.</summary>

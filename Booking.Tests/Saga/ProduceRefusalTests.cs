@@ -34,26 +34,55 @@ public sealed class ProduceRefusalTests(SagaApp app) : IClassFixture<SagaApp>
     }
 
     [Fact]
-    public async Task An_event_the_brokers_policy_refuses_is_quarantined_and_the_events_behind_it_are_sent()
+    public async Task An_event_the_broker_refuses_again_when_sent_alone_is_quarantined_and_the_events_behind_it_are_sent()
     {
         var performance = await app.CreatePerformanceAsync(("B", 2, 10));
         using var client = app.Client();
         var first = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "B-1-1")).HoldId);
         await app.WaitForEventAsync(BookingTopics.Completed, first.Id);
 
-        app.Kafka.FailNextProduceRequests(ErrorCode.PolicyViolation);
+        // Refused twice: in the request that carried it, then alone.
+        app.Kafka.FailNextProduceRequests(ErrorCode.PolicyViolation, ErrorCode.PolicyViolation);
         var refused = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "B-1-2")).HoldId);
         var behind = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "B-1-3")).HoldId);
         await app.WaitForEventAsync(BookingTopics.Completed, behind.Id, TimeSpan.FromSeconds(30));
 
-        // The refused request may have carried the second booking's requested event too: each row it carried is quarantined.
-        await using var db = app.NewDbContext();
-        var keys = new[] { first.Id, refused.Id, behind.Id }.Select(id => id.ToString("D")).ToList();
-        var quarantined = await db.OutboxMessages.AsNoTracking().Where(m => keys.Contains(m.MessageKey) && m.QuarantinedAt != null).ToListAsync();
-        Assert.Contains(quarantined, m => m.MessageKey == refused.Id.ToString("D") && m.Topic == BookingTopics.Requested);
-        Assert.All(quarantined, m => Assert.Equal(BookingTopics.Requested, m.Topic));
-        Assert.All(quarantined, m => Assert.Contains("PolicyViolation", m.LastError, StringComparison.Ordinal));
+        var quarantined = Assert.Single(await QuarantinedAsync(first.Id, refused.Id, behind.Id));
+        Assert.Equal((refused.Id.ToString("D"), BookingTopics.Requested), (quarantined.MessageKey, quarantined.Topic));
+        Assert.Contains("PolicyViolation", quarantined.LastError, StringComparison.Ordinal);
         Assert.Equal(ReservationStatus.Confirmed, (await app.WaitForFinalAsync(refused.Id)).Status);
         await app.WaitForEventAsync(BookingTopics.Completed, refused.Id);
+    }
+
+    [Fact]
+    public async Task A_refusal_of_the_request_that_the_events_take_alone_quarantines_none_of_them()
+    {
+        var performance = await app.CreatePerformanceAsync(("C", 2, 10));
+        using var client = app.Client();
+        var first = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "C-1-1")).HoldId);
+        await app.WaitForEventAsync(BookingTopics.Completed, first.Id);
+
+        // As a batch over a topic's size limit is refused whole though each of its events is small.
+        app.Kafka.FailNextProduceRequests(ErrorCode.MsgSizeTooLarge);
+        var reservations = new List<Guid>();
+        for (var seat = 2; seat <= 4; seat++)
+        {
+            reservations.Add((await client.ReserveAsync((await client.HoldSeatsAsync(performance, $"C-1-{seat}")).HoldId)).Id);
+        }
+
+        foreach (var id in reservations)
+        {
+            await app.WaitForEventAsync(BookingTopics.Completed, id, TimeSpan.FromSeconds(30));
+        }
+
+        Assert.Empty(await QuarantinedAsync([first.Id, .. reservations]));
+        await app.WaitForOutboxSentAsync([first.Id, .. reservations]);
+    }
+
+    private async Task<List<OutboxMessage>> QuarantinedAsync(params Guid[] reservationIds)
+    {
+        await using var db = app.NewDbContext();
+        var keys = reservationIds.Select(id => id.ToString("D")).ToList();
+        return await db.OutboxMessages.AsNoTracking().Where(m => keys.Contains(m.MessageKey) && m.QuarantinedAt != null).ToListAsync();
     }
 }
