@@ -125,6 +125,8 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
         message.Property(m => m.LastError).HasMaxLength(OutboxMessage.MaxErrorLength);
         // The relay reads only what is still unsent and not quarantined, in insertion order.
         message.HasIndex(m => m.Id).HasFilter("sent_at IS NULL AND quarantined_at IS NULL").HasDatabaseName("ix_outbox_messages_unsent");
+        // The quarantined gauge counts the few rows Kafka refused, every few seconds, without reading the rest.
+        message.HasIndex(m => m.Id, "ix_outbox_messages_quarantined").HasFilter("quarantined_at IS NOT NULL").HasDatabaseName("ix_outbox_messages_quarantined");
     }
 
     private static void ConfigureCapacitySlot(EntityTypeBuilder<CapacitySlot> slot)

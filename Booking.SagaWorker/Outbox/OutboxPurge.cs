@@ -36,22 +36,35 @@ public sealed partial class OutboxPurge(IServiceScopeFactory scopes, IConfigurat
         }
     }
 
-    /// <summary>Deletes every row sent before the retention window; returns how many.</summary>
+    /// <summary>
+    /// Deletes every row sent before the retention window; returns how many. It walks the table in id order, which is
+    /// the order rows were written in, and stops at the first row written inside the window: a row sent before the
+    /// window was written before it, so the rows of the last days, most of the table, are never read.
+    /// </summary>
     public async Task<int> PurgeAsync(CancellationToken cancellationToken)
     {
         var before = time.GetUtcNow() - Retention;
-        var total = 0;
+        var (total, after) = (0, 0L);
         while (true)
         {
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<BookingDbContext>();
-            var ids = db.OutboxMessages.Where(m => m.SentAt != null && m.SentAt < before).OrderBy(m => m.Id).Select(m => m.Id).Take(BatchSize);
-            var deleted = await db.OutboxMessages.Where(m => ids.Contains(m.Id)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
-            total += deleted;
-            if (deleted < BatchSize)
+            var rows = await db.OutboxMessages.AsNoTracking()
+                .Where(m => m.Id > after)
+                .OrderBy(m => m.Id)
+                .Select(m => new { m.Id, m.CreatedAt, m.SentAt })
+                .Take(BatchSize)
+                .ToListAsync(cancellationToken)
+                .ConfigureAwait(false);
+            var old = rows.TakeWhile(row => row.CreatedAt < before).ToList();
+            var ids = old.Where(row => row.SentAt < before).Select(row => row.Id).ToArray();
+            total += ids.Length == 0 ? 0 : await db.OutboxMessages.Where(m => ids.Contains(m.Id)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+            if (old.Count < BatchSize)
             {
                 return total;
             }
+
+            after = old[^1].Id;
         }
     }
 

@@ -14,12 +14,16 @@ public sealed partial class BacklogGauges(IServiceScopeFactory scopes, IMeterFac
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
 
-    // In flight: a saga that has not reached COMPLETED, FAILED or CANCELLED (names as stored, see UpperEnumConverter).
+    // In flight: a saga that has not reached COMPLETED, FAILED or CANCELLED (names as stored, see UpperEnumConverter),
+    // and a COMPLETED one asked to cancel, which stays COMPLETED (and scheduled) until its compensation ends; its
+    // deadline was the booking's, so it is never counted overdue. Each count has an index to read: the sagas' on
+    // (state, next_attempt_at), the outbox's partial ones on its unsent and its quarantined rows.
     private const string Query = """
         SELECT
           (SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL AND quarantined_at IS NULL),
           (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM outbox_messages WHERE sent_at IS NULL AND quarantined_at IS NULL),
-          (SELECT count(*) FROM sagas WHERE state IN ('STARTED', 'COMPENSATING', 'CANCELLING')),
+          (SELECT count(*) FROM sagas WHERE state IN ('STARTED', 'COMPENSATING', 'CANCELLING')
+             OR (state = 'COMPLETED' AND next_attempt_at IS NOT NULL AND cancel_requested)),
           (SELECT count(*) FROM sagas WHERE state IN ('STARTED', 'COMPENSATING', 'CANCELLING') AND deadline_at < now()),
           (SELECT count(*) FROM outbox_messages WHERE quarantined_at IS NOT NULL)
         """;
@@ -35,7 +39,7 @@ public sealed partial class BacklogGauges(IServiceScopeFactory scopes, IMeterFac
         var meter = meters.Create(BookingTelemetry.MeterName);
         meter.CreateObservableGauge("booking.outbox.backlog", () => current.Value!.OutboxBacklog, description: "Outbox rows not yet acknowledged by Kafka.");
         meter.CreateObservableGauge("booking.outbox.oldest_unsent_age", () => current.Value!.OldestUnsentSeconds, unit: "s", description: "Age of the oldest outbox row not yet on Kafka.");
-        meter.CreateObservableGauge("booking.sagas.in_flight", () => current.Value!.SagasInFlight, description: "Sagas not yet COMPLETED, FAILED or CANCELLED.");
+        meter.CreateObservableGauge("booking.sagas.in_flight", () => current.Value!.SagasInFlight, description: "Sagas not yet COMPLETED, FAILED or CANCELLED, and cancellations of COMPLETED ones not yet done.");
         meter.CreateObservableGauge("booking.sagas.overdue", () => current.Value!.SagasOverdue, description: "Sagas in flight past their deadline (they should have finished or compensated).");
         meter.CreateObservableGauge("booking.outbox.quarantined", () => current.Value!.OutboxQuarantined, description: "Outbox rows Kafka refused for good, kept for an operator.");
         return current;

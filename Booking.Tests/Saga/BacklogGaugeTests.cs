@@ -36,6 +36,34 @@ public sealed class BacklogGaugeTests(SagaApp app) : IClassFixture<SagaApp>
         Assert.Equal((0, 0, 0), (after["booking.outbox.oldest_unsent_age"], after["booking.sagas.in_flight"], after["booking.sagas.overdue"]));
     }
 
+    [Fact]
+    public async Task A_cancel_of_a_confirmed_booking_counts_in_flight_until_it_is_done_and_is_never_overdue()
+    {
+        var performance = await app.CreatePerformanceAsync(("B", 1, 2));
+        using var client = app.Client();
+        var booking = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "B-1-1")).HoldId);
+        Assert.Equal(ReservationStatus.Confirmed, (await app.WaitForFinalAsync(booking.Id)).Status);
+
+        // As a cancel whose compensation keeps failing leaves it: still COMPLETED, asked to cancel, scheduled (an hour
+        // ahead here, so no sweep finishes it during the test), its booking's deadline long past.
+        await using var db = app.NewDbContext();
+        var sagas = db.Sagas.Where(s => s.ReservationId == booking.Id);
+        var hourAhead = DateTimeOffset.UtcNow.AddHours(1);
+        await sagas.ExecuteUpdateAsync(s => s.SetProperty(x => x.CancelRequested, true).SetProperty(x => x.NextAttemptAt, hourAhead)
+            .SetProperty(x => x.DeadlineAt, DateTimeOffset.UtcNow.AddHours(-1)));
+        try
+        {
+            var during = await WaitForGaugesAsync(g => g["booking.sagas.in_flight"] == 1);
+            Assert.Equal(0, during["booking.sagas.overdue"]);
+        }
+        finally
+        {
+            await sagas.ExecuteUpdateAsync(s => s.SetProperty(x => x.CancelRequested, false).SetProperty(x => x.NextAttemptAt, (DateTimeOffset?)null));
+        }
+
+        await WaitForGaugesAsync(g => g["booking.sagas.in_flight"] == 0);
+    }
+
     /// <summary>Reads this worker's backlog gauges (the meters of its own host only) until they satisfy the condition.</summary>
     private Task<Dictionary<string, double>> WaitForGaugesAsync(Func<Dictionary<string, double>, bool> condition) =>
         Gauges.WaitForAsync(app.WorkerServices.GetRequiredService<IMeterFactory>(),

@@ -1,4 +1,6 @@
 using Booking.SagaWorker.Outbox;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Booking.Tests.Saga;
 
@@ -7,9 +9,15 @@ public sealed class OutboxPurgeTests(SagaApp app) : IClassFixture<SagaApp>
     [Fact]
     public async Task Rows_sent_before_the_retention_window_are_deleted_and_unsent_recent_or_quarantined_ones_stay()
     {
-        var purge = app.WorkerServices.GetRequiredService<OutboxPurge>();
+        // The purge runs a retention window and a day ahead: every row written so far, in this class's database, is old
+        // to it, and rows are written in id order, as they are in a running system.
+        var configuration = app.WorkerServices.GetRequiredService<IConfiguration>();
+        var retention = new OutboxPurge(app.WorkerServices.GetRequiredService<IServiceScopeFactory>(), configuration, TimeProvider.System,
+            NullLogger<OutboxPurge>.Instance).Retention;
+        var ahead = retention + TimeSpan.FromDays(1);
+        var purge = new OutboxPurge(app.WorkerServices.GetRequiredService<IServiceScopeFactory>(), configuration, new Later(ahead),
+            NullLogger<OutboxPurge>.Instance);
         var now = DateTimeOffset.UtcNow;
-        var old = now - purge.Retention - TimeSpan.FromDays(1);
         OutboxMessage Row(DateTimeOffset created, DateTimeOffset? sent, DateTimeOffset? quarantined = null) => new()
         {
             EventId = Guid.NewGuid(),
@@ -21,21 +29,29 @@ public sealed class OutboxPurgeTests(SagaApp app) : IClassFixture<SagaApp>
             QuarantinedAt = quarantined,
         };
 
-        var oldSent = Row(old, old);
-        var recentSent = Row(now, now);
-        var oldQuarantined = Row(old, null, old);
-        await using (var db = app.NewDbContext())
+        // Kept rows stand before and between the old sent ones, so the walk must pass them.
+        var oldQuarantined = Row(now, null, now);
+        var oldSent = Row(now, now);
+        var oldUnsent = Row(now, null);
+        var oldSentToo = Row(now, now);
+        var recentSent = Row(now + ahead, now + ahead);
+        var alsoOldButAfterARecentOne = Row(now, now);
+        foreach (var row in new[] { oldQuarantined, oldSent, oldUnsent, oldSentToo, recentSent, alsoOldButAfterARecentOne })
         {
-            db.OutboxMessages.AddRange(oldSent, recentSent, oldQuarantined);
+            await using var db = app.NewDbContext();
+            db.OutboxMessages.Add(row);
             await db.SaveChangesAsync();
         }
 
-        Assert.True(await purge.PurgeAsync(CancellationToken.None) >= 1);
+        Assert.True(await purge.PurgeAsync(CancellationToken.None) >= 2);
 
         await using var check = app.NewDbContext();
         var left = await check.OutboxMessages.Where(m => m.Topic == "booking.test.purge").Select(m => m.Id).ToListAsync();
-        Assert.DoesNotContain(oldSent.Id, left);
-        Assert.Contains(recentSent.Id, left);
-        Assert.Contains(oldQuarantined.Id, left);
+        Assert.Equal([oldQuarantined.Id, oldUnsent.Id, recentSent.Id, alsoOldButAfterARecentOne.Id], left.Order());
+    }
+
+    private sealed class Later(TimeSpan ahead) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + ahead;
     }
 }

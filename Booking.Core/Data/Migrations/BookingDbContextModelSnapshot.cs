@@ -126,6 +126,10 @@ namespace Booking.Core.Data.Migrations
                         .HasDatabaseName("ix_outbox_messages_unsent")
                         .HasFilter("sent_at IS NULL AND quarantined_at IS NULL");
 
+                    b.HasIndex(new[] { "Id" }, "ix_outbox_messages_quarantined")
+                        .HasDatabaseName("ix_outbox_messages_quarantined")
+                        .HasFilter("quarantined_at IS NOT NULL");
+
                     b.ToTable("outbox_messages", (string)null);
                 });
 
