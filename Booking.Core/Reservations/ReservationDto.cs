@@ -54,7 +54,8 @@ public sealed record SagaDto(SagaState State, IReadOnlyList<SagaStepDto> Steps)
 {
     public static SagaDto From(Saga saga) => new(
         saga.State,
-        saga.Steps.OrderBy(s => s.Id).Select(s => new SagaStepDto(s.Name, s.Status, s.StartedAt, s.FinishedAt, s.Error)).ToList());
+        // Steps not saved yet (id 0, as in the snapshot a finishing saga puts in its event) come after the saved ones, in the order they were added.
+        saga.Steps.OrderBy(s => s.Id == 0).ThenBy(s => s.Id).Select(s => new SagaStepDto(s.Name, s.Status, s.StartedAt, s.FinishedAt, s.Error)).ToList());
 }
 
 public sealed record SagaStepDto(string Name, SagaStepStatus Status, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, string? Error);
