@@ -27,4 +27,9 @@ if ! id postgres >/dev/null 2>&1; then
 fi
 
 command -v dotnet >/dev/null 2>&1 || { echo "setup: the .NET 10 SDK (dotnet) is required" >&2; exit 1; }
-echo "setup: redis $(redis-server --version | awk '{print $3}'), $(/usr/lib/postgresql/15/bin/postgres --version), dotnet $(dotnet --version)"
+# global.json pins the SDK band: dotnet --version fails here when no installed SDK satisfies it.
+if ! sdk=$(cd "$(dirname "$0")/.." && dotnet --version 2>/dev/null); then
+  echo "setup: global.json needs the .NET SDK 10.0.401 or a later 10.0 release; installed: $(dotnet --list-sdks | awk '{print $1}' | paste -sd ' ')" >&2
+  exit 1
+fi
+echo "setup: redis $(redis-server --version | awk '{print $3}'), $(/usr/lib/postgresql/15/bin/postgres --version), dotnet $sdk"

@@ -12,13 +12,21 @@ public static class DashboardAccess
     public static void RequireLoopbackForAnonymous(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        if (!configuration.GetValue<bool>("ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS"))
+        // Aspire still reads the older DOTNET_ names where the ASPIRE_ ones are not set.
+        if (!configuration.GetValue<bool>("ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS") && !configuration.GetValue<bool>("DOTNET_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS"))
         {
             return;
         }
 
+        // Every endpoint anonymous access opens: the UI, telemetry intake, and the resource service (which then runs
+        // unsecured too: resource environments, logs and commands).
+        string[] endpoints =
+        [
+            "ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL", "ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL", "ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL",
+            "DOTNET_DASHBOARD_OTLP_HTTP_ENDPOINT_URL", "DOTNET_DASHBOARD_OTLP_ENDPOINT_URL", "DOTNET_RESOURCE_SERVICE_ENDPOINT_URL",
+        ];
         var urls = (configuration["ASPNETCORE_URLS"] ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries)
-            .Concat([configuration["ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL"], configuration["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"]])
+            .Concat(endpoints.Select(name => configuration[name]))
             .OfType<string>();
         foreach (var url in urls)
         {

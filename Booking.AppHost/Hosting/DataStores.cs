@@ -34,10 +34,15 @@ public sealed class DataStores(IDistributedApplicationBuilder builder, AppHostSe
             : builder.AddRedisExecutable(name, settings);
     }
 
-    /// <summary>A PostgreSQL server named <paramref name="name"/> with <paramref name="databases"/> on it.</summary>
+    /// <summary>
+    /// The databases <paramref name="first"/> and <paramref name="second"/> on a PostgreSQL server named
+    /// <paramref name="name"/>; either may be an external one instead (<c>ConnectionStrings:{database}</c>), and the
+    /// server runs only for a database that is not.
+    /// </summary>
     public (IResourceBuilder<IResourceWithConnectionString>, IResourceBuilder<IResourceWithConnectionString>) AddPostgres(string name, string first, string second)
     {
-        if (External(first) is { } firstExternal && External(second) is { } secondExternal)
+        var (firstExternal, secondExternal) = (External(first), External(second));
+        if (firstExternal is not null && secondExternal is not null)
         {
             return (firstExternal, secondExternal);
         }
@@ -45,11 +50,11 @@ public sealed class DataStores(IDistributedApplicationBuilder builder, AppHostSe
         if (UsesContainers)
         {
             var container = builder.AddPostgres(name).WithDataVolume();
-            return (container.AddDatabase(first), container.AddDatabase(second));
+            return (firstExternal ?? container.AddDatabase(first), secondExternal ?? container.AddDatabase(second));
         }
 
         var server = builder.AddPostgresExecutable(name, settings);
-        return (server.AddDatabase(first), server.AddDatabase(second));
+        return (firstExternal ?? server.AddDatabase(first), secondExternal ?? server.AddDatabase(second));
     }
 
     public IResourceBuilder<IResourceWithConnectionString> AddKafka(string name, params string[] topics) =>

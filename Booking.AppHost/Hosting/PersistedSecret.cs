@@ -40,11 +40,7 @@ public sealed class PersistedSecret : ParameterDefault
 
             Directory.CreateDirectory(Path.GetDirectoryName(_file)!);
             var value = _generate();
-            File.WriteAllText(_file, value);
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(_file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
+            PrivateFile.WriteAllText(_file, value);
 
             return value;
         }

@@ -108,7 +108,7 @@ public static class PostgresExecutableExtensions
 
         arguments.AddRange(
         [
-            Path.Combine(BinDirectory, "postgres"), "-D", dataDirectory, "-p", port.ToString(CultureInfo.InvariantCulture), "-k", dataDirectory,
+            Path.Combine(BinDirectory, "postgres"), "-D", dataDirectory, "-p", port.ToString(CultureInfo.InvariantCulture), "-k", SocketDirectory(dataDirectory, port),
             "-c", "listen_addresses=127.0.0.1",
             "-c", $"max_connections={settings.PostgresMaxConnections.ToString(CultureInfo.InvariantCulture)}",
             "-c", "shared_buffers=256MB",
@@ -120,6 +120,15 @@ public static class PostgresExecutableExtensions
 
         return [.. arguments];
     }
+
+    /// <summary>
+    /// Where the server's Unix socket goes: the data directory, unless the socket's path would pass the kernel's limit
+    /// (107 bytes), as under a deep checkout; then none (an empty list), and clients use TCP on 127.0.0.1 as they do.
+    /// </summary>
+    private static string SocketDirectory(string dataDirectory, int port) =>
+        System.Text.Encoding.UTF8.GetByteCount(Path.Combine(dataDirectory, $".s.PGSQL.{port}.lock")) <= MaxSocketPath ? dataDirectory : string.Empty;
+
+    private const int MaxSocketPath = 107;
 
     public static IResourceBuilder<PostgresExecutableDatabaseResource> AddDatabase(this IResourceBuilder<PostgresExecutableResource> builder, string name)
     {
@@ -146,6 +155,7 @@ public static class PostgresExecutableExtensions
         Directory.CreateDirectory(directory);
         if (asRoot)
         {
+            RequireReachableByServerUser(directory);
             await ProcessRunner.RunAsync("chown", ["-R", $"{OsUser}:{OsUser}", directory], cancellationToken).ConfigureAwait(false);
         }
 
@@ -163,7 +173,7 @@ public static class PostgresExecutableExtensions
         // initdb reads the password from a file the server's user can read (beside the still empty data
         // directory, which initdb insists on); it is deleted right after.
         var passwordFile = Path.Combine(Path.GetDirectoryName(directory)!, $".{postgres.Name}-initdb-password");
-        await File.WriteAllTextAsync(passwordFile, await postgres.PasswordParameter.GetValueAsync(cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        PrivateFile.WriteAllText(passwordFile, await postgres.PasswordParameter.GetValueAsync(cancellationToken).ConfigureAwait(false));
         try
         {
             List<string> initdb = [Path.Combine(BinDirectory, "initdb"), "-D", directory, "-U", "postgres", "-A", "scram-sha-256",
@@ -185,6 +195,30 @@ public static class PostgresExecutableExtensions
     }
 
     /// <summary>
+    /// As root, the server runs as the <c>postgres</c> user, which must be able to enter every directory above its data.
+    /// A checkout under a home only its owner may enter (<c>/root</c> is <c>drwx------</c>) would otherwise fail in
+    /// initdb with "Permission denied", deep in the log: this says what to do instead.
+    /// </summary>
+    private static void RequireReachableByServerUser(string directory)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        for (var parent = Path.GetDirectoryName(Path.GetFullPath(directory)); parent is not null; parent = Path.GetDirectoryName(parent))
+        {
+            if ((File.GetUnixFileMode(parent) & UnixFileMode.OtherExecute) == 0)
+            {
+                throw new InvalidOperationException(
+                    $"PostgreSQL runs as the '{OsUser}' user when the AppHost runs as root, and that user cannot enter '{parent}'. " +
+                    $"Keep the data in a directory it can reach: --AppHost:DataDirectory=/var/tmp/booking (or AppHost__DataDirectory), " +
+                    $"or run from a checkout outside '{parent}', or as a user other than root.");
+            }
+        }
+    }
+
+    /// <summary>
     /// A restart right after a stop (a dashboard command, a test) can find the previous server still finishing its
     /// shutdown, holding the port and shared memory; starting over it fails. Waits (up to 30 s) until it is gone.
     /// </summary>
@@ -192,16 +226,33 @@ public static class PostgresExecutableExtensions
     {
         var pidFile = Path.Combine(directory, "postmaster.pid");
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (File.Exists(pidFile) && DateTime.UtcNow < deadline)
+        while (await RunningServerAsync(pidFile, cancellationToken).ConfigureAwait(false) is { } pid)
         {
-            var first = (await File.ReadAllLinesAsync(pidFile, cancellationToken).ConfigureAwait(false)).FirstOrDefault();
-            if (!int.TryParse(first, CultureInfo.InvariantCulture, out var pid) || !Directory.Exists($"/proc/{pid}"))
+            if (DateTime.UtcNow >= deadline)
             {
-                // A stale file of a server that is gone: PostgreSQL itself deals with it.
-                return;
+                throw new InvalidOperationException(
+                    $"A PostgreSQL server of an earlier run (process {pid}) still holds '{directory}' after 30 s. Stop it (kill {pid}), then start again.");
             }
 
             await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The pid in the lock file when a postgres process runs under it; null for no file or a stale one (PostgreSQL itself deals with that).</summary>
+    private static async Task<int?> RunningServerAsync(string pidFile, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var first = (await File.ReadAllLinesAsync(pidFile, cancellationToken).ConfigureAwait(false)).FirstOrDefault();
+            return int.TryParse(first, CultureInfo.InvariantCulture, out var pid)
+                && (await File.ReadAllTextAsync($"/proc/{pid}/comm", cancellationToken).ConfigureAwait(false)).Trim() == "postgres"
+                ? pid
+                : null;
+        }
+        catch (IOException)
+        {
+            // No lock file, or its process is gone (both can vanish while read).
+            return null;
         }
     }
 

@@ -42,13 +42,13 @@ public static class RedisExecutableExtensions
         {
             Directory.CreateDirectory(dataDirectory);
             var secret = await redis.PasswordParameter.GetValueAsync(cancellationToken).ConfigureAwait(false);
-            await File.WriteAllLinesAsync(redis.ConfigFile,
+            await PrivateFile.WriteAllLinesAsync(redis.ConfigFile,
             [
                 $"port {port}",
                 "bind 127.0.0.1",
                 "protected-mode yes",
-                $"requirepass {secret}",
-                $"dir {dataDirectory}",
+                $"requirepass {Quoted(secret)}",
+                $"dir {Quoted(dataDirectory)}",
                 "save \"\"",
                 $"appendonly {(settings.Durable ? "yes" : "no")}",
                 "appendfsync everysec",
@@ -57,11 +57,6 @@ public static class RedisExecutableExtensions
                 $"maxmemory {settings.RedisMaxMemoryMegabytes}mb",
                 "maxmemory-policy noeviction",
             ], cancellationToken).ConfigureAwait(false);
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(redis.ConfigFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-
         });
 
         string? connectionString = null;
@@ -77,4 +72,8 @@ public static class RedisExecutableExtensions
             .WithIconName("Database")
             .WithHealthCheck(healthCheck);
     }
+
+    /// <summary>A value as redis.conf reads it whatever it holds (a path with spaces, a password with quotes): quoted, escaped.</summary>
+    private static string Quoted(string? value) =>
+        $"\"{(value ?? string.Empty).Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)}\"";
 }

@@ -49,6 +49,22 @@ public sealed class AppHostModelTests
         Assert.DoesNotContain(resources.Values, r => r is KafkaMockResource);
     }
 
+    [Theory]
+    [InlineData("Executable")]
+    [InlineData("Container")]
+    public async Task Either_database_alone_can_be_an_external_one_and_the_other_stays_on_the_servers(string dataStores)
+    {
+        foreach (var (external, own) in new[] { ("bookingdb", "performancedb"), ("performancedb", "bookingdb") })
+        {
+            var resources = await ModelAsync($"--AppHost:DataStores={dataStores}", $"--ConnectionStrings:{external}=Host=db.example;Database={external}");
+
+            Assert.False(resources[external] is IResourceWithParent, $"{external} is a database of the embedded server");
+            Assert.IsAssignableFrom<IResourceWithParent>(resources[own]);
+            Assert.Contains("postgres", resources.Keys);
+            AssertServicesWired(resources);
+        }
+    }
+
     [Fact]
     public async Task Services_listen_on_the_documented_ports_directly_not_through_a_proxy()
     {

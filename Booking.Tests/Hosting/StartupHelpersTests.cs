@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using Aspire.Hosting;
 using Booking.AppHost.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Booking.Tests.Hosting;
@@ -20,6 +21,25 @@ public sealed class StartupHelpersTests
         Assert.All(ports, port => Assert.InRange(port, 1_024, ephemeralStart - 1));
         using var listener = new TcpListener(IPAddress.Loopback, ports[^1]);
         listener.Start();
+    }
+
+    [Theory]
+    [InlineData("ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS", "ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL")]
+    [InlineData("DOTNET_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS", "DOTNET_RESOURCE_SERVICE_ENDPOINT_URL")]
+    [InlineData("ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS", "DOTNET_DASHBOARD_OTLP_ENDPOINT_URL")]
+    public void An_anonymous_dashboard_refuses_any_endpoint_off_loopback_under_either_name(string anonymous, string endpoint)
+    {
+        IConfiguration Settings(string url) => new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            [anonymous] = "true",
+            ["ASPNETCORE_URLS"] = "http://127.0.0.1:18888",
+            [endpoint] = url,
+        }).Build();
+
+        DashboardAccess.RequireLoopbackForAnonymous(Settings("http://127.0.0.1:18890"));
+        Assert.Contains("0.0.0.0",
+            Assert.Throws<InvalidOperationException>(() => DashboardAccess.RequireLoopbackForAnonymous(Settings("http://0.0.0.0:18890"))).Message,
+            StringComparison.Ordinal);
     }
 
     [Fact]
