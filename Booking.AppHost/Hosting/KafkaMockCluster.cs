@@ -90,6 +90,9 @@ public sealed partial class KafkaMockCluster : IDisposable
         Native.rd_kafka_mock_push_request_errors_array(_cluster, ProduceApiKey, (UIntPtr)errors.Length, [.. errors.Select(error => (int)error)]);
     }
 
+    /// <summary>Drops the produce errors <see cref="FailNextProduceRequests"/> pushed that no request has taken yet.</summary>
+    public void ClearProduceErrors() => Native.rd_kafka_mock_clear_request_errors(_cluster, ProduceApiKey);
+
     public void Dispose()
     {
         if (_disposed)
@@ -147,6 +150,9 @@ public sealed partial class KafkaMockCluster : IDisposable
 
         [DllImport(Library)]
         public static extern void rd_kafka_mock_push_request_errors_array(IntPtr mcluster, short apiKey, UIntPtr count, int[] errors);
+
+        [DllImport(Library)]
+        public static extern void rd_kafka_mock_clear_request_errors(IntPtr mcluster, short apiKey);
 
         [DllImport(Library)]
         public static extern void rd_kafka_mock_group_initial_rebalance_delay_ms(IntPtr mcluster, int delayMs);
