@@ -56,10 +56,11 @@ public sealed class BookingOptions
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// How long a performance's seat state stays in Redis unused (no hold live, no hold, release or seat map read);
-    /// past it the sweeper drops it, and the next request loads it again. Zero keeps every one for good.
+    /// How long a resource's state (a performance's seats, a slot's counters) stays in Redis unused (no hold live, no
+    /// hold, release, read or capacity change); past it the sweeper drops it, and the next request loads it again.
+    /// Zero keeps every one for good.
     /// </summary>
-    public TimeSpan IdleSeatStateLifetime { get; set; } = TimeSpan.FromDays(1);
+    public TimeSpan IdleStateLifetime { get; set; } = TimeSpan.FromDays(1);
 
     /// <summary>Holds one user may create per second (seat and capacity holds together); more answer 429.</summary>
     public int HoldsPerSecondPerUser { get; set; } = 20;

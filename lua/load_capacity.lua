@@ -12,10 +12,15 @@ local i = 4
 while i + 2 <= #ARGV do
   local quantity = tonumber(ARGV[i + 2])
   local hk = hold_key(base, ARGV[i])
-  redis.call('HSET', hk, 'state', 'BOOKED', 'user', ARGV[i + 1], 'quantity', quantity, 'expiresAt', 0)
-  -- Kept as long as a confirmed one (confirm_capacity): past it, compensation works from PostgreSQL's copy.
-  redis.call('PEXPIRE', hk, ARGV[3])
-  booked = booked + quantity
+  local given_back = redis.call('HGET', hk, 'state')
+  -- A hold its saga already gave back (on a slot dropped while idle, unbook_capacity marks only the record) is not
+  -- counted, though PostgreSQL read it before the saga's last commit.
+  if given_back ~= 'UNBOOKED' and given_back ~= 'RELEASED' then
+    redis.call('HSET', hk, 'state', 'BOOKED', 'user', ARGV[i + 1], 'quantity', quantity, 'expiresAt', 0)
+    -- Kept as long as a confirmed one (confirm_capacity): past it, compensation works from PostgreSQL's copy.
+    redis.call('PEXPIRE', hk, ARGV[3])
+    booked = booked + quantity
+  end
   i = i + 3
 end
 redis.call('HSET', state_key, 'capacity', tonumber(ARGV[2]), 'held', 0, 'booked', booked)

@@ -2,6 +2,8 @@
 -- Compensation: gives back whatever a capacity hold took, booked or still held. Idempotent.
 -- A booked record outlives its retention only in PostgreSQL: when it is gone and the saga knows the hold was
 -- confirmed (ARGV[4] = '1'), the quantity PostgreSQL records (ARGV[3]) leaves the booked counter.
+-- A slot whose state is not in Redis (dropped while idle, see evict_idle) has no counter to change: the record alone
+-- is marked, and load_capacity, which counts the slot from PostgreSQL, leaves a given-back record out.
 -- KEYS: 1 state, 2 expiry, 3 hold. ARGV: 1 base, 2 holdId, 3 quantity (0 = unknown), 4 confirmed ('1' | '0')
 -- Returns {'OK', previousState} | {'OK', 'MISSING'} | {'NOT_FOUND'}
 local state_key, expiry_key, hk = KEYS[1], KEYS[2], KEYS[3]
@@ -20,7 +22,10 @@ if not state then
   finish_hold(hk, 'UNBOOKED')
   return {'OK', 'MISSING'}
 end
-if state == 'BOOKED' then
+if (state == 'BOOKED' or state == 'HELD') and redis.call('EXISTS', state_key) == 0 then
+  redis.call('ZREM', expiry_key, hold_id)
+  finish_hold(hk, state == 'BOOKED' and 'UNBOOKED' or 'RELEASED')
+elseif state == 'BOOKED' then
   give_back(state_key, expiry_key, hk, hold_id, 'booked', 'UNBOOKED')
 elseif state == 'HELD' then
   give_back(state_key, expiry_key, hk, hold_id, 'held', 'RELEASED')

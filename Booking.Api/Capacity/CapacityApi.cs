@@ -52,9 +52,16 @@ public static class CapacityApi
             return Problems.Validation(validation.Errors);
         }
 
-        // An existing slot whose counters Redis lost must get its bookings back before its capacity changes.
-        await services.Holds.LoadAsync(resource!, cancellationToken).ConfigureAwait(false);
-        var (accepted, counters) = await services.Capacity.SetAsync(resource!, request.Capacity!.Value).ConfigureAwait(false);
+        // An existing slot whose counters are not in Redis (dropped while idle, or lost) gets its bookings back before its
+        // capacity changes; the script refuses to start one from nothing, should its state go between the two calls.
+        (bool Accepted, CapacityCounters Counters)? set = null;
+        for (var attempt = 0; attempt < 2 && set is null; attempt++)
+        {
+            var exists = await services.Holds.LoadAsync(resource!, cancellationToken).ConfigureAwait(false);
+            set = await services.Capacity.SetAsync(resource!, request.Capacity!.Value, newSlot: !exists).ConfigureAwait(false);
+        }
+
+        var (accepted, counters) = set ?? throw new InvalidOperationException($"The state of {resource} went from Redis twice while its capacity was set.");
         if (!accepted)
         {
             return Problems.Conflict(
@@ -64,7 +71,7 @@ public static class CapacityApi
                 new Dictionary<string, object?>(StringComparer.Ordinal) { ["held"] = counters.Held, ["booked"] = counters.Booked });
         }
 
-        await UpsertRecordAsync(services, resource!, request.Capacity.Value, cancellationToken).ConfigureAwait(false);
+        await UpsertRecordAsync(services, resource!, request.Capacity!.Value, cancellationToken).ConfigureAwait(false);
         await services.Registry.AddAsync(resource!).ConfigureAwait(false);
         return TypedResults.Ok(CapacityDto.From(resource!, counters));
     }

@@ -18,11 +18,15 @@ public sealed record CapacityBooking(Guid HoldId, string UserId, int Quantity);
 public sealed class CapacityEngine(LuaRunner lua, IConnectionMultiplexer redis, IOptions<BookingOptions>? options = null)
 {
     /// <summary>Sets the capacity; returns the counters and whether it was accepted (not below held + booked).</summary>
-    public async Task<(bool Accepted, CapacityCounters Counters)> SetAsync(ResourceRef slot, int capacity)
+    /// <summary>
+    /// Sets the slot's capacity unless that is below what is held and booked; null when the state of an existing slot
+    /// (<paramref name="newSlot"/> false) is not in Redis, which must then be loaded first.
+    /// </summary>
+    public async Task<(bool Accepted, CapacityCounters Counters)?> SetAsync(ResourceRef slot, int capacity, bool newSlot)
     {
-        var result = await lua.RunAsync(lua.Scripts.SetCapacity, [slot.StateKey, slot.ExpiryKey], [slot.KeyBase, capacity], capacity)
+        var result = await lua.RunAsync(lua.Scripts.SetCapacity, [slot.StateKey, slot.ExpiryKey], [slot.KeyBase, capacity, newSlot ? "1" : "0"], capacity)
             .ConfigureAwait(false);
-        return ((string)result[0]! == "OK", Counters(result));
+        return (string)result[0]! == "NOT_LOADED" ? null : ((string)result[0]! == "OK", Counters(result));
     }
 
     /// <summary>The counters after expiring holds whose time passed; null when the slot's state is not in Redis.</summary>

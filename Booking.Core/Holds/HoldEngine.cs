@@ -226,10 +226,10 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOpt
         return (string)result[0]! == "REPAIRED" ? ((int)result[1], (int)result[2]) : (0, 0);
     }
 
-    /// <summary>Drops a performance's seat state when no hold is live on it and it went unused for <paramref name="idle"/>.</summary>
-    public async Task<bool> EvictIdleSeatsAsync(ResourceRef performance, TimeSpan idle)
+    /// <summary>Drops a resource's state (seats or a slot's counters) when no hold is live on it and it went unused for <paramref name="idle"/>.</summary>
+    public async Task<bool> EvictIdleAsync(ResourceRef resource, TimeSpan idle)
     {
-        var result = await lua.RunAsync(lua.Scripts.EvictSeats, [performance.StateKey, performance.ExpiryKey], [(long)idle.TotalSeconds], 0).ConfigureAwait(false);
+        var result = await lua.RunAsync(lua.Scripts.EvictIdle, [resource.StateKey, resource.ExpiryKey], [(long)idle.TotalSeconds], 0).ConfigureAwait(false);
         return (int)result[0] == 1;
     }
 

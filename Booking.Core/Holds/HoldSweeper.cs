@@ -8,9 +8,9 @@ namespace Booking.Core.Holds;
 /// <summary>
 /// Expires holds whose time has passed on every known resource. Expiry is already exact without it (every
 /// script checks expiry itself); the sweep keeps Redis tidy and the counters fresh for idle resources. After
-/// each sweep it counts the holds still live, for the <c>booking.holds.live</c> gauge, and drops the seat state of a
-/// performance with none that went unused for <see cref="BookingOptions.IdleSeatStateLifetime"/>, so Redis holds the
-/// performances in use rather than every one ever loaded. (A capacity slot's state is three counters; it stays.)
+/// each sweep it counts the holds still live, for the <c>booking.holds.live</c> gauge, and drops the state of a
+/// resource with none that went unused for <see cref="BookingOptions.IdleStateLifetime"/>, so Redis holds (and the
+/// sweep walks) the performances and slots in use rather than every one ever loaded.
 /// </summary>
 public sealed partial class HoldSweeper(
     ResourceRegistry registry, HoldEngine holds, IConnectionMultiplexer redis, IOptions<BookingOptions> options, TimeProvider time, IMeterFactory meters,
@@ -41,7 +41,7 @@ public sealed partial class HoldSweeper(
                 var expired = 0;
                 var evicted = 0;
                 var live = 0L;
-                var idle = options.Value.IdleSeatStateLifetime;
+                var idle = options.Value.IdleStateLifetime;
                 var database = redis.GetDatabase();
                 await foreach (var resource in registry.ListAsync().WithCancellation(stoppingToken).ConfigureAwait(false))
                 {
@@ -55,7 +55,7 @@ public sealed partial class HoldSweeper(
                     expired += await holds.SweepAsync(resource, SeatHoldsPerResourcePerSweep).ConfigureAwait(false);
                     var liveHere = await database.SortedSetLengthAsync(resource.ExpiryKey).ConfigureAwait(false);
                     live += liveHere;
-                    if (liveHere == 0 && resource.IsSeated && idle > TimeSpan.Zero && await holds.EvictIdleSeatsAsync(resource, idle).ConfigureAwait(false))
+                    if (liveHere == 0 && idle > TimeSpan.Zero && await holds.EvictIdleAsync(resource, idle).ConfigureAwait(false))
                     {
                         // The next sweep finds its state gone and takes it off the registry, as any other.
                         evicted++;
@@ -85,8 +85,8 @@ public sealed partial class HoldSweeper(
     [LoggerMessage(Level = LogLevel.Information, Message = "Expired {HoldCount} holds")]
     private partial void LogSwept(int holdCount);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Dropped the seat state of {PerformanceCount} performances unused for {Hours} h; each is loaded again when next asked for")]
-    private partial void LogEvicted(int performanceCount, double hours);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Dropped the state of {ResourceCount} performances and slots unused for {Hours} h; each is loaded again when next asked for")]
+    private partial void LogEvicted(int resourceCount, double hours);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Hold sweep failed; it runs again at the next tick")]
     private partial void LogSweepFailed(Exception exception);

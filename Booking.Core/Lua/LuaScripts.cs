@@ -36,7 +36,7 @@ public sealed class LuaScripts
         PinHold = scripts["pin_hold"];
         UnpinHold = scripts["unpin_hold"];
         RepairSeats = scripts["repair_seats"];
-        EvictSeats = scripts["evict_seats"];
+        EvictIdle = scripts["evict_idle"];
         IdempotencyClaim = scripts["idempotency_claim"];
         IdempotencyUpdate = scripts["idempotency_update"];
 
@@ -68,8 +68,8 @@ public sealed class LuaScripts
     /// <summary>The reconciler's repair of a seat hold after Redis lost writes.</summary>
     public LuaScript RepairSeats { get; }
 
-    /// <summary>The sweeper's drop of a performance's seat state that has gone unused.</summary>
-    public LuaScript EvictSeats { get; }
+    /// <summary>The sweeper's drop of a resource's state (seats or a slot's counters) that has gone unused.</summary>
+    public LuaScript EvictIdle { get; }
 
     /// <summary>The API's Idempotency-Key records: claim (bounded per caller); renew, complete or free a claim still held.</summary>
     public LuaScript IdempotencyClaim { get; }

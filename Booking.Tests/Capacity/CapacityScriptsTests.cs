@@ -15,7 +15,7 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
     /// <summary>A slot of 10 units with these holds held and confirmed.</summary>
     private async Task BookedAsync(ResourceRef slot, params (Guid HoldId, int Quantity)[] holds)
     {
-        await _engines.Capacity.SetAsync(slot, 10);
+        await _engines.Capacity.SetAsync(slot, 10, newSlot: true);
         foreach (var (holdId, quantity) in holds)
         {
             await _engines.Capacity.HoldAsync(slot, holdId, "alice", LongTtl, quantity);
@@ -27,7 +27,7 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
     public async Task Hold_takes_the_quantity_or_nothing()
     {
         var slot = NewSlot();
-        await _engines.Capacity.SetAsync(slot, 10);
+        await _engines.Capacity.SetAsync(slot, 10, newSlot: true);
 
         Assert.Equal(HoldAttemptStatus.Held, (await _engines.Capacity.HoldAsync(slot, Guid.NewGuid(), "alice", LongTtl, 7)).Status);
         var refused = await _engines.Capacity.HoldAsync(slot, Guid.NewGuid(), "bob", LongTtl, 4);
@@ -42,7 +42,7 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
     {
         var slot = NewSlot(BookingDomain.Exhibition);
         var holdId = Guid.NewGuid();
-        await _engines.Capacity.SetAsync(slot, 10);
+        await _engines.Capacity.SetAsync(slot, 10, newSlot: true);
         await _engines.Capacity.HoldAsync(slot, holdId, "alice", LongTtl, 3);
 
         Assert.Equal(ConfirmOutcome.Confirmed, await _engines.Holds.ConfirmAsync(slot, holdId, Guid.NewGuid()));
@@ -60,7 +60,7 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
         var slot = NewSlot();
         var holdId = Guid.NewGuid();
         var reservationId = Guid.NewGuid();
-        await _engines.Capacity.SetAsync(slot, 5);
+        await _engines.Capacity.SetAsync(slot, 5, newSlot: true);
         await _engines.Capacity.HoldAsync(slot, holdId, "alice", TimeSpan.FromSeconds(1), 4);
 
         Assert.Equal(PinOutcome.Pinned, await _engines.Holds.PinAsync(slot, holdId, "alice", reservationId, LongTtl));
@@ -77,7 +77,7 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
     {
         var slot = NewSlot();
         var holdId = Guid.NewGuid();
-        await _engines.Capacity.SetAsync(slot, 10);
+        await _engines.Capacity.SetAsync(slot, 10, newSlot: true);
         await _engines.Capacity.HoldAsync(slot, holdId, "alice", LongTtl, 4);
         await _engines.Holds.ConfirmAsync(slot, holdId, Guid.NewGuid());
         Assert.True((await _engines.Redis.KeyTimeToLiveAsync(slot.HoldKey(holdId))) > TimeSpan.FromDays(179));
@@ -130,7 +130,7 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
     {
         var slot = NewSlot();
         var holdId = Guid.NewGuid();
-        await _engines.Capacity.SetAsync(slot, 5);
+        await _engines.Capacity.SetAsync(slot, 5, newSlot: true);
         await _engines.Capacity.HoldAsync(slot, holdId, "alice", LongTtl, 2);
 
         Assert.Equal(ReleaseOutcome.NotFound, await _engines.Holds.ReleaseAsync(slot, holdId, "bob"));
@@ -144,7 +144,7 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
     {
         var slot = NewSlot();
         var holdId = Guid.NewGuid();
-        await _engines.Capacity.SetAsync(slot, 4);
+        await _engines.Capacity.SetAsync(slot, 4, newSlot: true);
         await _engines.Capacity.HoldAsync(slot, holdId, "alice", TimeSpan.FromMilliseconds(200), 4);
 
         await Task.Delay(TimeSpan.FromMilliseconds(350));
@@ -159,16 +159,16 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
     {
         var slot = NewSlot();
         var booked = Guid.NewGuid();
-        await _engines.Capacity.SetAsync(slot, 10);
+        await _engines.Capacity.SetAsync(slot, 10, newSlot: true);
         await _engines.Capacity.HoldAsync(slot, booked, "alice", LongTtl, 3);
         await _engines.Holds.ConfirmAsync(slot, booked, Guid.NewGuid());
         await _engines.Capacity.HoldAsync(slot, Guid.NewGuid(), "bob", LongTtl, 2);
 
-        var (accepted, counters) = await _engines.Capacity.SetAsync(slot, 4);
+        var (accepted, counters) = (await _engines.Capacity.SetAsync(slot, 4, newSlot: false))!.Value;
         Assert.False(accepted);
         Assert.Equal(new CapacityCounters(10, 2, 3), counters);
 
-        Assert.True((await _engines.Capacity.SetAsync(slot, 5)).Accepted);
+        Assert.True((await _engines.Capacity.SetAsync(slot, 5, newSlot: false))!.Value.Accepted);
         Assert.Equal(new CapacityCounters(5, 2, 3), await _engines.Capacity.ReadAsync(slot));
     }
 
@@ -189,10 +189,40 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
     }
 
     [Fact]
+    public async Task A_slot_whose_counters_are_gone_gives_a_booking_back_in_its_record_only_and_its_next_load_leaves_it_out()
+    {
+        var slot = NewSlot();
+        var (kept, cancelled) = (Guid.NewGuid(), Guid.NewGuid());
+        await BookedAsync(slot, (kept, 3), (cancelled, 4));
+        // Dropped while idle: counters and expiry go, booked holds' records stay.
+        await _engines.Redis.KeyDeleteAsync([slot.StateKey, slot.ExpiryKey]);
+
+        Assert.True(await _engines.Holds.UnbookAsync(slot, cancelled));
+        Assert.False(await _engines.Redis.KeyExistsAsync(slot.StateKey));
+        Assert.Equal(HoldState.Unbooked, (await _engines.Holds.ReadAsync(slot, cancelled))!.State);
+
+        // PostgreSQL, read before the saga's last commit, still lists the cancelled booking.
+        Assert.True(await _engines.Capacity.LoadAsync(slot, 10, [new CapacityBooking(kept, "alice", 3), new CapacityBooking(cancelled, "alice", 4)]));
+        Assert.Equal(new CapacityCounters(10, 0, 3), await _engines.Capacity.ReadAsync(slot));
+        Assert.Equal(HoldState.Unbooked, (await _engines.Holds.ReadAsync(slot, cancelled))!.State);
+    }
+
+    [Fact]
+    public async Task Setting_the_capacity_of_an_existing_slot_whose_counters_are_gone_makes_none_from_nothing()
+    {
+        var slot = NewSlot();
+        await BookedAsync(slot, (Guid.NewGuid(), 6));
+        await _engines.Redis.KeyDeleteAsync([slot.StateKey, slot.ExpiryKey]);
+
+        Assert.Null(await _engines.Capacity.SetAsync(slot, 5, newSlot: false));
+        Assert.False(await _engines.Redis.KeyExistsAsync(slot.StateKey));
+    }
+
+    [Fact]
     public async Task Concurrent_holders_never_take_more_than_the_capacity()
     {
         var slot = NewSlot();
-        await _engines.Capacity.SetAsync(slot, 50);
+        await _engines.Capacity.SetAsync(slot, 50, newSlot: true);
 
         var attempts = await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
             _engines.Capacity.HoldAsync(slot, Guid.NewGuid(), $"user{i}", LongTtl, 1 + (i % 3))));

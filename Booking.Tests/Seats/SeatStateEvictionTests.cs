@@ -3,18 +3,18 @@ using Booking.Tests.Faults;
 
 namespace Booking.Tests.Seats;
 
-/// <summary>The whole system on a Redis of its own, whose sweeper drops a performance's seat state unused for 2 s.</summary>
-public sealed class IdleSeatStateApp(Dependencies dependencies) : OwnRedisSagaApp(dependencies)
+/// <summary>The whole system on a Redis of its own, whose sweeper drops a resource's state (seats, a slot's counters) unused for 2 s.</summary>
+public sealed class IdleStateApp(Dependencies dependencies) : OwnRedisSagaApp(dependencies)
 {
     protected override IEnumerable<KeyValuePair<string, string?>> Settings =>
     [
         .. base.Settings,
-        new("Booking:IdleSeatStateLifetime", "00:00:02"),
+        new("Booking:IdleStateLifetime", "00:00:02"),
         new("Booking:SweepInterval", "00:00:00.500"),
     ];
 }
 
-public sealed class SeatStateEvictionTests(IdleSeatStateApp app) : IClassFixture<IdleSeatStateApp>
+public sealed class SeatStateEvictionTests(IdleStateApp app) : IClassFixture<IdleStateApp>
 {
     [Fact]
     public async Task An_unused_performances_seat_state_leaves_redis_and_comes_back_as_it_was_when_next_asked_for()
