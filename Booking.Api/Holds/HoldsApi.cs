@@ -103,7 +103,7 @@ public static class HoldsApi
         var maxSeats = services.Options.Value.MaxSeatsPerHold;
         var seatIds = request.SeatIds;
         var validation = new Validation()
-            .Check(Identifiers.IsResourceId(performanceId), nameof(performanceId), Identifiers.ResourceIdRule);
+            .Check(Identifiers.TryPerformanceId(performanceId, out performanceId), nameof(performanceId), Identifiers.PerformanceIdRule);
         if (seatIds is null || seatIds.Count == 0)
         {
             validation.Add("seatIds", "At least one seat id is required.");

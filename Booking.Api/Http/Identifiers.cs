@@ -11,6 +11,21 @@ public static partial class Identifiers
 
     public static bool IsResourceId(string? value) => value is not null && ResourceIdPattern().IsMatch(value);
 
+    /// <summary>What <see cref="TryPerformanceId"/> accepts, as a validation message.</summary>
+    public const string PerformanceIdRule = "Must be a performance's UUID, e.g. 0198a3c0-0000-7000-8000-000000000001.";
+
+    /// <summary>
+    /// A performance id is the performance service's UUID. Written in any form a UUID parses from (upper case, without
+    /// dashes, in braces), it is taken in its one canonical form, lower case with dashes: every key in Redis and every
+    /// row in PostgreSQL names the performance that way, so one performance is never two (with its seats sold twice).
+    /// </summary>
+    public static bool TryPerformanceId(string? value, out string canonical)
+    {
+        var parsed = Guid.TryParse(value, out var id);
+        canonical = parsed ? id.ToString("D") : string.Empty;
+        return parsed;
+    }
+
     /// <summary>A slot is a day (<c>2026-12-01</c>) or a day and time (<c>2026-12-01T19:00</c>) that exists.</summary>
     public static bool IsSlot(string? value) =>
         value is not null

@@ -37,7 +37,7 @@ public static class SeatsApi
         CancellationToken cancellationToken)
     {
         var validation = new Validation()
-            .Check(Identifiers.IsResourceId(performanceId), nameof(performanceId), Identifiers.ResourceIdRule);
+            .Check(Identifiers.TryPerformanceId(performanceId, out performanceId), nameof(performanceId), Identifiers.PerformanceIdRule);
         SeatStatus? statusFilter = null;
         if (status is not null)
         {

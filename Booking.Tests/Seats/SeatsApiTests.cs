@@ -38,6 +38,29 @@ public sealed class SeatsApiTests(BookingApp app) : IClassFixture<BookingApp>
     }
 
     [Fact]
+    public async Task A_performance_id_written_another_way_is_the_same_performance_and_its_held_seat_is_not_sold_again()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 1, 3));
+        using var alice = app.Client("alice");
+        using var bob = app.Client("bob");
+        await alice.HoldSeatsAsync(performance, "A-1-1");
+        var id = Guid.Parse(performance);
+
+        foreach (var spelling in new[] { performance.ToUpperInvariant(), id.ToString("N"), id.ToString("B") })
+        {
+            await (await bob.PostJsonAsync($"/api/performances/{Uri.EscapeDataString(spelling)}/holds", new { seatIds = new[] { "A-1-1" } }))
+                .AssertProblemAsync(HttpStatusCode.Conflict, ProblemCodes.SeatsUnavailable);
+            var map = await (await bob.GetAsync($"/api/performances/{Uri.EscapeDataString(spelling)}/seats")).ReadAsync<SeatMapDto>(HttpStatusCode.OK);
+            Assert.Equal((performance, SeatStatus.Held), (map.PerformanceId, map.Seats.Single(s => s.SeatId == "A-1-1").Status));
+        }
+
+        var hold = await bob.HoldSeatsAsync(performance.ToUpperInvariant(), "A-1-2");
+        Assert.Equal(performance, hold.PerformanceId);
+        Assert.Empty(app.Redis.Multiplexer.GetServers()[0].Keys(pattern: $"perf:{{{performance.ToUpperInvariant()}}}*"));
+        await (await bob.GetAsync("/api/performances/not-a-uuid/seats")).AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+    }
+
+    [Fact]
     public async Task Unknown_performance_is_404_problem()
     {
         using var client = app.Client();
