@@ -73,7 +73,7 @@ public static class BookingAuthentication
             parameters.RoleClaimType = RoleClaim;
             parameters.ValidIssuers = [.. parameters.ValidIssuers ?? [], .. parameters.ValidIssuer is { } issuer ? [issuer] : Array.Empty<string>(), Issuer];
             parameters.ValidAudiences = [.. parameters.ValidAudiences ?? [], .. parameters.ValidAudience is { } audience ? [audience] : Array.Empty<string>(), Audience];
-            parameters.IssuerSigningKeyResolver = (_, _, _, _) => keys.Current;
+            parameters.IssuerSigningKeyResolver = (_, token, _, _) => keys.For(token?.Issuer);
             parameters.ClockSkew = TimeSpan.FromSeconds(30);
         });
 
@@ -159,7 +159,12 @@ internal sealed class SigningKeys
         ChangeToken.OnChange(section.GetReloadToken, () => _current = Read());
     }
 
-    public IEnumerable<SecurityKey> Current => _current;
+    /// <summary>
+    /// The keys a token of <paramref name="issuer"/> may be signed with. A token of the platform's own issuer only with
+    /// the platform's key: a developer's user-jwts key signs whatever issuer the developer names (<c>--issuer booking</c>),
+    /// and the booking service's role counts only in the platform's tokens.
+    /// </summary>
+    public IEnumerable<SecurityKey> For(string? issuer) => issuer == BookingAuthentication.Issuer ? [_platformKey] : _current;
 
     private SecurityKey[] Read()
     {
