@@ -4,6 +4,7 @@ using Booking.PerformanceStub.Data;
 using Booking.PerformanceStub.Performances;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace Booking.PerformanceStub.Allocations;
 
@@ -159,16 +160,32 @@ public static class AllocationsApi
         }
         else if (allocation.State == AllocationState.Allocated)
         {
+            // Released only by the statement that finds it still allocated (it waits for any other change of the row
+            // and looks again), so the seats go back once even if a lost lock let two deallocations run together.
             var seats = allocation.Seats;
-            await db.Sections
-                .Where(s => s.PerformanceId == id && s.Code == code)
-                .ExecuteUpdateAsync(setters => setters.SetProperty(s => s.Remaining, s => s.Remaining + seats), cancellationToken)
+            var released = await db.Allocations
+                .Where(a => a.PerformanceId == id && a.SectionCode == code && a.ReservationId == reservationId && a.State == AllocationState.Allocated)
+                .ExecuteUpdateAsync(setters => setters.SetProperty(a => a.State, AllocationState.Released).SetProperty(a => a.UpdatedAt, now), cancellationToken)
                 .ConfigureAwait(false);
-            allocation.State = AllocationState.Released;
-            allocation.UpdatedAt = now;
+            if (released == 1)
+            {
+                await db.Sections
+                    .Where(s => s.PerformanceId == id && s.Code == code)
+                    .ExecuteUpdateAsync(setters => setters.SetProperty(s => s.Remaining, s => s.Remaining + seats), cancellationToken)
+                    .ConfigureAwait(false);
+            }
         }
 
-        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbUpdateException exception) when (exception.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            // The tombstone met an allocation written meanwhile by a holder of a lost lock: a 503, and the retry releases it.
+            throw new SectionLockLostException($"Reservation {reservationId} was allocated in section {code} of {id} while its deallocation ran.");
+        }
+
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return TypedResults.NoContent();
     }

@@ -247,7 +247,8 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
         var (results, added) = Decide(performanceId, section, batch, known, row.Remaining, now);
         if (added.Count > 0 && await TakeAllAsync(db, performanceId, section, added).ConfigureAwait(false) is null)
         {
-            throw new InvalidOperationException($"Section {section} of {performanceId} had fewer than {added.Sum(a => a.Seats)} seats left under its lock.");
+            // Only if another holder changed the section meanwhile (a lock lost to a Redis restart): a 503, to try again.
+            throw new SectionLockLostException($"Section {section} of {performanceId} had fewer than {added.Sum(a => a.Seats)} seats left under its lock.");
         }
 
         await transaction.CommitAsync().ConfigureAwait(false);

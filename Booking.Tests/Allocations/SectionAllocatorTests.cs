@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Booking.PerformanceStub.Allocations;
+using Npgsql;
 using Microsoft.Extensions.Hosting;
 
 namespace Booking.Tests.Allocations;
@@ -31,6 +32,60 @@ public sealed class SectionAllocatorTests(BookingApp app) : IClassFixture<Bookin
         await Task.Delay(1500);
         var again = await service.PostAsJsonAsync($"/performances/{performance}/sections/A/allocations", new { reservationId = Guid.NewGuid(), seats = 2 });
         Assert.Equal(6, (await again.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("remaining").GetInt32());
+    }
+}
+
+/// <summary>A deallocation racing another change of the same allocation that its lock did not keep out (a lock lost to a Redis restart, a second instance).</summary>
+public sealed class DeallocationRaceTests(BookingApp app) : IClassFixture<BookingApp>
+{
+    [Fact]
+    public async Task A_deallocation_that_meets_another_release_of_the_same_allocation_gives_the_seats_back_once()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 1, 10));
+        using var service = app.StubClient(TestTokens.Bearer("booking-api", BookingAuthentication.ServiceRole));
+        var reservation = Guid.NewGuid();
+        (await service.PostAsJsonAsync($"/performances/{performance}/sections/A/allocations", new { reservationId = reservation, seats = 2 })).EnsureSuccessStatusCode();
+
+        // The other holder's release, done and not yet committed.
+        await using var other = new NpgsqlConnection(app.PerformanceDb);
+        await other.OpenAsync();
+        await using var transaction = await other.BeginTransactionAsync();
+        foreach (var statement in new[]
+        {
+            "UPDATE allocations SET state = 'RELEASED' WHERE performance_id = $1 AND section_code = 'A' AND reservation_id = $2 AND state = 'ALLOCATED'",
+            "UPDATE sections SET remaining = remaining + 2 WHERE performance_id = $1 AND code = 'A' AND $2 IS NOT NULL",
+        })
+        {
+            await using var release = new NpgsqlCommand(statement, other, transaction) { Parameters = { new() { Value = Guid.Parse(performance) }, new() { Value = reservation } } };
+            await release.ExecuteNonQueryAsync();
+        }
+
+        var deallocation = service.DeleteAsync($"/performances/{performance}/sections/A/allocations/{reservation}");
+        await WaitForALockWaitAsync();
+        await transaction.CommitAsync();
+
+        Assert.Equal(HttpStatusCode.NoContent, (await deallocation).StatusCode);
+        var section = await (await service.GetAsync($"/performances/{performance}")).Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        Assert.Equal(10, section.GetProperty("sections")[0].GetProperty("remaining").GetInt32());
+    }
+
+    /// <summary>Until a session of the performance database waits for a row lock: the deallocation met the open release.</summary>
+    private async Task WaitForALockWaitAsync()
+    {
+        await using var watch = new NpgsqlConnection(app.PerformanceDb);
+        await watch.OpenAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            await using var waiting = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", watch);
+            if ((long)(await waiting.ExecuteScalarAsync())! > 0)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "The deallocation never waited for the open release.");
+            await Task.Delay(20);
+        }
     }
 }
 
