@@ -141,53 +141,66 @@ public static class AllocationsApi
         }
 
         var now = services.Time.GetUtcNow();
-        var allocation = await db.Allocations
+        var allocation = await db.Allocations.AsNoTracking()
             .SingleOrDefaultAsync(a => a.PerformanceId == id && a.SectionCode == code && a.ReservationId == reservationId, cancellationToken)
             .ConfigureAwait(false);
         if (allocation is null)
         {
-            // Never allocated (or not yet): leave a tombstone so a late allocation cannot take the seats.
-            db.Allocations.Add(new Allocation
-            {
-                PerformanceId = id,
-                SectionCode = code,
-                ReservationId = reservationId,
-                Seats = 0,
-                State = AllocationState.Released,
-                CreatedAt = now,
-                UpdatedAt = now,
-            });
+            await AddTombstoneAsync(db, id, code, reservationId, now, cancellationToken).ConfigureAwait(false);
         }
         else if (allocation.State == AllocationState.Allocated)
         {
-            // Released only by the statement that finds it still allocated (it waits for any other change of the row
-            // and looks again), so the seats go back once even if a lost lock let two deallocations run together.
-            var seats = allocation.Seats;
-            var released = await db.Allocations
-                .Where(a => a.PerformanceId == id && a.SectionCode == code && a.ReservationId == reservationId && a.State == AllocationState.Allocated)
-                .ExecuteUpdateAsync(setters => setters.SetProperty(a => a.State, AllocationState.Released).SetProperty(a => a.UpdatedAt, now), cancellationToken)
-                .ConfigureAwait(false);
-            if (released == 1)
-            {
-                await db.Sections
-                    .Where(s => s.PerformanceId == id && s.Code == code)
-                    .ExecuteUpdateAsync(setters => setters.SetProperty(s => s.Remaining, s => s.Remaining + seats), cancellationToken)
-                    .ConfigureAwait(false);
-            }
+            await ReleaseAsync(db, allocation, now, cancellationToken).ConfigureAwait(false);
         }
 
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>
+    /// Never allocated (or not yet): a tombstone, so a late allocation cannot take the seats. One that meets an
+    /// allocation written meanwhile by the holder of a lost lock is a 503; the retry releases that allocation.
+    /// </summary>
+    private static async Task AddTombstoneAsync(PerformanceDbContext db, Guid id, string code, Guid reservationId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        db.Allocations.Add(new Allocation
+        {
+            PerformanceId = id,
+            SectionCode = code,
+            ReservationId = reservationId,
+            Seats = 0,
+            State = AllocationState.Released,
+            CreatedAt = now,
+            UpdatedAt = now,
+        });
         try
         {
             await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (DbUpdateException exception) when (exception.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
         {
-            // The tombstone met an allocation written meanwhile by a holder of a lost lock: a 503, and the retry releases it.
             throw new SectionLockLostException($"Reservation {reservationId} was allocated in section {code} of {id} while its deallocation ran.");
         }
+    }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return TypedResults.NoContent();
+    /// <summary>
+    /// Released only by the statement that finds it still allocated (it waits for any other change of the row and looks
+    /// again), and its seats given back only then: once, even if a lost lock let two deallocations run together.
+    /// </summary>
+    private static async Task ReleaseAsync(PerformanceDbContext db, Allocation allocation, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var (id, code, reservationId, seats) = (allocation.PerformanceId, allocation.SectionCode, allocation.ReservationId, allocation.Seats);
+        var released = await db.Allocations
+            .Where(a => a.PerformanceId == id && a.SectionCode == code && a.ReservationId == reservationId && a.State == AllocationState.Allocated)
+            .ExecuteUpdateAsync(setters => setters.SetProperty(a => a.State, AllocationState.Released).SetProperty(a => a.UpdatedAt, now), cancellationToken)
+            .ConfigureAwait(false);
+        if (released == 1)
+        {
+            await db.Sections
+                .Where(s => s.PerformanceId == id && s.Code == code)
+                .ExecuteUpdateAsync(setters => setters.SetProperty(s => s.Remaining, s => s.Remaining + seats), cancellationToken)
+                .ConfigureAwait(false);
+        }
     }
 
     private static ProblemHttpResult Problem(int status, string code, string detail) => TypedResults.Problem(
