@@ -122,10 +122,13 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
         }
     }
 
-    /// <summary>Keeps the response for replays (or frees the key after a server error or an oversized body), then sends it.</summary>
+    /// <summary>
+    /// Keeps the response for replays, then sends it; frees the key instead after a server error, a 429 (the request
+    /// was not run: the same key later runs it) or an oversized body.
+    /// </summary>
     private async Task StoreAndSendAsync(HttpContext context, string caller, string key, StoredResponse claim, MemoryStream response)
     {
-        if (context.Response.StatusCode >= 500 || response.Length > MaxStoredBodyBytes)
+        if (context.Response.StatusCode is >= 500 or StatusCodes.Status429TooManyRequests || response.Length > MaxStoredBodyBytes)
         {
             if (response.Length > MaxStoredBodyBytes)
             {

@@ -10,6 +10,43 @@ namespace Booking.Tests.Http;
 public sealed class IdempotencyTests(BookingApp app) : IClassFixture<BookingApp>
 {
     [Fact]
+    public async Task A_replay_is_answered_past_the_callers_rate_and_a_request_refused_for_its_rate_runs_when_sent_again()
+    {
+        var options = app.Service<Microsoft.Extensions.Options.IOptions<Booking.Core.BookingOptions>>().Value;
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        using var client = app.Client($"idem-{Guid.NewGuid():N}");
+        async Task<HttpResponseMessage> Hold(string seat, string? key)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, $"/api/performances/{performance}/holds")
+            {
+                Content = System.Net.Http.Json.JsonContent.Create(new { seatIds = new[] { seat } }),
+            };
+            if (key is not null)
+            {
+                request.Headers.Add(IdempotencyMiddleware.HeaderName, key);
+            }
+
+            return await client.SendAsync(request);
+        }
+
+        var (kept, refused) = (Guid.NewGuid().ToString(), Guid.NewGuid().ToString());
+        var first = await Hold("A-1-1", kept);
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        // Spend the caller's rate (the seat is taken after the first: 409s spend it too).
+        var flood = await Task.WhenAll(Enumerable.Range(0, (options.HoldBurstPerUser + options.HoldsPerSecondPerUser) * 4).Select(_ => Hold("A-1-2", null)));
+        Assert.Contains(flood, r => r.StatusCode == HttpStatusCode.TooManyRequests);
+
+        var replay = await Hold("A-1-1", kept);
+        Assert.Equal(HttpStatusCode.Created, replay.StatusCode);
+        Assert.Equal(await first.Content.ReadAsStringAsync(), await replay.Content.ReadAsStringAsync());
+
+        var limited = await Hold("A-1-3", refused);
+        await limited.AssertProblemAsync(HttpStatusCode.TooManyRequests, ProblemCodes.RateLimited);
+        await Task.Delay(TimeSpan.FromSeconds(int.Parse(limited.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture) + 1));
+        Assert.Equal(HttpStatusCode.Created, (await Hold("A-1-3", refused)).StatusCode);
+    }
+
+    [Fact]
     public async Task The_same_key_and_body_replays_the_first_response_and_creates_nothing_new()
     {
         var performance = await app.CreatePerformanceAsync(("A", 1, 5));
