@@ -15,7 +15,8 @@ public static class SagaWorkerServiceExtensions
         ArgumentNullException.ThrowIfNull(builder);
 
         builder.AddBookingCore();
-        builder.AddKafkaProducer("kafka", producer => producer.MessageTimeoutMs = (int)OutboxRelay.DeliveryTimeout.TotalMilliseconds);
+        var deliveryTimeout = builder.Configuration.GetValue(OutboxRelay.DeliveryTimeoutSetting, OutboxRelay.DefaultDeliveryTimeout);
+        builder.AddKafkaProducer("kafka", producer => producer.MessageTimeoutMs = (int)deliveryTimeout.TotalMilliseconds);
 
         builder.Services.AddOptions<SagaOptions>().BindConfiguration(SagaOptions.SectionName);
         builder.AddKafkaConsumer("kafka", builder.Configuration[$"{SagaOptions.SectionName}:{nameof(SagaOptions.ConsumerGroup)}"] ?? SagaOptions.DefaultConsumerGroup);

@@ -9,12 +9,15 @@ namespace Booking.SagaWorker.Outbox;
 
 /// <summary>
 /// Publishes outbox rows to Kafka in insertion order, keyed by reservation id with the row's traceparent, and
-/// marks a row sent only after Kafka acknowledged it. The producer is idempotent with acks=all: while Kafka is down
-/// it keeps retrying (with librdkafka's backoff) for <see cref="DeliveryTimeout"/>; then the round marks what was
-/// delivered and publishes the rest again from the oldest, so nothing is lost or reordered per key, and one partition
-/// that takes nothing (no leader, too few replicas) does not hold back the rows bound for the others. The relay is woken by the commit that adds rows (LISTEN on <see cref="OutboxMessage.NotifyChannel"/>),
-/// lingers a moment so the rows of commits close together go out as one batch, and polls only as a safety net.
-/// An event Kafka refuses for good (too large, invalid) is quarantined: kept with its error, counted by
+/// marks a row sent only after Kafka acknowledged it. Each reservation's events are published in order although they
+/// go to different topics: a row goes out only after the rows before it with its key were delivered. The producer is
+/// idempotent with acks=all: while Kafka is down it keeps retrying (with librdkafka's backoff) for
+/// <see cref="DefaultDeliveryTimeout"/> (<c>Outbox:DeliveryTimeout</c>); then the round marks what was delivered and
+/// the next publishes the rest again from the oldest, in rounds for as long as it takes. So nothing is lost, and a
+/// partition that takes nothing (no leader, too few replicas) holds back only the reservations whose events wait for
+/// it. The relay is woken by the commit that adds rows (LISTEN on <see cref="OutboxMessage.NotifyChannel"/>), lingers a
+/// moment so the rows of commits close together go out as one batch, and polls only as a safety net. An event Kafka
+/// refuses for good (too large, invalid) is quarantined: kept with its error, counted by
 /// <c>booking.outbox.quarantined</c>, logged, and no longer in the way of the events behind it. One relay publishes
 /// at a time: a PostgreSQL advisory lock elects it. A producer that hit a fatal error fails every message from then on,
 /// so the relay has it replaced and publishes the unsent rows again through the new one.
@@ -26,8 +29,11 @@ public sealed partial class OutboxRelay(
     TimeProvider time,
     ILogger<OutboxRelay> logger) : BackgroundService
 {
-    /// <summary>How long the producer tries to deliver an event before the round gives it up (to send it again).</summary>
-    public static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>The setting of how long the producer tries to deliver an event before the round gives it up (to send it again).</summary>
+    public const string DeliveryTimeoutSetting = "Outbox:DeliveryTimeout";
+
+    /// <summary>How long the producer tries to deliver an event, unless <see cref="DeliveryTimeoutSetting"/> says otherwise.</summary>
+    public static readonly TimeSpan DefaultDeliveryTimeout = TimeSpan.FromSeconds(30);
 
     private const int BatchSize = 500;
     private const long LeaderLockKey = 0x426F6F6B696E67; // "Booking"
@@ -112,41 +118,12 @@ public sealed partial class OutboxRelay(
             return 0;
         }
 
-        // Produced in order on one idempotent producer: Kafka keeps that order per key.
         var producer = producers.Current;
-        var deliveries = batch.Select(row => producer.ProduceAsync(row.Topic, ToMessage(row), cancellationToken)).ToList();
-        try
-        {
-            await Task.WhenAll(deliveries).WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (ProduceException<string, string>)
-        {
-            // Each delivery's outcome is read below.
-        }
-
-        var sent = new List<long>(batch.Count);
-        var refused = new List<(OutboxMessage Row, Error Error)>();
-        Error? unsettled = null;
-        for (var i = 0; i < batch.Count; i++)
-        {
-            if (deliveries[i].IsCompletedSuccessfully)
-            {
-                sent.Add(batch[i].Id);
-            }
-            else if (deliveries[i].Exception?.InnerException is ProduceException<string, string> { Error: var error } && IsRefusedForGood(error.Code))
-            {
-                refused.Add((batch[i], error));
-            }
-            else
-            {
-                unsettled ??= deliveries[i].Exception?.InnerException is KafkaException kafka ? kafka.Error : new Error(ErrorCode.Unknown);
-            }
-        }
-
-        // Refused rows are sent again alone only after a round whose other rows all settled, so they keep their order.
-        var quarantined = unsettled is null ? await SendAloneAsync(producer, refused, sent, cancellationToken).ConfigureAwait(false) : ([], null);
-        unsettled ??= quarantined.Unsettled;
-        await MarkAsync(db, sent, quarantined.Rows, cancellationToken).ConfigureAwait(false);
+        var round = await ProduceInOrderAsync(producer, batch, cancellationToken).ConfigureAwait(false);
+        // Refused rows are sent again alone only after a round whose other rows all settled.
+        var alone = round.Unsettled is null ? await SendAloneAsync(producer, round.Refused, round.Sent, cancellationToken).ConfigureAwait(false) : ([], null);
+        var unsettled = round.Unsettled ?? alone.Unsettled;
+        await MarkAsync(db, round.Sent, alone.Rows, cancellationToken).ConfigureAwait(false);
         if (unsettled is not null)
         {
             // What was delivered is marked; the rest go again in the next round, through a new producer if this one failed for good.
@@ -157,22 +134,89 @@ public sealed partial class OutboxRelay(
         return batch.Count;
     }
 
+    /// <summary>What became of a round's rows: delivered, refused for good, and the first other error, if any.</summary>
+    private sealed record Round(List<long> Sent, List<(OutboxMessage Row, Error Error)> Refused)
+    {
+        public Error? Unsettled { get; set; }
+    }
+
+    /// <summary>
+    /// Produces the rows on one idempotent producer, keeping each reservation's events in order although they go to
+    /// different topics: a row goes out only once the rows before it with the same key (the reservation id) were
+    /// delivered. So the batch goes in waves, the first row of every key, then the second of each key whose first was
+    /// delivered, and so on; a key with a row refused or not delivered in time sends nothing more this round. Rows of
+    /// different keys go out together, as one batch.
+    /// </summary>
+    private static async Task<Round> ProduceInOrderAsync(IProducer<string, string> producer, List<OutboxMessage> batch, CancellationToken cancellationToken)
+    {
+        var round = new Round(new List<long>(batch.Count), []);
+        var waves = new List<List<OutboxMessage>>();
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var row in batch)
+        {
+            var wave = seen[row.MessageKey] = seen.GetValueOrDefault(row.MessageKey) + 1;
+            if (waves.Count < wave)
+            {
+                waves.Add([]);
+            }
+
+            waves[wave - 1].Add(row);
+        }
+
+        var stopped = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var rows in waves.Select(wave => wave.Where(row => !stopped.Contains(row.MessageKey)).ToList()))
+        {
+            var deliveries = rows.Select(row => producer.ProduceAsync(row.Topic, ToMessage(row), cancellationToken)).ToList();
+            try
+            {
+                await Task.WhenAll(deliveries).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (ProduceException<string, string>)
+            {
+                // Each delivery's outcome is read below.
+            }
+
+            for (var i = 0; i < rows.Count; i++)
+            {
+                if (deliveries[i].IsCompletedSuccessfully)
+                {
+                    round.Sent.Add(rows[i].Id);
+                    continue;
+                }
+
+                stopped.Add(rows[i].MessageKey);
+                if (deliveries[i].Exception?.InnerException is ProduceException<string, string> { Error: var error } && IsRefusedForGood(error.Code))
+                {
+                    round.Refused.Add((rows[i], error));
+                }
+                else
+                {
+                    round.Unsettled ??= deliveries[i].Exception?.InnerException is KafkaException kafka ? kafka.Error : new Error(ErrorCode.Unknown);
+                }
+            }
+        }
+
+        return round;
+    }
+
     /// <summary>
     /// Kafka refuses a whole request or record batch at once, and every message it carried gets the error, though
     /// only one of them may be at fault (or none: a batch over a topic's size limit made of small events). So each
     /// refused row is sent again on its own, in order, and only one refused when alone is quarantined. Rows it delivers
     /// join <paramref name="sent"/>; an error of another kind stops it, leaving the rest for the next round.
     /// </summary>
-    private static async Task<(List<(OutboxMessage Row, Error Error)> Rows, Error? Unsettled)> SendAloneAsync(
+    private async Task<(List<(OutboxMessage Row, Error Error)> Rows, Error? Unsettled)> SendAloneAsync(
         IProducer<string, string> producer, List<(OutboxMessage Row, Error Error)> refused, List<long> sent, CancellationToken cancellationToken)
     {
         var quarantined = new List<(OutboxMessage Row, Error Error)>();
-        foreach (var (row, _) in refused)
+        foreach (var (row, error) in refused)
         {
             try
             {
                 await producer.ProduceAsync(row.Topic, ToMessage(row), cancellationToken).ConfigureAwait(false);
                 sent.Add(row.Id);
+                // Refused with others, taken alone: the request was at fault (a batch over the topic's size limit, say).
+                LogSentAlone(row.Id, row.Topic, error.Code);
             }
             catch (ProduceException<string, string> exception) when (IsRefusedForGood(exception.Error.Code))
             {
@@ -232,6 +276,9 @@ public sealed partial class OutboxRelay(
 
         return new Message<string, string> { Key = row.MessageKey, Value = row.Payload, Headers = headers };
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox row {OutboxId} ({Topic}) went through alone after Kafka refused the request that carried it ({Code}); if this repeats, the producer's batch.size is above the topic's max.message.bytes")]
+    private partial void LogSentAlone(long outboxId, string topic, ErrorCode code);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "This worker now relays the outbox")]
     private partial void LogLeading();
