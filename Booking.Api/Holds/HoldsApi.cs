@@ -103,7 +103,7 @@ public static class HoldsApi
         var maxSeats = services.Options.Value.MaxSeatsPerHold;
         var seatIds = request.SeatIds;
         var validation = new Validation()
-            .Check(Identifiers.TryPerformanceId(performanceId, out performanceId), nameof(performanceId), Identifiers.PerformanceIdRule);
+            .Check(Identifiers.IsResourceId(performanceId), nameof(performanceId), Identifiers.ResourceIdRule);
         if (seatIds is null || seatIds.Count == 0)
         {
             validation.Add("seatIds", "At least one seat id is required.");
@@ -121,6 +121,13 @@ public static class HoldsApi
             return Problems.Validation(validation.Errors);
         }
 
+        // Any other spelling of the UUID is the same performance; a string that is no UUID names none.
+        if (!Identifiers.TryPerformanceId(performanceId, out var canonical))
+        {
+            return Problems.NotFound($"Performance '{performanceId}'");
+        }
+
+        performanceId = canonical;
         var seats = seatIds!.Select(seat => seat!).ToList();
         var holdId = Guid.CreateVersion7();
         var (userId, ttl) = (httpContext.GetUserId(), services.Options.Value.HoldTtl);

@@ -11,9 +11,6 @@ public static partial class Identifiers
 
     public static bool IsResourceId(string? value) => value is not null && ResourceIdPattern().IsMatch(value);
 
-    /// <summary>What <see cref="TryPerformanceId"/> accepts, as a validation message.</summary>
-    public const string PerformanceIdRule = "Must be a performance's UUID, e.g. 0198a3c0-0000-7000-8000-000000000001.";
-
     /// <summary>
     /// A performance id is the performance service's UUID. Written in any form a UUID parses from (upper case, without
     /// dashes, in braces), it is taken in its one canonical form, lower case with dashes: every key in Redis and every

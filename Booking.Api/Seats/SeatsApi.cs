@@ -37,7 +37,7 @@ public static class SeatsApi
         CancellationToken cancellationToken)
     {
         var validation = new Validation()
-            .Check(Identifiers.TryPerformanceId(performanceId, out performanceId), nameof(performanceId), Identifiers.PerformanceIdRule);
+            .Check(Identifiers.IsResourceId(performanceId), nameof(performanceId), Identifiers.ResourceIdRule);
         SeatStatus? statusFilter = null;
         if (status is not null)
         {
@@ -56,6 +56,13 @@ public static class SeatsApi
             return Problems.Validation(validation.Errors);
         }
 
+        // Any other spelling of the UUID is the same performance; a string that is no UUID names none.
+        if (!Identifiers.TryPerformanceId(performanceId, out var canonical))
+        {
+            return Problems.NotFound($"Performance '{performanceId}'");
+        }
+
+        performanceId = canonical;
         var state = await holds.ReadSeatsAsync(ResourceRef.Performance(performanceId), cancellationToken).ConfigureAwait(false);
         if (state is null)
         {
