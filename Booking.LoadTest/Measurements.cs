@@ -37,6 +37,13 @@ public sealed class Measurements
         Record(latency, ok: false);
     }
 
+    /// <summary>A request that got no answer (the client's timeout, a refused connection): counted, but no latency to time.</summary>
+    public void Unanswered(string code)
+    {
+        Interlocked.Increment(ref _failed);
+        Errors.AddOrUpdate(code, 1, (_, n) => n + 1);
+    }
+
     public PhaseResult Result(string name, TimeSpan elapsed)
     {
         lock (_gate)

@@ -168,6 +168,26 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
         var watch = Stopwatch.StartNew();
         measurements.Start();
         var running = 0;
+
+        // A request the client gave up on (its timeout) or could not send is a failure of the phase, and the user goes
+        // on: a stall must show in the errors, not thin out the users and leave no trace.
+        async Task IterateAsync(string user, Random random)
+        {
+            try
+            {
+                await iteration(user, random, phaseEnd.Token).ConfigureAwait(false);
+            }
+            catch (TaskCanceledException) when (!phaseEnd.IsCancellationRequested)
+            {
+                measurements.Unanswered("TIMEOUT");
+            }
+            catch (HttpRequestException exception)
+            {
+                measurements.Unanswered("HTTP_" + (exception.StatusCode?.ToString() ?? "CONNECTION"));
+                await Task.Delay(100, phaseEnd.Token).ConfigureAwait(false);
+            }
+        }
+
         var users = Enumerable.Range(0, options.Users).Select(async index =>
         {
             var delay = options.RampUp * index / options.Users;
@@ -179,15 +199,12 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
                 var user = $"vu-{index}";
                 while (!phaseEnd.IsCancellationRequested)
                 {
-                    await iteration(user, random, phaseEnd.Token).ConfigureAwait(false);
+                    await IterateAsync(user, random).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException)
             {
-            }
-            catch (HttpRequestException exception)
-            {
-                measurements.Failure(TimeSpan.Zero, "HTTP_" + (exception.StatusCode?.ToString() ?? "CONNECTION"));
+                // The phase ended, or its seats ran out.
             }
         }).ToList();
 

@@ -53,6 +53,10 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
         Assert.Equal(["ceiling holds", "naive holds", "naive bookings", "lua holds", "lua bookings"], phases);
         Assert.All(result.GetProperty("phases").EnumerateArray(), p => Assert.True(p.GetProperty("succeeded").GetInt64() > 0, p.ToString()));
         Assert.Contains("| lua holds |", await File.ReadAllTextAsync(Path.Combine(results, "result.md")), StringComparison.Ordinal);
+        // The targets' two ratios, of successes only, come from the tool itself.
+        var ratios = result.GetProperty("ratios");
+        Assert.True(ratios.GetProperty("bookings/s lua / naive").GetDouble() > 0, ratios.ToString());
+        Assert.True(ratios.GetProperty("holds/s lua / ceiling (bare Kestrel + EVALSHA)").GetDouble() > 0, ratios.ToString());
 
         // What the dashboard stored is counted per phase in its own store: some of the lua holds' Lua call spans, never
         // more than the one each hold makes.
