@@ -84,7 +84,7 @@ async Task RunModeAsync(string mode)
 
     var holdsPerformance = await PreparePerformanceAsync(target, $"{mode} holds");
     phases.Add(await MeasuredAsync(() => workload.HoldsAsync(target with { }, holdsPerformance, seats, stopping.Token)));
-    await audit.HoldPhaseAsync(mode, holdsPerformance);
+    await audit.HoldPhaseAsync(mode, holdsPerformance, seats.Count);
 
     if (!target.IsCeiling)
     {
@@ -122,6 +122,7 @@ async Task WarmUpAsync(Target target)
     if (target.IsCeiling)
     {
         await warmUp.HoldsAsync(target, performance, seats, stopping.Token, phase);
+        await audit.HoldPhaseAsync(phase, performance, seats.Count);
         return;
     }
 
