@@ -21,11 +21,12 @@ app.UseStatusCodePages();
 app.UseMiddleware<RequestBodyLimit>();
 app.UseAuthentication();
 app.UseAuthorization();
+// Before the idempotency check, whose fingerprint then reads the seekable copy of the body this check makes.
+app.UseMiddleware<StorableText>();
 // After authentication: keys are stored per caller, and only for authenticated ones. Before the rate limiter: a
 // replay is answered from the store without spending the caller's rate, and a 429 is never stored (see the middleware).
 app.UseMiddleware<IdempotencyMiddleware>();
 app.UseRateLimiter();
-app.UseMiddleware<StorableText>();
 
 app.MapOpenApi();
 // The API reference (Scalar over /openapi/v1.json), linked from the service's row in the Aspire dashboard.

@@ -13,7 +13,10 @@ if redis.call('GET', record) ~= claim then
   return 0
 end
 if value == '' then
-  return redis.call('DEL', record)
+  -- Freed (a server error, a 429, an oversized answer): nothing of it stays, its index entry included, so freed claims
+  -- never count towards the caller's bound and push out answers kept for replay.
+  forget_record(index, sizes, total, prefix, name)
+  return 1
 end
 redis.call('SET', record, value, 'PX', ttl)
 if value ~= claim then

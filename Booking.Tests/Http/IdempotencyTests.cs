@@ -14,7 +14,8 @@ public sealed class IdempotencyTests(BookingApp app) : IClassFixture<BookingApp>
     {
         var options = app.Service<Microsoft.Extensions.Options.IOptions<Booking.Core.BookingOptions>>().Value;
         var performance = await app.CreatePerformanceAsync(("A", 1, 5));
-        using var client = app.Client($"idem-{Guid.NewGuid():N}");
+        var user = $"idem-{Guid.NewGuid():N}";
+        using var client = app.Client(user);
         async Task<HttpResponseMessage> Hold(string seat, string? key)
         {
             var request = new HttpRequestMessage(HttpMethod.Post, $"/api/performances/{performance}/holds")
@@ -29,21 +30,24 @@ public sealed class IdempotencyTests(BookingApp app) : IClassFixture<BookingApp>
             return await client.SendAsync(request);
         }
 
-        var (kept, refused) = (Guid.NewGuid().ToString(), Guid.NewGuid().ToString());
+        var kept = Guid.NewGuid().ToString();
         var first = await Hold("A-1-1", kept);
         Assert.Equal(HttpStatusCode.Created, first.StatusCode);
-        // Spend the caller's rate (the seat is taken after the first: 409s spend it too).
-        var flood = await Task.WhenAll(Enumerable.Range(0, (options.HoldBurstPerUser + options.HoldsPerSecondPerUser) * 4).Select(_ => Hold("A-1-2", null)));
-        Assert.Contains(flood, r => r.StatusCode == HttpStatusCode.TooManyRequests);
-
-        var replay = await Hold("A-1-1", kept);
+        // Spend the caller's rate (the seat is taken after the first: 409s spend it too), each with a key of its own,
+        // and replay the first hold's key right behind them, while the rate is spent.
+        var keys = Enumerable.Range(0, (options.HoldBurstPerUser + options.HoldsPerSecondPerUser) * 4).Select(_ => Guid.NewGuid().ToString()).ToList();
+        var flood = await Task.WhenAll(keys.Select(key => Hold("A-1-2", key)).Append(Hold("A-1-1", kept)));
+        var replay = flood[^1];
         Assert.Equal(HttpStatusCode.Created, replay.StatusCode);
         Assert.Equal(await first.Content.ReadAsStringAsync(), await replay.Content.ReadAsStringAsync());
+        var limited = Enumerable.Range(0, keys.Count).FirstOrDefault(i => flood[i].StatusCode == HttpStatusCode.TooManyRequests, -1);
+        Assert.True(limited >= 0, "The flood never met the rate limit.");
+        // Keys refused with 429 keep nothing, not even a place in the caller's bounded index.
+        Assert.Equal(1 + flood[..^1].Count(r => r.StatusCode != HttpStatusCode.TooManyRequests), await app.Redis.SortedSetLengthAsync($"idem:{{{user}}}#index"));
 
-        var limited = await Hold("A-1-3", refused);
-        await limited.AssertProblemAsync(HttpStatusCode.TooManyRequests, ProblemCodes.RateLimited);
-        await Task.Delay(TimeSpan.FromSeconds(int.Parse(limited.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture) + 1));
-        Assert.Equal(HttpStatusCode.Created, (await Hold("A-1-3", refused)).StatusCode);
+        // Sent again once the rate allows, a key refused with 429 runs (the seat is taken by now: 409), not a replayed 429.
+        await Task.Delay(TimeSpan.FromSeconds(int.Parse(flood[limited].Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture) + 1));
+        await (await Hold("A-1-2", keys[limited])).AssertProblemAsync(HttpStatusCode.Conflict, ProblemCodes.SeatsUnavailable);
     }
 
     [Fact]
