@@ -49,7 +49,9 @@ public sealed class Measurements
         lock (_gate)
         {
             var total = Ok + Failed;
-            double Ms(double percentile) => total == 0 ? 0 : _latency.GetValueAtPercentile(percentile) / 1000.0;
+            // Unanswered requests are counted but not timed: the histogram may be empty though the phase is not.
+            var timed = _latency.TotalCount;
+            double Ms(double percentile) => timed == 0 ? 0 : _latency.GetValueAtPercentile(percentile) / 1000.0;
             return new PhaseResult(
                 name,
                 total,
@@ -58,17 +60,17 @@ public sealed class Measurements
                 elapsed.TotalSeconds,
                 total / Math.Max(elapsed.TotalSeconds, 0.001),
                 Ok / Math.Max(elapsed.TotalSeconds, 0.001),
-                total == 0 ? 0 : _latency.GetMean() / 1000.0,
+                timed == 0 ? 0 : _latency.GetMean() / 1000.0,
                 Ms(50),
                 Ms(90),
                 Ms(95),
                 Ms(99),
-                total == 0 ? 0 : _latency.GetMaxValue() / 1000.0,
+                timed == 0 ? 0 : _latency.GetMaxValue() / 1000.0,
                 Errors.OrderByDescending(e => e.Value).ToDictionary(e => e.Key, e => e.Value))
             {
                 Timeline = _seconds.OrderBy(s => s.Key).Select(s => new TimelinePoint(
                     s.Key, s.Value.Ok, s.Value.Failed, s.Value.Latency.GetValueAtPercentile(50) / 1000.0, s.Value.Latency.GetValueAtPercentile(95) / 1000.0)).ToList(),
-                Percentiles = total == 0 ? [] : CurvePercentiles.Select(p => new PercentilePoint(p, _latency.GetValueAtPercentile(p) / 1000.0)).ToList(),
+                Percentiles = timed == 0 ? [] : CurvePercentiles.Select(p => new PercentilePoint(p, _latency.GetValueAtPercentile(p) / 1000.0)).ToList(),
             };
         }
     }

@@ -31,9 +31,18 @@ public static class Report
         ArgumentNullException.ThrowIfNull(phases);
         var ratios = new Dictionary<string, double>();
         PhaseResult? Phase(string name) => phases.FirstOrDefault(p => p.Name == name);
+        // A phase with no success has no ratio (JSON has no infinity): its errors say what happened.
+        void Ratio(string name, PhaseResult over, PhaseResult under)
+        {
+            if (under.SuccessThroughput > 0)
+            {
+                ratios[name] = over.SuccessThroughput / under.SuccessThroughput;
+            }
+        }
+
         if (Phase("lua bookings") is { } luaBookings && Phase("naive bookings") is { } naiveBookings)
         {
-            ratios["bookings/s lua / naive"] = luaBookings.SuccessThroughput / naiveBookings.SuccessThroughput;
+            Ratio("bookings/s lua / naive", luaBookings, naiveBookings);
         }
 
         if (Phase("lua holds") is not { } lua)
@@ -43,12 +52,12 @@ public static class Report
 
         if (Phase("naive holds") is { } naive)
         {
-            ratios["holds/s lua / naive"] = lua.SuccessThroughput / naive.SuccessThroughput;
+            Ratio("holds/s lua / naive", lua, naive);
         }
 
         if (Phase("ceiling holds") is { } ceiling)
         {
-            ratios["holds/s lua / ceiling (bare Kestrel + EVALSHA)"] = lua.SuccessThroughput / ceiling.SuccessThroughput;
+            Ratio("holds/s lua / ceiling (bare Kestrel + EVALSHA)", lua, ceiling);
         }
 
         ratios["holds/s lua / reference (400/s)"] = lua.SuccessThroughput / Reference.Throughput;

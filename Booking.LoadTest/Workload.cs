@@ -177,8 +177,9 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
             {
                 await iteration(user, random, phaseEnd.Token).ConfigureAwait(false);
             }
-            catch (TaskCanceledException) when (!phaseEnd.IsCancellationRequested)
+            catch (TaskCanceledException exception) when (exception.InnerException is TimeoutException)
             {
+                // The client's timeout, also when it fires after the phase ended (bookings do not stop with the phase).
                 measurements.Unanswered("TIMEOUT");
             }
             catch (HttpRequestException exception)

@@ -16,6 +16,12 @@ public static class SagaWorkerServiceExtensions
 
         builder.AddBookingCore();
         var deliveryTimeout = builder.Configuration.GetValue(OutboxRelay.DeliveryTimeoutSetting, OutboxRelay.DefaultDeliveryTimeout);
+        // librdkafka reads 0 as "no timeout", which would let one dead partition hold every round again.
+        if (deliveryTimeout < TimeSpan.FromSeconds(1) || deliveryTimeout > TimeSpan.FromHours(1))
+        {
+            throw new InvalidOperationException($"{OutboxRelay.DeliveryTimeoutSetting} must be from 00:00:01 to 01:00:00; it is {deliveryTimeout}.");
+        }
+
         builder.AddKafkaProducer("kafka", producer => producer.MessageTimeoutMs = (int)deliveryTimeout.TotalMilliseconds);
 
         builder.Services.AddOptions<SagaOptions>().BindConfiguration(SagaOptions.SectionName);

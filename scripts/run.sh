@@ -11,12 +11,17 @@ bash scripts/setup.sh
 args=()
 fresh=false
 data="${AppHost__DataDirectory:-.data}"
+previous=""
 for arg in "$@"; do
-  case "$arg" in
+  case "${arg,,}" in
     --fresh) fresh=true ;;
-    --AppHost:DataDirectory=*) data="${arg#*=}"; args+=("$arg") ;;
-    *) args+=("$arg") ;;
+    --apphost:datadirectory=*) data="${arg#*=}"; args+=("$arg") ;;
+    *)
+      # The space form: --AppHost:DataDirectory /var/tmp/booking
+      if [ "${previous,,}" = "--apphost:datadirectory" ]; then data="$arg"; fi
+      args+=("$arg") ;;
   esac
+  previous="$arg"
 done
 if [ "$fresh" = true ]; then
   echo "run: --fresh, removing $data"

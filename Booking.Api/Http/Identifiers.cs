@@ -12,8 +12,8 @@ public static partial class Identifiers
     public static bool IsResourceId(string? value) => value is not null && ResourceIdPattern().IsMatch(value);
 
     /// <summary>
-    /// A performance id is the performance service's UUID. Written in any form a UUID parses from (upper case, without
-    /// dashes, in braces), it is taken in its one canonical form, lower case with dashes: every key in Redis and every
+    /// A performance id is the performance service's UUID. Written in any form a path id may take that a UUID parses
+    /// from (upper case, without dashes), it is taken in its one canonical form, lower case with dashes: every key in Redis and every
     /// row in PostgreSQL names the performance that way, so one performance is never two (with its seats sold twice).
     /// </summary>
     public static bool TryPerformanceId(string? value, out string canonical)
