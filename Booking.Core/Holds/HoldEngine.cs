@@ -125,11 +125,8 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOpt
         var seats = fields.TryGetValue("seats", out var csv) && csv.Length > 0 ? csv.Split(',') : [];
         var quantity = fields.TryGetValue("quantity", out var q) ? int.Parse(q, System.Globalization.CultureInfo.InvariantCulture) : seats.Length;
         var reservationId = fields.TryGetValue("reservation", out var reservation) ? Guid.Parse(reservation) : (Guid?)null;
-        return new HoldRecord(holdId, resource, fields["user"], state, seats, quantity, Time(fields["expiresAt"]), reservationId,
-            fields.TryGetValue("heldUntil", out var heldUntil) ? Time(heldUntil) : null);
-
-        static DateTimeOffset Time(string milliseconds) =>
-            DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(milliseconds, System.Globalization.CultureInfo.InvariantCulture));
+        return new HoldRecord(holdId, resource, fields["user"], state, seats, quantity, ParseExpiry(fields["expiresAt"]), reservationId,
+            fields.TryGetValue("heldUntil", out var heldUntil) ? ParseExpiry(heldUntil) : null);
     }
 
     /// <summary>Releases a hold for its owner (<paramref name="userId"/>), or for anyone when it is null.</summary>
@@ -262,6 +259,9 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOpt
     public static RedisKey[] Keys(ResourceRef resource, Guid holdId) =>
         [resource.StateKey, resource.ExpiryKey, resource.HoldKey(holdId)];
 
-    internal static DateTimeOffset ParseExpiry(RedisResult value) =>
-        DateTimeOffset.FromUnixTimeMilliseconds(long.Parse((string)value!, System.Globalization.CultureInfo.InvariantCulture));
+    internal static DateTimeOffset ParseExpiry(RedisResult value) => ParseExpiry((string)value!);
+
+    /// <summary>A time as the scripts keep it: Unix milliseconds.</summary>
+    private static DateTimeOffset ParseExpiry(string milliseconds) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(milliseconds, System.Globalization.CultureInfo.InvariantCulture));
 }
