@@ -7,7 +7,9 @@ namespace Booking.LoadTest;
 /// <summary>
 /// What a phase cost the whole system, per successful operation (a hold, or a booking completed with its event):
 /// PostgreSQL commits (<c>pg_stat_database</c>, every database), Redis commands (<c>INFO stats</c>), and CPU time
-/// per process group read from <c>/proc</c> (user + system time of every process of the system on this machine).
+/// per process group read from <c>/proc</c> (user + system time of every process of the system on this machine, with
+/// that of the children each has reaped, so a PostgreSQL backend that ends inside a phase moves its time to the
+/// postmaster instead of taking it out of the sum).
 /// </summary>
 public sealed record PhaseCosts(
     double PostgresCommitsPerOp,
@@ -103,13 +105,13 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
                 {
                     var kafka = Directory.EnumerateDirectories(Path.Combine(directory, "task")).Sum(KafkaMockSeconds);
                     totals[KafkaGroup] = kafka;
-                    totals[LoadToolGroup] = CpuSeconds(Path.Combine(directory, "stat")) - kafka;
+                    totals[LoadToolGroup] = CpuSeconds(Path.Combine(directory, "stat"), withReapedChildren: true) - kafka;
                     continue;
                 }
 
                 if (GroupOf(File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' '), directory) is { } group)
                 {
-                    totals[group] = totals.GetValueOrDefault(group) + CpuSeconds(Path.Combine(directory, "stat"));
+                    totals[group] = totals.GetValueOrDefault(group) + CpuSeconds(Path.Combine(directory, "stat"), withReapedChildren: true);
                 }
             }
             catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or FormatException)
@@ -126,7 +128,7 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
     {
         try
         {
-            return File.ReadAllText(Path.Combine(task, "comm")).StartsWith(KafkaMockThread, StringComparison.Ordinal) ? CpuSeconds(Path.Combine(task, "stat")) : 0;
+            return File.ReadAllText(Path.Combine(task, "comm")).StartsWith(KafkaMockThread, StringComparison.Ordinal) ? CpuSeconds(Path.Combine(task, "stat"), withReapedChildren: false) : 0;
         }
         catch (IOException)
         {
@@ -134,12 +136,18 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
         }
     }
 
-    /// <summary>User + system seconds from a process's or thread's <c>stat</c>: fields 14 and 15, after the ')' that ends its name.</summary>
-    private static double CpuSeconds(string statPath)
+    /// <summary>
+    /// User + system seconds from a process's or thread's <c>stat</c> (fields 14 and 15, after the ')' that ends its
+    /// name), and for a process those of its ended children it has waited for (16 and 17). Without them, a process
+    /// ending inside a phase took all its time out of its group's sum: a PostgreSQL backend a pool closed made the
+    /// phase's CPU negative. A thread's 16 and 17 are its whole process's, so a thread leaves them out.
+    /// </summary>
+    private static double CpuSeconds(string statPath, bool withReapedChildren)
     {
         var stat = File.ReadAllText(statPath);
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
+        var ticks = Enumerable.Range(11, withReapedChildren ? 4 : 2).Sum(field => long.Parse(fields[field], CultureInfo.InvariantCulture));
+        return ticks / TicksPerSecond;
     }
 
     private static string? GroupOf(string commandLine, string directory)
