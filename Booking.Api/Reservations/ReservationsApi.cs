@@ -288,7 +288,10 @@ public static class ReservationsApi
 
         if (resourceId is not null)
         {
-            query = query.Where(r => r.ResourceId == resourceId);
+            // A performance is stored under its canonical UUID (Identifiers.TryPerformanceId), so any spelling of it
+            // finds its reservations; other domains' ids are taken as they are.
+            var performance = Identifiers.TryPerformanceId(resourceId, out var canonical) ? canonical : null;
+            query = query.Where(r => r.ResourceId == resourceId || (r.Domain == BookingDomain.Performance && r.ResourceId == performance));
         }
 
         // A row comparison, (created_at, id) < (@t, @id), which walks the (user_id, created_at, id) index.

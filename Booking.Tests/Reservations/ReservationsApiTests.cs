@@ -152,6 +152,9 @@ public sealed class ReservationsApiTests(BookingApp app) : IClassFixture<Booking
         var forPerformance = await (await client.GetAsync($"/api/reservations?resourceId={performance}&status=PENDING&limit=200")).ReadAsync<ReservationPage>(HttpStatusCode.OK);
         Assert.Equal(5, forPerformance.Items.Count);
         Assert.Null(forPerformance.NextCursor);
+        // Another spelling of the performance's UUID is the same performance.
+        var spelledOtherwise = await (await client.GetAsync($"/api/reservations?resourceId={performance.ToUpperInvariant()}&status=PENDING&limit=200")).ReadAsync<ReservationPage>(HttpStatusCode.OK);
+        Assert.Equal(forPerformance.Items.Select(r => r.Id), spelledOtherwise.Items.Select(r => r.Id));
     }
 
     [Fact]
