@@ -110,8 +110,11 @@ public sealed class SystemUnderTest : IAsyncDisposable
         if (options.Modes.Contains("ceiling"))
         {
             var port = FreePort.Next();
+            // The ceiling is this tool's program, a console app, whose default is workstation GC; it runs with the
+            // services' Server GC (the Web SDK's default) so the ratio to it compares the work, not the collector.
             builder.AddBuiltService("ceiling", "Booking.LoadTest", port)
                 .WithArgs("ceiling-server")
+                .WithEnvironment("DOTNET_gcServer", "1")
                 .WithReference(redis)
                 .WaitFor(redis);
             services.Add("ceiling");
