@@ -15,8 +15,9 @@ public sealed record LoadOptions
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(180);
 
     /// <summary>
-    /// Unmeasured load before each mode's measured phases (bookings, or holds for the ceiling), so the JIT has tiered
-    /// up the hot paths of every service first; the warm-up's bookings are audited like the measured ones.
+    /// Unmeasured load before each mode's measured phases, each of the mode's workloads for this long (holds, then
+    /// bookings but for the ceiling), so the JIT has tiered up the hot paths of every service first; the warm-up is
+    /// audited like the measured phases.
     /// </summary>
     public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(20);
 
@@ -77,7 +78,7 @@ public sealed record LoadOptions
         Booking.LoadTest [options]
           --users N               virtual users (500)
           --ramp-up SECONDS       time to start them all (10)
-          --warm-up SECONDS       unmeasured load before each mode's phases, 0 for none (20)
+          --warm-up SECONDS       unmeasured load of each workload before a mode's phases, 0 for none (20)
           --duration SECONDS      length of each phase: holds, then bookings (180)
           --seats N               seats per performance (100000)
           --seats-per-booking A-B seats each user picks (1-4)

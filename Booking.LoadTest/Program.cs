@@ -113,21 +113,21 @@ async Task<PhaseResult> MeasuredAsync(Func<Task<PhaseResult>> phase)
     return result with { Costs = CostMeter.Between(before, after, result.Succeeded), Window = new PhaseWindow(from, to) };
 }
 
-// The same load, unmeasured, on a performance of its own; its bookings are audited (and drained) before measuring.
+// Each of the mode's workloads, unmeasured, on a performance of its own, audited like the measured ones (its
+// bookings drained) before measuring: holds and releases, then bookings, so every request a measured phase makes has
+// run before it (a bookings warm-up alone left the release path to be compiled inside the holds phase).
 async Task WarmUpAsync(Target target)
 {
     var warmUp = new Workload(options with { Duration = options.WarmUp, RampUp = options.RampUp < options.WarmUp / 2 ? options.RampUp : options.WarmUp / 2 }, http, events, system.Tokens);
     var phase = $"{target.Mode} warm-up";
     var performance = await PreparePerformanceAsync(target, phase);
-    if (target.IsCeiling)
+    await warmUp.HoldsAsync(target, performance, seats, stopping.Token, phase);
+    await audit.HoldPhaseAsync(phase, performance, seats.Count);
+    if (!target.IsCeiling)
     {
-        await warmUp.HoldsAsync(target, performance, seats, stopping.Token, phase);
-        await audit.HoldPhaseAsync(phase, performance, seats.Count);
-        return;
+        var (_, reservations) = await warmUp.BookingsAsync(target, performance, seats, stopping.Token, phase);
+        await audit.BookingPhaseAsync(phase, performance, reservations);
     }
-
-    var (_, reservations) = await warmUp.BookingsAsync(target, performance, seats, stopping.Token, phase);
-    await audit.BookingPhaseAsync(phase, performance, reservations);
 }
 
 // Creates a performance of the run's size (sections of 100 rows x 100 seats) and loads its seats into Redis.
