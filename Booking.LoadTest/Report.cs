@@ -77,7 +77,7 @@ public static class Report
     {
         var o = result.Options;
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Run {result.StartedAt:yyyy-MM-dd HH:mm} UTC on {result.Cores} cores: {o.Users} users, ramp-up {o.RampUp.TotalSeconds:0} s, {o.WarmUp.TotalSeconds:0} s warm-up per mode (unmeasured), {o.Duration.TotalSeconds:0} s per phase, {o.Seats:N0} seats, {o.MinSeatsPerBooking}-{o.MaxSeatsPerBooking} seats per booking; services in {o.Environment}, {(o.NoDashboard ? "no telemetry" : "all telemetry to the Aspire dashboard")}.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Run {result.StartedAt:yyyy-MM-dd HH:mm} UTC on {result.Cores} cores: {o.Users} users, ramp-up {o.RampUp.TotalSeconds:0} s, {o.WarmUp.TotalSeconds:0} s warm-up of each workload per mode (unmeasured), {o.Duration.TotalSeconds:0} s per phase, {o.Seats:N0} seats, {o.MinSeatsPerBooking}-{o.MaxSeatsPerBooking} seats per booking; services in {o.Environment}, {(o.NoDashboard ? "no telemetry" : "all telemetry to the Aspire dashboard")}.");
         text.AppendLine();
         // Throughput counts every answer, as the reference's JMeter table does; "succeeded" only the successes, which the
         // ratios use; "s" is how long the phase ran (a bookings phase ends early when its seats run out).
