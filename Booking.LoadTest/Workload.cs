@@ -168,39 +168,17 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
         var watch = Stopwatch.StartNew();
         measurements.Start();
         var running = 0;
-
-        // A request the client gave up on (its timeout) or could not send is a failure of the phase, and the user goes
-        // on: a stall must show in the errors, not thin out the users and leave no trace.
-        async Task IterateAsync(string user, Random random)
-        {
-            try
-            {
-                await iteration(user, random, phaseEnd.Token).ConfigureAwait(false);
-            }
-            catch (TaskCanceledException exception) when (exception.InnerException is TimeoutException)
-            {
-                // The client's timeout, also when it fires after the phase ended (bookings do not stop with the phase).
-                measurements.Unanswered("TIMEOUT");
-            }
-            catch (HttpRequestException exception)
-            {
-                measurements.Unanswered("HTTP_" + (exception.StatusCode?.ToString() ?? "CONNECTION"));
-                await Task.Delay(100, phaseEnd.Token).ConfigureAwait(false);
-            }
-        }
-
         var users = Enumerable.Range(0, options.Users).Select(async index =>
         {
-            var delay = options.RampUp * index / options.Users;
             try
             {
-                await Task.Delay(delay, phaseEnd.Token).ConfigureAwait(false);
+                await Task.Delay(options.RampUp * index / options.Users, phaseEnd.Token).ConfigureAwait(false);
                 Interlocked.Increment(ref running);
-                var random = new Random(index);
-                var user = $"vu-{index}";
+                var (user, random) = ($"vu-{index}", new Random(index));
+                Func<Task> once = () => iteration(user, random, phaseEnd.Token);
                 while (!phaseEnd.IsCancellationRequested)
                 {
-                    await IterateAsync(user, random).ConfigureAwait(false);
+                    await IterateAsync(measurements, once, phaseEnd.Token).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException)
@@ -223,6 +201,28 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
         await phaseEnd.CancelAsync().ConfigureAwait(false);
         await progress.ConfigureAwait(false);
         return elapsed;
+    }
+
+    /// <summary>
+    /// One iteration of a user. A request the client gave up on (its timeout) or could not send is a failure of the
+    /// phase, and the user goes on: a stall must show in the errors, not thin out the users and leave no trace.
+    /// </summary>
+    private static async Task IterateAsync(Measurements measurements, Func<Task> iteration, CancellationToken phaseEnd)
+    {
+        try
+        {
+            await iteration().ConfigureAwait(false);
+        }
+        catch (TaskCanceledException exception) when (exception.InnerException is TimeoutException)
+        {
+            // The client's timeout, also when it fires after the phase ended (bookings do not stop with the phase).
+            measurements.Unanswered("TIMEOUT");
+        }
+        catch (HttpRequestException exception)
+        {
+            measurements.Unanswered("HTTP_" + (exception.StatusCode?.ToString() ?? "CONNECTION"));
+            await Task.Delay(100, phaseEnd).ConfigureAwait(false);
+        }
     }
 
     private static async Task<string> CodeAsync(HttpResponseMessage response, CancellationToken token)
