@@ -21,9 +21,14 @@ public static partial class HealthyStart
         var stopped = FirstStoppedAsync(app, services, starting.Token);
         try
         {
-            if (await Task.WhenAny(up, stopped).ConfigureAwait(false) == stopped && stopped.IsCompletedSuccessfully)
+            var first = await Task.WhenAny(up, stopped).ConfigureAwait(false);
+            // Aspire's own wait may see the stop first and fail with its DistributedApplicationException; either way
+            // the caller is told which service stopped and its last words.
+            var stoppedService = first == stopped && stopped.IsCompletedSuccessfully ? stopped.Result
+                : up.Exception?.InnerException is DistributedApplicationException ? StoppedService(app, services) : null;
+            if (stoppedService is not null)
             {
-                throw new InvalidOperationException(await ReportAsync(app, $"{stopped.Result} stopped during start-up").ConfigureAwait(false));
+                throw new InvalidOperationException(await ReportAsync(app, $"{stoppedService} stopped during start-up").ConfigureAwait(false));
             }
 
             await up.ConfigureAwait(false);
@@ -51,6 +56,10 @@ public static partial class HealthyStart
 
         throw new OperationCanceledException(cancellationToken);
     }
+
+    private static string? StoppedService(DistributedApplication app, IReadOnlyCollection<string> services) =>
+        services.FirstOrDefault(service => app.ResourceNotifications.TryGetCurrentState(service, out var e)
+            && KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text));
 
     private static async Task UpAsync(DistributedApplication app, IReadOnlyCollection<string> services, CancellationToken cancellationToken)
     {
