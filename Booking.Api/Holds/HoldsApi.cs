@@ -121,22 +121,18 @@ public static class HoldsApi
             return Problems.Validation(validation.Errors);
         }
 
-        // Any other spelling of the UUID is the same performance; a string that is no UUID names none.
-        if (!Identifiers.TryPerformanceId(performanceId, out var canonical))
-        {
-            return Problems.NotFound($"Performance '{performanceId}'");
-        }
-
-        performanceId = canonical;
         var seats = seatIds!.Select(seat => seat!).ToList();
         var holdId = Guid.CreateVersion7();
         var (userId, ttl) = (httpContext.GetUserId(), services.Options.Value.HoldTtl);
-        var attempt = await services.Holds.HoldSeatsAsync(ResourceRef.Performance(performanceId), holdId, userId, ttl, seats, cancellationToken)
-            .ConfigureAwait(false);
+        // Any other spelling of the UUID is the same performance; a string that is no UUID names none (404 below).
+        var attempt = Identifiers.TryPerformanceId(performanceId, out var canonical)
+            ? await services.Holds.HoldSeatsAsync(ResourceRef.Performance(canonical), holdId, userId, ttl, seats, cancellationToken)
+                .ConfigureAwait(false)
+            : null;
         return attempt?.Status switch
         {
             null => Problems.NotFound($"Performance '{performanceId}'"),
-            HoldAttemptStatus.Held => TypedResults.Created($"/api/holds/{holdId}", new SeatHoldDto(holdId, performanceId, seats, attempt.ExpiresAt)),
+            HoldAttemptStatus.Held => TypedResults.Created($"/api/holds/{holdId}", new SeatHoldDto(holdId, canonical, seats, attempt.ExpiresAt)),
             HoldAttemptStatus.UnknownSeats => Problems.Validation("seatIds", $"Unknown seats: {string.Join(", ", attempt.Conflicting)}."),
             HoldAttemptStatus.Unavailable => Problems.Conflict(ProblemCodes.SeatsUnavailable, "Seats unavailable",
                 "Some of the requested seats are held or booked; nothing was held.",

@@ -57,13 +57,9 @@ public static class SeatsApi
         }
 
         // Any other spelling of the UUID is the same performance; a string that is no UUID names none.
-        if (!Identifiers.TryPerformanceId(performanceId, out var canonical))
-        {
-            return Problems.NotFound($"Performance '{performanceId}'");
-        }
-
-        performanceId = canonical;
-        var state = await holds.ReadSeatsAsync(ResourceRef.Performance(performanceId), cancellationToken).ConfigureAwait(false);
+        var state = Identifiers.TryPerformanceId(performanceId, out var canonical)
+            ? await holds.ReadSeatsAsync(ResourceRef.Performance(canonical), cancellationToken).ConfigureAwait(false)
+            : null;
         if (state is null)
         {
             return Problems.NotFound($"Performance '{performanceId}'");
@@ -86,6 +82,6 @@ public static class SeatsApi
             .ToList();
         seats.Sort((a, b) => SeatIds.Compare(a.SeatId, b.SeatId));
 
-        return TypedResults.Ok(new SeatMapDto(performanceId, sections, seats));
+        return TypedResults.Ok(new SeatMapDto(canonical, sections, seats));
     }
 }
