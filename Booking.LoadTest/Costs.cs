@@ -9,14 +9,20 @@ namespace Booking.LoadTest;
 /// PostgreSQL commits (<c>pg_stat_database</c>, every database), Redis commands (<c>INFO stats</c>), and CPU time
 /// per process group read from <c>/proc</c> (user + system time of every process of the system on this machine, with
 /// that of the children each has reaped, so a PostgreSQL backend that ends inside a phase moves its time to the
-/// postmaster instead of taking it out of the sum).
+/// postmaster instead of taking it out of the sum). Beside them, the whole machine's from <c>/proc/stat</c>: how busy
+/// its cores were, and its CPU time per operation, which also holds the load tool's share and what no process of the
+/// run is charged with (the kernel's network work in soft interrupts, mostly, and anything else the machine ran):
+/// when the cores are busy throughout, that is what bounds a phase's rate.
 /// </summary>
 public sealed record PhaseCosts(
     double PostgresCommitsPerOp,
     IReadOnlyDictionary<string, double> PostgresCommitsPerOpByDatabase,
     double RedisCommandsPerOp,
     double CpuMsPerOp,
-    IReadOnlyDictionary<string, double> CpuMsPerOpByProcess);
+    IReadOnlyDictionary<string, double> CpuMsPerOpByProcess,
+    double MachineBusyShare,
+    double MachineCpuMsPerOp,
+    double UnchargedCpuMsPerOp);
 
 public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
 {
@@ -48,7 +54,10 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
 
     private readonly Lazy<Task<ConnectionMultiplexer>> _redis = new(() => ConnectionMultiplexer.ConnectAsync(system.ConnectionStrings["redis"] + ",allowAdmin=true"));
 
-    public sealed record Snapshot(IReadOnlyDictionary<string, long> Commits, long RedisCommands, IReadOnlyDictionary<string, double> CpuSeconds);
+    public sealed record Snapshot(IReadOnlyDictionary<string, long> Commits, long RedisCommands, IReadOnlyDictionary<string, double> CpuSeconds, MachineCpu Machine);
+
+    /// <summary>The machine's CPU seconds so far, over all its cores: busy (every state but idle and I/O wait) and in all.</summary>
+    public sealed record MachineCpu(double BusySeconds, double TotalSeconds);
 
     public async Task<Snapshot> TakeAsync()
     {
@@ -68,7 +77,7 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
         var redis = await _redis.Value.ConfigureAwait(false);
         var info = await redis.GetServer(redis.GetEndPoints()[0]).InfoAsync("stats").ConfigureAwait(false);
         var redisCommands = long.Parse(info.SelectMany(g => g).First(p => p.Key == "total_commands_processed").Value, CultureInfo.InvariantCulture);
-        return new Snapshot(commits, redisCommands, CpuByGroup());
+        return new Snapshot(commits, redisCommands, CpuByGroup(), ReadMachineCpu());
     }
 
     public static PhaseCosts Between(Snapshot before, Snapshot after, long operations)
@@ -78,12 +87,31 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
             g => g.Key,
             g => (g.Value - before.CpuSeconds.GetValueOrDefault(g.Key)) * 1000 / ops);
         var commits = after.Commits.ToDictionary(d => d.Key, d => (d.Value - before.Commits.GetValueOrDefault(d.Key)) / (double)ops);
+        var busy = after.Machine.BusySeconds - before.Machine.BusySeconds;
+        var elapsed = after.Machine.TotalSeconds - before.Machine.TotalSeconds;
+        var machineMsPerOp = busy * 1000 / ops;
         return new PhaseCosts(
             commits.Values.Sum(),
             commits.Where(d => d.Value >= 0.005).OrderByDescending(d => d.Value).ToDictionary(d => d.Key, d => d.Value),
             (after.RedisCommands - before.RedisCommands) / (double)ops,
             byGroup.Where(g => g.Key != LoadToolGroup).Sum(g => g.Value),
-            byGroup.Where(g => g.Value > 0.0005).OrderByDescending(g => g.Value).ToDictionary(g => g.Key, g => g.Value));
+            byGroup.Where(g => g.Value > 0.0005).OrderByDescending(g => g.Value).ToDictionary(g => g.Key, g => g.Value),
+            elapsed > 0 ? busy / elapsed : 0,
+            machineMsPerOp,
+            machineMsPerOp - byGroup.Values.Sum());
+    }
+
+    /// <summary>
+    /// The first line of <c>/proc/stat</c>: ticks of all cores in user, nice, system, idle, iowait, irq, softirq, steal
+    /// (guest time is inside user and nice already).
+    /// </summary>
+    private static MachineCpu ReadMachineCpu()
+    {
+        var line = File.ReadLines("/proc/stat").First();
+        var ticks = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8)
+            .Select(field => long.Parse(field, CultureInfo.InvariantCulture)).ToArray();
+        var idle = ticks[3] + ticks[4];
+        return new MachineCpu((ticks.Sum() - idle) / TicksPerSecond, ticks.Sum() / TicksPerSecond);
     }
 
     /// <summary>CPU seconds used so far by every process of the system, by group (this load tool counted apart).</summary>
