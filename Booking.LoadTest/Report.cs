@@ -144,7 +144,7 @@ public static class Report
             var c = phase.Costs!;
             var byProcess = string.Join(", ", c.CpuMsPerOpByProcess.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:0.00}")));
             var byDatabase = string.Join(", ", c.PostgresCommitsPerOpByDatabase.Select(d => string.Create(CultureInfo.InvariantCulture, $"{(d.Key.Length == 0 ? "shared" : d.Key)} {d.Value:0.00}")));
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {phase.Name} | {c.PostgresCommitsPerOp:0.00} | {byDatabase} | {c.RedisCommandsPerOp:0.0} | {c.CpuMsPerOp:0.00} | {byProcess} | {c.MachineCpuMsPerOp:0.00} | {c.UnchargedCpuMsPerOp:0.00} | {c.MachineBusyShare * 100:0}% |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {phase.Name} | {c.PostgresCommitsPerOp:0.00} | {byDatabase} | {c.RedisCommandsPerOp:0.0} | {c.CpuMsPerOp:0.00} | {byProcess} | {c.MachineCpuMsPerOp:0.00} | {(Math.Abs(c.UnchargedCpuMsPerOp) < 0.005 ? 0 : c.UnchargedCpuMsPerOp):0.00} | {c.MachineBusyShare * 100:0}% |");
         }
     }
 
