@@ -10,9 +10,10 @@ namespace Booking.LoadTest;
 /// per process group read from <c>/proc</c> (user + system time of every process of the system on this machine, with
 /// that of the children each has reaped, so a PostgreSQL backend that ends inside a phase moves its time to the
 /// postmaster instead of taking it out of the sum). Beside them, the whole machine's from <c>/proc/stat</c>: how busy
-/// its cores were, and its CPU time per operation, which also holds the load tool's share and what no process of the
-/// run is charged with (the kernel's network work in soft interrupts, mostly, and anything else the machine ran):
-/// when the cores are busy throughout, that is what bounds a phase's rate.
+/// its cores were, how much of their time the hypervisor gave to other guests (steal), and the machine's CPU time per
+/// operation, which also holds the load tool's share and what no process of the run is charged with (the kernel's
+/// network work in soft interrupts, mostly, and anything else the machine ran): when the cores are busy throughout,
+/// that is what bounds a phase's rate.
 /// </summary>
 public sealed record PhaseCosts(
     double PostgresCommitsPerOp,
@@ -21,6 +22,7 @@ public sealed record PhaseCosts(
     double CpuMsPerOp,
     IReadOnlyDictionary<string, double> CpuMsPerOpByProcess,
     double MachineBusyShare,
+    double MachineStolenShare,
     double MachineCpuMsPerOp,
     double UnchargedCpuMsPerOp);
 
@@ -56,8 +58,11 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
 
     public sealed record Snapshot(IReadOnlyDictionary<string, long> Commits, long RedisCommands, IReadOnlyDictionary<string, double> CpuSeconds, MachineCpu Machine);
 
-    /// <summary>The machine's CPU seconds so far, over all its cores: busy (every state but idle and I/O wait) and in all.</summary>
-    public sealed record MachineCpu(double BusySeconds, double TotalSeconds);
+    /// <summary>
+    /// The machine's CPU seconds so far, over all its cores: busy (user, nice, system, irq, softirq) and in all. Time
+    /// the hypervisor gave to other guests (steal) counts in all but not as busy: it is not this machine's work.
+    /// </summary>
+    public sealed record MachineCpu(double BusySeconds, double StolenSeconds, double TotalSeconds);
 
     public async Task<Snapshot> TakeAsync()
     {
@@ -97,6 +102,7 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
             byGroup.Where(g => g.Key != LoadToolGroup).Sum(g => g.Value),
             byGroup.Where(g => g.Value > 0.0005).OrderByDescending(g => g.Value).ToDictionary(g => g.Key, g => g.Value),
             elapsed > 0 ? busy / elapsed : 0,
+            elapsed > 0 ? (after.Machine.StolenSeconds - before.Machine.StolenSeconds) / elapsed : 0,
             machineMsPerOp,
             machineMsPerOp - byGroup.Values.Sum());
     }
@@ -110,8 +116,8 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
         var line = File.ReadLines("/proc/stat").First();
         var ticks = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8)
             .Select(field => long.Parse(field, CultureInfo.InvariantCulture)).ToArray();
-        var idle = ticks[3] + ticks[4];
-        return new MachineCpu((ticks.Sum() - idle) / TicksPerSecond, ticks.Sum() / TicksPerSecond);
+        var busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6];
+        return new MachineCpu(busy / TicksPerSecond, ticks[7] / TicksPerSecond, ticks.Sum() / TicksPerSecond);
     }
 
     /// <summary>CPU seconds used so far by every process of the system, by group (this load tool counted apart).</summary>

@@ -135,16 +135,16 @@ public static class Report
     private static void AppendCosts(StringBuilder text, RunResult result)
     {
         text.AppendLine();
-        text.AppendLine("What each successful operation (a hold; a booking completed with its event seen on Kafka) cost the whole system in the phase (PostgreSQL: every transaction, read-only ones too; Redis: every command, those inside Lua scripts too; CPU: user + system time of every process of the system, the Kafka mock broker (a thread of the Aspire host inside the load tool) counted as the system's, the rest of the load tool shown apart; machine: the whole machine's busy time from `/proc/stat`, the load tool included, and what no process of the run is charged with: the kernel's network work in soft interrupts, mostly, and anything else the machine ran, and how busy its cores were over the phase):");
+        text.AppendLine("What each successful operation (a hold; a booking completed with its event seen on Kafka) cost the whole system in the phase (PostgreSQL: every transaction, read-only ones too; Redis: every command, those inside Lua scripts too; CPU: user + system time of every process of the system, the Kafka mock broker (a thread of the Aspire host inside the load tool) counted as the system's, the rest of the load tool shown apart; machine: the whole machine's busy time from `/proc/stat`, the load tool included, and what no process of the run is charged with: the kernel's network work in soft interrupts, mostly, and anything else the machine ran, how busy its cores were over the phase, and what share of their time the hypervisor gave to other guests (steal), which slows a run without showing anywhere else):");
         text.AppendLine();
-        text.AppendLine("| phase | PostgreSQL commits / op | by database | Redis commands / op | CPU ms / op (system) | CPU ms / op by process | CPU ms / op (machine) | of it in no process | cores busy |");
-        text.AppendLine("|---|---:|---|---:|---:|---|---:|---:|---:|");
+        text.AppendLine("| phase | PostgreSQL commits / op | by database | Redis commands / op | CPU ms / op (system) | CPU ms / op by process | CPU ms / op (machine) | of it in no process | cores busy | stolen |");
+        text.AppendLine("|---|---:|---|---:|---:|---|---:|---:|---:|---:|");
         foreach (var phase in result.Phases.Where(p => p.Costs is not null))
         {
             var c = phase.Costs!;
             var byProcess = string.Join(", ", c.CpuMsPerOpByProcess.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value:0.00}")));
             var byDatabase = string.Join(", ", c.PostgresCommitsPerOpByDatabase.Select(d => string.Create(CultureInfo.InvariantCulture, $"{(d.Key.Length == 0 ? "shared" : d.Key)} {d.Value:0.00}")));
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {phase.Name} | {c.PostgresCommitsPerOp:0.00} | {byDatabase} | {c.RedisCommandsPerOp:0.0} | {c.CpuMsPerOp:0.00} | {byProcess} | {c.MachineCpuMsPerOp:0.00} | {(Math.Abs(c.UnchargedCpuMsPerOp) < 0.005 ? 0 : c.UnchargedCpuMsPerOp):0.00} | {c.MachineBusyShare * 100:0}% |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {phase.Name} | {c.PostgresCommitsPerOp:0.00} | {byDatabase} | {c.RedisCommandsPerOp:0.0} | {c.CpuMsPerOp:0.00} | {byProcess} | {c.MachineCpuMsPerOp:0.00} | {(Math.Abs(c.UnchargedCpuMsPerOp) < 0.005 ? 0 : c.UnchargedCpuMsPerOp):0.00} | {c.MachineBusyShare * 100:0}% | {c.MachineStolenShare * 100:0.0}% |");
         }
     }
 

@@ -75,6 +75,7 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
         // The machine's CPU per booking holds every process's, the load tool's too, and what none is charged with.
         var machine = bookings.GetProperty("machineCpuMsPerOp").GetDouble();
         Assert.InRange(bookings.GetProperty("machineBusyShare").GetDouble(), 0.01, 1.0);
+        Assert.InRange(bookings.GetProperty("machineStolenShare").GetDouble(), 0.0, 1.0 - bookings.GetProperty("machineBusyShare").GetDouble());
         // (byProcess leaves out groups under 0.0005 ms, so the sum may miss a few thousandths.)
         Assert.InRange(machine - byProcess.EnumerateObject().Sum(p => p.Value.GetDouble()) - bookings.GetProperty("unchargedCpuMsPerOp").GetDouble(), -0.01, 0.01);
         Assert.True(machine >= bookings.GetProperty("cpuMsPerOp").GetDouble() * 0.9, bookings.ToString());
