@@ -161,19 +161,24 @@ public sealed partial class KafkaProducerFactory(ProducerConfig config, ILogger 
             }
 
             LogReplacing(logger, producer.Name, fatal.Code, fatal.Reason);
-            producer.Dispose();
             _current = Build();
             _currentFatalError = null;
         }
+
+        // Outside the gate: disposing waits for the producer's poll thread, which may itself be waiting for the gate
+        // in OnError (the fatal error's own report, handled after its failed deliveries).
+        producer.Dispose();
     }
 
     public void Dispose()
     {
+        IProducer<string, string>? current;
         lock (_gate)
         {
-            _current?.Dispose();
-            _current = null;
+            (current, _current) = (_current, null);
         }
+
+        current?.Dispose();
     }
 
     private IProducer<string, string> Build() => new ProducerBuilder<string, string>(config)
