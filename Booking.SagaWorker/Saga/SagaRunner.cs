@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Booking.Core;
 using Booking.Core.Data;
 using Microsoft.EntityFrameworkCore;
@@ -15,11 +14,12 @@ namespace Booking.SagaWorker.Saga;
 /// </summary>
 public sealed partial class SagaRunner(IServiceScopeFactory scopes, TimeProvider time, IOptions<SagaOptions> options, ILogger<SagaRunner> logger)
 {
-    private readonly ConcurrentDictionary<Guid, byte> _running = new();
+    private readonly SagaClaims _claims = new();
 
     public async Task RunBatchAsync(IReadOnlyCollection<Guid> reservationIds, CancellationToken cancellationToken)
     {
-        var mine = reservationIds.Distinct().Where(id => _running.TryAdd(id, 0)).ToList();
+        using var lease = _claims.Claim(reservationIds);
+        var mine = lease.Ids;
         if (mine.Count == 0)
         {
             return;
@@ -28,37 +28,37 @@ public sealed partial class SagaRunner(IServiceScopeFactory scopes, TimeProvider
         IReadOnlyList<Guid> alone;
         try
         {
+            await using var scope = scopes.CreateAsyncScope();
+            alone = await scope.ServiceProvider.GetRequiredService<SagaOrchestrator>().RunBatchAsync(mine, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Every step is idempotent: each runs again on its own, and one that fails alone is left to the sweep.
+            LogBatchFailed(exception, mine.Count);
+            alone = mine.Count > 1 ? mine : [];
+            if (alone.Count == 0)
+            {
+                // A batch of one failed alone already.
+                await DeferAsync(mine[0]).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var id in mine.Except(alone))
+        {
+            lease.Release(id);
+        }
+
+        await Parallel.ForEachAsync(alone, cancellationToken, async (id, ct) =>
+        {
             try
             {
-                await using var scope = scopes.CreateAsyncScope();
-                alone = await scope.ServiceProvider.GetRequiredService<SagaOrchestrator>().RunBatchAsync(mine, cancellationToken).ConfigureAwait(false);
+                await RunAloneAsync(id, ct).ConfigureAwait(false);
             }
-            catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            finally
             {
-                // Every step is idempotent: each runs again on its own, and one that fails alone is left to the sweep.
-                LogBatchFailed(exception, mine.Count);
-                alone = mine.Count > 1 ? mine : [];
-                if (alone.Count == 0)
-                {
-                    // A batch of one failed alone already.
-                    await DeferAsync(mine[0]).ConfigureAwait(false);
-                }
+                lease.Release(id);
             }
-
-            foreach (var id in mine.Except(alone))
-            {
-                _running.TryRemove(id, out _);
-            }
-
-            await Parallel.ForEachAsync(alone, cancellationToken, async (id, ct) => await RunAloneAsync(id, ct).ConfigureAwait(false)).ConfigureAwait(false);
-        }
-        finally
-        {
-            foreach (var id in mine)
-            {
-                _running.TryRemove(id, out _);
-            }
-        }
+        }).ConfigureAwait(false);
     }
 
     private async Task RunAloneAsync(Guid reservationId, CancellationToken cancellationToken)
@@ -76,10 +76,6 @@ public sealed partial class SagaRunner(IServiceScopeFactory scopes, TimeProvider
         {
             LogRunFailed(exception, reservationId);
             await DeferAsync(reservationId).ConfigureAwait(false);
-        }
-        finally
-        {
-            _running.TryRemove(reservationId, out _);
         }
     }
 
