@@ -60,13 +60,27 @@ public sealed partial class OutboxRelay(
                 }
 
                 LogLeading();
+                var leadershipChecked = time.GetTimestamp();
                 while (!stoppingToken.IsCancellationRequested && leadership.State == System.Data.ConnectionState.Open)
                 {
                     // Listening before reading: a row committed after the read below always wakes the next wait.
-                    if (await PublishBatchAsync(stoppingToken).ConfigureAwait(false) < BatchSize
-                        && await leadership.WaitAsync(SafetyPoll, stoppingToken).ConfigureAwait(false))
+                    if (await PublishBatchAsync(stoppingToken).ConfigureAwait(false) < BatchSize)
                     {
-                        await Task.Delay(Linger, stoppingToken).ConfigureAwait(false);
+                        if (await leadership.WaitAsync(SafetyPoll, stoppingToken).ConfigureAwait(false))
+                        {
+                            await Task.Delay(Linger, stoppingToken).ConfigureAwait(false);
+                        }
+
+                        leadershipChecked = time.GetTimestamp();
+                    }
+                    else if (time.GetElapsedTime(leadershipChecked) >= SafetyPoll)
+                    {
+                        // A backlog keeps every batch full, so the wait above, which would see the session end, is
+                        // skipped: ask the session once a second, or a relay whose session was ended (and whose lock
+                        // another relay took) would publish beside the new leader for as long as the backlog lasts.
+                        await using var alive = new NpgsqlCommand("SELECT 1", leadership);
+                        await alive.ExecuteScalarAsync(stoppingToken).ConfigureAwait(false);
+                        leadershipChecked = time.GetTimestamp();
                     }
                 }
             }
