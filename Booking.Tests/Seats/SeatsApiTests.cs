@@ -67,6 +67,9 @@ public sealed class SeatsApiTests(BookingApp app) : IClassFixture<BookingApp>
         await (await client.GetAsync($"/api/performances/{Guid.NewGuid()}/seats")).AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
         await (await client.PostJsonAsync($"/api/performances/{Guid.NewGuid()}/holds", new { seatIds = new[] { "A-1-1" } }))
             .AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
+        // A well-formed path id that is no UUID names no performance either: 404 for a hold as for the seat map.
+        await (await client.PostJsonAsync("/api/performances/not-a-uuid/holds", new { seatIds = new[] { "A-1-1" } }))
+            .AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
     }
 
     [Fact]
