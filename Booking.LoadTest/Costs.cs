@@ -10,10 +10,11 @@ namespace Booking.LoadTest;
 /// per process group read from <c>/proc</c> (user + system time of every process of the system on this machine, with
 /// that of the children each has reaped, so a PostgreSQL backend that ends inside a phase moves its time to the
 /// postmaster instead of taking it out of the sum). Beside them, the whole machine's from <c>/proc/stat</c>: how busy
-/// its cores were, how much of their time the hypervisor gave to other guests (steal), and the machine's CPU time per
-/// operation, which also holds the load tool's share and what no process of the run is charged with (the kernel's
-/// network work in soft interrupts, mostly, and anything else the machine ran): when the cores are busy throughout,
-/// that is what bounds a phase's rate.
+/// its cores were (when they are busy throughout, CPU bounds the phase's rate), how much of their time the hypervisor
+/// gave to other guests (steal), and the machine's busy CPU time per operation, which also holds the load tool's share
+/// and what no process of the run is charged with: kernel threads (<c>ksoftirqd</c> among them) and anything else the
+/// machine ran. Soft interrupts that run on the way out of a system call or an interrupt are charged by this kernel's
+/// tick accounting to the process they interrupted, so most network work is in the processes' figures.
 /// </summary>
 public sealed record PhaseCosts(
     double PostgresCommitsPerOp,
@@ -113,11 +114,11 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
     /// </summary>
     private static MachineCpu ReadMachineCpu()
     {
-        var line = File.ReadLines("/proc/stat").First();
-        var ticks = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8)
+        var ticks = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8)
             .Select(field => long.Parse(field, CultureInfo.InvariantCulture)).ToArray();
-        var busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6];
-        return new MachineCpu(busy / TicksPerSecond, ticks[7] / TicksPerSecond, ticks.Sum() / TicksPerSecond);
+        var (user, nice, system, idle, ioWait, irq, softIrq, steal) = (ticks[0], ticks[1], ticks[2], ticks[3], ticks[4], ticks[5], ticks[6], ticks[7]);
+        var busy = user + nice + system + irq + softIrq;
+        return new MachineCpu(busy / TicksPerSecond, steal / TicksPerSecond, (busy + idle + ioWait + steal) / TicksPerSecond);
     }
 
     /// <summary>CPU seconds used so far by every process of the system, by group (this load tool counted apart).</summary>

