@@ -5,7 +5,8 @@ namespace Booking.SagaWorker.Saga;
 /// <summary>
 /// Which offsets may be committed while messages are processed out of order: per partition, everything below
 /// the oldest message still in flight (or after the newest one seen, when none is), so a crash never skips one.
-/// A rebalance starts a new generation: messages started before it finish without touching what came after.
+/// Each revoke starts a new generation of the partitions it takes away: messages of those partitions started before it
+/// finish without touching what came after, and partitions the consumer keeps (cooperative assignment) keep their state.
 /// </summary>
 public sealed class OffsetTracker
 {
@@ -13,7 +14,7 @@ public sealed class OffsetTracker
     private readonly Dictionary<TopicPartition, SortedSet<long>> _inFlight = [];
     private readonly Dictionary<TopicPartition, long> _next = [];
     private readonly Dictionary<TopicPartition, long> _committed = [];
-    private int _generation;
+    private readonly Dictionary<TopicPartition, int> _generations = [];
 
     /// <summary>One message in flight, as <see cref="Started"/> recorded it.</summary>
     public readonly record struct Ticket(TopicPartitionOffset Message, int Generation);
@@ -30,7 +31,7 @@ public sealed class OffsetTracker
 
             offsets.Add(message.Offset.Value);
             _next[message.TopicPartition] = Math.Max(_next.GetValueOrDefault(message.TopicPartition), message.Offset.Value + 1);
-            return new Ticket(message, _generation);
+            return new Ticket(message, _generations.GetValueOrDefault(message.TopicPartition));
         }
     }
 
@@ -38,9 +39,10 @@ public sealed class OffsetTracker
     {
         lock (_gate)
         {
-            // Started before a rebalance: its partition's state was forgotten, and the same offset may be in flight
-            // again under the new assignment, which this must not release.
-            if (ticket.Generation == _generation && _inFlight.TryGetValue(ticket.Message.TopicPartition, out var offsets))
+            // Started before its partition was revoked: the partition's state was forgotten, and the same offset may be
+            // in flight again under the new assignment, which this must not release.
+            var partition = ticket.Message.TopicPartition;
+            if (ticket.Generation == _generations.GetValueOrDefault(partition) && _inFlight.TryGetValue(partition, out var offsets))
             {
                 offsets.Remove(ticket.Message.Offset.Value);
             }
@@ -82,15 +84,19 @@ public sealed class OffsetTracker
         }
     }
 
-    /// <summary>Forgets partitions this consumer no longer owns (after a rebalance).</summary>
-    public void Reset()
+    /// <summary>Forgets the partitions a rebalance took from this consumer (all of them, with eager assignment).</summary>
+    public void Revoked(IEnumerable<TopicPartition> partitions)
     {
+        ArgumentNullException.ThrowIfNull(partitions);
         lock (_gate)
         {
-            _generation++;
-            _inFlight.Clear();
-            _next.Clear();
-            _committed.Clear();
+            foreach (var partition in partitions)
+            {
+                _generations[partition] = _generations.GetValueOrDefault(partition) + 1;
+                _inFlight.Remove(partition);
+                _next.Remove(partition);
+                _committed.Remove(partition);
+            }
         }
     }
 }

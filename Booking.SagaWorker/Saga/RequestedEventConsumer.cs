@@ -47,7 +47,7 @@ public sealed partial class RequestedEventConsumer(
         var offsets = new OffsetTracker();
         using var consumer = consumers.CreateBuilder()
             .SetErrorHandler((_, error) => LogKafkaError(error.Code, error.Reason))
-            .SetPartitionsRevokedHandler((_, _) => offsets.Reset())
+            .SetPartitionsRevokedHandler((_, revoked) => offsets.Revoked(revoked.Select(r => r.TopicPartition)))
             .Build();
         consumer.Subscribe(BookingTopics.Requested);
         var lastCommit = time.GetTimestamp();

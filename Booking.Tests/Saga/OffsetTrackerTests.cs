@@ -25,7 +25,7 @@ public sealed class OffsetTrackerTests
     {
         var tracker = new OffsetTracker();
         var before = tracker.Started(new TopicPartitionOffset(Partition, 10));
-        tracker.Reset();
+        tracker.Revoked([Partition]);
 
         // Finishing a message whose partition was revoked used to throw (and skip giving back its consumer slot).
         tracker.Finished(before);
@@ -51,5 +51,23 @@ public sealed class OffsetTrackerTests
 
         tracker.Committed(again);
         Assert.Empty(tracker.Committable());
+    }
+
+    [Fact]
+    public void A_revoke_forgets_only_the_partitions_it_takes_away()
+    {
+        // Cooperative assignment revokes some partitions and leaves the others in flight where they were.
+        var kept = new TopicPartition(Partition.Topic, 1);
+        var tracker = new OffsetTracker();
+        var inFlight = tracker.Started(new TopicPartitionOffset(kept, 20));
+        tracker.Finished(tracker.Started(new TopicPartitionOffset(kept, 21)));
+        tracker.Started(new TopicPartitionOffset(Partition, 10));
+
+        tracker.Revoked([Partition]);
+
+        // Offset 20 of the kept partition is still in flight, so nothing past it may be committed.
+        Assert.Equal(new TopicPartitionOffset(kept, 20), tracker.Committable().Single());
+        tracker.Finished(inFlight);
+        Assert.Equal(new TopicPartitionOffset(kept, 22), tracker.Committable().Single());
     }
 }
