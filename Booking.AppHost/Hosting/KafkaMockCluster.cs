@@ -83,6 +83,10 @@ public sealed partial class KafkaMockCluster : IDisposable
 
     public void SetBrokerUp(int brokerId) => Check(Native.rd_kafka_mock_broker_set_up(_cluster, brokerId), "broker_set_up");
 
+    /// <summary>Delays every answer of a broker by <paramref name="roundTrip"/> (zero: none); for tests that need a slow Kafka.</summary>
+    public void SetBrokerRoundTrip(int brokerId, TimeSpan roundTrip) =>
+        Check(Native.rd_kafka_mock_broker_set_rtt(_cluster, brokerId, (int)roundTrip.TotalMilliseconds), "broker_set_rtt");
+
     /// <summary>The next produce requests (from any client) are answered with these errors, one each; for fault tests.</summary>
     public void FailNextProduceRequests(params ErrorCode[] errors)
     {
@@ -147,6 +151,9 @@ public sealed partial class KafkaMockCluster : IDisposable
 
         [DllImport(Library)]
         public static extern int rd_kafka_mock_broker_set_up(IntPtr mcluster, int brokerId);
+
+        [DllImport(Library)]
+        public static extern int rd_kafka_mock_broker_set_rtt(IntPtr mcluster, int brokerId, int rttMs);
 
         [DllImport(Library)]
         public static extern void rd_kafka_mock_push_request_errors_array(IntPtr mcluster, short apiKey, UIntPtr count, int[] errors);

@@ -35,8 +35,10 @@ public sealed partial class OutboxRelay(
     /// <summary>How long the producer tries to deliver an event, unless <see cref="DeliveryTimeoutSetting"/> says otherwise.</summary>
     public static readonly TimeSpan DefaultDeliveryTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>The advisory lock whose holder leads (publishes); "Booking" in ASCII.</summary>
+    public const long LeaderLockKey = 0x426F6F6B696E67;
+
     private const int BatchSize = 500;
-    private const long LeaderLockKey = 0x426F6F6B696E67; // "Booking"
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan SafetyPoll = TimeSpan.FromSeconds(1);
 

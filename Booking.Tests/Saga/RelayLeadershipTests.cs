@@ -1,0 +1,85 @@
+using Booking.AppHost.Hosting;
+using Booking.Core.Outbox;
+using Booking.SagaWorker.Outbox;
+using Npgsql;
+
+namespace Booking.Tests.Saga;
+
+/// <summary>One relay publishes at a time, also while a backlog keeps every batch full.</summary>
+public sealed class RelayLeadershipTests(SagaApp app) : IClassFixture<SagaApp>
+{
+    private const int Backlog = 100_000;
+
+    [Fact]
+    public async Task A_relay_whose_session_ended_in_the_middle_of_a_backlog_stops_publishing_while_another_holds_the_lock()
+    {
+        // Each batch then takes at least a round trip: the backlog lasts tens of seconds on any machine.
+        app.Kafka.SetBrokerRoundTrip(KafkaMockCluster.FirstBrokerId, TimeSpan.FromMilliseconds(100));
+        await using var db = new NpgsqlConnection(app.BookingDb);
+        await db.OpenAsync();
+        await ExecuteAsync(db, $"""
+            INSERT INTO outbox_messages (event_id, topic, message_key, payload, created_at, attempts)
+            SELECT gen_random_uuid(), '{BookingTopics.Cancelled}', gen_random_uuid()::text, '{"{}"}', now(), 0
+            FROM generate_series(1, {Backlog})
+            """);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await SentAsync(db) == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The relay did not start on the backlog in 30 s.");
+            await Task.Delay(20);
+        }
+
+        // The leader's session ends (an idle timeout, an operator's pg_terminate_backend) and another relay, this
+        // test's session, takes the lock at once. Not pooled, as the relay's own: closing it gives the lock back.
+        await using var other = new NpgsqlConnection(OutboxRelay.LeadershipConnectionString(app.BookingDb));
+        await other.OpenAsync();
+        var leader = await LeaderAsync(db);
+        await ExecuteAsync(db, $"SELECT pg_terminate_backend({leader})");
+        while (!(bool)(await ScalarAsync(other, $"SELECT pg_try_advisory_lock({OutboxRelay.LeaderLockKey})"))!)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The ended session kept the lock.");
+            await Task.Delay(10);
+        }
+
+        // The old leader notices within its once-a-second check and the batch it was publishing.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var before = await SentAsync(db);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var after = await SentAsync(db);
+        Assert.True(before == after, $"The old leader sent {after - before} rows while another relay held the lock.");
+        Assert.True(after < Backlog, $"The whole backlog was sent ({after} rows), so this proves nothing: make it larger.");
+
+        // The lock given back, the relay leads again and sends what is left (most of it deleted, for time).
+        await ExecuteAsync(db, "DELETE FROM outbox_messages WHERE sent_at IS NULL AND id NOT IN (SELECT id FROM outbox_messages WHERE sent_at IS NULL ORDER BY id LIMIT 1000)");
+        app.Kafka.SetBrokerRoundTrip(KafkaMockCluster.FirstBrokerId, TimeSpan.Zero);
+        await other.CloseAsync();
+        deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((long)(await ScalarAsync(db, "SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL"))! > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"The relay did not lead again in 30 s. The worker's last warnings:{Environment.NewLine}{app.WorkerWarnings}");
+            await Task.Delay(100);
+        }
+    }
+
+    private static async Task<long> SentAsync(NpgsqlConnection db) =>
+        (long)(await ScalarAsync(db, "SELECT count(*) FROM outbox_messages WHERE sent_at IS NOT NULL"))!;
+
+    /// <summary>The backend holding the relay's lock in this database.</summary>
+    private static async Task<int> LeaderAsync(NpgsqlConnection db) => (int)(await ScalarAsync(db, $"""
+        SELECT pid FROM pg_locks
+        WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND ((classid::bigint << 32) | objid::bigint) = {OutboxRelay.LeaderLockKey}
+        """))!;
+
+    private static async Task<object?> ScalarAsync(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        return await command.ExecuteScalarAsync();
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}
