@@ -14,6 +14,9 @@ public sealed partial class KafkaMockCluster : IDisposable
     /// <summary>The mock cluster numbers its brokers from 1.</summary>
     public const int FirstBrokerId = 1;
 
+    /// <summary>How many partitions each topic has unless <see cref="Start"/> is told otherwise.</summary>
+    public const int Partitions = 4;
+
     private const int ProducerType = 0;
     private const short ProduceApiKey = 0;
     private readonly IntPtr _handle;
@@ -31,7 +34,7 @@ public sealed partial class KafkaMockCluster : IDisposable
     public string BootstrapServers { get; }
 
     /// <summary>Starts a cluster with <paramref name="brokers"/> brokers and creates <paramref name="topics"/>.</summary>
-    public static KafkaMockCluster Start(IEnumerable<string> topics, int partitions = 4, int brokers = 1)
+    public static KafkaMockCluster Start(IEnumerable<string> topics, int partitions = Partitions, int brokers = 1)
     {
         ArgumentNullException.ThrowIfNull(topics);
         // Confluent.Kafka's loader picks the build of librdkafka that works on this OS first; ours then shares it.
@@ -82,6 +85,10 @@ public sealed partial class KafkaMockCluster : IDisposable
     public void SetBrokerDown(int brokerId) => Check(Native.rd_kafka_mock_broker_set_down(_cluster, brokerId), "broker_set_down");
 
     public void SetBrokerUp(int brokerId) => Check(Native.rd_kafka_mock_broker_set_up(_cluster, brokerId), "broker_set_up");
+
+    /// <summary>Makes <paramref name="brokerId"/> a partition's leader; for fault tests.</summary>
+    public void SetPartitionLeader(string topic, int partition, int brokerId) =>
+        Check(Native.rd_kafka_mock_partition_set_leader(_cluster, topic, partition, brokerId), "partition_set_leader");
 
     /// <summary>Delays every answer of a broker by <paramref name="roundTrip"/> (zero: none); for tests that need a slow Kafka.</summary>
     public void SetBrokerRoundTrip(int brokerId, TimeSpan roundTrip) =>
@@ -151,6 +158,9 @@ public sealed partial class KafkaMockCluster : IDisposable
 
         [DllImport(Library)]
         public static extern int rd_kafka_mock_broker_set_up(IntPtr mcluster, int brokerId);
+
+        [DllImport(Library, CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+        public static extern int rd_kafka_mock_partition_set_leader(IntPtr mcluster, string topic, int partition, int brokerId);
 
         [DllImport(Library)]
         public static extern int rd_kafka_mock_broker_set_rtt(IntPtr mcluster, int brokerId, int rttMs);

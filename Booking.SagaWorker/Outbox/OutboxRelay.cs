@@ -12,15 +12,16 @@ namespace Booking.SagaWorker.Outbox;
 /// marks a row sent only after Kafka acknowledged it. Each reservation's events are published in order although they
 /// go to different topics: a row goes out only after the rows before it with its key were delivered. The producer is
 /// idempotent with acks=all: while Kafka is down it keeps retrying (with librdkafka's backoff) for
-/// <see cref="DefaultDeliveryTimeout"/> (<c>Outbox:DeliveryTimeout</c>); then the round marks what was delivered and
-/// the next publishes the rest again from the oldest, in rounds for as long as it takes. So nothing is lost, and a
-/// partition that takes nothing (no leader, too few replicas) holds back only the reservations whose events wait for
-/// it. The relay is woken by the commit that adds rows (LISTEN on <see cref="OutboxMessage.NotifyChannel"/>), lingers a
-/// moment so the rows of commits close together go out as one batch, and polls only as a safety net. An event Kafka
-/// refuses for good (too large, invalid) is quarantined: kept with its error, counted by
-/// <c>booking.outbox.quarantined</c>, logged, and no longer in the way of the events behind it. One relay publishes
-/// at a time: a PostgreSQL advisory lock elects it. A producer that hit a fatal error fails every message from then on,
-/// so the relay has it replaced and publishes the unsent rows again through the new one.
+/// <see cref="DefaultDeliveryTimeout"/> (<c>Outbox:DeliveryTimeout</c>); a row not delivered by then goes again, for
+/// as long as it takes. A round waits for its deliveries while they keep settling; the slower ones stay in flight (at
+/// most <see cref="MaxInFlight"/>), each holding back only its own key's later rows, and are marked when Kafka
+/// acknowledges them. So nothing is lost, and a partition that takes nothing (no leader, its broker down) holds back
+/// only the reservations whose events wait for it. The relay is woken by the commit that adds rows (LISTEN on
+/// <see cref="OutboxMessage.NotifyChannel"/>), lingers a moment so the rows of commits close together go out as one
+/// batch, and polls only as a safety net. An event Kafka refuses for good (too large, invalid) is quarantined: kept
+/// with its error, counted by <c>booking.outbox.quarantined</c>, logged, and no longer in the way of the events behind
+/// it. One relay publishes at a time: a PostgreSQL advisory lock elects it. A producer that hit a fatal error fails
+/// every message from then on, so the relay has it replaced and publishes the unsent rows again through the new one.
 /// </summary>
 public sealed partial class OutboxRelay(
     IServiceScopeFactory scopes,
@@ -39,8 +40,22 @@ public sealed partial class OutboxRelay(
     public const long LeaderLockKey = 0x426F6F6B696E67;
 
     private const int BatchSize = 500;
+
+    /// <summary>Rows left in flight by slow deliveries; past this many the relay reads no more until some settle.</summary>
+    private const int MaxInFlight = 10 * BatchSize;
+
+    /// <summary>How long a wave waits at most for its deliveries before it leaves the slow ones in flight and goes on.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(2);
+
+    /// <summary>A wave in which no delivery settles for this long leaves the unsettled ones in flight and goes on.</summary>
+    private static readonly TimeSpan Stall = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan SafetyPoll = TimeSpan.FromSeconds(1);
+
+    // Rows whose delivery outlasted its wave's patience, by key (only the relay's loop touches it). A key stays here
+    // until its row is marked sent or its delivery failed, so no read sends an acknowledged row again or a key's later
+    // row before it.
+    private readonly Dictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -123,8 +138,20 @@ public sealed partial class OutboxRelay(
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BookingDbContext>();
-        var batch = await db.OutboxMessages.AsNoTracking()
-            .Where(m => m.SentAt == null && m.QuarantinedAt == null)
+        await SettleInFlightAsync(db, cancellationToken).ConfigureAwait(false);
+        if (_inFlight.Count >= MaxInFlight)
+        {
+            return 0;
+        }
+
+        var unsent = db.OutboxMessages.AsNoTracking().Where(m => m.SentAt == null && m.QuarantinedAt == null);
+        if (_inFlight.Count > 0)
+        {
+            var waiting = _inFlight.Keys.ToArray();
+            unsent = unsent.Where(m => !waiting.Contains(m.MessageKey));
+        }
+
+        var batch = await unsent
             .OrderBy(m => m.Id)
             .Take(BatchSize)
             .ToListAsync(cancellationToken)
@@ -136,6 +163,11 @@ public sealed partial class OutboxRelay(
 
         var producer = producers.Current;
         var round = await ProduceInOrderAsync(producer, batch, cancellationToken).ConfigureAwait(false);
+        foreach (var slow in round.InFlight)
+        {
+            _inFlight.Add(slow.Row.MessageKey, slow);
+        }
+
         // Refused rows are sent again alone only after a round whose other rows all settled.
         var alone = round.Unsettled is null ? await SendAloneAsync(producer, round.Refused, round.Sent, cancellationToken).ConfigureAwait(false) : ([], null);
         var unsettled = round.Unsettled ?? alone.Unsettled;
@@ -150,22 +182,85 @@ public sealed partial class OutboxRelay(
         return batch.Count;
     }
 
-    /// <summary>What became of a round's rows: delivered, refused for good, and the first other error, if any.</summary>
-    private sealed record Round(List<long> Sent, List<(OutboxMessage Row, Error Error)> Refused)
+    /// <summary>
+    /// Waits for a wave's deliveries for as long as they keep settling: until all have, none has for <see cref="Stall"/>,
+    /// or <see cref="Patience"/> has passed. So a wave takes what Kafka's answers take, and a partition that takes
+    /// nothing costs it one <see cref="Stall"/>, not the producer's whole delivery timeout.
+    /// </summary>
+    private async Task WaitWhileSettlingAsync(List<Task<DeliveryResult<string, string>>> deliveries, CancellationToken cancellationToken)
+    {
+        var all = Task.WhenAll(deliveries);
+        var started = time.GetTimestamp();
+        var open = deliveries.Count;
+        while (!all.IsCompleted && time.GetElapsedTime(started) < Patience)
+        {
+            try
+            {
+                await all.WaitAsync(Stall, time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                var stillOpen = deliveries.Count(delivery => !delivery.IsCompleted);
+                if (stillOpen == open)
+                {
+                    return;
+                }
+
+                open = stillOpen;
+            }
+            catch (ProduceException<string, string>)
+            {
+                // Every delivery has settled; each one's outcome is read by the caller.
+            }
+        }
+    }
+
+    /// <summary>What became of a round's rows: delivered, refused for good, still in flight, and the first other error, if any.</summary>
+    private sealed record Round(List<long> Sent, List<(OutboxMessage Row, Error Error)> Refused, List<InFlight> InFlight)
     {
         public Error? Unsettled { get; set; }
+    }
+
+    /// <summary>A row whose delivery outlasted its wave's patience, with the producer it went through.</summary>
+    private sealed record InFlight(OutboxMessage Row, IProducer<string, string> Producer, Task<DeliveryResult<string, string>> Delivery);
+
+    /// <summary>
+    /// Settles the rows earlier rounds left in flight: marks those Kafka has acknowledged since, and frees the key of each
+    /// that failed (or whose producer was replaced), so the key goes again from that row.
+    /// </summary>
+    private async Task SettleInFlightAsync(BookingDbContext db, CancellationToken cancellationToken)
+    {
+        var producer = producers.Current;
+        var settled = _inFlight.Values.Where(row => row.Delivery.IsCompleted || row.Producer != producer).ToList();
+        if (settled.Count == 0)
+        {
+            return;
+        }
+
+        await MarkAsync(db, [.. settled.Where(row => row.Delivery.IsCompletedSuccessfully).Select(row => row.Row.Id)], [], cancellationToken).ConfigureAwait(false);
+        foreach (var row in settled)
+        {
+            _inFlight.Remove(row.Row.MessageKey);
+        }
+
+        if (settled.FirstOrDefault(row => !row.Delivery.IsCompletedSuccessfully) is { } failed)
+        {
+            var error = failed.Delivery.Exception?.InnerException is KafkaException kafka ? kafka.Error : new Error(ErrorCode.Unknown);
+            producers.ReplaceIfFailed(failed.Producer, error);
+            LogInFlightFailed(settled.Count(row => !row.Delivery.IsCompletedSuccessfully), error.Code);
+        }
     }
 
     /// <summary>
     /// Produces the rows on one idempotent producer, keeping each reservation's events in order although they go to
     /// different topics: a row goes out only once the rows before it with the same key (the reservation id) were
     /// delivered. So the batch goes in waves, the first row of every key, then the second of each key whose first was
-    /// delivered, and so on; a key with a row refused or not delivered in time sends nothing more this round. Rows of
-    /// different keys go out together, as one batch.
+    /// delivered, and so on; a key with a row refused, failed or still in flight when its wave stopped waiting sends
+    /// nothing more this round. Rows of different keys go out together, as one batch.
     /// </summary>
-    private static async Task<Round> ProduceInOrderAsync(IProducer<string, string> producer, List<OutboxMessage> batch, CancellationToken cancellationToken)
+    private async Task<Round> ProduceInOrderAsync(IProducer<string, string> producer, List<OutboxMessage> batch, CancellationToken cancellationToken)
     {
-        var round = new Round(new List<long>(batch.Count), []);
+        var round = new Round(new List<long>(batch.Count), [], []);
         var waves = new List<List<OutboxMessage>>();
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var row in batch)
@@ -183,18 +278,15 @@ public sealed partial class OutboxRelay(
         foreach (var rows in waves.Select(wave => wave.Where(row => !stopped.Contains(row.MessageKey)).ToList()))
         {
             var deliveries = rows.Select(row => producer.ProduceAsync(row.Topic, ToMessage(row), cancellationToken)).ToList();
-            try
-            {
-                await Task.WhenAll(deliveries).WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (ProduceException<string, string>)
-            {
-                // Each delivery's outcome is read below.
-            }
-
+            await WaitWhileSettlingAsync(deliveries, cancellationToken).ConfigureAwait(false);
             for (var i = 0; i < rows.Count; i++)
             {
-                if (deliveries[i].IsCompletedSuccessfully)
+                if (!deliveries[i].IsCompleted)
+                {
+                    stopped.Add(rows[i].MessageKey);
+                    round.InFlight.Add(new InFlight(rows[i], producer, deliveries[i]));
+                }
+                else if (deliveries[i].IsCompletedSuccessfully)
                 {
                     round.Sent.Add(rows[i].Id);
                     continue;
@@ -252,10 +344,14 @@ public sealed partial class OutboxRelay(
     {
         var now = time.GetUtcNow();
         var ids = sent.ToArray();
-        await db.OutboxMessages
-            .Where(m => ids.Contains(m.Id))
-            .ExecuteUpdateAsync(setters => setters.SetProperty(m => m.SentAt, now).SetProperty(m => m.Attempts, m => m.Attempts + 1), cancellationToken)
-            .ConfigureAwait(false);
+        if (ids.Length > 0)
+        {
+            await db.OutboxMessages
+                .Where(m => ids.Contains(m.Id))
+                .ExecuteUpdateAsync(setters => setters.SetProperty(m => m.SentAt, now).SetProperty(m => m.Attempts, m => m.Attempts + 1), cancellationToken)
+                .ConfigureAwait(false);
+        }
+
         foreach (var (row, error) in refused)
         {
             var reason = $"{error.Code}: {error.Reason}";
@@ -295,6 +391,9 @@ public sealed partial class OutboxRelay(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox row {OutboxId} ({Topic}) went through alone after Kafka refused the request that carried it ({Code}); if this repeats, the producer's batch.size is above the topic's max.message.bytes")]
     private partial void LogSentAlone(long outboxId, string topic, ErrorCode code);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} outbox rows left in flight were not delivered ({Code}); each goes again, with its reservation's later events behind it")]
+    private partial void LogInFlightFailed(int count, ErrorCode code);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "This worker now relays the outbox")]
     private partial void LogLeading();

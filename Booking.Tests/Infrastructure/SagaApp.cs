@@ -42,9 +42,18 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
         new("Booking:SagaResumeAfter", "00:00:03"),
     ];
 
+    /// <summary>How many brokers the fixture's Kafka has.</summary>
+    protected virtual int KafkaBrokers => 1;
+
+    /// <summary>Shapes the fixture's Kafka before any client connects (more brokers, who leads what).</summary>
+    protected virtual void ConfigureKafka(KafkaMockCluster kafka)
+    {
+    }
+
     protected override async Task StartMoreAsync()
     {
-        Kafka = KafkaMockCluster.Start(BookingTopics.All);
+        Kafka = KafkaMockCluster.Start(BookingTopics.All, brokers: KafkaBrokers);
+        ConfigureKafka(Kafka);
         _stopping = new CancellationTokenSource();
         _recording = Task.Factory.StartNew(() => Record(_stopping.Token), TaskCreationOptions.LongRunning);
 
