@@ -30,7 +30,7 @@ public sealed partial class OutboxRelay(
     TimeProvider time,
     ILogger<OutboxRelay> logger) : BackgroundService
 {
-    /// <summary>The setting of how long the producer tries to deliver an event before the round gives it up (to send it again).</summary>
+    /// <summary>The setting of how long the producer tries to deliver an event before the relay gives it up (to send it again).</summary>
     public const string DeliveryTimeoutSetting = "Outbox:DeliveryTimeout";
 
     /// <summary>How long the producer tries to deliver an event, unless <see cref="DeliveryTimeoutSetting"/> says otherwise.</summary>
@@ -83,7 +83,8 @@ public sealed partial class OutboxRelay(
                     // Listening before reading: a row committed after the read below always wakes the next wait.
                     if (await PublishBatchAsync(stoppingToken).ConfigureAwait(false) < BatchSize)
                     {
-                        if (await leadership.WaitAsync(SafetyPoll, stoppingToken).ConfigureAwait(false))
+                        // Rows in flight are marked (and their keys' next rows sent) at the next batch: look again soon.
+                        if (await leadership.WaitAsync(_inFlight.Count > 0 ? Stall : SafetyPoll, stoppingToken).ConfigureAwait(false))
                         {
                             await Task.Delay(Linger, stoppingToken).ConfigureAwait(false);
                         }
@@ -153,7 +154,7 @@ public sealed partial class OutboxRelay(
 
         var batch = await unsent
             .OrderBy(m => m.Id)
-            .Take(BatchSize)
+            .Take(Math.Min(BatchSize, MaxInFlight - _inFlight.Count))
             .ToListAsync(cancellationToken)
             .ConfigureAwait(false);
         if (batch.Count == 0)
@@ -285,8 +286,10 @@ public sealed partial class OutboxRelay(
                 {
                     stopped.Add(rows[i].MessageKey);
                     round.InFlight.Add(new InFlight(rows[i], producer, deliveries[i]));
+                    continue;
                 }
-                else if (deliveries[i].IsCompletedSuccessfully)
+
+                if (deliveries[i].IsCompletedSuccessfully)
                 {
                     round.Sent.Add(rows[i].Id);
                     continue;
@@ -347,7 +350,7 @@ public sealed partial class OutboxRelay(
         if (ids.Length > 0)
         {
             await db.OutboxMessages
-                .Where(m => ids.Contains(m.Id))
+                .Where(m => ids.Contains(m.Id) && m.SentAt == null)
                 .ExecuteUpdateAsync(setters => setters.SetProperty(m => m.SentAt, now).SetProperty(m => m.Attempts, m => m.Attempts + 1), cancellationToken)
                 .ConfigureAwait(false);
         }

@@ -8,13 +8,14 @@ namespace Booking.Tests.Saga;
 /// <summary>One relay publishes at a time, also while a backlog keeps every batch full.</summary>
 public sealed class RelayLeadershipTests(SagaApp app) : IClassFixture<SagaApp>
 {
-    private const int Backlog = 100_000;
+    private const int Backlog = 200_000;
 
     [Fact]
     public async Task A_relay_whose_session_ended_in_the_middle_of_a_backlog_stops_publishing_while_another_holds_the_lock()
     {
-        // Each batch then takes at least a round trip: the backlog lasts tens of seconds on any machine.
-        app.Kafka.SetBrokerRoundTrip(KafkaMockCluster.FirstBrokerId, TimeSpan.FromMilliseconds(100));
+        // Each wave of a batch then waits a round trip (shorter than the relay's stall, so waves settle in order): the
+        // backlog lasts many seconds on any machine.
+        app.Kafka.SetBrokerRoundTrip(KafkaMockCluster.FirstBrokerId, TimeSpan.FromMilliseconds(40));
         await using var db = new NpgsqlConnection(app.BookingDb);
         await db.OpenAsync();
         await ExecuteAsync(db, $"""
@@ -65,11 +66,24 @@ public sealed class RelayLeadershipTests(SagaApp app) : IClassFixture<SagaApp>
         (long)(await ScalarAsync(db, "SELECT count(*) FROM outbox_messages WHERE sent_at IS NOT NULL"))!;
 
     /// <summary>The backend holding the relay's lock in this database.</summary>
-    private static async Task<int> LeaderAsync(NpgsqlConnection db) => (int)(await ScalarAsync(db, $"""
-        SELECT pid FROM pg_locks
-        WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-          AND ((classid::bigint << 32) | objid::bigint) = {OutboxRelay.LeaderLockKey}
-        """))!;
+    private static async Task<int> LeaderAsync(NpgsqlConnection db)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            if (await ScalarAsync(db, $"""
+                SELECT pid FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND ((classid::bigint << 32) | objid::bigint) = {OutboxRelay.LeaderLockKey}
+                """) is int pid)
+            {
+                return pid;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "No session held the relay's lock for 10 s.");
+            await Task.Delay(10);
+        }
+    }
 
     private static async Task<object?> ScalarAsync(NpgsqlConnection connection, string sql)
     {
