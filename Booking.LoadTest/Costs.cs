@@ -7,9 +7,9 @@ namespace Booking.LoadTest;
 /// <summary>
 /// What a phase cost the whole system, per successful operation (a hold, or a booking completed with its event):
 /// PostgreSQL commits (<c>pg_stat_database</c>, every database), Redis commands (<c>INFO stats</c>), and CPU time
-/// per process group read from <c>/proc</c> (user + system time of every process of the system on this machine, with
-/// that of the children each has reaped, so a PostgreSQL backend that ends inside a phase moves its time to the
-/// postmaster instead of taking it out of the sum). Beside them, the whole machine's from <c>/proc/stat</c>: how busy
+/// per process group read from <c>/proc</c> (user + system time of every process of the system, which this one
+/// started directly or not, with that of the children each has reaped, so a PostgreSQL backend that ends inside a
+/// phase moves its time to the postmaster instead of taking it out of the sum). Beside them, the whole machine's from <c>/proc/stat</c>: how busy
 /// its cores were (when they are busy throughout, CPU bounds the phase's rate), how much of their time the hypervisor
 /// gave to other guests (steal), and the machine's busy CPU time per operation, which also holds the load tool's share
 /// and what no process of the run is charged with: kernel threads (<c>ksoftirqd</c> among them) and anything else the
@@ -121,19 +121,27 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
         return new MachineCpu(busy / TicksPerSecond, steal / TicksPerSecond, (busy + idle + ioWait + steal) / TicksPerSecond);
     }
 
-    /// <summary>CPU seconds used so far by every process of the system, by group (this load tool counted apart).</summary>
+    /// <summary>
+    /// CPU seconds used so far by every process of the system, by group (this load tool counted apart). The system's
+    /// processes are this one's descendants (DCP, and through it every service, store and the dashboard), so another
+    /// program on the machine with a similar command line (a test run's services, say) counts in no group.
+    /// </summary>
     private static Dictionary<string, double> CpuByGroup()
     {
         var totals = new Dictionary<string, double>(StringComparer.Ordinal);
-        var self = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        var self = Environment.ProcessId;
+        var parents = new Dictionary<int, int>();
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
-            var pid = Path.GetFileName(directory);
-            if (!pid.All(char.IsAsciiDigit))
+            if (int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && ParentOf(directory) is { } parent)
             {
-                continue;
+                parents[pid] = parent;
             }
+        }
 
+        foreach (var pid in parents.Keys)
+        {
+            var directory = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}";
             try
             {
                 if (pid == self)
@@ -144,7 +152,7 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
                     continue;
                 }
 
-                if (GroupOf(File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' '), directory) is { } group)
+                if (DescendsFrom(pid, self, parents) && GroupOf(File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' '), directory) is { } group)
                 {
                     totals[group] = totals.GetValueOrDefault(group) + CpuSeconds(Path.Combine(directory, "stat"), withReapedChildren: true);
                 }
@@ -156,6 +164,37 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
         }
 
         return totals;
+    }
+
+    /// <summary>A process's parent (field 4 of its <c>stat</c>), or none if it ended while being read.</summary>
+    private static int? ParentOf(string directory)
+    {
+        try
+        {
+            var stat = File.ReadAllText(Path.Combine(directory, "stat"));
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return null;
+        }
+    }
+
+    private static bool DescendsFrom(int pid, int ancestor, Dictionary<int, int> parents)
+    {
+        // A chain is a few processes long; the bound only guards against a cycle of reused process ids.
+        var current = pid;
+        for (var steps = 0; steps < 64 && parents.TryGetValue(current, out var parent); steps++)
+        {
+            if (parent == ancestor)
+            {
+                return true;
+            }
+
+            current = parent;
+        }
+
+        return false;
     }
 
     /// <summary>A thread's CPU seconds if it is the Kafka mock cluster's, else none (also when it ended while being read).</summary>
