@@ -123,8 +123,9 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
 
     /// <summary>
     /// CPU seconds used so far by every process of the system, by group (this load tool counted apart). The system's
-    /// processes are this one's descendants (DCP, and through it every service, store and the dashboard), so another
-    /// program on the machine with a similar command line (a test run's services, say) counts in no group.
+    /// processes are those of this run's DCP: its API server, which leaves this process's tree (init adopts it) and
+    /// names this process in <c>--monitor</c>, and everything it starts (every service, store and the dashboard). So
+    /// another program on the machine with a similar command line (a test run's services, say) counts in no group.
     /// </summary>
     private static Dictionary<string, double> CpuByGroup()
     {
@@ -139,6 +140,7 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
             }
         }
 
+        var roots = parents.Where(process => process.Value == 1 && IsThisRunsDcp(process.Key, self)).Select(process => process.Key).Append(self).ToHashSet();
         foreach (var pid in parents.Keys)
         {
             var directory = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}";
@@ -152,7 +154,7 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
                     continue;
                 }
 
-                if (DescendsFrom(pid, self, parents) && GroupOf(File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' '), directory) is { } group)
+                if (DescendsFrom(pid, roots, parents) && GroupOf(File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' '), directory) is { } group)
                 {
                     totals[group] = totals.GetValueOrDefault(group) + CpuSeconds(Path.Combine(directory, "stat"), withReapedChildren: true);
                 }
@@ -180,13 +182,32 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
         }
     }
 
-    private static bool DescendsFrom(int pid, int ancestor, Dictionary<int, int> parents)
+    private static bool IsThisRunsDcp(int pid, int self)
     {
+        try
+        {
+            var arguments = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/cmdline").Split('\0');
+            var monitor = Array.IndexOf(arguments, "--monitor");
+            return monitor >= 0 && monitor + 1 < arguments.Length && arguments[monitor + 1] == self.ToString(CultureInfo.InvariantCulture);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static bool DescendsFrom(int pid, HashSet<int> ancestors, Dictionary<int, int> parents)
+    {
+        if (ancestors.Contains(pid))
+        {
+            return true;
+        }
+
         // A chain is a few processes long; the bound only guards against a cycle of reused process ids.
         var current = pid;
         for (var steps = 0; steps < 64 && parents.TryGetValue(current, out var parent); steps++)
         {
-            if (parent == ancestor)
+            if (ancestors.Contains(parent))
             {
                 return true;
             }

@@ -70,6 +70,9 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
         var byProcess = bookings.GetProperty("cpuMsPerOpByProcess");
         Assert.True(byProcess.GetProperty("kafka").GetDouble() > 0, byProcess.ToString());
         Assert.True(byProcess.GetProperty("load-tool").GetDouble() > 0, byProcess.ToString());
+        // The run's services and stores are found (DCP, which starts them, leaves the tool's process tree).
+        Assert.All(["booking-api", "saga-worker", "performance-stub", "postgres", "redis"],
+            group => Assert.True(byProcess.TryGetProperty(group, out var ms) && ms.GetDouble() > 0, $"{group}: {byProcess}"));
         Assert.Equal(byProcess.EnumerateObject().Where(p => p.Name != "load-tool").Sum(p => p.Value.GetDouble()), bookings.GetProperty("cpuMsPerOp").GetDouble(), 2);
 
         // The machine's busy time per booking holds every process's, the load tool's too (a few hundredths of skew
