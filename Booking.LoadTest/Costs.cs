@@ -123,24 +123,29 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
 
     /// <summary>
     /// CPU seconds used so far by every process of the system, by group (this load tool counted apart). The system's
-    /// processes are those of this run's DCP: its API server, which leaves this process's tree (init adopts it) and
-    /// names this process in <c>--monitor</c>, and everything it starts (every service, store and the dashboard). So
-    /// another program on the machine with a similar command line (a test run's services, say) counts in no group.
+    /// processes are this one's descendants and those of this run's DCP API server, which leaves this process's tree
+    /// (init, or a subreaper, adopts it) and names this process in <c>--monitor</c>: it starts every service, store
+    /// (the load tool runs them as executables, see <see cref="SystemUnderTest"/>) and the dashboard. So another
+    /// program on the machine with a similar command line (a test run's services, say) counts in no group.
     /// </summary>
     private static Dictionary<string, double> CpuByGroup()
     {
         var totals = new Dictionary<string, double>(StringComparer.Ordinal);
         var self = Environment.ProcessId;
         var parents = new Dictionary<int, int>();
+        var roots = new HashSet<int> { self };
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
-            if (int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && ParentOf(directory) is { } parent)
+            if (int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && ParentOf(directory) is var (parent, name))
             {
                 parents[pid] = parent;
+                if (name == "dcp" && IsThisRunsDcp(pid, self))
+                {
+                    roots.Add(pid);
+                }
             }
         }
 
-        var roots = parents.Where(process => process.Value == 1 && IsThisRunsDcp(process.Key, self)).Select(process => process.Key).Append(self).ToHashSet();
         foreach (var pid in parents.Keys)
         {
             var directory = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}";
@@ -168,13 +173,15 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
         return totals;
     }
 
-    /// <summary>A process's parent (field 4 of its <c>stat</c>), or none if it ended while being read.</summary>
-    private static int? ParentOf(string directory)
+    /// <summary>A process's parent and name (fields 4 and 2 of its <c>stat</c>), or none if it ended while being read.</summary>
+    private static (int Parent, string Name)? ParentOf(string directory)
     {
         try
         {
             var stat = File.ReadAllText(Path.Combine(directory, "stat"));
-            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
+            var nameEnd = stat.LastIndexOf(')');
+            var name = stat[(stat.IndexOf('(', StringComparison.Ordinal) + 1)..nameEnd];
+            return (int.Parse(stat[(nameEnd + 2)..].Split(' ')[1], CultureInfo.InvariantCulture), name);
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or FormatException)
         {

@@ -43,6 +43,9 @@ public sealed class SystemUnderTest : IAsyncDisposable
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Booking_AppHost>(
         [
             $"--AppHost:DataDirectory={data}",
+            // Redis and PostgreSQL as DCP's executables on every machine: a container's processes are the container
+            // runtime's children, where the cost meter (Costs.cs) cannot tell this run's from any other.
+            "--AppHost:DataStores=Executable",
             $"--Parameters:auth-signing-key={tokens.SigningKey}",
             .. SideBySideRun.Arguments(dashboard),
         ], (app, _) =>

@@ -16,7 +16,7 @@ namespace Booking.SagaWorker.Outbox;
 /// as long as it takes. A round waits for its deliveries while they keep settling; the slower ones stay in flight (at
 /// most <see cref="MaxInFlight"/>), each holding back only its own key's later rows, and are marked when Kafka
 /// acknowledges them. So nothing is lost, and a partition that takes nothing (no leader, its broker down) holds back
-/// only the reservations whose events wait for it. The relay is woken by the commit that adds rows (LISTEN on
+/// only the reservations whose events wait for it, until <see cref="MaxInFlight"/> rows wait; then all wait. The relay is woken by the commit that adds rows (LISTEN on
 /// <see cref="OutboxMessage.NotifyChannel"/>), lingers a moment so the rows of commits close together go out as one
 /// batch, and polls only as a safety net. An event Kafka refuses for good (too large, invalid) is quarantined: kept
 /// with its error, counted by <c>booking.outbox.quarantined</c>, logged, and no longer in the way of the events behind
@@ -134,7 +134,7 @@ public sealed partial class OutboxRelay(
         return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
-    /// <summary>Publishes the oldest unsent rows; returns how many it published.</summary>
+    /// <summary>Publishes the oldest unsent rows; returns how many it read (delivered, refused, or left in flight).</summary>
     public async Task<int> PublishBatchAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
@@ -244,11 +244,14 @@ public sealed partial class OutboxRelay(
             _inFlight.Remove(row.Row.MessageKey);
         }
 
-        if (settled.FirstOrDefault(row => !row.Delivery.IsCompletedSuccessfully) is { } failed)
+        // A row whose producer was replaced may have no outcome at all: the error is the first one Kafka gave.
+        var unsent = settled.Where(row => !row.Delivery.IsCompletedSuccessfully).ToList();
+        if (unsent.Count > 0)
         {
+            var failed = unsent.FirstOrDefault(row => row.Delivery.Exception?.InnerException is KafkaException) ?? unsent[0];
             var error = failed.Delivery.Exception?.InnerException is KafkaException kafka ? kafka.Error : new Error(ErrorCode.Unknown);
             producers.ReplaceIfFailed(failed.Producer, error);
-            LogInFlightFailed(settled.Count(row => !row.Delivery.IsCompletedSuccessfully), error.Code);
+            LogInFlightFailed(unsent.Count, error.Code);
         }
     }
 

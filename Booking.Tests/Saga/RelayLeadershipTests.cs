@@ -42,8 +42,8 @@ public sealed class RelayLeadershipTests(SagaApp app) : IClassFixture<SagaApp>
             await Task.Delay(10);
         }
 
-        // The old leader notices within its once-a-second check and the batch it was publishing.
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        // The old leader notices within its once-a-second check and the batch it was publishing (a wave waits 2 s at most).
+        await Task.Delay(TimeSpan.FromSeconds(5));
         var before = await SentAsync(db);
         await Task.Delay(TimeSpan.FromSeconds(3));
         var after = await SentAsync(db);
