@@ -16,12 +16,13 @@ namespace Booking.SagaWorker.Outbox;
 /// as long as it takes. A round waits for its deliveries while they keep settling; the slower ones stay in flight (at
 /// most <see cref="MaxInFlight"/>), each holding back only its own key's later rows, and are marked when Kafka
 /// acknowledges them. So nothing is lost, and a partition that takes nothing (no leader, its broker down) holds back
-/// only the reservations whose events wait for it, until <see cref="MaxInFlight"/> rows wait; then all wait. The relay is woken by the commit that adds rows (LISTEN on
-/// <see cref="OutboxMessage.NotifyChannel"/>), lingers a moment so the rows of commits close together go out as one
-/// batch, and polls only as a safety net. An event Kafka refuses for good (too large, invalid) is quarantined: kept
-/// with its error, counted by <c>booking.outbox.quarantined</c>, logged, and no longer in the way of the events behind
-/// it. One relay publishes at a time: a PostgreSQL advisory lock elects it. A producer that hit a fatal error fails
-/// every message from then on, so the relay has it replaced and publishes the unsent rows again through the new one.
+/// only the reservations whose events wait for it, until <see cref="MaxInFlight"/> rows wait; then all wait. The relay
+/// is woken by the commit that adds rows (LISTEN on <see cref="OutboxMessage.NotifyChannel"/>), lingers a moment so the
+/// rows of commits close together go out as one batch, and polls only as a safety net. An event Kafka refuses for good
+/// (too large, invalid) is quarantined: kept with its error, counted by <c>booking.outbox.quarantined</c>, logged, and
+/// no longer in the way of the events behind it. One relay publishes at a time: a PostgreSQL advisory lock elects it. A
+/// producer that hit a fatal error fails every message from then on, so the relay has it replaced and publishes the
+/// unsent rows again through the new one.
 /// </summary>
 public sealed partial class OutboxRelay(
     IServiceScopeFactory scopes,
@@ -249,7 +250,7 @@ public sealed partial class OutboxRelay(
         if (unsent.Count > 0)
         {
             var failed = unsent.FirstOrDefault(row => row.Delivery.Exception?.InnerException is KafkaException) ?? unsent[0];
-            var error = failed.Delivery.Exception?.InnerException is KafkaException kafka ? kafka.Error : new Error(ErrorCode.Unknown);
+            var error = ErrorOf(failed.Delivery);
             producers.ReplaceIfFailed(failed.Producer, error);
             LogInFlightFailed(unsent.Count, error.Code);
         }
@@ -305,7 +306,7 @@ public sealed partial class OutboxRelay(
                 }
                 else
                 {
-                    round.Unsettled ??= deliveries[i].Exception?.InnerException is KafkaException kafka ? kafka.Error : new Error(ErrorCode.Unknown);
+                    round.Unsettled ??= ErrorOf(deliveries[i]);
                 }
             }
         }
@@ -369,6 +370,10 @@ public sealed partial class OutboxRelay(
             LogQuarantined(row.Id, row.EventId, row.Topic, row.MessageKey, row.Payload.Length, reason);
         }
     }
+
+    /// <summary>The error Kafka failed a delivery with; <see cref="ErrorCode.Unknown"/> for one with no outcome from Kafka.</summary>
+    private static Error ErrorOf(Task delivery) =>
+        delivery.Exception?.InnerException is KafkaException kafka ? kafka.Error : new Error(ErrorCode.Unknown);
 
     /// <summary>Errors no retry can fix: the event itself is what Kafka refuses.</summary>
     private static bool IsRefusedForGood(ErrorCode code) => code is ErrorCode.MsgSizeTooLarge
