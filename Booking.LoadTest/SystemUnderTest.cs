@@ -37,6 +37,7 @@ public sealed class SystemUnderTest : IAsyncDisposable
         var tokens = new LoadTokens();
         var data = Path.Combine(Path.GetTempPath(), "booking-loadtest", DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture));
         var dashboardData = options.NoDashboard ? null : Path.Combine(data, "dashboard");
+        Console.WriteLine($"Run data (deleted when the run ends, a stopped one too): {data}");
         // The dashboard, started by DCP, inherits this process's environment: its store goes with the run's data,
         // where DashboardStore counts it and the run's end deletes it, not among the user's own dashboard runs.
         Environment.SetEnvironmentVariable(DashboardStore.DataDirectorySetting, dashboardData);

@@ -1,11 +1,13 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 
 namespace Booking.Tests.Distributed;
 
 /// <summary>
 /// Booking.LoadTest's quick mode end to end: it starts the whole system itself, runs every mode, audits, and
-/// writes its report. A smoke check that the tool works and its audit is clean, not a timing assertion.
+/// writes its report. A smoke check that the tool works and its audit is clean, not a timing assertion; and a run
+/// stopped half way leaves nothing behind.
 /// </summary>
 [Collection(DistributedRun.Name)]
 public sealed class LoadTestSmokeTests(ITestOutputHelper output)
@@ -13,37 +15,12 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
     [Fact]
     public async Task A_quick_run_of_the_load_tool_reports_every_mode_and_a_clean_audit()
     {
-        var root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", ".."));
-#if DEBUG
-        const string configuration = "Debug";
-#else
-        const string configuration = "Release";
-#endif
-        var tool = Path.Combine(root, "Booking.LoadTest", "bin", configuration, "net10.0", "Booking.LoadTest.dll");
         using var directory = new TestDirectory("loadtest");
         var results = directory.Path;
-
-        using var process = Process.Start(new ProcessStartInfo("dotnet", [tool, "--quick", "--duration", "4", "--out", results])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = root,
-        })!;
+        using var process = StartTool("--quick", "--duration", "4", "--out", results);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            // Leave nothing running, and show how far the tool got.
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync(CancellationToken.None);
-            Assert.Fail($"The load tool did not finish within 4 minutes:\n{await stdout}\n{await stderr}");
-        }
-
+        await WaitForExitAsync(process, TimeSpan.FromMinutes(4), stdout, stderr);
         output.WriteLine(await stdout);
 
         Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{await stderr}");
@@ -84,5 +61,111 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
         Assert.InRange(bookings.GetProperty("machineStolenShare").GetDouble(), 0.0, 1.0 - busy);
         Assert.InRange(bookings.GetProperty("unchargedCpuMsPerOp").GetDouble(), -0.02, 0.5 * machine);
         Assert.True(machine >= byProcess.EnumerateObject().Sum(p => p.Value.GetDouble()) - 0.02, bookings.ToString());
+    }
+
+    [Fact]
+    public async Task A_run_stopped_by_ctrl_c_stops_the_system_deletes_its_data_and_writes_no_result()
+    {
+        using var directory = new TestDirectory("loadtest-stopped");
+        using var process = StartTool("--quick", "--duration", "60", "--modes", "lua", "--out", directory.Path);
+        var lines = new List<string>();
+        var measuring = new TaskCompletionSource();
+        process.OutputDataReceived += (_, e) =>
+        {
+            lock (lines)
+            {
+                lines.Add(e.Data ?? "");
+            }
+            if (e.Data?.Contains("lua holds", StringComparison.Ordinal) == true)
+            {
+                measuring.TrySetResult();
+            }
+        };
+        process.BeginOutputReadLine();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await measuring.Task.WaitAsync(TimeSpan.FromMinutes(3));
+
+        // What a terminal's Ctrl-C sends, in the middle of a measured phase.
+        using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await interrupt.WaitForExitAsync();
+        }
+        await WaitForExitAsync(process, TimeSpan.FromMinutes(1), Task.FromResult(string.Join('\n', Snapshot(lines))), stderr);
+
+        var output = string.Join('\n', Snapshot(lines));
+        Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}\n{output}\n{await stderr}");
+        Assert.Contains("no result written", await stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", await stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(directory.Path, "result.json")));
+        var data = output.Split('\n').Single(l => l.StartsWith("Run data", StringComparison.Ordinal)).Split(": ")[1].Trim();
+        Assert.False(Directory.Exists(data), $"{data} is left behind");
+        // Nothing of the run is left running: its Redis and PostgreSQL kept their files under its data directory.
+        Assert.Empty(Processes().Where(p => p.CommandLine.Contains(data, StringComparison.Ordinal)).Select(p => $"{p.Pid}: {p.CommandLine}"));
+    }
+
+    private static Process StartTool(params string[] arguments)
+    {
+        var root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", ".."));
+#if DEBUG
+        const string configuration = "Debug";
+#else
+        const string configuration = "Release";
+#endif
+        var tool = Path.Combine(root, "Booking.LoadTest", "bin", configuration, "net10.0", "Booking.LoadTest.dll");
+        return Process.Start(new ProcessStartInfo("dotnet", [tool, .. arguments])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = root,
+        })!;
+    }
+
+    private static async Task WaitForExitAsync(Process process, TimeSpan limit, Task<string> stdout, Task<string> stderr)
+    {
+        using var timeout = new CancellationTokenSource(limit);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Leave nothing running, and show how far the tool got.
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
+            Assert.Fail($"The load tool did not finish within {limit}:\n{await stdout}\n{await stderr}");
+        }
+    }
+
+    private static List<string> Snapshot(List<string> lines)
+    {
+        lock (lines)
+        {
+            return [.. lines];
+        }
+    }
+
+    private static IEnumerable<(int Pid, string CommandLine)> Processes()
+    {
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            string commandLine;
+            try
+            {
+                commandLine = File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' ');
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            if (int.TryParse(Path.GetFileName(directory), out var pid))
+            {
+                yield return (pid, commandLine);
+            }
+        }
     }
 }
