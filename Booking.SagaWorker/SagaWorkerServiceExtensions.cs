@@ -3,6 +3,7 @@ using Booking.SagaWorker.Outbox;
 using Booking.SagaWorker.Reconciliation;
 using Booking.SagaWorker.Saga;
 using Booking.SagaWorker.Telemetry;
+using Confluent.Kafka;
 using Microsoft.Extensions.Http.Resilience;
 
 namespace Booking.SagaWorker;
@@ -25,7 +26,11 @@ public static class SagaWorkerServiceExtensions
         builder.AddKafkaProducer("kafka", producer => producer.MessageTimeoutMs = (int)deliveryTimeout.TotalMilliseconds);
 
         builder.Services.AddOptions<SagaOptions>().BindConfiguration(SagaOptions.SectionName);
-        builder.AddKafkaConsumer("kafka", builder.Configuration[$"{SagaOptions.SectionName}:{nameof(SagaOptions.ConsumerGroup)}"] ?? SagaOptions.DefaultConsumerGroup);
+        // Incremental rebalances: a worker that joins or leaves moves only the partitions it takes or gives, so the
+        // others' sagas in flight keep their partitions (eager assignment revoked every partition of every worker).
+        // Every member of a group must use the same kind: switching a running group means stopping all its workers.
+        builder.AddKafkaConsumer("kafka", builder.Configuration[$"{SagaOptions.SectionName}:{nameof(SagaOptions.ConsumerGroup)}"] ?? SagaOptions.DefaultConsumerGroup,
+            config => config.PartitionAssignmentStrategy ??= PartitionAssignmentStrategy.CooperativeSticky);
         builder.Services.AddSingleton<SagaTelemetry>();
         builder.Services.AddSingleton<SagaRunner>();
         builder.Services.AddSingleton<AllocationBatcher>();

@@ -84,7 +84,7 @@ public sealed class OffsetTracker
         }
     }
 
-    /// <summary>Forgets the partitions a rebalance took from this consumer (all of them, with eager assignment).</summary>
+    /// <summary>Forgets the partitions a rebalance took from this consumer (only those that move, with incremental assignment).</summary>
     public void Revoked(IEnumerable<TopicPartition> partitions)
     {
         ArgumentNullException.ThrowIfNull(partitions);

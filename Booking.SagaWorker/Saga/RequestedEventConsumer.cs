@@ -19,7 +19,11 @@ public sealed partial class RequestedEventConsumer(
     private static readonly TimeSpan CommitInterval = TimeSpan.FromMilliseconds(200);
 
     /// <summary>One per saga running; never disposed, since sagas still finishing after the loop ends release theirs.</summary>
-    private readonly SemaphoreSlim _slots = ObservedSlots(options.Value.MaxConcurrency, meters);
+    private readonly SemaphoreSlim _slots = new(options.Value.MaxConcurrency);
+
+    /// <summary>The partitions this consumer owns now, and how many a rebalance has taken from it so far.</summary>
+    private int _partitions;
+    private long _partitionsRevoked;
 
     public int MaxConcurrency { get; } = options.Value.MaxConcurrency;
 
@@ -28,26 +32,34 @@ public sealed partial class RequestedEventConsumer(
     /// <summary>Sagas this consumer may still start at once.</summary>
     public int FreeSlots => _slots.CurrentCount;
 
-    /// <summary>The consumer's slots, with the gauge that reports how many are free.</summary>
-    private static SemaphoreSlim ObservedSlots(int count, IMeterFactory meters)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var slots = new SemaphoreSlim(count);
-        meters.Create(BookingTelemetry.MeterName).CreateObservableGauge("booking.sagas.consumer_free_slots", () => slots.CurrentCount,
+        var meter = meters.Create(BookingTelemetry.MeterName);
+        meter.CreateObservableGauge("booking.sagas.consumer_free_slots", () => _slots.CurrentCount,
             description: "Requested events the consumer may still start at once; back at its maximum whenever no saga runs.");
-        return slots;
-    }
-
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        meter.CreateObservableGauge("booking.sagas.consumer_partitions", () => (long)Volatile.Read(ref _partitions),
+            description: "Partitions of the requested topic this worker consumes now; 0 on a worker that gets no sagas.");
+        meter.CreateObservableCounter("booking.sagas.consumer_partitions_revoked", () => Interlocked.Read(ref _partitionsRevoked),
+            description: "Partitions rebalances have taken from this worker; each one's unfinished events run again on its new owner.");
         // Consume() blocks, so the whole loop stays on a thread of its own and never awaits: an await would move
         // the rest of the loop, and every blocking Consume() after it, onto a thread-pool thread.
-        Task.Factory.StartNew(() => ConsumeLoop(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        return Task.Factory.StartNew(() => ConsumeLoop(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
 
     private void ConsumeLoop(CancellationToken stoppingToken)
     {
         var offsets = new OffsetTracker();
+        // With the incremental (cooperative-sticky) assignment of the consumer's settings, these handlers see only the
+        // partitions that move: a worker joining or leaving the group takes nothing from the partitions the others keep.
         using var consumer = consumers.CreateBuilder()
             .SetErrorHandler((_, error) => LogKafkaError(error.Code, error.Reason))
-            .SetPartitionsRevokedHandler((_, revoked) => offsets.Revoked(revoked.Select(r => r.TopicPartition)))
+            .SetPartitionsAssignedHandler((_, assigned) => Interlocked.Add(ref _partitions, assigned.Count))
+            .SetPartitionsRevokedHandler((_, revoked) =>
+            {
+                offsets.Revoked(revoked.Select(r => r.TopicPartition));
+                Interlocked.Add(ref _partitions, -revoked.Count);
+                Interlocked.Add(ref _partitionsRevoked, revoked.Count);
+            })
             .Build();
         consumer.Subscribe(BookingTopics.Requested);
         var lastCommit = time.GetTimestamp();

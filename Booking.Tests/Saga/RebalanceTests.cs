@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using Booking.AppHost.Hosting;
 using Booking.PerformanceStub.Data;
 using Booking.SagaWorker;
 using Booking.SagaWorker.Saga;
@@ -7,7 +9,10 @@ using Microsoft.Extensions.Hosting;
 
 namespace Booking.Tests.Saga;
 
-/// <summary>Two saga workers in one consumer group while bookings flow; one of them is restarted again and again.</summary>
+/// <summary>
+/// Two saga workers in one consumer group while bookings flow; one of them is restarted again and again. A rebalance
+/// moves only the partitions that change hands.
+/// </summary>
 [Collection(HeavyLoad.Name)]
 public sealed class RebalanceTests(SagaApp app, ITestOutputHelper output) : IClassFixture<SagaApp>
 {
@@ -67,6 +72,54 @@ public sealed class RebalanceTests(SagaApp app, ITestOutputHelper output) : ICla
         Assert.Equal(
             finals.Where(r => r.Status == ReservationStatus.Confirmed).Select(r => r.Id).Order(),
             allocations.Where(a => a.State == AllocationState.Allocated).Select(a => a.ReservationId).Order());
+    }
+
+    [Fact]
+    public async Task A_worker_joining_and_leaving_the_group_moves_only_the_partitions_it_takes_or_gives()
+    {
+        var first = app.WorkerServices;
+        var before = await PartitionsAsync(first, p => p.Owned == KafkaMockCluster.Partitions, "the first worker alone");
+
+        var second = app.StartWorker();
+        try
+        {
+            var shared = await PartitionsAsync(first, p => p.Owned == KafkaMockCluster.Partitions / 2, "the first worker beside the second");
+            await PartitionsAsync(second.Services, p => p.Owned == KafkaMockCluster.Partitions / 2, "the second worker");
+            // An eager rebalance takes every partition from every member and hands half of them back.
+            Assert.Equal(KafkaMockCluster.Partitions / 2, shared.Revoked - before.Revoked);
+
+            // Sagas still run on both workers' partitions.
+            var performance = await app.CreatePerformanceAsync(("A", 1, 8));
+            using var client = app.Client();
+            var ids = new List<Guid>();
+            for (var seat = 1; seat <= 8; seat++)
+            {
+                ids.Add((await client.ReserveAsync((await client.HoldSeatsAsync(performance, $"A-1-{seat}")).HoldId)).Id);
+            }
+
+            Assert.All(await app.WaitForAllFinalAsync(ids, TimeSpan.FromSeconds(30)), r => Assert.Equal(ReservationStatus.Confirmed, r.Status));
+        }
+        finally
+        {
+            await second.DisposeAsync();
+        }
+
+        var alone = await PartitionsAsync(first, p => p.Owned == KafkaMockCluster.Partitions, "the first worker after the second left");
+        Assert.Equal(KafkaMockCluster.Partitions / 2, alone.Revoked - before.Revoked);
+    }
+
+    /// <summary>A worker's partitions now and revoked so far, once <paramref name="condition"/> holds.</summary>
+    private static async Task<(double Owned, double Revoked)> PartitionsAsync(IServiceProvider worker, Func<(double Owned, double Revoked), bool> condition, string whose)
+    {
+        static (double, double) Read(Dictionary<string, double> values) =>
+            (values.GetValueOrDefault("booking.sagas.consumer_partitions", -1), values.GetValueOrDefault("booking.sagas.consumer_partitions_revoked", -1));
+        var values = await Gauges.WaitForAsync(worker.GetRequiredService<IMeterFactory>(),
+            name => name.StartsWith("booking.sagas.consumer_partitions", StringComparison.Ordinal),
+            values => values.Count == 2 && condition(Read(values)),
+            // A member that left without a word is dropped after the session timeout (6 s), then the group rebalances.
+            TimeSpan.FromSeconds(30),
+            values => $"{whose}: {string.Join(", ", values.Select(v => $"{v.Key}={v.Value}"))}");
+        return Read(values);
     }
 
     private static RequestedEventConsumer Consumer(IServiceProvider worker) =>
