@@ -87,7 +87,8 @@ public sealed record LoadOptions
           --no-dashboard          start the system without the dashboard (services export no telemetry)
           --environment NAME      the services' DOTNET_ENVIRONMENT (Production)
           --quick                 50 users, 3 s warm-up, 8 s phases, 5000 seats: a smoke run
-        Ctrl-C (or SIGTERM) stops a run: no result is written, the system is stopped and its data deleted (exit 130, 143).
+        Ctrl-C (or SIGTERM) stops a run: no result is written, the system is stopped and its data deleted (exit 130,
+        143); a second one exits at once.
         Booking.LoadTest profile TRACE.nettrace
           a service's CPU by component, from `dotnet-trace collect-linux -p PID --profile cpu-sampling`
         """;

@@ -23,17 +23,21 @@ catch (Exception exception) when (exception is ArgumentException or FormatExcept
 }
 
 // Ctrl-C or SIGTERM stops the run: the phase under way ends, nothing of the run is reported, and the system is
-// stopped and its data deleted before the tool exits with 128 + the signal's number, as a shell expects.
+// stopped and its data deleted before the tool exits with 128 + the signal's number, as a shell expects. A second
+// signal exits at once (DCP, which watches this process, then stops what it started; the data stays).
 using var stopping = new CancellationTokenSource();
 var stoppedBy = 0;
 void Stop(PosixSignalContext context, int exitCode)
 {
     context.Cancel = true;
-    if (Interlocked.CompareExchange(ref stoppedBy, exitCode, 0) == 0)
+    if (Interlocked.CompareExchange(ref stoppedBy, exitCode, 0) != 0)
     {
-        Console.Error.WriteLine("Stopping: the run ends without a result; stopping the system...");
-        stopping.Cancel();
+        Console.Error.WriteLine("Stopped at once: the run's data directory is left behind.");
+        Environment.Exit(exitCode);
     }
+
+    Console.Error.WriteLine("Stopping: the run ends without a result; stopping the system (again to exit at once)...");
+    stopping.Cancel();
 }
 
 using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => Stop(context, 130));

@@ -41,41 +41,59 @@ public sealed class SystemUnderTest : IAsyncDisposable
         // The dashboard, started by DCP, inherits this process's environment: its store goes with the run's data,
         // where DashboardStore counts it and the run's end deletes it, not among the user's own dashboard runs.
         Environment.SetEnvironmentVariable(DashboardStore.DataDirectorySetting, dashboardData);
-        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Booking_AppHost>(
-        [
-            $"--AppHost:DataDirectory={data}",
-            // Redis and PostgreSQL as DCP's executables on every machine: a container's processes are the container
-            // runtime's children, where the cost meter (Costs.cs) cannot tell this run's from any other.
-            "--AppHost:DataStores=Executable",
-            $"--Parameters:auth-signing-key={tokens.SigningKey}",
-            .. SideBySideRun.Arguments(dashboard),
-        ], (app, _) =>
+        DistributedApplication? app = null;
+        try
         {
-            app.DisableDashboard = options.NoDashboard;
-            // The services' logs belong in the dashboard, not between the progress lines.
-            app.EnableResourceLogging = false;
-        }, cancellationToken).ConfigureAwait(false);
+            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Booking_AppHost>(
+            [
+                $"--AppHost:DataDirectory={data}",
+                // Redis and PostgreSQL as DCP's executables on every machine: a container's processes are the container
+                // runtime's children, where the cost meter (Costs.cs) cannot tell this run's from any other.
+                "--AppHost:DataStores=Executable",
+                $"--Parameters:auth-signing-key={tokens.SigningKey}",
+                .. SideBySideRun.Arguments(dashboard),
+            ], (settings, _) =>
+            {
+                settings.DisableDashboard = options.NoDashboard;
+                // The services' logs belong in the dashboard, not between the progress lines.
+                settings.EnableResourceLogging = false;
+            }, cancellationToken).ConfigureAwait(false);
 
-        var services = AddComparisons(builder, options);
-        var app = await builder.BuildAsync(cancellationToken).ConfigureAwait(false);
-        await app.StartHealthyAsync(services, StartTimeout, cancellationToken).ConfigureAwait(false);
+            var services = AddComparisons(builder, options);
+            app = await builder.BuildAsync(cancellationToken).ConfigureAwait(false);
+            await app.StartHealthyAsync(services, StartTimeout, cancellationToken).ConfigureAwait(false);
 
-        Console.WriteLine(options.NoDashboard ? "System up; no dashboard (no telemetry export)" : $"System up; Aspire dashboard {dashboard}");
-        var connectionStrings = new Dictionary<string, string>();
-        foreach (var name in new[] { "redis", "bookingdb", "performancedb", "kafka" })
-        {
-            connectionStrings[name] = (await app.GetConnectionStringAsync(name, cancellationToken).ConfigureAwait(false))!;
+            Console.WriteLine(options.NoDashboard ? "System up; no dashboard (no telemetry export)" : $"System up; Aspire dashboard {dashboard}");
+            var connectionStrings = new Dictionary<string, string>();
+            foreach (var name in new[] { "redis", "bookingdb", "performancedb", "kafka" })
+            {
+                connectionStrings[name] = (await app.GetConnectionStringAsync(name, cancellationToken).ConfigureAwait(false))!;
+            }
+
+            return new SystemUnderTest
+            {
+                _app = app,
+                _data = data,
+                DashboardData = dashboardData,
+                Endpoints = services.ToDictionary(s => s, s => app.GetEndpoint(s, "http").ToString().TrimEnd('/')),
+                ConnectionStrings = connectionStrings,
+                Tokens = tokens,
+            };
         }
-
-        return new SystemUnderTest
+        catch
         {
-            _app = app,
-            _data = data,
-            DashboardData = dashboardData,
-            Endpoints = services.ToDictionary(s => s, s => app.GetEndpoint(s, "http").ToString().TrimEnd('/')),
-            ConnectionStrings = connectionStrings,
-            Tokens = tokens,
-        };
+            // A start that failed or was stopped (Ctrl-C) leaves nothing behind either; its own error is the one to tell.
+            try
+            {
+                await StopAsync(app, data).ConfigureAwait(false);
+            }
+            catch (Exception cleanup)
+            {
+                Console.Error.WriteLine($"Stopping the half-started system failed too: {cleanup.Message}");
+            }
+
+            throw;
+        }
     }
 
     /// <summary>
@@ -135,23 +153,42 @@ public sealed class SystemUnderTest : IAsyncDisposable
         return services;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_app is not null)
-        {
-            await _app.StopAsync().ConfigureAwait(false);
-            await _app.DisposeAsync().ConfigureAwait(false);
-        }
+    public ValueTask DisposeAsync() => StopAsync(_app, _data);
 
-        if (_data is not null && Directory.Exists(_data))
+    /// <summary>Stops what DCP started and deletes the run's data, the latter even when stopping fails.</summary>
+    private static async ValueTask StopAsync(DistributedApplication? app, string? data)
+    {
+        try
+        {
+            if (app is not null)
+            {
+                try
+                {
+                    await app.StopAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    await app.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            DeleteData(data);
+        }
+    }
+
+    private static void DeleteData(string? data)
+    {
+        if (data is not null && Directory.Exists(data))
         {
             try
             {
-                Directory.Delete(_data, recursive: true);
+                Directory.Delete(data, recursive: true);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                Console.Error.WriteLine($"Could not delete the run's data directory {_data}: {e.Message}");
+                Console.Error.WriteLine($"Could not delete the run's data directory {data}: {e.Message}");
             }
         }
     }

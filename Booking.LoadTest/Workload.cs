@@ -50,13 +50,14 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
 
             try
             {
-                // Requests are never cut off at the phase end (that would leave holds behind); only new iterations stop.
-                var (holdId, _) = await HoldAsync(target, performanceId, user, picked, measurements, CancellationToken.None).ConfigureAwait(false);
+                // Requests are never cut off at the phase end (that would leave holds behind); only new iterations
+                // stop. A stop of the whole run (Ctrl-C) cuts them off: nothing of that run is audited.
+                var (holdId, _) = await HoldAsync(target, performanceId, user, picked, measurements, cancellationToken).ConfigureAwait(false);
                 if (holdId is { } id)
                 {
                     using var release = new HttpRequestMessage(HttpMethod.Delete, target.Url(target.ReleasePath(performanceId, id)));
                     release.Headers.Authorization = tokens.For(user);
-                    using var released = await http.SendAsync(release, CancellationToken.None).ConfigureAwait(false);
+                    using var released = await http.SendAsync(release, cancellationToken).ConfigureAwait(false);
                 }
             }
             finally
@@ -85,17 +86,20 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
             }
 
             var picked = shuffled[(end - count + 1)..(end + 1)];
-            await BookAsync(target, performanceId, user, picked, measurements, reservations, breakdown).ConfigureAwait(false);
+            await BookAsync(target, performanceId, user, picked, measurements, reservations, breakdown, cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         return (measurements.Result(phase, elapsed), reservations.ToList());
     }
 
-    /// <summary>One booking: hold the seats, reserve them, and wait for the outcome event on Kafka.</summary>
+    /// <summary>
+    /// One booking: hold the seats, reserve them, and wait for the outcome event on Kafka. It runs to its end after its
+    /// phase ended; only a stop of the whole run (<paramref name="stop"/>) cuts it off.
+    /// </summary>
     private async Task BookAsync(Target target, string performanceId, string user, string[] picked, Measurements measurements,
-        System.Collections.Concurrent.ConcurrentBag<Guid> reservations, Breakdown? breakdown)
+        System.Collections.Concurrent.ConcurrentBag<Guid> reservations, Breakdown? breakdown, CancellationToken stop)
     {
         var started = Stopwatch.GetTimestamp();
-        var (holdId, _) = await HoldAsync(target, performanceId, user, picked, null, CancellationToken.None).ConfigureAwait(false);
+        var (holdId, _) = await HoldAsync(target, performanceId, user, picked, null, stop).ConfigureAwait(false);
         if (holdId is null)
         {
             measurements.Failure(Stopwatch.GetElapsedTime(started), "HOLD_FAILED");
@@ -105,21 +109,21 @@ public sealed class Workload(LoadOptions options, HttpClient http, EventWatcher 
         var held = Stopwatch.GetElapsedTime(started);
         using var reserve = new HttpRequestMessage(HttpMethod.Post, target.Url("/api/reservations")) { Content = JsonContent.Create(new { holdId }, options: BookingJson.Options) };
         reserve.Headers.Authorization = tokens.For(user);
-        using var reserved = await http.SendAsync(reserve, CancellationToken.None).ConfigureAwait(false);
+        using var reserved = await http.SendAsync(reserve, stop).ConfigureAwait(false);
         if (reserved.StatusCode != HttpStatusCode.Accepted)
         {
-            measurements.Failure(Stopwatch.GetElapsedTime(started), await CodeAsync(reserved, CancellationToken.None).ConfigureAwait(false));
+            measurements.Failure(Stopwatch.GetElapsedTime(started), await CodeAsync(reserved, stop).ConfigureAwait(false));
             return;
         }
 
         var reservedAt = DateTimeOffset.UtcNow;
         var reserveTime = Stopwatch.GetElapsedTime(started) - held;
-        var id = (await reserved.Content.ReadFromJsonAsync<JsonElement>(CancellationToken.None).ConfigureAwait(false)).GetProperty("id").GetGuid();
+        var id = (await reserved.Content.ReadFromJsonAsync<JsonElement>(stop).ConfigureAwait(false)).GetProperty("id").GetGuid();
         reservations.Add(id);
         string outcome;
         try
         {
-            outcome = await events.WaitAsync(id).WaitAsync(EventTimeout, CancellationToken.None).ConfigureAwait(false);
+            outcome = await events.WaitAsync(id).WaitAsync(EventTimeout, stop).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {

@@ -57,8 +57,9 @@ public sealed partial class RequestedEventConsumer(
             .SetPartitionsRevokedHandler((_, revoked) =>
             {
                 offsets.Revoked(revoked.Select(r => r.TopicPartition));
-                Interlocked.Add(ref _partitions, -revoked.Count);
+                // The count of revokes first: a reader that sees fewer partitions sees why.
                 Interlocked.Add(ref _partitionsRevoked, revoked.Count);
+                Interlocked.Add(ref _partitions, -revoked.Count);
             })
             .Build();
         consumer.Subscribe(BookingTopics.Requested);

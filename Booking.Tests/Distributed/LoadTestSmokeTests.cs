@@ -68,39 +68,61 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
     {
         using var directory = new TestDirectory("loadtest-stopped");
         using var process = StartTool("--quick", "--duration", "60", "--modes", "lua", "--out", directory.Path);
-        var lines = new List<string>();
-        var measuring = new TaskCompletionSource();
-        process.OutputDataReceived += (_, e) =>
+        try
         {
-            lock (lines)
+            var lines = new List<string>();
+            var measuring = new TaskCompletionSource();
+            process.EnableRaisingEvents = true;
+            process.Exited += (_, _) => measuring.TrySetException(new InvalidOperationException("The tool exited before its measured phase."));
+            process.OutputDataReceived += (_, e) =>
             {
-                lines.Add(e.Data ?? "");
-            }
-            if (e.Data?.Contains("lua holds", StringComparison.Ordinal) == true)
-            {
-                measuring.TrySetResult();
-            }
-        };
-        process.BeginOutputReadLine();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await measuring.Task.WaitAsync(TimeSpan.FromMinutes(3));
+                lock (lines)
+                {
+                    lines.Add(e.Data ?? "");
+                }
+                if (e.Data?.Contains("lua holds", StringComparison.Ordinal) == true)
+                {
+                    measuring.TrySetResult();
+                }
+            };
+            process.BeginOutputReadLine();
+            var stderr = process.StandardError.ReadToEndAsync();
+            await measuring.Task.WaitAsync(TimeSpan.FromMinutes(3));
 
-        // What a terminal's Ctrl-C sends, in the middle of a measured phase.
-        using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)]))
-        {
-            await interrupt.WaitForExitAsync();
+            // The run's processes: DCP (which leaves the tool's tree, naming it in --monitor) and all it started.
+            var started = RunProcesses(process.Id);
+            Assert.Contains(started, p => p.Name == "redis-server");
+            Assert.Contains(started, p => p.Name == "postgres");
+
+            // What a terminal's Ctrl-C sends, in the middle of a measured phase.
+            using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)]))
+            {
+                await interrupt.WaitForExitAsync();
+            }
+            await WaitForExitAsync(process, TimeSpan.FromMinutes(1), Task.FromResult(string.Join('\n', Snapshot(lines))), stderr);
+
+            var output = string.Join('\n', Snapshot(lines));
+            Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}\n{output}\n{await stderr}");
+            Assert.Contains("no result written", await stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", await stderr, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(directory.Path, "result.json")));
+            var data = output.Split('\n').Single(l => l.StartsWith("Run data", StringComparison.Ordinal)).Split(": ")[1].Trim();
+            Assert.False(Directory.Exists(data), $"{data} is left behind");
+            // The tool waited for the system to stop: nothing of it outlives the tool by more than a moment.
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (started.Where(IsRunning).ToList() is { Count: > 0 } left)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"Still running: {string.Join(", ", left.Select(p => $"{p.Pid} {p.Name}"))}");
+                await Task.Delay(200);
+            }
         }
-        await WaitForExitAsync(process, TimeSpan.FromMinutes(1), Task.FromResult(string.Join('\n', Snapshot(lines))), stderr);
-
-        var output = string.Join('\n', Snapshot(lines));
-        Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}\n{output}\n{await stderr}");
-        Assert.Contains("no result written", await stderr, StringComparison.Ordinal);
-        Assert.DoesNotContain("Unhandled exception", await stderr, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(directory.Path, "result.json")));
-        var data = output.Split('\n').Single(l => l.StartsWith("Run data", StringComparison.Ordinal)).Split(": ")[1].Trim();
-        Assert.False(Directory.Exists(data), $"{data} is left behind");
-        // Nothing of the run is left running: its Redis and PostgreSQL kept their files under its data directory.
-        Assert.Empty(Processes().Where(p => p.CommandLine.Contains(data, StringComparison.Ordinal)).Select(p => $"{p.Pid}: {p.CommandLine}"));
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
     }
 
     private static Process StartTool(params string[] arguments)
@@ -144,28 +166,64 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
         }
     }
 
-    private static IEnumerable<(int Pid, string CommandLine)> Processes()
+    /// <summary>One process, told apart from a later one with its pid by its start time.</summary>
+    private sealed record RunProcess(int Pid, string Name, long StartTime);
+
+    /// <summary>The tool's DCP (found by its <c>--monitor</c> argument) and every process it started, at this moment.</summary>
+    private static List<RunProcess> RunProcesses(int toolPid)
     {
+        var all = new Dictionary<int, (int Parent, RunProcess Process, string[] Arguments)>();
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
-            string commandLine;
-            try
-            {
-                commandLine = File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' ');
-            }
-            catch (IOException)
-            {
-                continue;
-            }
-            catch (UnauthorizedAccessException)
+            if (!int.TryParse(Path.GetFileName(directory), out var pid) || Stat(pid) is not var (parent, process))
             {
                 continue;
             }
 
-            if (int.TryParse(Path.GetFileName(directory), out var pid))
+            try
             {
-                yield return (pid, commandLine);
+                all[pid] = (parent, process, File.ReadAllText(Path.Combine(directory, "cmdline")).Split('\0'));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // It ended meanwhile.
             }
         }
+
+        var tool = toolPid.ToString(CultureInfo.InvariantCulture);
+        var roots = all.Where(p => Array.IndexOf(p.Value.Arguments, "--monitor") is var i && i >= 0 && i + 1 < p.Value.Arguments.Length && p.Value.Arguments[i + 1] == tool)
+            .Select(p => p.Key).ToHashSet();
+        Assert.NotEmpty(roots);
+        bool Descends(int pid) => roots.Contains(pid) || (all.TryGetValue(pid, out var p) && p.Parent > 1 && Descends(p.Parent));
+        return [.. all.Where(p => Descends(p.Key)).Select(p => p.Value.Process)];
+    }
+
+    private static bool IsRunning(RunProcess process) => Stat(process.Pid) is var (_, now) && now.StartTime == process.StartTime;
+
+    /// <summary>A process's parent, name and start time from /proc/PID/stat; null once it is gone.</summary>
+    private static (int Parent, RunProcess Process)? Stat(int pid)
+    {
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        // "pid (name) state ppid ...": the name may hold spaces and parentheses, the fields after it do not.
+        var open = stat.IndexOf('(', StringComparison.Ordinal);
+        var close = stat.LastIndexOf(')');
+        var fields = stat[(close + 2)..].Split(' ');
+        // A zombie has ended: only its parent has yet to collect its exit code.
+        if (fields[0] == "Z")
+        {
+            return null;
+        }
+
+        return (int.Parse(fields[1], CultureInfo.InvariantCulture),
+            new RunProcess(pid, stat[(open + 1)..close], long.Parse(fields[19], CultureInfo.InvariantCulture)));
     }
 }

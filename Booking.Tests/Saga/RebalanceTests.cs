@@ -88,7 +88,7 @@ public sealed class RebalanceTests(SagaApp app, ITestOutputHelper output) : ICla
             // An eager rebalance takes every partition from every member and hands half of them back.
             Assert.Equal(KafkaMockCluster.Partitions / 2, shared.Revoked - before.Revoked);
 
-            // Sagas still run on both workers' partitions.
+            // Sagas still complete with the partitions split between the two workers.
             var performance = await app.CreatePerformanceAsync(("A", 1, 8));
             using var client = app.Client();
             var ids = new List<Guid>();
