@@ -1,4 +1,5 @@
 using System.Globalization;
+using Booking.AppHost.Hosting;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -122,36 +123,21 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
     }
 
     /// <summary>
-    /// CPU seconds used so far by every process of the system, by group (this load tool counted apart). The system's
-    /// processes are this one's descendants and those of this run's DCP API server, which leaves this process's tree
-    /// (init, or a subreaper, adopts it) and names this process in <c>--monitor</c>: it starts every service, store
-    /// (the load tool runs them as executables, see <see cref="SystemUnderTest"/>) and the dashboard. So another
-    /// program on the machine with a similar command line (a test run's services, say) counts in no group.
+    /// CPU seconds used so far by every process of the system, by group (this load tool counted apart): the processes
+    /// of this run only (<see cref="RunProcesses"/>; the load tool runs the stores as executables, see
+    /// <see cref="SystemUnderTest"/>, so DCP starts them too). So another program on the machine with a similar
+    /// command line (a test run's services, say) counts in no group.
     /// </summary>
     private static Dictionary<string, double> CpuByGroup()
     {
         var totals = new Dictionary<string, double>(StringComparer.Ordinal);
         var self = Environment.ProcessId;
-        var parents = new Dictionary<int, int>();
-        var roots = new HashSet<int> { self };
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        foreach (var process in RunProcesses.Of(self))
         {
-            if (int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && ParentOf(directory) is var (parent, name))
-            {
-                parents[pid] = parent;
-                if (name == "dcp" && IsThisRunsDcp(pid, self))
-                {
-                    roots.Add(pid);
-                }
-            }
-        }
-
-        foreach (var pid in parents.Keys)
-        {
-            var directory = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}";
+            var directory = $"/proc/{process.Pid.ToString(CultureInfo.InvariantCulture)}";
             try
             {
-                if (pid == self)
+                if (process.Pid == self)
                 {
                     var kafka = Directory.EnumerateDirectories(Path.Combine(directory, "task")).Sum(KafkaMockSeconds);
                     totals[KafkaGroup] = kafka;
@@ -159,7 +145,7 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
                     continue;
                 }
 
-                if (DescendsFrom(pid, roots, parents) && GroupOf(File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' '), directory) is { } group)
+                if (GroupOf(File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' '), directory) is { } group)
                 {
                     totals[group] = totals.GetValueOrDefault(group) + CpuSeconds(Path.Combine(directory, "stat"), withReapedChildren: true);
                 }
@@ -171,58 +157,6 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
         }
 
         return totals;
-    }
-
-    /// <summary>A process's parent and name (fields 4 and 2 of its <c>stat</c>), or none if it ended while being read.</summary>
-    private static (int Parent, string Name)? ParentOf(string directory)
-    {
-        try
-        {
-            var stat = File.ReadAllText(Path.Combine(directory, "stat"));
-            var nameEnd = stat.LastIndexOf(')');
-            var name = stat[(stat.IndexOf('(', StringComparison.Ordinal) + 1)..nameEnd];
-            return (int.Parse(stat[(nameEnd + 2)..].Split(' ')[1], CultureInfo.InvariantCulture), name);
-        }
-        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or FormatException)
-        {
-            return null;
-        }
-    }
-
-    private static bool IsThisRunsDcp(int pid, int self)
-    {
-        try
-        {
-            var arguments = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/cmdline").Split('\0');
-            var monitor = Array.IndexOf(arguments, "--monitor");
-            return monitor >= 0 && monitor + 1 < arguments.Length && arguments[monitor + 1] == self.ToString(CultureInfo.InvariantCulture);
-        }
-        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
-
-    private static bool DescendsFrom(int pid, HashSet<int> ancestors, Dictionary<int, int> parents)
-    {
-        if (ancestors.Contains(pid))
-        {
-            return true;
-        }
-
-        // A chain is a few processes long; the bound only guards against a cycle of reused process ids.
-        var current = pid;
-        for (var steps = 0; steps < 64 && parents.TryGetValue(current, out var parent); steps++)
-        {
-            if (ancestors.Contains(parent))
-            {
-                return true;
-            }
-
-            current = parent;
-        }
-
-        return false;
     }
 
     /// <summary>A thread's CPU seconds if it is the Kafka mock cluster's, else none (also when it ended while being read).</summary>

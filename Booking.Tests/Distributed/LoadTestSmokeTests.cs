@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Booking.AppHost.Hosting;
 
 namespace Booking.Tests.Distributed;
 
@@ -90,7 +91,8 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
             await measuring.Task.WaitAsync(TimeSpan.FromMinutes(3));
 
             // The run's processes: DCP (which leaves the tool's tree, naming it in --monitor) and all it started.
-            var started = RunProcesses(process.Id);
+            var started = RunProcesses.Of(process.Id);
+            Assert.Contains(started, p => p.Name == "dcp");
             Assert.Contains(started, p => p.Name == "redis-server");
             Assert.Contains(started, p => p.Name == "postgres");
 
@@ -110,7 +112,7 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
             Assert.False(Directory.Exists(data), $"{data} is left behind");
             // The tool waited for the system to stop: nothing of it outlives the tool by more than a moment.
             var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (started.Where(IsRunning).ToList() is { Count: > 0 } left)
+            while (started.Where(RunProcesses.IsRunning).ToList() is { Count: > 0 } left)
             {
                 Assert.True(DateTime.UtcNow < deadline, $"Still running: {string.Join(", ", left.Select(p => $"{p.Pid} {p.Name}"))}");
                 await Task.Delay(200);
@@ -164,66 +166,5 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
         {
             return [.. lines];
         }
-    }
-
-    /// <summary>One process, told apart from a later one with its pid by its start time.</summary>
-    private sealed record RunProcess(int Pid, string Name, long StartTime);
-
-    /// <summary>The tool's DCP (found by its <c>--monitor</c> argument) and every process it started, at this moment.</summary>
-    private static List<RunProcess> RunProcesses(int toolPid)
-    {
-        var all = new Dictionary<int, (int Parent, RunProcess Process, string[] Arguments)>();
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(directory), out var pid) || Stat(pid) is not var (parent, process))
-            {
-                continue;
-            }
-
-            try
-            {
-                all[pid] = (parent, process, File.ReadAllText(Path.Combine(directory, "cmdline")).Split('\0'));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // It ended meanwhile.
-            }
-        }
-
-        var tool = toolPid.ToString(CultureInfo.InvariantCulture);
-        var roots = all.Where(p => Array.IndexOf(p.Value.Arguments, "--monitor") is var i && i >= 0 && i + 1 < p.Value.Arguments.Length && p.Value.Arguments[i + 1] == tool)
-            .Select(p => p.Key).ToHashSet();
-        Assert.NotEmpty(roots);
-        bool Descends(int pid) => roots.Contains(pid) || (all.TryGetValue(pid, out var p) && p.Parent > 1 && Descends(p.Parent));
-        return [.. all.Where(p => Descends(p.Key)).Select(p => p.Value.Process)];
-    }
-
-    private static bool IsRunning(RunProcess process) => Stat(process.Pid) is var (_, now) && now.StartTime == process.StartTime;
-
-    /// <summary>A process's parent, name and start time from /proc/PID/stat; null once it is gone.</summary>
-    private static (int Parent, RunProcess Process)? Stat(int pid)
-    {
-        string stat;
-        try
-        {
-            stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-
-        // "pid (name) state ppid ...": the name may hold spaces and parentheses, the fields after it do not.
-        var open = stat.IndexOf('(', StringComparison.Ordinal);
-        var close = stat.LastIndexOf(')');
-        var fields = stat[(close + 2)..].Split(' ');
-        // A zombie has ended: only its parent has yet to collect its exit code.
-        if (fields[0] == "Z")
-        {
-            return null;
-        }
-
-        return (int.Parse(fields[1], CultureInfo.InvariantCulture),
-            new RunProcess(pid, stat[(open + 1)..close], long.Parse(fields[19], CultureInfo.InvariantCulture)));
     }
 }
