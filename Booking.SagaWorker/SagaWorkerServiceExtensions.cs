@@ -32,6 +32,7 @@ public static class SagaWorkerServiceExtensions
         builder.AddKafkaConsumer("kafka", builder.Configuration[$"{SagaOptions.SectionName}:{nameof(SagaOptions.ConsumerGroup)}"] ?? SagaOptions.DefaultConsumerGroup,
             config => config.PartitionAssignmentStrategy ??= PartitionAssignmentStrategy.CooperativeSticky);
         builder.Services.AddSingleton<SagaTelemetry>();
+        builder.Services.AddSingleton<SagaDeferrals>();
         builder.Services.AddSingleton<SagaRunner>();
         builder.Services.AddSingleton<AllocationBatcher>();
         builder.Services.AddScoped<SagaOrchestrator>();

@@ -12,7 +12,8 @@ namespace Booking.SagaWorker.Saga;
 /// failed: the batch shares one commit, so a saga that can never be written would otherwise hold back all the others
 /// it is batched with, the sweep's batches included, for ever.
 /// </summary>
-public sealed partial class SagaRunner(IServiceScopeFactory scopes, TimeProvider time, IOptions<SagaOptions> options, ILogger<SagaRunner> logger)
+public sealed partial class SagaRunner(
+    IServiceScopeFactory scopes, SagaDeferrals deferrals, TimeProvider time, IOptions<SagaOptions> options, ILogger<SagaRunner> logger)
 {
     private readonly SagaClaims _claims = new();
 
@@ -82,14 +83,15 @@ public sealed partial class SagaRunner(IServiceScopeFactory scopes, TimeProvider
     /// <summary>
     /// Moves a saga whose run failed alone (a step's own failure has its backoff already) to <see cref="SagaOptions.MaxBackoff"/>
     /// from now. The sweep takes the longest-due sagas first: one that fails on every run would otherwise be retried at
-    /// every tick, and enough of them would hold back every other saga. Never moves a saga's next look earlier.
+    /// every tick, and enough of them would hold back every other saga. Never moves a saga's next look earlier. Where
+    /// PostgreSQL refuses that too, the saga is kept out of this process's sweep in memory for as long.
     /// </summary>
     private async Task DeferAsync(Guid reservationId)
     {
+        var until = time.UtcNowMicros() + options.Value.MaxBackoff;
         try
         {
             await using var scope = scopes.CreateAsyncScope();
-            var until = time.UtcNowMicros() + options.Value.MaxBackoff;
             await scope.ServiceProvider.GetRequiredService<BookingDbContext>().Sagas
                 .Where(s => s.ReservationId == reservationId && s.NextAttemptAt < until)
                 .ExecuteUpdateAsync(set => set.SetProperty(s => s.NextAttemptAt, until))
@@ -97,8 +99,9 @@ public sealed partial class SagaRunner(IServiceScopeFactory scopes, TimeProvider
         }
         catch (Exception exception)
         {
-            // PostgreSQL is away, or refuses this saga's row: the sweep retries it at its next tick, as before.
-            LogDeferFailed(exception, reservationId);
+            // PostgreSQL is away, or refuses this saga's row.
+            var kept = deferrals.Defer(reservationId, until);
+            LogDeferFailed(exception, reservationId, kept ? "the sweep leaves it out until then" : "too many are left out already; the sweep retries it at its next tick");
         }
     }
 
@@ -108,6 +111,6 @@ public sealed partial class SagaRunner(IServiceScopeFactory scopes, TimeProvider
     [LoggerMessage(Level = LogLevel.Warning, Message = "Saga {ReservationId} stopped early; the sweep will resume it")]
     private partial void LogRunFailed(Exception exception, Guid reservationId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Saga {ReservationId} could not be put back in the sweep's queue; it is retried at the next tick")]
-    private partial void LogDeferFailed(Exception exception, Guid reservationId);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Saga {ReservationId} could not be put back in the sweep's queue in PostgreSQL; {Outcome}")]
+    private partial void LogDeferFailed(Exception exception, Guid reservationId, string outcome);
 }

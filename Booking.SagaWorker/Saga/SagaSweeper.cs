@@ -13,11 +13,13 @@ namespace Booking.SagaWorker.Saga;
 public sealed partial class SagaSweeper(
     IServiceScopeFactory scopes,
     SagaRunner runner,
+    SagaDeferrals deferrals,
     TimeProvider time,
     IOptions<SagaOptions> options,
     ILogger<SagaSweeper> logger) : BackgroundService
 {
-    private const int BatchSize = 200;
+    /// <summary>The most sagas one sweep takes, the longest due first.</summary>
+    public const int MostPerSweep = 200;
     private static readonly SagaState[] Unfinished = [SagaState.Started, SagaState.Compensating, SagaState.Cancelling];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -48,11 +50,13 @@ public sealed partial class SagaSweeper(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BookingDbContext>();
         var now = time.UtcNowMicros();
+        var deferred = deferrals.Current();
         return await db.Sagas.AsNoTracking()
             .Where(s => (Unfinished.Contains(s.State) || (s.State == SagaState.Completed && s.CancelRequested)) && s.NextAttemptAt <= now)
+            .Where(s => !EF.Parameter(deferred).Contains(s.ReservationId))
             .OrderBy(s => s.NextAttemptAt)
             .Select(s => s.ReservationId)
-            .Take(BatchSize)
+            .Take(MostPerSweep)
             .ToListAsync(cancellationToken)
             .ConfigureAwait(false);
     }

@@ -200,6 +200,56 @@ public sealed class SagaBatchTests(SagaApp app) : IClassFixture<SagaApp>
         Assert.True(saga.NextAttemptAt > started, $"next attempt {saga.NextAttemptAt:O}, run started {started:O}");
     }
 
+    [Fact]
+    public async Task Sagas_postgresql_will_not_even_defer_are_kept_out_of_the_sweep_so_a_full_sweep_of_them_starves_no_other()
+    {
+        var performance = await app.CreatePerformanceAsync(("F", 1, 2));
+        using var client = app.Client();
+        var waiting = await AddReservationAsync(await client.HoldSeatsAsync(performance, "F-1-1"), performance);
+        var stuck = new List<Guid>();
+        for (var i = 0; i < SagaSweeper.MostPerSweep; i++)
+        {
+            stuck.Add(await app.AddPendingReservationAsync(performance, [$"F-9-{i}"], Guid.NewGuid()));
+        }
+
+        // A full sweep of sagas whose rows PostgreSQL refuses to change at all, long due: each run fails, and so does
+        // the write that would move its next look later, so in PostgreSQL each stays the longest due. The saga
+        // waiting behind them is due too. One transaction, so the worker's sweep sees all of it or none of it.
+        await using var db = app.NewDbContext();
+        var stuckIds = string.Join(',', stuck);
+        await ExecuteAsync(db, $$"""
+            BEGIN;
+            UPDATE sagas SET next_attempt_at = now() - interval '1 hour' WHERE reservation_id = ANY('{{{stuckIds}}}'::uuid[]);
+            UPDATE sagas SET next_attempt_at = now() - interval '1 minute' WHERE reservation_id = '{{waiting}}';
+            CREATE FUNCTION refuse_stuck_sagas() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.reservation_id = ANY('{{{stuckIds}}}'::uuid[]) THEN RAISE EXCEPTION 'this saga cannot be written'; END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse_stuck_sagas BEFORE UPDATE ON sagas FOR EACH ROW EXECUTE FUNCTION refuse_stuck_sagas();
+            COMMIT;
+            """);
+        Reservation reservation;
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            reservation = await db.Reservations.AsNoTracking().SingleAsync(r => r.Id == waiting);
+            while (reservation.Status == ReservationStatus.Pending && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+                reservation = await db.Reservations.AsNoTracking().SingleAsync(r => r.Id == waiting);
+            }
+
+            Assert.Equal(SagaState.Started, (await db.Sagas.AsNoTracking().SingleAsync(s => s.ReservationId == stuck[0])).State);
+        }
+        finally
+        {
+            await ExecuteAsync(db, "DROP TRIGGER refuse_stuck_sagas ON sagas; DROP FUNCTION refuse_stuck_sagas();");
+        }
+
+        Assert.Equal(ReservationStatus.Confirmed, reservation.Status);
+    }
+
     private static async Task ExecuteAsync(BookingDbContext db, string sql)
     {
         var connection = db.Database.GetDbConnection();
