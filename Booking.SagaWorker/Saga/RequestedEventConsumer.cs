@@ -16,8 +16,6 @@ public sealed partial class RequestedEventConsumer(
     SagaRunner runner, KafkaConsumerFactory consumers, IOptions<SagaOptions> options, TimeProvider time, IMeterFactory meters, ILogger<RequestedEventConsumer> logger)
     : BackgroundService
 {
-    private static readonly TimeSpan CommitInterval = TimeSpan.FromMilliseconds(200);
-
     /// <summary>One per saga running; never disposed, since sagas still finishing after the loop ends release theirs.</summary>
     private readonly SemaphoreSlim _slots = new(options.Value.MaxConcurrency);
 
@@ -54,9 +52,13 @@ public sealed partial class RequestedEventConsumer(
         using var consumer = consumers.CreateBuilder()
             .SetErrorHandler((_, error) => LogKafkaError(error.Code, error.Reason))
             .SetPartitionsAssignedHandler((_, assigned) => Interlocked.Add(ref _partitions, assigned.Count))
-            .SetPartitionsRevokedHandler((_, revoked) =>
+            .SetPartitionsRevokedHandler((consumer, revoked) =>
             {
-                offsets.Revoked(revoked.Select(r => r.TopicPartition));
+                // Still this consumer's until the handler returns: what finished is committed, so the partition's next
+                // owner does not run those sagas again.
+                var partitions = revoked.Select(r => r.TopicPartition).ToHashSet();
+                Commit(consumer, offsets, partitions.Contains);
+                offsets.Revoked(partitions);
                 // The count of revokes first: a reader that sees fewer partitions sees why.
                 Interlocked.Add(ref _partitionsRevoked, revoked.Count);
                 Interlocked.Add(ref _partitions, -revoked.Count);
@@ -75,14 +77,10 @@ public sealed partial class RequestedEventConsumer(
                         _ = RunAsync(TakeBatch(consumer, message, offsets, stoppingToken), offsets, stoppingToken);
                     }
 
-                    if (time.GetElapsedTime(lastCommit) >= CommitInterval)
+                    if (time.GetElapsedTime(lastCommit) >= options.Value.CommitInterval)
                     {
                         lastCommit = time.GetTimestamp();
-                        if (offsets.Committable() is { Count: > 0 } committable)
-                        {
-                            consumer.Commit(committable);
-                            offsets.Committed(committable);
-                        }
+                        Commit(consumer, offsets, _ => true);
                     }
                 }
                 catch (ConsumeException exception)
@@ -92,7 +90,6 @@ public sealed partial class RequestedEventConsumer(
                 }
                 catch (KafkaException exception)
                 {
-                    // A failed commit is retried at the next interval; uncommitted events only come again.
                     LogKafkaError(exception.Error.Code, exception.Error.Reason);
                 }
             }
@@ -103,6 +100,25 @@ public sealed partial class RequestedEventConsumer(
         finally
         {
             consumer.Close();
+        }
+    }
+
+    /// <summary>Commits the finished sagas' offsets of the partitions chosen. A failed commit is offered again next time; uncommitted events only come again.</summary>
+    private void Commit(IConsumer<string, string> consumer, OffsetTracker offsets, Func<TopicPartition, bool> partitions)
+    {
+        if (offsets.Committable().Where(o => partitions(o.TopicPartition)).ToList() is not { Count: > 0 } committable)
+        {
+            return;
+        }
+
+        try
+        {
+            consumer.Commit(committable);
+            offsets.Committed(committable);
+        }
+        catch (KafkaException exception)
+        {
+            LogKafkaError(exception.Error.Code, exception.Error.Reason);
         }
     }
 
@@ -145,6 +161,7 @@ public sealed partial class RequestedEventConsumer(
 
     private async Task RunAsync(List<(ConsumeResult<string, string> Message, OffsetTracker.Ticket Ticket)> batch, OffsetTracker offsets, CancellationToken stoppingToken)
     {
+        var cutShort = false;
         try
         {
             var ids = batch.Select(m => Guid.TryParse(m.Message.Message.Key, out var id) ? id : Guid.Empty).Where(id => id != Guid.Empty).ToList();
@@ -152,12 +169,15 @@ public sealed partial class RequestedEventConsumer(
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+            cutShort = true;
         }
         finally
         {
             // The slots first: whatever else happens here, finished sagas always give their places back.
             _slots.Release(batch.Count);
-            foreach (var (_, ticket) in batch)
+            // Sagas the stop cut short stay in flight, so the commit as the consumer closes leaves their events to
+            // come again. A saga that failed is finished here: the sweep resumes it.
+            foreach (var (_, ticket) in cutShort ? [] : batch)
             {
                 offsets.Finished(ticket);
             }

@@ -24,6 +24,12 @@ public sealed class SagaOptions
     /// <summary>At most this many sagas share one read and one commit.</summary>
     public int BatchSize { get; set; } = 64;
 
+    /// <summary>
+    /// How often the consumer commits the offsets of finished sagas. A partition a rebalance takes away, and every
+    /// partition when the worker stops, has its finished sagas' offsets committed there and then as well.
+    /// </summary>
+    public TimeSpan CommitInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
     public TimeSpan Backoff(int attempt)
     {
         var exponential = InitialBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 16));

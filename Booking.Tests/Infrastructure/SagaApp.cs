@@ -26,6 +26,9 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
 
     public KafkaMockCluster Kafka { get; private set; } = null!;
 
+    /// <summary>The Kafka consumer group of the fixture's saga workers.</summary>
+    public string ConsumerGroup => _consumerGroup;
+
     /// <summary>The in-process saga worker's services (its meters, for instance).</summary>
     public IServiceProvider WorkerServices => _worker.Services;
 
@@ -64,9 +67,10 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
 
     /// <summary>
     /// Starts a saga worker on this app's databases, Kafka and consumer group: the fixture's own, or another one a test
-    /// runs beside it (and disposes) to make the group rebalance.
+    /// runs beside it (and disposes) to make the group rebalance. <paramref name="toStub"/> stands between the worker
+    /// and the performance service, when given.
     /// </summary>
-    public WebApplicationFactory<SagaWorkerAssembly> StartWorker()
+    public WebApplicationFactory<SagaWorkerAssembly> StartWorker(Func<DelegatingHandler>? toStub = null)
     {
         var worker = new WebApplicationFactory<SagaWorkerAssembly>().WithWebHostBuilder(web =>
         {
@@ -86,9 +90,16 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
             }
 
             web.ConfigureServices(services => services.AddFakeLogging(options => options.FilteredLevels = new HashSet<LogLevel> { LogLevel.Warning, LogLevel.Error, LogLevel.Critical }));
-            web.ConfigureServices(services => services.AddHttpClient<PerformanceAllocationClient>()
-                .AddHttpMessageHandler(() => new TraceContextHandler())
-                .ConfigurePrimaryHttpMessageHandler(() => Stub.Server.CreateHandler()));
+            web.ConfigureServices(services =>
+            {
+                var client = services.AddHttpClient<PerformanceAllocationClient>()
+                    .AddHttpMessageHandler(() => new TraceContextHandler())
+                    .ConfigurePrimaryHttpMessageHandler(() => Stub.Server.CreateHandler());
+                if (toStub is not null)
+                {
+                    client.AddHttpMessageHandler(toStub);
+                }
+            });
         });
         _ = worker.Server;
         return worker;
