@@ -152,8 +152,10 @@ public sealed partial class RequestedEventConsumer(
         {
             return consumer.Consume(TimeSpan.Zero);
         }
-        catch (ConsumeException exception)
+        catch (KafkaException exception)
         {
+            // Any error, a ConsumeException or one from a rebalance callback (an erroneous state after lost partitions):
+            // the batch taken so far must still run and give back its slots and offsets.
             LogKafkaError(exception.Error.Code, exception.Error.Reason);
             return null;
         }
