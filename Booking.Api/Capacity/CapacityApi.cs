@@ -99,10 +99,7 @@ public static class CapacityApi
     {
         resource = null;
         var validation = new Validation();
-        BookingDomain parsed = default;
-        var domainOk = Enum.TryParse(domain, ignoreCase: true, out parsed)
-            && !int.TryParse(domain, out _)
-            && parsed is BookingDomain.Exhibition or BookingDomain.Restaurant;
+        var domainOk = Identifiers.TryEnumName<BookingDomain>(domain, out var parsed) && parsed is BookingDomain.Exhibition or BookingDomain.Restaurant;
         validation
             .Check(domainOk, nameof(domain), "Must be EXHIBITION or RESTAURANT.")
             .Check(Identifiers.IsResourceId(resourceId), nameof(resourceId), Identifiers.ResourceIdRule)

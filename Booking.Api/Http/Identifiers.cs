@@ -29,9 +29,21 @@ public static partial class Identifiers
         && SlotPattern().IsMatch(value)
         && DateTime.TryParseExact(value, ["yyyy-MM-dd", "yyyy-MM-dd'T'HH:mm"], CultureInfo.InvariantCulture, DateTimeStyles.None, out _);
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    /// <summary>
+    /// A value named in a path or query (<c>EXHIBITION</c>, <c>held</c>): one of the enum's names in any case, never a
+    /// number or a comma-separated list of names (which <see cref="Enum.TryParse{TEnum}(string?, bool, out TEnum)"/>
+    /// would combine into one value).
+    /// </summary>
+    public static bool TryEnumName<TEnum>(string? value, out TEnum parsed) where TEnum : struct, Enum
+    {
+        var name = Enum.GetNames<TEnum>().FirstOrDefault(n => string.Equals(n, value, StringComparison.OrdinalIgnoreCase));
+        parsed = name is null ? default : Enum.Parse<TEnum>(name);
+        return name is not null;
+    }
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\z")]
     private static partial Regex ResourceIdPattern();
 
-    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?$")]
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2})?\z")]
     private static partial Regex SlotPattern();
 }

@@ -355,7 +355,7 @@ public static class ReservationsApi
             return null;
         }
 
-        if (Enum.TryParse<TEnum>(value, ignoreCase: true, out var parsed) && !int.TryParse(value, out _))
+        if (Identifiers.TryEnumName<TEnum>(value, out var parsed))
         {
             return parsed;
         }

@@ -41,7 +41,7 @@ public static class SeatsApi
         SeatStatus? statusFilter = null;
         if (status is not null)
         {
-            if (Enum.TryParse<SeatStatus>(status, ignoreCase: true, out var parsed) && !int.TryParse(status, out _))
+            if (Identifiers.TryEnumName<SeatStatus>(status, out var parsed))
             {
                 statusFilter = parsed;
             }

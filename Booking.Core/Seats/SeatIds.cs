@@ -30,6 +30,6 @@ public static partial class SeatIds
         return byRow != 0 ? byRow : int.Parse(a[2], CultureInfo.InvariantCulture).CompareTo(int.Parse(b[2], CultureInfo.InvariantCulture));
     }
 
-    [GeneratedRegex("^[A-Za-z0-9]{1,8}-[0-9]{1,4}-[0-9]{1,4}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9]{1,8}-[0-9]{1,4}-[0-9]{1,4}\z")]
     private static partial Regex Pattern();
 }

@@ -13,6 +13,7 @@ public sealed class BadInputTests(BookingApp app) : IClassFixture<BookingApp>
     [InlineData("{\"seatIds\":[")]
     [InlineData("{\"seatIds\":5}")]
     [InlineData("{\"seatIds\":[1,2]}")]
+    [InlineData("{\"seatIds\":[\"A-1-1\\n\"]}")]
     [InlineData("[]")]
     [InlineData("")]
     [InlineData("null")]
@@ -36,6 +37,8 @@ public sealed class BadInputTests(BookingApp app) : IClassFixture<BookingApp>
     [InlineData("PUT", "/api/capacity/CINEMA/{r}/2026-12-01", "{\"capacity\":5}")]
     [InlineData("PUT", "/api/capacity/EXHIBITION/{r}/2026-13-45", "{\"capacity\":5}")]
     [InlineData("PUT", "/api/capacity/EXHIBITION/bad%20id/2026-12-01", "{\"capacity\":5}")]
+    [InlineData("PUT", "/api/capacity/EXHIBITION/{r}%0A/2026-12-01", "{\"capacity\":5}")]
+    [InlineData("PUT", "/api/capacity/EXHIBITION,RESTAURANT/{r}/2026-12-01", "{\"capacity\":5}")]
     [InlineData("POST", "/api/reservations", "{\"holdId\":\"not-a-guid\"}")]
     [InlineData("POST", "/api/reservations", "{\"holdId\":42}")]
     [InlineData("POST", "/api/reservations", "{}")]
@@ -64,6 +67,9 @@ public sealed class BadInputTests(BookingApp app) : IClassFixture<BookingApp>
     [InlineData("/api/reservations?limit=abc")]
     [InlineData("/api/reservations?cursor=garbage")]
     [InlineData("/api/performances/x/seats?status=SOLD")]
+    [InlineData("/api/performances/x/seats?status=AVAILABLE,HELD")]
+    [InlineData("/api/reservations?status=PENDING,CONFIRMED")]
+    [InlineData("/api/reservations?status=CANCELLED,FAILED")]
     public async Task Unknown_enum_values_and_bad_query_values_are_400(string url)
     {
         using var client = app.Client();
