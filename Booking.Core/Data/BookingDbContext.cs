@@ -121,7 +121,7 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
         message.Property(m => m.MessageKey).HasMaxLength(NameLength);
         message.Property(m => m.Payload).HasColumnType("jsonb");
         message.Property(m => m.TraceParent).HasMaxLength(TraceParentLength);
-        message.Property(m => m.TraceState).HasMaxLength(512);
+        message.Property(m => m.TraceState).HasMaxLength(OutboxMessage.MaxTraceStateLength);
         message.Property(m => m.LastError).HasMaxLength(OutboxMessage.MaxErrorLength);
         // The relay reads only what is still unsent and not quarantined, in insertion order.
         message.HasIndex(m => m.Id).HasFilter("sent_at IS NULL AND quarantined_at IS NULL").HasDatabaseName("ix_outbox_messages_unsent");

@@ -9,6 +9,9 @@ public sealed class OutboxMessage
     /// <summary>Length of the <c>last_error</c> column.</summary>
     public const int MaxErrorLength = 2000;
 
+    /// <summary>Length of the <c>trace_state</c> column: the 512 characters W3C Trace Context asks every system to carry.</summary>
+    public const int MaxTraceStateLength = 512;
+
     public long Id { get; set; }
     public Guid EventId { get; set; }
     public required string Topic { get; set; }

@@ -55,8 +55,23 @@ public static class OutboxWriter
             MessageKey = reservation.Id.ToString("D"),
             Payload = JsonSerializer.Serialize(@event, BookingJson.Options),
             TraceParent = activity?.Id is { } id && activity.IdFormat == ActivityIdFormat.W3C ? id : null,
-            TraceState = activity?.TraceStateString,
+            TraceState = Bounded(activity?.TraceStateString),
             CreatedAt = now,
         };
+    }
+
+    /// <summary>
+    /// A caller's <c>tracestate</c> cut to what the column keeps: whole list members from the left, as W3C Trace Context
+    /// lets a system that cannot carry them all drop members from the end.
+    /// </summary>
+    public static string? Bounded(string? traceState)
+    {
+        if (traceState is null || traceState.Length <= OutboxMessage.MaxTraceStateLength)
+        {
+            return traceState;
+        }
+
+        var cut = traceState.LastIndexOf(',', OutboxMessage.MaxTraceStateLength);
+        return cut > 0 ? traceState[..cut].TrimEnd() : null;
     }
 }

@@ -46,6 +46,24 @@ public sealed class ReservationsApiTests(BookingApp app) : IClassFixture<Booking
     }
 
     [Fact]
+    public async Task A_callers_trace_state_longer_than_it_can_be_stored_is_cut_to_whole_members_and_the_reservation_taken()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        using var client = app.Client("dora");
+        var hold = await client.HoldSeatsAsync(performance, "A-1-3");
+        var members = Enumerable.Range(0, 3).Select(i => $"v{i}={new string((char)('a' + i), 250)}").ToList();
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/reservations") { Content = JsonContent.Create(new { holdId = hold.HoldId }) };
+        request.Headers.Add("traceparent", $"00-{Guid.NewGuid():N}-{Guid.NewGuid():N}"[..52] + "-01");
+        request.Headers.Add("tracestate", string.Join(',', members));
+        var reservation = await (await client.SendAsync(request)).ReadAsync<ReservationDto>(HttpStatusCode.Accepted);
+
+        await using var db = app.NewDbContext();
+        var requested = await db.OutboxMessages.AsNoTracking().SingleAsync(m => m.MessageKey == reservation.Id.ToString());
+        Assert.Equal(string.Join(',', members.Take(2)), requested.TraceState);
+    }
+
+    [Fact]
     public async Task A_hold_turns_into_at_most_one_reservation()
     {
         var performance = await app.CreatePerformanceAsync(("A", 1, 5));
