@@ -102,6 +102,15 @@ public sealed class BadInputTests(BookingApp app) : IClassFixture<BookingApp>
     }
 
     [Fact]
+    public async Task The_performance_service_also_refuses_a_body_over_1_MiB_with_413_before_reading_it()
+    {
+        using var stub = app.StubClient();
+        var huge = "{\"title\":\"" + new string('x', 1_100_000) + "\",\"startsAt\":\"2026-12-01T19:00:00Z\",\"sections\":[]}";
+
+        await (await stub.PostAsync("/performances", Json(huge))).AssertProblemAsync(HttpStatusCode.RequestEntityTooLarge, ProblemCodes.ValidationFailed);
+    }
+
+    [Fact]
     public async Task A_non_json_content_type_is_415()
     {
         using var client = app.Client();
