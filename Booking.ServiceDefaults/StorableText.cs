@@ -1,5 +1,7 @@
+using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -17,6 +19,14 @@ public sealed class StorableText(RequestDelegate next, IProblemDetailsService pr
 
     public async Task InvokeAsync(HttpContext context)
     {
+        if (context.Request.HasJsonContentType() && !IsUtf8(context.Request.ContentType))
+        {
+            // RFC 8259: JSON between systems is UTF-8. The endpoints would transcode another charset, past this check.
+            await problems.WriteProblemAsync(context, StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",
+                "JSON bodies must be UTF-8.", ProblemCodes.ValidationFailed).ConfigureAwait(false);
+            return;
+        }
+
         var field = context.Request.Query.FirstOrDefault(q => !IsStorable(q.Key) || q.Value.Any(v => !IsStorable(v))).Key;
         if (field is null && context.Request.HasJsonContentType() && context.Request.ContentLength is not 0)
         {
@@ -58,9 +68,22 @@ public sealed class StorableText(RequestDelegate next, IProblemDetailsService pr
         return FindUnstorable(buffer.AsSpan(0, length));
     }
 
+    private static bool IsUtf8(string? contentType) =>
+        contentType is null
+        || !contentType.Contains("charset", StringComparison.OrdinalIgnoreCase)
+        || contentType.EndsWith("charset=utf-8", StringComparison.OrdinalIgnoreCase)
+        || (MediaTypeHeaderValue.TryParse(contentType, out var mediaType)
+        && (mediaType.Charset.Length == 0 || mediaType.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || mediaType.Charset.Equals("utf8", StringComparison.OrdinalIgnoreCase)));
+
     /// <summary>The JSON path of the first unstorable string or property name; null when all are fine or the JSON is invalid.</summary>
     public static string? FindUnstorable(ReadOnlySpan<byte> json)
     {
+        // The endpoints' reader skips a UTF-8 byte-order mark; so does this check.
+        if (json.StartsWith(Encoding.UTF8.Preamble))
+        {
+            json = json[Encoding.UTF8.Preamble.Length..];
+        }
+
         // In valid JSON, NUL and surrogates can only arrive as \u escapes (a raw NUL or a surrogate's raw bytes make it
         // invalid, which the endpoint's own reading answers): plain ASCII without one needs no parse. Hot-path bodies are.
         if (System.Text.Ascii.IsValid(json) && json.IndexOf("\\u"u8) < 0 && json.IndexOf((byte)0) < 0)

@@ -51,6 +51,45 @@ public sealed class UnstorableTextTests(BookingApp app) : IClassFixture<BookingA
         Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
     }
 
+    [Theory]
+    [MemberData(nameof(Bad))]
+    public async Task In_a_body_that_starts_with_a_byte_order_mark(string bad)
+    {
+        var user = $"text-{Guid.NewGuid():N}";
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        using var client = app.Client(user);
+        var hold = await client.HoldSeatsAsync(performance, "A-1-1");
+        var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-2")).HoldId);
+
+        using var refused = await client.PostAsync("/api/reservations", WithByteOrderMark($"{{\"holdId\":\"{hold.HoldId}\",\"contact\":{{\"name\":\"{bad}\"}}}}"));
+        await refused.AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+        using var detail = await client.PostAsync($"/api/reservations/{reservation.Id}/details", WithByteOrderMark($"{{\"type\":\"NOTE\",\"data\":{{\"text\":\"{bad}\"}}}}"));
+        await detail.AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+
+        using var accepted = await client.PostAsync("/api/reservations", WithByteOrderMark($"{{\"holdId\":\"{hold.HoldId}\",\"contact\":{{\"name\":\"Ann\"}}}}"));
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_json_body_in_another_charset_than_utf_8_is_415()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        using var client = app.Client($"text-{Guid.NewGuid():N}");
+        var hold = await client.HoldSeatsAsync(performance, "A-1-1");
+
+        using var response = await client.PostAsync("/api/reservations",
+            new StringContent($"{{\"holdId\":\"{hold.HoldId}\",\"contact\":{{\"name\":\"\\ud800\"}}}}", Encoding.Unicode, "application/json"));
+
+        await response.AssertProblemAsync(HttpStatusCode.UnsupportedMediaType, ProblemCodes.ValidationFailed);
+    }
+
+    private static ByteArrayContent WithByteOrderMark(string json)
+    {
+        var content = new ByteArrayContent([.. Encoding.UTF8.Preamble, .. Encoding.UTF8.GetBytes(json)]);
+        content.Headers.ContentType = new("application/json");
+        return content;
+    }
+
     /// <summary>A JSON body whose length is not known up front (a stream that cannot seek), as a chunked request sends it.</summary>
     private static async Task<HttpContent> UnsizedJsonAsync(string json)
     {
