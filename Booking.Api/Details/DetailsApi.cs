@@ -7,6 +7,7 @@ using Booking.Core.Data;
 using Booking.Core.Reservations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 
 namespace Booking.Api.Details;
 
@@ -57,6 +58,7 @@ public static class DetailsApi
     public static async Task<Results<Created<DetailDto>, ValidationProblem, ProblemHttpResult>> CreateDetailAsync(
         Guid id, DetailRequest request, HttpContext httpContext, [AsParameters] DetailServices services, CancellationToken cancellationToken)
     {
+        await using var transaction = await LockAsync(services.Db, id, cancellationToken).ConfigureAwait(false);
         var reservation = await FindOwnAsync(services.Db, id, httpContext.GetUserId(), cancellationToken, tracking: true).ConfigureAwait(false);
         if (reservation is null)
         {
@@ -86,12 +88,14 @@ public static class DetailsApi
         var detail = ReservationDetail.Create(reservation.Id, request.Type!, request.Data!.Value, services.Time.UtcNowMicros());
         services.Db.ReservationDetails.Add(detail);
         await services.Db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return TypedResults.Created($"/api/reservations/{id}/details/{detail.Id}", DetailDto.From(detail));
     }
 
     public static async Task<Results<Ok<DetailDto>, ValidationProblem, ProblemHttpResult>> UpdateDetailAsync(
         Guid id, Guid detailId, DetailRequest request, HttpContext httpContext, [AsParameters] DetailServices services, CancellationToken cancellationToken)
     {
+        await using var transaction = await LockAsync(services.Db, id, cancellationToken).ConfigureAwait(false);
         var reservation = await FindOwnAsync(services.Db, id, httpContext.GetUserId(), cancellationToken, tracking: true).ConfigureAwait(false);
         var detail = reservation?.Details.SingleOrDefault(d => d.Id == detailId);
         if (detail is null)
@@ -119,6 +123,7 @@ public static class DetailsApi
         detail.Data = JsonDocument.Parse(request.Data!.Value.GetRawText());
         detail.UpdatedAt = services.Time.UtcNowMicros();
         await services.Db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return TypedResults.Ok(DetailDto.From(detail));
     }
 
@@ -157,6 +162,25 @@ public static class DetailsApi
             .ConfigureAwait(false);
         var (items, missingIds) = BatchGetRequest.InAskedOrder(ids, found, d => d.Id, DetailDto.From);
         return TypedResults.Ok(new DetailBatch(items, missingIds));
+    }
+
+    /// <summary>
+    /// Serialises the changes to one reservation's details: the limits on their number and total size are checked
+    /// against what is committed and then written, under the reservation row's lock (held until the transaction ends).
+    /// </summary>
+    private static async Task<IDbContextTransaction> LockAsync(BookingDbContext db, Guid id, CancellationToken cancellationToken)
+    {
+        var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await db.Database.ExecuteSqlAsync($"SELECT 1 FROM reservations WHERE id = {id} FOR UPDATE", cancellationToken).ConfigureAwait(false);
+            return transaction;
+        }
+        catch
+        {
+            await transaction.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     private static Task<Reservation?> FindOwnAsync(BookingDbContext db, Guid id, string userId, CancellationToken cancellationToken, bool tracking = false)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Booking.Api.Details;
 using Booking.Api.Http;
+using Booking.Api.Reservations;
 using Booking.Core.Reservations;
 
 namespace Booking.Tests.Details;
@@ -147,6 +148,23 @@ public sealed class DetailsApiTests(BookingApp app) : IClassFixture<BookingApp>
         Assert.Equal(4, stored.Count);
         Assert.True(stored.Sum(d => DetailRules.Size(d.Data)) <= DetailRules.MaxTotalBytes);
         Assert.False(await db.Reservations.AnyAsync(r => r.UserId == reservation.UserId && r.Id != reservation.Id));
+    }
+
+    [Fact]
+    public async Task Details_added_at_once_by_many_requests_stay_within_the_limits()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        using var client = app.Client($"eager-{Guid.NewGuid():N}");
+        var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-3")).HoldId);
+        var note = new { type = "NOTE", data = new { text = "x", padding = new string('p', 1000) } };
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, ReservationsApi.MaxDetailsPerReservation + 20)
+            .Select(async _ => (await client.PostJsonAsync($"/api/reservations/{reservation.Id}/details", note)).StatusCode));
+
+        Assert.Equal(ReservationsApi.MaxDetailsPerReservation, answers.Count(a => a == HttpStatusCode.Created));
+        Assert.Equal(20, answers.Count(a => a == HttpStatusCode.BadRequest));
+        await using var db = app.NewDbContext();
+        Assert.Equal(ReservationsApi.MaxDetailsPerReservation, await db.ReservationDetails.CountAsync(d => d.ReservationId == reservation.Id));
     }
 
     [Fact]
