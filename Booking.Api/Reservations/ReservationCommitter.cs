@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Booking.Core.Data;
@@ -75,8 +76,31 @@ public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, IL
             }
             catch (Exception exception)
             {
-                pending.Committed.TrySetException(exception);
+                // The batch may have committed though its answer was lost (the connection cut during COMMIT): a
+                // reservation stored under this request's own new id is this request's.
+                if (exception is DbUpdateException { InnerException: PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } }
+                    && await IsStoredAsync(pending.Reservation.Id).ConfigureAwait(false))
+                {
+                    pending.Committed.TrySetResult();
+                }
+                else
+                {
+                    pending.Committed.TrySetException(exception);
+                }
             }
+        }
+    }
+
+    private async Task<bool> IsStoredAsync(Guid reservationId)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            return await scope.ServiceProvider.GetRequiredService<BookingDbContext>().Reservations.AnyAsync(r => r.Id == reservationId).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is DbException or InvalidOperationException or TimeoutException)
+        {
+            return false;
         }
     }
 

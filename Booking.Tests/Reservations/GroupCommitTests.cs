@@ -46,6 +46,21 @@ public sealed class GroupCommitTests(BookingApp app) : IClassFixture<BookingApp>
     }
 
     [Fact]
+    public async Task A_reservation_already_stored_under_its_own_id_is_answered_as_committed()
+    {
+        // As when a batch commits but its answer is lost: the one-at-a-time retry meets the batch's own row.
+        var committer = app.Service<ReservationCommitter>();
+        var reservation = NewReservation($"lost-{Guid.NewGuid():N}", Guid.NewGuid());
+        await committer.CommitAsync(reservation, OutboxWriter.Create(BookingTopics.Requested, reservation, reservation.CreatedAt));
+
+        await committer.CommitAsync(reservation, OutboxWriter.Create(BookingTopics.Requested, reservation, reservation.CreatedAt));
+
+        await using var db = app.NewDbContext();
+        Assert.Equal(1, await db.Reservations.CountAsync(r => r.Id == reservation.Id));
+        Assert.Equal(1, await db.OutboxMessages.CountAsync(m => m.MessageKey == reservation.Id.ToString()));
+    }
+
+    [Fact]
     public async Task Of_twenty_reservations_requested_at_once_only_the_one_postgresql_refuses_is_refused()
     {
         var performance = await app.CreatePerformanceAsync(("A", 2, 20));
