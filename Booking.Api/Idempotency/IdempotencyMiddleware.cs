@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Booking.Api.Http;
+using StackExchange.Redis;
 
 namespace Booking.Api.Idempotency;
 
@@ -128,6 +129,23 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
     /// </summary>
     private async Task StoreAndSendAsync(HttpContext context, string caller, string key, StoredResponse claim, MemoryStream response)
     {
+        try
+        {
+            await StoreAsync(context, caller, key, claim, response).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            // The request ran: its caller gets its answer all the same. The key stays claimed until the claim's lease
+            // runs out; a retry meanwhile is told the request is still in progress.
+            LogStoreFailed(exception, key, context.Response.StatusCode);
+        }
+
+        response.Position = 0;
+        await response.CopyToAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private async Task StoreAsync(HttpContext context, string caller, string key, StoredResponse claim, MemoryStream response)
+    {
         if (context.Response.StatusCode is >= 500 or StatusCodes.Status429TooManyRequests || response.Length > MaxStoredBodyBytes)
         {
             if (response.Length > MaxStoredBodyBytes)
@@ -148,9 +166,6 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
                 Body = Convert.ToBase64String(response.GetBuffer(), 0, (int)response.Length),
             }).ConfigureAwait(false);
         }
-
-        response.Position = 0;
-        await response.CopyToAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
     }
 
     private static async Task<string> FingerprintAsync(HttpRequest request)
@@ -185,6 +200,9 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
 
     private Task WriteProblemAsync(HttpContext context, int status, string code, string detail) =>
         problems.WriteProblemAsync(context, status, "Idempotency-Key conflict", detail, code);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The {Status} response to Idempotency-Key '{Key}' could not be kept (Redis failed); it was sent all the same")]
+    private partial void LogStoreFailed(Exception exception, string key, int status);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The response to Idempotency-Key '{Key}' ({Bytes} bytes) is too large to keep; a retry runs again")]
     private partial void LogNotStored(string key, long bytes);
