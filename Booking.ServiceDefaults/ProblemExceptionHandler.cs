@@ -83,6 +83,8 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
             {
                 case RedisException:
                     return Unavailable("Redis");
+                case PostgresException postgres when IsOutage(postgres.SqlState):
+                    return Unavailable("PostgreSQL");
                 case PostgresException { IsTransient: false }:
                     // The server refused a statement: a fault of ours, not an outage.
                     return (StatusCodes.Status500InternalServerError, ProblemCodes.InternalError, "An unexpected error occurred", null);
@@ -99,6 +101,16 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
 
         return (StatusCodes.Status500InternalServerError, ProblemCodes.InternalError, "An unexpected error occurred", null);
     }
+
+    /// <summary>
+    /// PostgreSQL going away or unable to serve, whatever Npgsql calls transient: a connection failure (class 08), too
+    /// few resources (53), the server shutting down or starting (57P01-57P03), a read-only server (25006, a standby).
+    /// </summary>
+    private static bool IsOutage(string sqlState) =>
+        sqlState.StartsWith("08", StringComparison.Ordinal)
+        || sqlState.StartsWith("53", StringComparison.Ordinal)
+        || sqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow
+            or PostgresErrorCodes.ReadOnlySqlTransaction;
 
     private static (int, string, string, string?) Unavailable(string what) =>
         (StatusCodes.Status503ServiceUnavailable, ProblemCodes.DependencyUnavailable, "A dependency is unavailable", $"{what} did not answer; try again.");

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 
 namespace Booking.Api.Seats;
 
@@ -18,7 +19,17 @@ public sealed class PerformanceClient(HttpClient http)
         }
 
         response.EnsureSuccessStatusCode();
-        var map = await response.Content.ReadFromJsonAsync<SeatMapResponse>(cancellationToken).ConfigureAwait(false);
+        SeatMapResponse? map;
+        try
+        {
+            map = await response.Content.ReadFromJsonAsync<SeatMapResponse>(cancellationToken).ConfigureAwait(false);
+        }
+        catch (JsonException exception)
+        {
+            // The other service's fault, not the caller's: a 503 like any other failure of it, never a 400.
+            throw new HttpRequestException("The performance service answered a seat map that is not valid JSON.", exception);
+        }
+
         return map?.SeatIds ?? throw new HttpRequestException("The performance service answered an empty seat map.");
     }
 
