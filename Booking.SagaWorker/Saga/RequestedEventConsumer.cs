@@ -55,9 +55,10 @@ public sealed partial class RequestedEventConsumer(
             .SetPartitionsRevokedHandler((consumer, revoked) =>
             {
                 // Still this consumer's until the handler returns: what finished is committed, so the partition's next
-                // owner does not run those sagas again.
+                // owner does not run those sagas again. Always so when the worker stops; while the group rebalances the
+                // broker may refuse it (REBALANCE_IN_PROGRESS), and the next owner then runs them again, harmlessly.
                 var partitions = revoked.Select(r => r.TopicPartition).ToHashSet();
-                Commit(consumer, offsets, partitions.Contains);
+                Commit(consumer, offsets, partitions.Contains, revoking: true);
                 offsets.Revoked(partitions);
                 // The count of revokes first: a reader that sees fewer partitions sees why.
                 Interlocked.Add(ref _partitionsRevoked, revoked.Count);
@@ -80,7 +81,7 @@ public sealed partial class RequestedEventConsumer(
                     if (time.GetElapsedTime(lastCommit) >= options.Value.CommitInterval)
                     {
                         lastCommit = time.GetTimestamp();
-                        Commit(consumer, offsets, _ => true);
+                        Commit(consumer, offsets, _ => true, revoking: false);
                     }
                 }
                 catch (ConsumeException exception)
@@ -104,7 +105,7 @@ public sealed partial class RequestedEventConsumer(
     }
 
     /// <summary>Commits the finished sagas' offsets of the partitions chosen. A failed commit is offered again next time; uncommitted events only come again.</summary>
-    private void Commit(IConsumer<string, string> consumer, OffsetTracker offsets, Func<TopicPartition, bool> partitions)
+    private void Commit(IConsumer<string, string> consumer, OffsetTracker offsets, Func<TopicPartition, bool> partitions, bool revoking)
     {
         if (offsets.Committable().Where(o => partitions(o.TopicPartition)).ToList() is not { Count: > 0 } committable)
         {
@@ -115,6 +116,10 @@ public sealed partial class RequestedEventConsumer(
         {
             consumer.Commit(committable);
             offsets.Committed(committable);
+        }
+        catch (KafkaException exception) when (revoking && exception.Error.Code == ErrorCode.RebalanceInProgress)
+        {
+            LogNotCommittedInRebalance(committable.Count);
         }
         catch (KafkaException exception)
         {
@@ -185,6 +190,9 @@ public sealed partial class RequestedEventConsumer(
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The finished sagas of {Partitions} partitions a rebalance takes away could not be committed while the group rebalances; their next owner runs them again")]
+    private partial void LogNotCommittedInRebalance(int partitions);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka consumer error {Code}: {Reason}")]
     private partial void LogKafkaError(ErrorCode code, string reason);

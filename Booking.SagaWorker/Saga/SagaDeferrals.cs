@@ -4,49 +4,65 @@ namespace Booking.SagaWorker.Saga;
 
 /// <summary>
 /// Sagas this process keeps out of the sweep for a while because PostgreSQL refused to defer them: their run failed
-/// and so did the write that moves their next look later, so their row still says "due". The sweep takes the
-/// longest-due first: without this, enough such sagas would fill every sweep and starve all the others. Bounded: past
-/// <see cref="Capacity"/> a saga is not kept (the sweep then meets it again, as before), and each leaves when its time
-/// is up. In memory only: another worker, or this one restarted, tries each once before keeping it out in turn.
+/// and so did the write that moves their next look later, so their row still says "due", and the longest due at that.
+/// The sweep takes the longest-due first: without this, enough such sagas would fill every sweep and starve all the
+/// others. Each time a saga is kept out again its time out doubles, up to <see cref="Longest"/>, so however many there
+/// are, the sweep meets each seldom. Bounded: past <see cref="Capacity"/> a saga is not kept (the sweep then meets it
+/// again, as before), and a saga is forgotten once it has not been kept out again for <see cref="Longest"/>. In memory
+/// only: another worker, or this one restarted, tries each once before keeping it out in turn.
 /// </summary>
 public sealed class SagaDeferrals(TimeProvider time)
 {
     public const int Capacity = 10_000;
 
-    private readonly ConcurrentDictionary<Guid, DateTimeOffset> _until = new();
+    /// <summary>The longest a saga is kept out at once.</summary>
+    public static readonly TimeSpan Longest = TimeSpan.FromMinutes(1);
 
-    /// <summary>Keeps the saga out of the sweep until <paramref name="until"/>; false when the set is full.</summary>
-    public bool Defer(Guid reservationId, DateTimeOffset until)
+    private readonly ConcurrentDictionary<Guid, (DateTimeOffset Until, TimeSpan Period)> _kept = new();
+
+    /// <summary>
+    /// Keeps the saga out of the sweep for <paramref name="first"/>, or, when it was kept out before, for twice as long
+    /// as the last time (at most <see cref="Longest"/>); false when the set is full.
+    /// </summary>
+    public bool Defer(Guid reservationId, TimeSpan first)
     {
-        if (_until.Count >= Capacity && !_until.ContainsKey(reservationId))
+        var now = time.GetUtcNow();
+        if (_kept.Count >= Capacity && !_kept.ContainsKey(reservationId))
         {
-            Prune();
-            if (_until.Count >= Capacity)
+            Prune(now);
+            if (_kept.Count >= Capacity)
             {
                 return false;
             }
         }
 
-        _until[reservationId] = until;
+        _kept.AddOrUpdate(reservationId, _ => (now + first, first), (_, last) =>
+        {
+            var period = Forgotten(last.Until, now) ? first : TimeSpan.FromTicks(Math.Min(Math.Max(last.Period.Ticks * 2, first.Ticks), Longest.Ticks));
+            return (now + period, period);
+        });
         return true;
     }
 
     /// <summary>The sagas the sweep leaves out now.</summary>
     public Guid[] Current()
     {
-        Prune();
-        return [.. _until.Keys];
+        var now = time.GetUtcNow();
+        Prune(now);
+        return [.. _kept.Where(k => k.Value.Until > now).Select(k => k.Key)];
     }
 
-    private void Prune()
+    /// <summary>Forgets the sagas not kept out again for <see cref="Longest"/> since their time was up.</summary>
+    private void Prune(DateTimeOffset now)
     {
-        var now = time.GetUtcNow();
-        foreach (var (id, until) in _until)
+        foreach (var entry in _kept)
         {
-            if (until <= now)
+            if (Forgotten(entry.Value.Until, now))
             {
-                _until.TryRemove(KeyValuePair.Create(id, until));
+                _kept.TryRemove(entry);
             }
         }
     }
+
+    private static bool Forgotten(DateTimeOffset until, DateTimeOffset now) => until + Longest <= now;
 }

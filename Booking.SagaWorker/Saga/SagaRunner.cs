@@ -84,7 +84,7 @@ public sealed partial class SagaRunner(
     /// Moves a saga whose run failed alone (a step's own failure has its backoff already) to <see cref="SagaOptions.MaxBackoff"/>
     /// from now. The sweep takes the longest-due sagas first: one that fails on every run would otherwise be retried at
     /// every tick, and enough of them would hold back every other saga. Never moves a saga's next look earlier. Where
-    /// PostgreSQL refuses that too, the saga is kept out of this process's sweep in memory for as long.
+    /// PostgreSQL refuses that too, the saga is kept out of this process's sweep in memory (<see cref="SagaDeferrals"/>).
     /// </summary>
     private async Task DeferAsync(Guid reservationId)
     {
@@ -100,8 +100,14 @@ public sealed partial class SagaRunner(
         catch (Exception exception)
         {
             // PostgreSQL is away, or refuses this saga's row.
-            var kept = deferrals.Defer(reservationId, until);
-            LogDeferFailed(exception, reservationId, kept ? "the sweep leaves it out until then" : "too many are left out already; the sweep retries it at its next tick");
+            if (deferrals.Defer(reservationId, options.Value.MaxBackoff))
+            {
+                LogDeferredInMemory(exception, reservationId);
+            }
+            else
+            {
+                LogDeferFailed(exception, reservationId);
+            }
         }
     }
 
@@ -111,6 +117,9 @@ public sealed partial class SagaRunner(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Saga {ReservationId} stopped early; the sweep will resume it")]
     private partial void LogRunFailed(Exception exception, Guid reservationId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Saga {ReservationId} could not be put back in the sweep's queue in PostgreSQL; {Outcome}")]
-    private partial void LogDeferFailed(Exception exception, Guid reservationId, string outcome);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Saga {ReservationId} could not be put back in the sweep's queue in PostgreSQL; this worker's sweep leaves it out for a while")]
+    private partial void LogDeferredInMemory(Exception exception, Guid reservationId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Saga {ReservationId} could not be put back in the sweep's queue in PostgreSQL, and too many are left out already; it is retried at the next tick")]
+    private partial void LogDeferFailed(Exception exception, Guid reservationId);
 }
