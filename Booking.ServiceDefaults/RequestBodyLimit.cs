@@ -5,8 +5,9 @@ namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
 /// Caps request bodies well below Kestrel's 30 MB default, in every service: the largest legitimate body is a
-/// reservation with its details (the performance service's, a batch of 500 allocations, is far smaller). A declared length over the cap is refused at once as 413 problem details; a chunked body that
-/// grows past it fails while it is read, which the exception handler also turns into a 413.
+/// reservation with its details (the performance service's, a batch of 500 allocations, is far smaller). A declared
+/// length over the cap is refused at once as 413 problem details; a chunked body that grows past it fails while it
+/// is read, which the exception handler also turns into a 413.
 /// </summary>
 public sealed class RequestBodyLimit(RequestDelegate next, IProblemDetailsService problems)
 {

@@ -68,12 +68,15 @@ public sealed class StorableText(RequestDelegate next, IProblemDetailsService pr
         return FindUnstorable(buffer.AsSpan(0, length));
     }
 
+    /// <summary>
+    /// No charset, or <c>utf-8</c> written so (any case): the only spellings the endpoints' JSON reading takes, which
+    /// fails on another (<c>utf8</c>, a quoted one) with an exception that is no caller's fault.
+    /// </summary>
     private static bool IsUtf8(string? contentType) =>
         contentType is null
         || !contentType.Contains("charset", StringComparison.OrdinalIgnoreCase)
-        || contentType.EndsWith("charset=utf-8", StringComparison.OrdinalIgnoreCase)
         || (MediaTypeHeaderValue.TryParse(contentType, out var mediaType)
-        && (mediaType.Charset.Length == 0 || mediaType.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || mediaType.Charset.Equals("utf8", StringComparison.OrdinalIgnoreCase)));
+            && (mediaType.Charset.Length == 0 || mediaType.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase)));
 
     /// <summary>The JSON path of the first unstorable string or property name; null when all are fine or the JSON is invalid.</summary>
     public static string? FindUnstorable(ReadOnlySpan<byte> json)

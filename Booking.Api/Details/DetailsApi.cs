@@ -58,7 +58,7 @@ public static class DetailsApi
     public static async Task<Results<Created<DetailDto>, ValidationProblem, ProblemHttpResult>> CreateDetailAsync(
         Guid id, DetailRequest request, HttpContext httpContext, [AsParameters] DetailServices services, CancellationToken cancellationToken)
     {
-        await using var transaction = await LockAsync(services.Db, id, cancellationToken).ConfigureAwait(false);
+        await using var transaction = await LockAsync(services.Db, id, httpContext.GetUserId(), cancellationToken).ConfigureAwait(false);
         var reservation = await FindOwnAsync(services.Db, id, httpContext.GetUserId(), cancellationToken, tracking: true).ConfigureAwait(false);
         if (reservation is null)
         {
@@ -95,7 +95,7 @@ public static class DetailsApi
     public static async Task<Results<Ok<DetailDto>, ValidationProblem, ProblemHttpResult>> UpdateDetailAsync(
         Guid id, Guid detailId, DetailRequest request, HttpContext httpContext, [AsParameters] DetailServices services, CancellationToken cancellationToken)
     {
-        await using var transaction = await LockAsync(services.Db, id, cancellationToken).ConfigureAwait(false);
+        await using var transaction = await LockAsync(services.Db, id, httpContext.GetUserId(), cancellationToken).ConfigureAwait(false);
         var reservation = await FindOwnAsync(services.Db, id, httpContext.GetUserId(), cancellationToken, tracking: true).ConfigureAwait(false);
         var detail = reservation?.Details.SingleOrDefault(d => d.Id == detailId);
         if (detail is null)
@@ -130,6 +130,7 @@ public static class DetailsApi
     public static async Task<Results<NoContent, ProblemHttpResult>> DeleteDetailAsync(
         Guid id, Guid detailId, HttpContext httpContext, BookingDbContext db, CancellationToken cancellationToken)
     {
+        await using var transaction = await LockAsync(db, id, httpContext.GetUserId(), cancellationToken).ConfigureAwait(false);
         var reservation = await FindOwnAsync(db, id, httpContext.GetUserId(), cancellationToken, tracking: true).ConfigureAwait(false);
         var detail = reservation?.Details.SingleOrDefault(d => d.Id == detailId);
         if (detail is null)
@@ -144,6 +145,7 @@ public static class DetailsApi
 
         db.ReservationDetails.Remove(detail);
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return TypedResults.NoContent();
     }
 
@@ -166,14 +168,18 @@ public static class DetailsApi
 
     /// <summary>
     /// Serialises the changes to one reservation's details: the limits on their number and total size are checked
-    /// against what is committed and then written, under the reservation row's lock (held until the transaction ends).
+    /// against what is committed and then written, and a detail replaced or removed is not changed under another
+    /// request, under the reservation row's lock (held until the transaction ends).
     /// </summary>
-    private static async Task<IDbContextTransaction> LockAsync(BookingDbContext db, Guid id, CancellationToken cancellationToken)
+    private static async Task<IDbContextTransaction> LockAsync(BookingDbContext db, Guid id, string userId, CancellationToken cancellationToken)
     {
         var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await db.Database.ExecuteSqlAsync($"SELECT 1 FROM reservations WHERE id = {id} FOR UPDATE", cancellationToken).ConfigureAwait(false);
+            // Only the caller's own reservation, and not waiting long for it: a request that cannot have the row within
+            // two seconds is answered 503 (PostgreSQL's lock_not_available) rather than holding a pooled connection.
+            await db.Database.ExecuteSqlRawAsync("SET LOCAL lock_timeout = '2s'", cancellationToken).ConfigureAwait(false);
+            await db.Database.ExecuteSqlAsync($"SELECT 1 FROM reservations WHERE id = {id} AND user_id = {userId} FOR UPDATE", cancellationToken).ConfigureAwait(false);
             return transaction;
         }
         catch

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Globalization;
 using System.Text.RegularExpressions;
 
@@ -36,9 +37,14 @@ public static partial class Identifiers
     /// </summary>
     public static bool TryEnumName<TEnum>(string? value, out TEnum parsed) where TEnum : struct, Enum
     {
-        var name = Enum.GetNames<TEnum>().FirstOrDefault(n => string.Equals(n, value, StringComparison.OrdinalIgnoreCase));
-        parsed = name is null ? default : Enum.Parse<TEnum>(name);
-        return name is not null;
+        parsed = default;
+        return value is not null && Names<TEnum>.ByName.TryGetValue(value, out parsed);
+    }
+
+    private static class Names<TEnum> where TEnum : struct, Enum
+    {
+        public static readonly FrozenDictionary<string, TEnum> ByName =
+            Enum.GetValues<TEnum>().ToFrozenDictionary(value => value.ToString(), StringComparer.OrdinalIgnoreCase);
     }
 
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\z")]

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Booking.Core.Seats;
 
 namespace Booking.Api.Seats;
 
@@ -30,7 +31,9 @@ public sealed class PerformanceClient(HttpClient http)
             throw new HttpRequestException("The performance service answered a seat map that is not valid JSON.", exception);
         }
 
-        return map?.SeatIds ?? throw new HttpRequestException("The performance service answered an empty seat map.");
+        return map?.SeatIds is { } seatIds && seatIds.All(SeatIds.IsWellFormed)
+            ? seatIds
+            : throw new HttpRequestException("The performance service answered an empty seat map, or one with seat ids that are not.");
     }
 
     private sealed record SeatMapResponse(IReadOnlyList<string> SeatIds);

@@ -83,6 +83,24 @@ public sealed class UnstorableTextTests(BookingApp app) : IClassFixture<BookingA
         await response.AssertProblemAsync(HttpStatusCode.UnsupportedMediaType, ProblemCodes.ValidationFailed);
     }
 
+    [Theory]
+    [InlineData("application/json; charset=utf-8", HttpStatusCode.Accepted)]
+    [InlineData("application/json;charset=UTF-8", HttpStatusCode.Accepted)]
+    [InlineData("application/json; charset=\"utf-8\"", HttpStatusCode.UnsupportedMediaType)]
+    [InlineData("application/json; charset=utf8", HttpStatusCode.UnsupportedMediaType)]
+    public async Task A_json_body_is_taken_declared_utf_8_as_the_endpoints_read_it_and_otherwise_refused_never_a_500(string contentType, HttpStatusCode expected)
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        using var client = app.Client($"text-{Guid.NewGuid():N}");
+        var hold = await client.HoldSeatsAsync(performance, "A-1-1");
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes($"{{\"holdId\":\"{hold.HoldId}\"}}"));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        using var response = await client.PostAsync("/api/reservations", content);
+
+        Assert.Equal(expected, response.StatusCode);
+    }
+
     private static ByteArrayContent WithByteOrderMark(string json)
     {
         var content = new ByteArrayContent([.. Encoding.UTF8.Preamble, .. Encoding.UTF8.GetBytes(json)]);
