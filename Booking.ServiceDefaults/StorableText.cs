@@ -75,6 +75,7 @@ public sealed class StorableText(RequestDelegate next, IProblemDetailsService pr
     private static bool IsUtf8(string? contentType) =>
         contentType is null
         || !contentType.Contains("charset", StringComparison.OrdinalIgnoreCase)
+        || contentType.Equals("application/json; charset=utf-8", StringComparison.OrdinalIgnoreCase)
         || (MediaTypeHeaderValue.TryParse(contentType, out var mediaType)
             && (mediaType.Charset.Length == 0 || mediaType.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase)));
 
