@@ -44,7 +44,7 @@ public static partial class Identifiers
     private static class Names<TEnum> where TEnum : struct, Enum
     {
         public static readonly FrozenDictionary<string, TEnum> ByName =
-            Enum.GetValues<TEnum>().ToFrozenDictionary(value => value.ToString(), StringComparer.OrdinalIgnoreCase);
+            Enum.GetNames<TEnum>().ToFrozenDictionary(name => name, Enum.Parse<TEnum>, StringComparer.OrdinalIgnoreCase);
     }
 
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\z")]
