@@ -19,7 +19,8 @@ public sealed class StorableText(RequestDelegate next, IProblemDetailsService pr
 
     public async Task InvokeAsync(HttpContext context)
     {
-        if (context.Request.HasJsonContentType() && !IsUtf8(context.Request.ContentType))
+        var json = context.Request.HasJsonContentType();
+        if (json && !IsUtf8(context.Request.ContentType))
         {
             // RFC 8259: JSON between systems is UTF-8. The endpoints would transcode another charset, past this check.
             await problems.WriteProblemAsync(context, StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",
@@ -28,7 +29,7 @@ public sealed class StorableText(RequestDelegate next, IProblemDetailsService pr
         }
 
         var field = context.Request.Query.FirstOrDefault(q => !IsStorable(q.Key) || q.Value.Any(v => !IsStorable(v))).Key;
-        if (field is null && context.Request.HasJsonContentType() && context.Request.ContentLength is not 0)
+        if (field is null && json && context.Request.ContentLength is not 0)
         {
             field = await FindUnstorableInBodyAsync(context.Request, context.RequestAborted).ConfigureAwait(false);
         }
