@@ -16,13 +16,8 @@ builder.Services.AddOpenApi(OpenApiDocumentation.Describe);
 
 var app = builder.Build();
 
-app.UseExceptionHandler();
-app.UseStatusCodePages();
-app.UseMiddleware<RequestBodyLimit>();
-app.UseAuthentication();
-app.UseAuthorization();
-// Before the idempotency check, whose fingerprint then reads the seekable copy of the body this check makes.
-app.UseMiddleware<StorableText>();
+// Before the idempotency check, whose fingerprint then reads the seekable copy of the body the text check makes.
+app.UseRequestChecks();
 // After authentication: keys are stored per caller, and only for authenticated ones. Before the rate limiter: a
 // replay is answered from the store without spending the caller's rate, and a 429 is never stored (see the middleware).
 app.UseMiddleware<IdempotencyMiddleware>();

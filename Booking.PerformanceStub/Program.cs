@@ -24,12 +24,7 @@ ProblemExceptionHandler.AddBookingProblemDetails(builder.Services);
 
 var app = builder.Build();
 
-app.UseExceptionHandler();
-app.UseStatusCodePages();
-app.UseMiddleware<RequestBodyLimit>();
-app.UseAuthentication();
-app.UseAuthorization();
-app.UseMiddleware<StorableText>();
+app.UseRequestChecks();
 
 app.MapOpenApi();
 // The API reference (Scalar over /openapi/v1.json), linked from the service's row in the Aspire dashboard.

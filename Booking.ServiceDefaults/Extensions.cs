@@ -79,6 +79,24 @@ public static class ServiceDefaultsExtensions
         return builder;
     }
 
+    /// <summary>
+    /// The checks every request of every service passes first, in this order: failures become problem details, no
+    /// body over the limit is read, the caller is authenticated and authorised, and text PostgreSQL cannot store is
+    /// refused (<see cref="StorableText"/> leaves the body seekable for whatever reads it after).
+    /// </summary>
+    public static WebApplication UseRequestChecks(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseMiddleware<RequestBodyLimit>();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseMiddleware<StorableText>();
+        return app;
+    }
+
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
