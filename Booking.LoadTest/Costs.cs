@@ -141,13 +141,13 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
                 {
                     var kafka = Directory.EnumerateDirectories(Path.Combine(directory, "task")).Sum(KafkaMockSeconds);
                     totals[KafkaGroup] = kafka;
-                    totals[LoadToolGroup] = CpuSeconds(Path.Combine(directory, "stat"), withReapedChildren: true) - kafka;
+                    totals[LoadToolGroup] = process.CpuTicks / TicksPerSecond - kafka;
                     continue;
                 }
 
                 if (GroupOf(File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' '), directory) is { } group)
                 {
-                    totals[group] = totals.GetValueOrDefault(group) + CpuSeconds(Path.Combine(directory, "stat"), withReapedChildren: true);
+                    totals[group] = totals.GetValueOrDefault(group) + process.CpuTicks / TicksPerSecond;
                 }
             }
             catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or FormatException)
@@ -164,7 +164,7 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
     {
         try
         {
-            return File.ReadAllText(Path.Combine(task, "comm")).StartsWith(KafkaMockThread, StringComparison.Ordinal) ? CpuSeconds(Path.Combine(task, "stat"), withReapedChildren: false) : 0;
+            return File.ReadAllText(Path.Combine(task, "comm")).StartsWith(KafkaMockThread, StringComparison.Ordinal) ? ThreadCpuSeconds(Path.Combine(task, "stat")) : 0;
         }
         catch (IOException)
         {
@@ -173,17 +173,14 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
     }
 
     /// <summary>
-    /// User + system seconds from a process's or thread's <c>stat</c> (fields 14 and 15, after the ')' that ends its
-    /// name), and for a process those of its ended children it has waited for (16 and 17). Without them, a process
-    /// ending inside a phase took all its time out of its group's sum: a PostgreSQL backend a pool closed made the
-    /// phase's CPU negative. A thread's 16 and 17 are its whole process's, so a thread leaves them out.
+    /// User + system seconds of a thread from its <c>stat</c> (fields 14 and 15, after the ')' that ends its name).
+    /// Its fields 16 and 17, unlike a process's (<see cref="RunProcesses.Entry.CpuTicks"/>), are its whole process's.
     /// </summary>
-    private static double CpuSeconds(string statPath, bool withReapedChildren)
+    private static double ThreadCpuSeconds(string statPath)
     {
         var stat = File.ReadAllText(statPath);
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        var ticks = Enumerable.Range(11, withReapedChildren ? 4 : 2).Sum(field => long.Parse(fields[field], CultureInfo.InvariantCulture));
-        return ticks / TicksPerSecond;
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
     }
 
     private static string? GroupOf(string commandLine, string directory)

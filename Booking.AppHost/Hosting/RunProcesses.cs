@@ -10,8 +10,13 @@ namespace Booking.AppHost.Hosting;
 /// </summary>
 public static class RunProcesses
 {
-    /// <summary>One process: its start time (in clock ticks since boot) tells it apart from a later one with its pid.</summary>
-    public sealed record Entry(int Pid, int Parent, string Name, long StartTime);
+    /// <summary>
+    /// One process: its start time (in clock ticks since boot) tells it apart from a later one with its pid.
+    /// <paramref name="CpuTicks"/> is its user and system time so far, with that of the ended children it waited for:
+    /// without them, a process ending inside a measured span takes all its time out of a sum over processes (a
+    /// PostgreSQL backend a pool closed made a phase's CPU negative).
+    /// </summary>
+    public sealed record Entry(int Pid, int Parent, string Name, long StartTime, long CpuTicks);
 
     /// <summary>The processes of the system <paramref name="hostPid"/> hosts, the host included, at this moment.</summary>
     public static List<Entry> Of(int hostPid)
@@ -33,7 +38,7 @@ public static class RunProcesses
         return [.. all.Values.Where(entry => DescendsFrom(entry.Pid, roots, all))];
     }
 
-    /// <summary>A process as it is now (fields 2, 4 and 22 of its <c>stat</c>); none once it has ended, a zombie included.</summary>
+    /// <summary>A process as it is now (fields 2, 4, 14-17 and 22 of its <c>stat</c>); none once it has ended, a zombie included.</summary>
     public static Entry? Read(int pid)
     {
         try
@@ -45,7 +50,7 @@ public static class RunProcesses
             return fields[0] == "Z"
                 ? null
                 : new Entry(pid, int.Parse(fields[1], CultureInfo.InvariantCulture), stat[(stat.IndexOf('(', StringComparison.Ordinal) + 1)..nameEnd],
-                    long.Parse(fields[19], CultureInfo.InvariantCulture));
+                    long.Parse(fields[19], CultureInfo.InvariantCulture), Enumerable.Range(11, 4).Sum(field => long.Parse(fields[field], CultureInfo.InvariantCulture)));
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or FormatException)
         {
