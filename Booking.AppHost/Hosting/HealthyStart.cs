@@ -48,7 +48,7 @@ public static partial class HealthyStart
     {
         await foreach (var e in app.ResourceNotifications.WatchAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (services.Contains(e.Resource.Name) && KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text))
+            if (services.Contains(e.Resource.Name) && HasStopped(e.Snapshot.State?.Text))
             {
                 return e.Resource.Name;
             }
@@ -59,7 +59,10 @@ public static partial class HealthyStart
 
     private static string? StoppedService(DistributedApplication app, IReadOnlyCollection<string> services) =>
         services.FirstOrDefault(service => app.ResourceNotifications.TryGetCurrentState(service, out var e)
-            && KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text));
+            && HasStopped(e.Snapshot.State?.Text));
+
+    /// <summary>Whether a resource in this state stopped for good (exited, finished, failed to start).</summary>
+    private static bool HasStopped(string? state) => KnownResourceStates.TerminalStates.Contains(state);
 
     private static async Task UpAsync(DistributedApplication app, IReadOnlyCollection<string> services, CancellationToken cancellationToken)
     {
@@ -77,7 +80,7 @@ public static partial class HealthyStart
         var states = resources.ToDictionary(r => r, r => app.ResourceNotifications.TryGetCurrentState(r.Name, out var e) ? e.Snapshot.State?.Text : null);
         var report = new StringBuilder(headline).Append(": ")
             .AppendJoin(", ", states.Select(s => $"{s.Key.Name} {s.Value ?? "unknown"}")).Append('.');
-        foreach (var (resource, _) in states.Where(s => KnownResourceStates.TerminalStates.Contains(s.Value)))
+        foreach (var (resource, _) in states.Where(s => HasStopped(s.Value)))
         {
             report.Append(await StopReasonAsync(app, resource).ConfigureAwait(false));
         }
