@@ -77,7 +77,7 @@ public sealed partial class HoldReconciler(
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
     {
         var started = time.GetUtcNow();
-        var lostData = await RedisLostDataAsync().ConfigureAwait(false);
+        var (lostData, runId) = await RedisLostDataAsync().ConfigureAwait(false);
         var since = lostData || _checkedUpTo is null ? started - options.Value.LookBack : _checkedUpTo.Value - options.Value.Overlap;
         if (lostData && _checkedUpTo is not null)
         {
@@ -101,7 +101,9 @@ public sealed partial class HoldReconciler(
         }
 
         await redis.GetDatabase().StringSetAsync(Marker, started.ToUnixTimeMilliseconds()).ConfigureAwait(false);
+        // Only a run that got here has looked back over what Redis lost: one that failed leaves the next to do it.
         _checkedUpTo = started;
+        _redisRunId = runId;
         return repaired;
     }
 
@@ -199,8 +201,11 @@ public sealed partial class HoldReconciler(
         return 1;
     }
 
-    /// <summary>True when Redis restarted (a new run id) or was emptied (the marker is gone) since the last run.</summary>
-    private async Task<bool> RedisLostDataAsync()
+    /// <summary>
+    /// Whether Redis restarted (a new run id) or was emptied (the marker is gone) since the last run that completed,
+    /// and Redis's run id now.
+    /// </summary>
+    private async Task<(bool LostData, string? RunId)> RedisLostDataAsync()
     {
         var database = redis.GetDatabase();
         var markerGone = !await database.KeyExistsAsync(Marker).ConfigureAwait(false);
@@ -208,8 +213,7 @@ public sealed partial class HoldReconciler(
         var info = (string?)await database.ScriptEvaluateAsync("return redis.call('INFO', 'server')").ConfigureAwait(false) ?? string.Empty;
         var runId = info.Split('\n').Select(line => line.Trim()).FirstOrDefault(line => line.StartsWith("run_id:", StringComparison.Ordinal));
         var restarted = _redisRunId is not null && runId != _redisRunId;
-        _redisRunId = runId;
-        return markerGone || restarted;
+        return (markerGone || restarted, runId);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reconciler: repaired a {Kind} in Redis for reservation {ReservationId} ({Status} in PostgreSQL)")]

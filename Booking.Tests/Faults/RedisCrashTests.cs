@@ -5,6 +5,7 @@ using Booking.Api.Http;
 using Booking.Api.Holds;
 using Booking.Api.Seats;
 using Booking.Core.Reservations;
+using StackExchange.Redis;
 
 namespace Booking.Tests.Faults;
 
@@ -74,6 +75,56 @@ public sealed class RedisCrashTests(DurableRedisSagaApp app, ITestOutputHelper o
         {
             Assert.Equal(holdOf.TryGetValue(seat, out var hold) ? $"B:{hold:D}" : value.StartsWith("H:", StringComparison.Ordinal) ? value : "A", value);
         }
+    }
+
+    [Fact]
+    public async Task A_restart_that_the_reconcilers_next_run_saw_before_failing_still_makes_the_run_after_it_look_back()
+    {
+        const string Slot = "2026-12-24T19:00";
+        var restaurant = $"bistro-{Guid.NewGuid():N}"[..20];
+        using var client = app.Client();
+        await client.SetCapacityAsync("RESTAURANT", restaurant, Slot, 10);
+        var id = (await client.ReserveAsync((await client.HoldCapacityAsync("RESTAURANT", restaurant, Slot, 3)).HoldId)).Id;
+        Assert.Equal(ReservationStatus.Confirmed, (await app.WaitForFinalAsync(id)).Status);
+        // Past the overlap (5 s) with which each run reads again behind the last one's end: only a look-back reaches it.
+        await Task.Delay(TimeSpan.FromSeconds(6));
+        await app.Reconciler.RunOnceAsync(CancellationToken.None);
+
+        // Redis loses the confirm, then restarts from its AOF: a new run id, the reconciler's marker still there.
+        var holdId = (await RedisLossTests.ReservationsAsync(app, [id]))[id].HoldId;
+        var slot = $"cap:{{RESTAURANT:{restaurant}:{Slot}}}";
+        await app.Redis.KeyDeleteAsync($"{slot}:hold:{holdId:D}");
+        await app.Redis.HashIncrementAsync($"{slot}:state", "booked", -3);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Signal("KILL");
+        await app.OwnRedis.StartAgainAsync();
+
+        // The first run after the restart fails once it has looked at Redis (here: cancelled; PostgreSQL down would do).
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        while (true)
+        {
+            try
+            {
+                await app.Reconciler.RunOnceAsync(cancelled.Token);
+                Assert.Fail("A cancelled run completed.");
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (RedisException)
+            {
+                // The worker's connection has not found the restarted Redis yet.
+                await Task.Delay(200);
+            }
+        }
+
+        await app.Reconciler.RunOnceAsync(CancellationToken.None);
+
+        Assert.Equal("BOOKED", (string?)await app.Redis.HashGetAsync($"{slot}:hold:{holdId:D}", "state"));
+        var capacity = await (await client.GetAsync($"/api/capacity/RESTAURANT/{restaurant}/{Slot}")).ReadAsync<Booking.Api.Capacity.CapacityDto>(HttpStatusCode.OK);
+        Assert.Equal((3, 7), (capacity.Booked, capacity.Available));
     }
 
     private static async Task<HttpStatusCode> BookAsync(HttpClient client, string performance, string seat, Random random, ConcurrentBag<Guid> accepted)
