@@ -245,10 +245,11 @@ public sealed partial class SectionAllocator(IServiceScopeFactory scopes, Sectio
             .ConfigureAwait(false);
 
         var (results, added) = Decide(performanceId, section, batch, known, row.Remaining, now);
-        if (added.Count > 0 && await TakeAllAsync(db, performanceId, section, added).ConfigureAwait(false) is null)
+        // Either refusal means another holder changed the section meanwhile (a lock lost to a Redis restart): it took
+        // the seats, or allocated one of these reservations itself. A 503, to try again.
+        if (added.Count > 0 && await TryTakeAllAsync(db, performanceId, section, added).ConfigureAwait(false) is null)
         {
-            // Only if another holder changed the section meanwhile (a lock lost to a Redis restart): a 503, to try again.
-            throw new SectionLockLostException($"Section {section} of {performanceId} had fewer than {added.Sum(a => a.Seats)} seats left under its lock.");
+            throw new SectionLockLostException($"Section {section} of {performanceId} had fewer than {added.Sum(a => a.Seats)} seats left, or one of its new reservations allocated, under its lock.");
         }
 
         await transaction.CommitAsync().ConfigureAwait(false);

@@ -40,9 +40,64 @@ public sealed class SectionAllocatorTests(BookingApp app) : IClassFixture<Bookin
     }
 }
 
-/// <summary>A deallocation racing another change of the same allocation that its lock did not keep out (a lock lost to a Redis restart, a second instance).</summary>
+/// <summary>
+/// Changes of a section racing another holder's that its lock did not keep out (a lock lost to a Redis restart, a
+/// second instance): a deallocation, and a batch decided against the database.
+/// </summary>
 public sealed class DeallocationRaceTests(BookingApp app) : IClassFixture<BookingApp>
 {
+    [Fact]
+    public async Task A_checked_batch_whose_new_reservation_another_holder_allocated_meanwhile_is_answered_try_again_not_500()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 1, 10));
+        using var service = app.StubClient(TestTokens.Bearer("booking-api", BookingAuthentication.ServiceRole));
+        var (known, raced, first) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        (await service.PostAsJsonAsync($"/performances/{performance}/sections/A/allocations", new { reservationId = known, seats = 1 })).EnsureSuccessStatusCode();
+
+        // The other holder: its allocation of `raced`, not yet committed; and a second session that keeps the
+        // section's row from being updated, so the next two requests wait in the section's queue and go as one batch.
+        await using var other = new NpgsqlConnection(app.PerformanceDb);
+        await other.OpenAsync();
+        await using var otherTransaction = await other.BeginTransactionAsync();
+        await using (var insert = new NpgsqlCommand(
+            "INSERT INTO allocations (performance_id, section_code, reservation_id, seats, state, created_at, updated_at) VALUES ($1, 'A', $2, 1, 'ALLOCATED', now(), now())",
+            other, otherTransaction) { Parameters = { new() { Value = Guid.Parse(performance) }, new() { Value = raced } } })
+        {
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        await using var gate = new NpgsqlConnection(app.PerformanceDb);
+        await gate.OpenAsync();
+        await using var gateTransaction = await gate.BeginTransactionAsync();
+        await using (var lockRow = new NpgsqlCommand("SELECT 1 FROM sections WHERE performance_id = $1 AND code = 'A' FOR NO KEY UPDATE", gate, gateTransaction)
+            { Parameters = { new() { Value = Guid.Parse(performance) } } })
+        {
+            await lockRow.ExecuteNonQueryAsync();
+        }
+
+        var ahead = service.PostAsJsonAsync($"/performances/{performance}/sections/A/allocations", new { reservationId = first, seats = 1 });
+        await WaitForALockWaitAsync(gate.ProcessID);
+        object[] allocations =
+        [
+            new { performanceId = performance, section = "A", reservationId = known, seats = 1 },
+            new { performanceId = performance, section = "A", reservationId = raced, seats = 1 },
+        ];
+        var batch = service.PostAsJsonAsync("/allocations/batch", new { allocations });
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await gateTransaction.CommitAsync();
+        (await ahead).EnsureSuccessStatusCode();
+
+        // The batch repeats `known`, so it is checked: it reads the section's allocations (not the other's uncommitted
+        // one), and its insert of `raced` then waits on the other holder's, which commits.
+        await WaitForALockWaitAsync(other.ProcessID);
+        await otherTransaction.CommitAsync();
+
+        using var response = await batch;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var results = (await response.Content.ReadFromJsonAsync<BatchAllocationResponse>())!.Results;
+        Assert.Equal([ProblemCodes.DependencyUnavailable, ProblemCodes.DependencyUnavailable], results.Select(r => r.Status));
+    }
+
     [Fact]
     public async Task A_deallocation_that_meets_another_release_of_the_same_allocation_gives_the_seats_back_once()
     {
@@ -66,7 +121,7 @@ public sealed class DeallocationRaceTests(BookingApp app) : IClassFixture<Bookin
         }
 
         var deallocation = service.DeleteAsync($"/performances/{performance}/sections/A/allocations/{reservation}");
-        await WaitForALockWaitAsync();
+        await WaitForALockWaitAsync(other.ProcessID);
         await transaction.CommitAsync();
 
         Assert.Equal(HttpStatusCode.NoContent, (await deallocation).StatusCode);
@@ -74,21 +129,21 @@ public sealed class DeallocationRaceTests(BookingApp app) : IClassFixture<Bookin
         Assert.Equal(10, section.GetProperty("sections")[0].GetProperty("remaining").GetInt32());
     }
 
-    /// <summary>Until a session of the performance database waits for a row lock: the deallocation met the open release.</summary>
-    private async Task WaitForALockWaitAsync()
+    /// <summary>Until a session of the performance database waits for a lock the session <paramref name="holder"/> holds.</summary>
+    private async Task WaitForALockWaitAsync(int holder)
     {
         await using var watch = new NpgsqlConnection(app.PerformanceDb);
         await watch.OpenAsync();
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (true)
         {
-            await using var waiting = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", watch);
+            await using var waiting = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", watch) { Parameters = { new() { Value = holder } } };
             if ((long)(await waiting.ExecuteScalarAsync())! > 0)
             {
                 return;
             }
 
-            Assert.True(DateTime.UtcNow < deadline, "The deallocation never waited for the open release.");
+            Assert.True(DateTime.UtcNow < deadline, $"Nothing waited for a lock of session {holder}.");
             await Task.Delay(20);
         }
     }
