@@ -7,9 +7,17 @@ var settings = AppHostSettings.From(builder.Configuration, builder.AppHostDirect
 builder.Services.AddSingleton(settings);
 builder.Services.AddHostedService<ResourceSummary>();
 DashboardAccess.RequireLoopbackForAnonymous(builder.Configuration);
+if (settings.Fresh)
+{
+    // scripts/run.sh --fresh: before any generated secret is read or any store starts.
+    foreach (var deleted in DataStores.DeleteData(settings.DataDirectory, "redis", "postgres"))
+    {
+        Console.WriteLine($"--fresh: deleted {deleted}");
+    }
+}
 
 // The key the services sign their own tokens with and check every token against (with dotnet user-jwts' in Development).
-var signingKey = builder.AddParameter("auth-signing-key", PersistedSecret.SigningKey(Path.Combine(settings.DataDirectory, "secrets", "auth-signing-key")), secret: true);
+var signingKey = builder.AddParameter("auth-signing-key", PersistedSecret.SigningKey(settings.DataDirectory, "auth-signing-key"), secret: true);
 
 var stores = new DataStores(builder, settings);
 var redis = stores.AddRedis("redis");

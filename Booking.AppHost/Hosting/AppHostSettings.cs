@@ -31,6 +31,12 @@ public sealed record AppHostSettings
     /// <summary>fsync and AOF on (default). Tests turn durability off for speed; benchmarks never do.</summary>
     public bool Durable { get; init; } = true;
 
+    /// <summary>
+    /// Start from empty data (<c>scripts/run.sh --fresh</c>): the executable stores' data and the generated secrets
+    /// under <see cref="DataDirectory"/> are deleted before anything starts (<see cref="DataStores.DeleteData"/>).
+    /// </summary>
+    public bool Fresh { get; init; }
+
     /// <summary>The performance service's <c>/_chaos</c> endpoint, for fault tests only; off by default.</summary>
     public bool Chaos { get; init; }
 
@@ -50,6 +56,7 @@ public sealed record AppHostSettings
             DataStores = Enum.TryParse<DataStoreMode>(section["DataStores"], ignoreCase: true, out var mode) ? mode : DataStoreMode.Auto,
             RandomPorts = section.GetValue<bool>("RandomPorts"),
             Durable = section.GetValue("Durable", true),
+            Fresh = section.GetValue<bool>("Fresh"),
             Chaos = section.GetValue<bool>("Chaos"),
             PostgresMaxConnections = section.GetValue("PostgresMaxConnections", 500),
             RedisMaxMemoryMegabytes = section.GetValue("RedisMaxMemoryMegabytes", 1024),

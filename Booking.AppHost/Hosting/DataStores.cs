@@ -22,6 +22,26 @@ public sealed class DataStores(IDistributedApplicationBuilder builder, AppHostSe
 
     public bool UsesContainers => _containers.Value;
 
+    /// <summary>
+    /// Deletes what the AppHost keeps under <paramref name="dataDirectory"/>: the generated secrets and the data of
+    /// the executable stores named <paramref name="stores"/>. Anything else there stays, so a data directory named by
+    /// mistake loses nothing the AppHost did not put in it. Containers' volumes are Aspire's, not touched here.
+    /// </summary>
+    public static IReadOnlyList<string> DeleteData(string dataDirectory, params string[] stores)
+    {
+        var deleted = new List<string>();
+        foreach (var folder in stores.Prepend(PersistedSecret.FolderName).Select(name => Path.Combine(dataDirectory, name)))
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+                deleted.Add(folder);
+            }
+        }
+
+        return deleted;
+    }
+
     public IResourceBuilder<IResourceWithConnectionString> AddRedis(string name)
     {
         if (External(name) is { } external)

@@ -12,6 +12,9 @@ namespace Booking.AppHost.Hosting;
 /// </summary>
 public sealed class PersistedSecret : ParameterDefault
 {
+    /// <summary>The folder of the data directory that holds the generated secrets.</summary>
+    public const string FolderName = "secrets";
+
     // Letters and digits only: the value goes into Redis and Npgsql connection strings unquoted.
     private static readonly GenerateParameterDefault PasswordGenerator = new() { MinLength = 24, Special = false };
     private static readonly Lock Gate = new();
@@ -24,10 +27,12 @@ public sealed class PersistedSecret : ParameterDefault
         _generate = generate;
     }
 
-    public static PersistedSecret Password(string file) => new(file, PasswordGenerator.GetDefaultValue);
+    /// <summary>A generated password, kept as <c>secrets/{name}</c> under <paramref name="dataDirectory"/>.</summary>
+    public static PersistedSecret Password(string dataDirectory, string name) => new(Path.Combine(dataDirectory, FolderName, name), PasswordGenerator.GetDefaultValue);
 
-    /// <summary>256 random bits, base64: the key the services sign and check their JWTs with.</summary>
-    public static PersistedSecret SigningKey(string file) => new(file, () => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+    /// <summary>256 random bits, base64: the key the services sign and check their JWTs with, kept as <c>secrets/{name}</c>.</summary>
+    public static PersistedSecret SigningKey(string dataDirectory, string name) =>
+        new(Path.Combine(dataDirectory, FolderName, name), () => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
 
     public override string GetDefaultValue()
     {

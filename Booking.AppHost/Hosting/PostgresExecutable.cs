@@ -56,7 +56,7 @@ public static class PostgresExecutableExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(settings);
         var dataDirectory = Path.Combine(settings.DataDirectory, name);
-        var password = builder.AddParameter($"{name}-password", PersistedSecret.Password(Path.Combine(settings.DataDirectory, "secrets", $"{name}-password")), secret: true);
+        var password = builder.AddParameter($"{name}-password", PersistedSecret.Password(settings.DataDirectory, $"{name}-password"), secret: true);
         var port = settings.Port(FreePort.Next());
         var asRoot = Environment.IsPrivilegedProcess;
         var postgres = new PostgresExecutableResource(name, "bash", dataDirectory, password.Resource);

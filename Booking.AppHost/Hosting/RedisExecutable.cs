@@ -34,7 +34,7 @@ public static class RedisExecutableExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(settings);
         var dataDirectory = Path.Combine(settings.DataDirectory, name);
-        var password = builder.AddParameter($"{name}-password", PersistedSecret.Password(Path.Combine(settings.DataDirectory, "secrets", $"{name}-password")), secret: true);
+        var password = builder.AddParameter($"{name}-password", PersistedSecret.Password(settings.DataDirectory, $"{name}-password"), secret: true);
         var redis = new RedisExecutableResource(name, dataDirectory, password.Resource);
         var port = settings.Port(FreePort.Next());
 

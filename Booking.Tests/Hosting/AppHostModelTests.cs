@@ -76,6 +76,39 @@ public sealed class AppHostModelTests
         Assert.Equal((5100, false), (ports["saga-worker"].Port, ports["saga-worker"].IsProxied));
     }
 
+    [Fact]
+    public async Task Fresh_deletes_the_stores_data_and_the_secrets_before_start_and_nothing_else_in_the_data_directory()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var data = Path.Combine(Path.GetTempPath(), "booking-tests", "fresh-" + Guid.NewGuid().ToString("N"));
+        string[] kept = ["redis", "postgres", "secrets"];
+        foreach (var folder in kept)
+        {
+            Directory.CreateDirectory(Path.Combine(data, folder));
+            await File.WriteAllTextAsync(Path.Combine(data, folder, "old"), "old", ct);
+        }
+
+        var mine = Path.Combine(data, "notes.txt");
+        await File.WriteAllTextAsync(mine, "mine", ct);
+        try
+        {
+            await using (await DistributedApplicationTestingBuilder.CreateAsync<Projects.Booking_AppHost>([$"--AppHost:DataDirectory={data}", "--AppHost:DataStores=Executable"], ct))
+            {
+                Assert.All(kept, folder => Assert.True(File.Exists(Path.Combine(data, folder, "old")), $"{folder} was deleted without --fresh"));
+            }
+
+            await using (await DistributedApplicationTestingBuilder.CreateAsync<Projects.Booking_AppHost>([$"--AppHost:DataDirectory={data}", "--AppHost:DataStores=Executable", "--AppHost:Fresh=true"], ct))
+            {
+                Assert.All(kept, folder => Assert.False(File.Exists(Path.Combine(data, folder, "old")), $"{folder} was kept with --fresh"));
+                Assert.Equal("mine", await File.ReadAllTextAsync(mine, ct));
+            }
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
     private static void AssertServicesWired(IReadOnlyDictionary<string, IResource> resources)
     {
         static HashSet<string> Waits(IResource r) => r.Annotations.OfType<WaitAnnotation>().Select(w => w.Resource.Name).ToHashSet();
