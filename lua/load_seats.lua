@@ -27,13 +27,18 @@ end
 local i = n + 4
 while i + 2 <= #ARGV do
   local hold_id, user_id, csv = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  for _, seat in ipairs(split_csv(csv)) do
-    redis.call('HSET', seats_key, seat, 'B:' .. hold_id)
-  end
   local hk = hold_key(base, hold_id)
-  redis.call('HSET', hk, 'state', 'BOOKED', 'user', user_id, 'seats', csv, 'expiresAt', 0)
-  -- Kept as long as a confirmed one (confirm_seats): past it, compensation works from PostgreSQL's copy.
-  redis.call('PEXPIRE', hk, retention)
+  local given_back = redis.call('HGET', hk, 'state')
+  -- A hold its saga already gave back (on a performance dropped while idle, unbook_seats marks only the record) is
+  -- left out, though PostgreSQL read it before the saga's last commit.
+  if given_back ~= 'UNBOOKED' and given_back ~= 'RELEASED' then
+    for _, seat in ipairs(split_csv(csv)) do
+      redis.call('HSET', seats_key, seat, 'B:' .. hold_id)
+    end
+    redis.call('HSET', hk, 'state', 'BOOKED', 'user', user_id, 'seats', csv, 'expiresAt', 0)
+    -- Kept as long as a confirmed one (confirm_seats): past it, compensation works from PostgreSQL's copy.
+    redis.call('PEXPIRE', hk, retention)
+  end
   i = i + 3
 end
 return {'LOADED'}

@@ -286,6 +286,25 @@ public sealed class SeatScriptsTests(Dependencies dependencies)
     }
 
     [Fact]
+    public async Task Loading_leaves_out_a_booking_its_saga_gave_back_while_the_state_was_gone()
+    {
+        var performance = Guid.NewGuid().ToString("N");
+        var resource = ResourceRef.Performance(performance);
+        var booked = Guid.NewGuid();
+        string[] seats = ["A-1-1", "A-1-2"];
+        Assert.True(await _engines.Seats.LoadAsync(performance, seats, [new SeatBooking(booked, "alice", ["A-1-1"])]));
+
+        // The state is dropped while idle; a cancel's compensation then finds no seats and marks only the record.
+        await _engines.Redis.KeyDeleteAsync(resource.StateKey);
+        Assert.True(await _engines.Holds.UnbookAsync(resource, booked));
+        // A load that read the reservation before the saga's last commit still lists it as booked.
+        Assert.True(await _engines.Seats.LoadAsync(performance, seats, [new SeatBooking(booked, "alice", ["A-1-1"])]));
+
+        Assert.Equal(SeatStatus.Available, (await _engines.MapAsync(performance))["A-1-1"]);
+        Assert.Equal("UNBOOKED", (string?)await _engines.Redis.HashGetAsync(resource.HoldKey(booked), "state"));
+    }
+
+    [Fact]
     public async Task Two_hundred_concurrent_holders_on_twenty_seats_hold_each_seat_exactly_once()
     {
         var (performance, _) = await _engines.NewPerformanceAsync(rows: 1, perRow: 10);
