@@ -3,6 +3,7 @@ using Booking.Api.Seats;
 using Booking.Core.Capacity;
 using Booking.Core.Holds;
 using Booking.Core.Seats;
+using StackExchange.Redis;
 
 namespace Booking.Api.Holds;
 
@@ -20,17 +21,19 @@ public interface IResourceStateLoader
 /// (each with a pooled DbContext, the seat loader also an HttpClient) are resolved from the request's scope only on a
 /// miss, so the hot path of a hold does not rent them.
 /// </summary>
-public sealed class HoldService(ISeatHolder seatHolder, SeatEngine seats, CapacityEngine capacity, IServiceProvider scope)
+public sealed class HoldService(ISeatHolder seatHolder, SeatEngine seats, CapacityEngine capacity, HoldEngine holds, IServiceProvider scope)
 {
     /// <summary>Holds every seat or none, with the hold strategy chosen at start-up.</summary>
     public Task<HoldAttempt?> HoldSeatsAsync(
         ResourceRef performance, Guid holdId, string userId, TimeSpan ttl, IReadOnlyList<string> seatIds, CancellationToken cancellationToken) =>
-        LoadingOnMissAsync(performance, () => seatHolder.HoldAsync(performance.ResourceId, holdId, userId, ttl, seatIds)!, NotLoaded, cancellationToken);
+        GivingBackOnFailureAsync(performance, holdId, userId,
+            () => LoadingOnMissAsync(performance, () => seatHolder.HoldAsync(performance.ResourceId, holdId, userId, ttl, seatIds)!, NotLoaded, cancellationToken));
 
     /// <summary>Holds a quantity of a slot, all or nothing.</summary>
     public Task<HoldAttempt?> HoldCapacityAsync(
         ResourceRef slot, Guid holdId, string userId, TimeSpan ttl, int quantity, CancellationToken cancellationToken) =>
-        LoadingOnMissAsync(slot, () => capacity.HoldAsync(slot, holdId, userId, ttl, quantity)!, NotLoaded, cancellationToken);
+        GivingBackOnFailureAsync(slot, holdId, userId,
+            () => LoadingOnMissAsync(slot, () => capacity.HoldAsync(slot, holdId, userId, ttl, quantity)!, NotLoaded, cancellationToken));
 
     /// <summary>Every seat's status, after expiring holds whose time passed.</summary>
     public Task<IReadOnlyDictionary<string, SeatStatus>?> ReadSeatsAsync(ResourceRef performance, CancellationToken cancellationToken) =>
@@ -47,6 +50,38 @@ public sealed class HoldService(ISeatHolder seatHolder, SeatEngine seats, Capaci
             : (IResourceStateLoader)scope.GetRequiredService<CapacityStateLoader>()).LoadAsync(resource, cancellationToken);
 
     private static bool NotLoaded(HoldAttempt? attempt) => attempt!.Status == HoldAttemptStatus.NotLoaded;
+
+    /// <summary>
+    /// A hold whose answer Redis did not give (a timeout, a dropped connection) may still have been taken, under an id
+    /// nobody was told: the caller gets a 503 and tries again under a new id, and would find its own units taken for
+    /// the hold's whole lifetime. So the hold is given back, in the background (the 503 does not wait for it; if Redis
+    /// does not answer that either, the hold expires by itself). The release is sent after the hold on the same
+    /// connection, so Redis runs it after the hold if it runs the hold at all; a hold never taken is not found.
+    /// </summary>
+    private async Task<HoldAttempt?> GivingBackOnFailureAsync(ResourceRef resource, Guid holdId, string userId, Func<Task<HoldAttempt?>> hold)
+    {
+        try
+        {
+            return await hold().ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            _ = GiveBackAsync(resource, holdId, userId);
+            throw;
+        }
+    }
+
+    private async Task GiveBackAsync(ResourceRef resource, Guid holdId, string userId)
+    {
+        try
+        {
+            await holds.ReleaseAsync(resource, holdId, userId).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            // Redis is still away: the hold, if it was taken, runs out its TTL.
+        }
+    }
 
     private async Task<T?> LoadingOnMissAsync<T>(ResourceRef resource, Func<Task<T?>> run, Func<T?, bool> missing, CancellationToken cancellationToken)
         where T : class
