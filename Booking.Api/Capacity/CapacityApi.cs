@@ -52,16 +52,23 @@ public static class CapacityApi
             return Problems.Validation(validation.Errors);
         }
 
-        // An existing slot whose counters are not in Redis (dropped while idle, or lost) gets its bookings back before its
-        // capacity changes; the script refuses to start one from nothing, should its state go between the two calls.
-        (bool Accepted, CapacityCounters Counters)? set = null;
-        for (var attempt = 0; attempt < 2 && set is null; attempt++)
+        // Registered first, so a slot whose counters reach Redis is swept and evicted whatever fails after.
+        await services.Registry.AddAsync(resource!).ConfigureAwait(false);
+        await using var transaction = await services.Db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        // An existing slot whose counters are not in Redis (dropped while idle, or lost) gets its bookings back from the
+        // record as it was. Then the record changes, its row locked until the end: concurrent PUTs reach Redis in the
+        // order they commit, and a new slot has its record before its counters exist (a slot with counters but no
+        // record would start again from nothing at its next PUT, blind to its bookings).
+        var exists = await services.Holds.LoadAsync(resource!, cancellationToken).ConfigureAwait(false);
+        await UpsertRecordAsync(services, resource!, request.Capacity!.Value, cancellationToken).ConfigureAwait(false);
+        if (await services.Capacity.SetAsync(resource!, request.Capacity!.Value, newSlot: !exists).ConfigureAwait(false) is not { } set)
         {
-            var exists = await services.Holds.LoadAsync(resource!, cancellationToken).ConfigureAwait(false);
-            set = await services.Capacity.SetAsync(resource!, request.Capacity!.Value, newSlot: !exists).ConfigureAwait(false);
+            // The script refuses to start an existing slot from nothing, should its state leave Redis right after the load.
+            return Problems.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.DependencyUnavailable, "Slot state changed",
+                "The slot's state left Redis while its capacity was being set; nothing changed. Try again.");
         }
 
-        var (accepted, counters) = set ?? throw new InvalidOperationException($"The state of {resource} went from Redis twice while its capacity was set.");
+        var (accepted, counters) = set;
         if (!accepted)
         {
             return Problems.Conflict(
@@ -71,8 +78,7 @@ public static class CapacityApi
                 new Dictionary<string, object?>(StringComparer.Ordinal) { ["held"] = counters.Held, ["booked"] = counters.Booked });
         }
 
-        await UpsertRecordAsync(services, resource!, request.Capacity!.Value, cancellationToken).ConfigureAwait(false);
-        await services.Registry.AddAsync(resource!).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return TypedResults.Ok(CapacityDto.From(resource!, counters));
     }
 
@@ -112,33 +118,13 @@ public static class CapacityApi
         return validation;
     }
 
-    private static async Task UpsertRecordAsync(CapacityServices services, ResourceRef resource, int capacity, CancellationToken cancellationToken)
-    {
-        var now = services.Time.GetUtcNow();
-        var updated = await services.Db.CapacitySlots
-            .Where(s => s.Domain == resource.Domain && s.ResourceId == resource.ResourceId && s.Slot == resource.Slot)
-            .ExecuteUpdateAsync(setters => setters.SetProperty(s => s.Capacity, capacity).SetProperty(s => s.UpdatedAt, now), cancellationToken)
-            .ConfigureAwait(false);
-        if (updated == 0)
-        {
-            services.Db.CapacitySlots.Add(new CapacitySlot
-            {
-                Domain = resource.Domain,
-                ResourceId = resource.ResourceId,
-                Slot = resource.Slot!,
-                Capacity = capacity,
-                UpdatedAt = now,
-            });
-            try
-            {
-                await services.Db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (DbUpdateException exception) when (exception.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
-            {
-                // A concurrent PUT created the row first; this one's value still wins.
-                services.Db.ChangeTracker.Clear();
-                await UpsertRecordAsync(services, resource, capacity, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
+    /// <summary>One statement, so a concurrent first PUT of the same slot waits for this one's row instead of failing the transaction.</summary>
+    private static Task<int> UpsertRecordAsync(CapacityServices services, ResourceRef resource, int capacity, CancellationToken cancellationToken) =>
+        services.Db.Database.ExecuteSqlAsync(
+            $"""
+            INSERT INTO capacity_slots (domain, resource_id, slot, capacity, updated_at)
+            VALUES ({BookingDbContext.Stored(resource.Domain)}, {resource.ResourceId}, {resource.Slot}, {capacity}, {services.Time.GetUtcNow()})
+            ON CONFLICT (domain, resource_id, slot) DO UPDATE SET capacity = excluded.capacity, updated_at = excluded.updated_at
+            """,
+            cancellationToken);
 }

@@ -9,6 +9,12 @@ public sealed class CapacityApiTests(BookingApp app) : IClassFixture<BookingApp>
 {
     private static string NewResource() => $"r-{Guid.NewGuid():N}"[..24];
 
+    private static async Task ExecuteAsync(Npgsql.NpgsqlConnection connection, string sql)
+    {
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
     [Fact]
     public async Task Put_sets_capacity_in_redis_and_postgresql_and_get_reads_it()
     {
@@ -22,6 +28,42 @@ public sealed class CapacityApiTests(BookingApp app) : IClassFixture<BookingApp>
         Assert.Equal(set, read);
         await using var db = app.NewDbContext();
         Assert.Equal(30, (await db.CapacitySlots.SingleAsync(s => s.ResourceId == resource)).Capacity);
+    }
+
+    [Fact]
+    public async Task A_capacity_postgresql_refuses_to_store_is_not_set_in_redis_either()
+    {
+        var (fresh, existing) = (NewResource(), NewResource());
+        using var client = app.Client("alice", BookingAuthentication.AdminRole);
+        await client.SetCapacityAsync("EXHIBITION", existing, "2026-12-01", 100);
+
+        // PostgreSQL refuses to store these two slots' new capacity (out of resources, say).
+        await using var db = new Npgsql.NpgsqlConnection(app.BookingDb);
+        await db.OpenAsync();
+        await ExecuteAsync(db, $$"""
+            CREATE FUNCTION refuse_capacity() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.resource_id IN ('{{fresh}}', '{{existing}}') THEN RAISE EXCEPTION 'no room' USING ERRCODE = '53100'; END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse_capacity BEFORE INSERT OR UPDATE ON capacity_slots FOR EACH ROW EXECUTE FUNCTION refuse_capacity();
+            """);
+        try
+        {
+            await (await client.PutAsJsonAsync($"/api/capacity/EXHIBITION/{fresh}/2026-12-01", new { capacity = 30 }))
+                .AssertProblemAsync(HttpStatusCode.ServiceUnavailable, ProblemCodes.DependencyUnavailable);
+            await (await client.PutAsJsonAsync($"/api/capacity/EXHIBITION/{existing}/2026-12-01", new { capacity = 10 }))
+                .AssertProblemAsync(HttpStatusCode.ServiceUnavailable, ProblemCodes.DependencyUnavailable);
+        }
+        finally
+        {
+            await ExecuteAsync(db, "DROP TRIGGER refuse_capacity ON capacity_slots; DROP FUNCTION refuse_capacity();");
+        }
+
+        // Redis agrees with PostgreSQL: no slot where nothing was stored, the old capacity where it was kept.
+        await (await client.GetAsync($"/api/capacity/EXHIBITION/{fresh}/2026-12-01")).AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
+        Assert.False(await app.Redis.KeyExistsAsync(new ResourceRef(BookingDomain.Exhibition, fresh, "2026-12-01").StateKey));
+        Assert.Equal(100, (await (await client.GetAsync($"/api/capacity/EXHIBITION/{existing}/2026-12-01")).ReadAsync<CapacityDto>(HttpStatusCode.OK)).Capacity);
     }
 
     [Fact]
