@@ -47,8 +47,14 @@ public sealed partial class HoldSweeper(
                 {
                     if (!await database.KeyExistsAsync(resource.StateKey).ConfigureAwait(false))
                     {
-                        // Its state is gone (flushed, removed): the registry keeps only resources Redis holds.
+                        // Its state is gone (flushed, removed): the registry keeps only resources Redis holds. A load
+                        // may have made the state again and joined the registry between the two calls: then it stays.
                         await registry.RemoveAsync(resource).ConfigureAwait(false);
+                        if (await database.KeyExistsAsync(resource.StateKey).ConfigureAwait(false))
+                        {
+                            await registry.AddAsync(resource).ConfigureAwait(false);
+                        }
+
                         continue;
                     }
 
