@@ -7,6 +7,7 @@ using Booking.Core.Holds;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Booking.Api.Capacity;
 
@@ -18,10 +19,11 @@ public sealed record CapacityDto(BookingDomain Domain, string ResourceId, string
         new(slot.Domain, slot.ResourceId, slot.Slot!, counters.Capacity, counters.Available, counters.Held, counters.Booked);
 }
 
-public sealed record CapacityServices(ResourceRegistry Registry, CapacityEngine Capacity, HoldService Holds, BookingDbContext Db, TimeProvider Time, IOptions<BookingOptions> Options);
+public sealed record CapacityServices(
+    ResourceRegistry Registry, CapacityEngine Capacity, HoldService Holds, BookingDbContext Db, TimeProvider Time, IOptions<BookingOptions> Options, ILogger<CapacityServices> Logger);
 
 /// <summary>Counted capacity per slot for exhibitions and restaurants (capacity holds are in <c>Holds/</c>).</summary>
-public static class CapacityApi
+public static partial class CapacityApi
 {
     public const int MaxCapacity = 1_000_000;
 
@@ -52,7 +54,8 @@ public static class CapacityApi
             return Problems.Validation(validation.Errors);
         }
 
-        // Registered first, so a slot whose counters reach Redis is swept and evicted whatever fails after.
+        // Registered first, so a slot whose counters reach Redis is swept and evicted whatever fails after (and again
+        // below: the sweeper may take a slot whose counters are not there yet off the registry meanwhile).
         await services.Registry.AddAsync(resource!).ConfigureAwait(false);
         await using var transaction = await services.Db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         // An existing slot whose counters are not in Redis (dropped while idle, or lost) gets its bookings back from the
@@ -60,15 +63,33 @@ public static class CapacityApi
         // order they commit, and a new slot has its record before its counters exist (a slot with counters but no
         // record would start again from nothing at its next PUT, blind to its bookings).
         var exists = await services.Holds.LoadAsync(resource!, cancellationToken).ConfigureAwait(false);
+        var previous = exists ? await services.Db.CapacitySlots.Where(SlotIs(resource!)).Select(s => s.Capacity).SingleAsync(cancellationToken).ConfigureAwait(false) : 0;
         await UpsertRecordAsync(services, resource!, request.Capacity!.Value, cancellationToken).ConfigureAwait(false);
-        if (await services.Capacity.SetAsync(resource!, request.Capacity!.Value, newSlot: !exists).ConfigureAwait(false) is not { } set)
+        (bool Accepted, CapacityCounters Counters)? set;
+        try
+        {
+            set = await services.Capacity.SetAsync(resource!, request.Capacity!.Value, newSlot: !exists).ConfigureAwait(false);
+            if (set is { Accepted: true })
+            {
+                await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception)
+        {
+            // Redis may have taken the new capacity (its answer lost, or the commit failed after it): the old one goes
+            // back, 0 for a new slot whose record is not stored, so Redis does not keep what PostgreSQL did not.
+            await RestoreAsync(services, resource!, previous).ConfigureAwait(false);
+            throw;
+        }
+
+        if (set is not { } taken)
         {
             // The script refuses to start an existing slot from nothing, should its state leave Redis right after the load.
             return Problems.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.DependencyUnavailable, "Slot state changed",
                 "The slot's state left Redis while its capacity was being set; nothing changed. Try again.");
         }
 
-        var (accepted, counters) = set;
+        var (accepted, counters) = taken;
         if (!accepted)
         {
             return Problems.Conflict(
@@ -78,7 +99,7 @@ public static class CapacityApi
                 new Dictionary<string, object?>(StringComparer.Ordinal) { ["held"] = counters.Held, ["booked"] = counters.Booked });
         }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await services.Registry.AddAsync(resource!).ConfigureAwait(false);
         return TypedResults.Ok(CapacityDto.From(resource!, counters));
     }
 
@@ -117,6 +138,25 @@ public static class CapacityApi
 
         return validation;
     }
+
+    private static System.Linq.Expressions.Expression<Func<CapacitySlot, bool>> SlotIs(ResourceRef resource) =>
+        s => s.Domain == resource.Domain && s.ResourceId == resource.ResourceId && s.Slot == resource.Slot;
+
+    /// <summary>Best effort: where Redis does not answer, its counters are as PostgreSQL's once it lost them, or until the next PUT.</summary>
+    private static async Task RestoreAsync(CapacityServices services, ResourceRef resource, int capacity)
+    {
+        try
+        {
+            await services.Capacity.SetAsync(resource, capacity, newSlot: false).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            LogRestoreFailed(services.Logger, exception, resource, capacity);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not put the capacity of {Resource} back to {Capacity} in Redis after its change failed")]
+    private static partial void LogRestoreFailed(ILogger logger, Exception exception, ResourceRef resource, int capacity);
 
     /// <summary>One statement, so a concurrent first PUT of the same slot waits for this one's row instead of failing the transaction.</summary>
     private static Task<int> UpsertRecordAsync(CapacityServices services, ResourceRef resource, int capacity, CancellationToken cancellationToken) =>

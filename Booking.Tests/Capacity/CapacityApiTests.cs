@@ -67,6 +67,38 @@ public sealed class CapacityApiTests(BookingApp app) : IClassFixture<BookingApp>
     }
 
     [Fact]
+    public async Task A_capacity_change_whose_commit_fails_after_redis_took_it_is_undone_in_redis()
+    {
+        var resource = NewResource();
+        using var client = app.Client("alice", BookingAuthentication.AdminRole);
+        await client.SetCapacityAsync("EXHIBITION", resource, "2026-12-01", 100);
+
+        // PostgreSQL accepts the change but refuses it at commit, after Redis has taken it (a deferred check).
+        await using var db = new Npgsql.NpgsqlConnection(app.BookingDb);
+        await db.OpenAsync();
+        await ExecuteAsync(db, $$"""
+            CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.resource_id = '{{resource}}' THEN RAISE EXCEPTION 'no room' USING ERRCODE = '53100'; END IF;
+              RETURN NEW;
+            END $$;
+            CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT OR UPDATE ON capacity_slots DEFERRABLE INITIALLY DEFERRED
+              FOR EACH ROW EXECUTE FUNCTION refuse_at_commit();
+            """);
+        try
+        {
+            await (await client.PutAsJsonAsync($"/api/capacity/EXHIBITION/{resource}/2026-12-01", new { capacity = 10 }))
+                .AssertProblemAsync(HttpStatusCode.ServiceUnavailable, ProblemCodes.DependencyUnavailable);
+        }
+        finally
+        {
+            await ExecuteAsync(db, "DROP TRIGGER refuse_at_commit ON capacity_slots; DROP FUNCTION refuse_at_commit();");
+        }
+
+        Assert.Equal(100, (await (await client.GetAsync($"/api/capacity/EXHIBITION/{resource}/2026-12-01")).ReadAsync<CapacityDto>(HttpStatusCode.OK)).Capacity);
+    }
+
+    [Fact]
     public async Task Hold_takes_units_and_refuses_more_than_available_with_409()
     {
         var resource = NewResource();
