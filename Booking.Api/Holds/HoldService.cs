@@ -21,7 +21,8 @@ public interface IResourceStateLoader
 /// (each with a pooled DbContext, the seat loader also an HttpClient) are resolved from the request's scope only on a
 /// miss, so the hot path of a hold does not rent them.
 /// </summary>
-public sealed class HoldService(ISeatHolder seatHolder, SeatEngine seats, CapacityEngine capacity, HoldEngine holds, IServiceProvider scope)
+public sealed partial class HoldService(
+    ISeatHolder seatHolder, SeatEngine seats, CapacityEngine capacity, HoldEngine holds, IServiceProvider scope, ILogger<HoldService> logger)
 {
     /// <summary>Holds every seat or none, with the hold strategy chosen at start-up.</summary>
     public Task<HoldAttempt?> HoldSeatsAsync(
@@ -77,11 +78,15 @@ public sealed class HoldService(ISeatHolder seatHolder, SeatEngine seats, Capaci
         {
             await holds.ReleaseAsync(resource, holdId, userId).ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception)
         {
-            // Redis is still away: the hold, if it was taken, runs out its TTL.
+            // Redis is still away (or the service stopping): the hold, if it was taken, runs out its TTL.
+            LogGiveBackFailed(exception, holdId);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Hold {HoldId}, whose answer Redis did not give, could not be given back; if Redis took it, it runs out its time")]
+    private partial void LogGiveBackFailed(Exception exception, Guid holdId);
 
     private async Task<T?> LoadingOnMissAsync<T>(ResourceRef resource, Func<Task<T?>> run, Func<T?, bool> missing, CancellationToken cancellationToken)
         where T : class
