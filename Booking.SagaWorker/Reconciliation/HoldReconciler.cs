@@ -78,7 +78,10 @@ public sealed partial class HoldReconciler(
     {
         var started = time.GetUtcNow();
         var (lostData, runId) = await RedisLostDataAsync().ConfigureAwait(false);
-        var since = lostData || _checkedUpTo is null ? started - options.Value.LookBack : _checkedUpTo.Value - options.Value.Overlap;
+        // After Redis lost data: the look-back, or further back where the last run that completed was longer ago.
+        var since = _checkedUpTo is not { } checkedUpTo ? started - options.Value.LookBack
+            : lostData ? Min(started - options.Value.LookBack, checkedUpTo - options.Value.Overlap)
+            : checkedUpTo - options.Value.Overlap;
         if (lostData && _checkedUpTo is not null)
         {
             LogLookingBack(options.Value.LookBack.TotalMinutes);
@@ -106,6 +109,8 @@ public sealed partial class HoldReconciler(
         _redisRunId = runId;
         return repaired;
     }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     private async Task<List<Reservation>> NextBatchAsync(BookingDbContext db, DateTimeOffset since, (DateTimeOffset UpdatedAt, Guid Id)? after, CancellationToken cancellationToken)
     {
