@@ -113,7 +113,7 @@ public sealed class RedisCrashTests(DurableRedisSagaApp app, ITestOutputHelper o
             {
                 break;
             }
-            catch (RedisException)
+            catch (Exception exception) when (exception is RedisException or RedisTimeoutException)
             {
                 // The worker's connection has not found the restarted Redis yet.
                 await Task.Delay(200);
