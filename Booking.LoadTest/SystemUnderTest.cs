@@ -135,7 +135,7 @@ public sealed class SystemUnderTest : IAsyncDisposable
             // The ceiling is this tool's program, a console app, whose default is workstation GC; it runs with the
             // services' Server GC (the Web SDK's default) so the ratio to it compares the work, not the collector. It
             // keeps the tool's thread pool without spinning (runtimeconfig, which the environment cannot undo); the
-            // services without it measured the same (README, "tried and not adopted" (3)).
+            // services without it measured the same (docs/benchmark/NOTES.md, "tried and not adopted" (3)).
             builder.AddBuiltService("ceiling", "Booking.LoadTest", port)
                 .WithArgs("ceiling-server")
                 .WithEnvironment("DOTNET_gcServer", "1")
