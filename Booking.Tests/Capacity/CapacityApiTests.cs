@@ -9,12 +9,6 @@ public sealed class CapacityApiTests(BookingApp app) : IClassFixture<BookingApp>
 {
     private static string NewResource() => $"r-{Guid.NewGuid():N}"[..24];
 
-    private static async Task ExecuteAsync(Npgsql.NpgsqlConnection connection, string sql)
-    {
-        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
-
     [Fact]
     public async Task Put_sets_capacity_in_redis_and_postgresql_and_get_reads_it()
     {
@@ -38,27 +32,13 @@ public sealed class CapacityApiTests(BookingApp app) : IClassFixture<BookingApp>
         await client.SetCapacityAsync("EXHIBITION", existing, "2026-12-01", 100);
 
         // PostgreSQL refuses to store these two slots' new capacity (out of resources, say).
-        await using var db = new Npgsql.NpgsqlConnection(app.BookingDb);
-        await db.OpenAsync();
-        await ExecuteAsync(db, $$"""
-            CREATE FUNCTION refuse_capacity() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-              IF NEW.resource_id IN ('{{fresh}}', '{{existing}}') THEN RAISE EXCEPTION 'no room' USING ERRCODE = '53100'; END IF;
-              RETURN NEW;
-            END $$;
-            CREATE TRIGGER refuse_capacity BEFORE INSERT OR UPDATE ON capacity_slots FOR EACH ROW EXECUTE FUNCTION refuse_capacity();
-            """);
-        try
+        await WhileRefusedAsync($"NEW.resource_id IN ('{fresh}', '{existing}')", atCommit: false, async () =>
         {
             await (await client.PutAsJsonAsync($"/api/capacity/EXHIBITION/{fresh}/2026-12-01", new { capacity = 30 }))
                 .AssertProblemAsync(HttpStatusCode.ServiceUnavailable, ProblemCodes.DependencyUnavailable);
             await (await client.PutAsJsonAsync($"/api/capacity/EXHIBITION/{existing}/2026-12-01", new { capacity = 10 }))
                 .AssertProblemAsync(HttpStatusCode.ServiceUnavailable, ProblemCodes.DependencyUnavailable);
-        }
-        finally
-        {
-            await ExecuteAsync(db, "DROP TRIGGER refuse_capacity ON capacity_slots; DROP FUNCTION refuse_capacity();");
-        }
+        });
 
         // Redis agrees with PostgreSQL: no slot where nothing was stored, the old capacity where it was kept.
         await (await client.GetAsync($"/api/capacity/EXHIBITION/{fresh}/2026-12-01")).AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
@@ -74,26 +54,9 @@ public sealed class CapacityApiTests(BookingApp app) : IClassFixture<BookingApp>
         await client.SetCapacityAsync("EXHIBITION", resource, "2026-12-01", 100);
 
         // PostgreSQL accepts the change but refuses it at commit, after Redis has taken it (a deferred check).
-        await using var db = new Npgsql.NpgsqlConnection(app.BookingDb);
-        await db.OpenAsync();
-        await ExecuteAsync(db, $$"""
-            CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-              IF NEW.resource_id = '{{resource}}' THEN RAISE EXCEPTION 'no room' USING ERRCODE = '53100'; END IF;
-              RETURN NEW;
-            END $$;
-            CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT OR UPDATE ON capacity_slots DEFERRABLE INITIALLY DEFERRED
-              FOR EACH ROW EXECUTE FUNCTION refuse_at_commit();
-            """);
-        try
-        {
+        await WhileRefusedAsync($"NEW.resource_id = '{resource}'", atCommit: true, async () =>
             await (await client.PutAsJsonAsync($"/api/capacity/EXHIBITION/{resource}/2026-12-01", new { capacity = 10 }))
-                .AssertProblemAsync(HttpStatusCode.ServiceUnavailable, ProblemCodes.DependencyUnavailable);
-        }
-        finally
-        {
-            await ExecuteAsync(db, "DROP TRIGGER refuse_at_commit ON capacity_slots; DROP FUNCTION refuse_at_commit();");
-        }
+                .AssertProblemAsync(HttpStatusCode.ServiceUnavailable, ProblemCodes.DependencyUnavailable));
 
         Assert.Equal(100, (await (await client.GetAsync($"/api/capacity/EXHIBITION/{resource}/2026-12-01")).ReadAsync<CapacityDto>(HttpStatusCode.OK)).Capacity);
     }
@@ -159,5 +122,40 @@ public sealed class CapacityApiTests(BookingApp app) : IClassFixture<BookingApp>
         Assert.Equal((8, 5, 0, 3), (read.Capacity, read.Available, read.Held, read.Booked));
         Assert.Equal("BOOKED", (string?)await app.Redis.HashGetAsync(slot.HoldKey(hold.HoldId), "state"));
         Assert.Equal(3, reservation.Quantity);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="act"/> while PostgreSQL refuses the rows of <c>capacity_slots</c> that match
+    /// <paramref name="condition"/> as if out of resources (SQLSTATE 53100), at once or only at commit.
+    /// </summary>
+    private async Task WhileRefusedAsync(string condition, bool atCommit, Func<Task> act)
+    {
+        await using var db = new Npgsql.NpgsqlConnection(app.BookingDb);
+        await db.OpenAsync();
+        var trigger = atCommit
+            ? "CONSTRAINT TRIGGER refuse_capacity AFTER INSERT OR UPDATE ON capacity_slots DEFERRABLE INITIALLY DEFERRED"
+            : "TRIGGER refuse_capacity BEFORE INSERT OR UPDATE ON capacity_slots";
+        await ExecuteAsync(db, $$"""
+            CREATE FUNCTION refuse_capacity() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF {{condition}} THEN RAISE EXCEPTION 'no room' USING ERRCODE = '53100'; END IF;
+              RETURN NEW;
+            END $$;
+            CREATE {{trigger}} FOR EACH ROW EXECUTE FUNCTION refuse_capacity();
+            """);
+        try
+        {
+            await act();
+        }
+        finally
+        {
+            await ExecuteAsync(db, "DROP TRIGGER refuse_capacity ON capacity_slots; DROP FUNCTION refuse_capacity();");
+        }
+    }
+
+    private static async Task ExecuteAsync(Npgsql.NpgsqlConnection connection, string sql)
+    {
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
     }
 }
