@@ -20,7 +20,7 @@ public sealed record CapacityDto(BookingDomain Domain, string ResourceId, string
 }
 
 public sealed record CapacityServices(
-    ResourceRegistry Registry, CapacityEngine Capacity, HoldService Holds, BookingDbContext Db, TimeProvider Time, IOptions<BookingOptions> Options, ILogger<CapacityServices> Logger);
+    ResourceRegistry Registry, CapacityEngine Capacity, HoldService Holds, CapacityStateLoader Loader, BookingDbContext Db, TimeProvider Time, IOptions<BookingOptions> Options, ILogger<CapacityServices> Logger);
 
 /// <summary>Counted capacity per slot for exhibitions and restaurants (capacity holds are in <c>Holds/</c>).</summary>
 public static partial class CapacityApi
@@ -62,13 +62,13 @@ public static partial class CapacityApi
         // record as it was. Then the record changes, its row locked until the end: concurrent PUTs reach Redis in the
         // order they commit, and a new slot has its record before its counters exist (a slot with counters but no
         // record would start again from nothing at its next PUT, blind to its bookings).
-        var exists = await services.Holds.LoadAsync(resource!, cancellationToken).ConfigureAwait(false);
-        var previous = exists ? await services.Db.CapacitySlots.Where(SlotIs(resource!)).Select(s => s.Capacity).SingleAsync(cancellationToken).ConfigureAwait(false) : 0;
+        var record = await services.Loader.LoadRecordAsync(resource!, cancellationToken).ConfigureAwait(false);
+        var previous = record?.Capacity ?? 0;
         await UpsertRecordAsync(services, resource!, request.Capacity!.Value, cancellationToken).ConfigureAwait(false);
         (bool Accepted, CapacityCounters Counters)? set;
         try
         {
-            set = await services.Capacity.SetAsync(resource!, request.Capacity!.Value, newSlot: !exists).ConfigureAwait(false);
+            set = await services.Capacity.SetAsync(resource!, request.Capacity!.Value, newSlot: record is null).ConfigureAwait(false);
             if (set is { Accepted: true })
             {
                 await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
@@ -138,9 +138,6 @@ public static partial class CapacityApi
 
         return validation;
     }
-
-    private static System.Linq.Expressions.Expression<Func<CapacitySlot, bool>> SlotIs(ResourceRef resource) =>
-        s => s.Domain == resource.Domain && s.ResourceId == resource.ResourceId && s.Slot == resource.Slot;
 
     /// <summary>Best effort: where Redis does not answer, its counters are as PostgreSQL's once it lost them, or until the next PUT.</summary>
     private static async Task RestoreAsync(CapacityServices services, ResourceRef resource, int capacity)

@@ -45,7 +45,7 @@ public sealed partial class HoldService(
         LoadingOnMissAsync(slot, () => capacity.ReadAsync(slot), static counters => counters is null, cancellationToken);
 
     /// <summary>Loads the resource's state if Redis does not have it; false when the resource does not exist.</summary>
-    public Task<bool> LoadAsync(ResourceRef resource, CancellationToken cancellationToken) =>
+    private Task<bool> LoadAsync(ResourceRef resource, CancellationToken cancellationToken) =>
         (resource.IsSeated
             ? scope.GetRequiredService<SeatStateLoader>()
             : (IResourceStateLoader)scope.GetRequiredService<CapacityStateLoader>()).LoadAsync(resource, cancellationToken);
