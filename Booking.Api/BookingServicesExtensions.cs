@@ -31,7 +31,7 @@ public static class BookingServicesExtensions
         }
 
         builder.Services.AddHoldRateLimit();
-        builder.Services.AddHostedService<DatabaseMigrator<BookingDbContext>>();
+        builder.AddDatabaseMigrator<BookingDbContext>();
         builder.Services.AddHostedService<HoldSweeper>();
         builder.Services.AddSingleton<Reservations.ReservationCommitter>();
         builder.Services.AddHostedService(services => services.GetRequiredService<Reservations.ReservationCommitter>());

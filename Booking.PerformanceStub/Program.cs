@@ -16,7 +16,7 @@ builder.Services.AddSingleton<SectionLock>();
 builder.Services.AddSingleton<SectionAllocator>();
 builder.Services.AddSingleton<ChaosSettings>();
 builder.Services.AddOpenApi();
-builder.Services.AddHostedService<DatabaseMigrator<PerformanceDbContext>>();
+builder.AddDatabaseMigrator<PerformanceDbContext>();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.ConfigureHttpJsonOptions(options =>
     options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseUpper, allowIntegerValues: false)));

@@ -3,6 +3,8 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Booking.AppHost.Hosting;
 using Booking.Core.Outbox;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace Booking.Tests.Faults;
 
@@ -20,7 +22,18 @@ public sealed class OwnPostgresApp(Dependencies dependencies) : SagaApp(dependen
         await _host.ResourceNotifications.WaitForResourceAsync("postgres", [KnownResourceStates.Exited, KnownResourceStates.Finished]).WaitAsync(TimeSpan.FromMinutes(1));
     }
 
-    public Task StartPostgresAsync() => TestAppHost.StartAgainAsync(_host!, "postgres", TimeSpan.FromMinutes(1));
+    /// <summary>
+    /// Starts PostgreSQL again and empties this process's connection pools, whose idle connections the stop cut off:
+    /// each would otherwise fail its next request once (a 503), which a test after this one does not expect.
+    /// </summary>
+    public async Task StartPostgresAsync()
+    {
+        await TestAppHost.StartAgainAsync(_host!, "postgres", TimeSpan.FromMinutes(1));
+        Npgsql.NpgsqlConnection.ClearAllPools();
+    }
+
+    /// <summary>An empty database on this fixture's PostgreSQL.</summary>
+    public Task<string> NewDatabaseAsync(string prefix) => CreateDatabaseAsync(prefix);
 
     protected override async Task BeforeStartAsync()
     {
@@ -141,6 +154,47 @@ public sealed class PostgresOutageTests(OwnPostgresApp app, ITestOutputHelper ou
         var leadingAgain = await relayBack;
         output.WriteLine($"relay publishing again {leadingAgain.TotalSeconds:F1} s after PostgreSQL was back");
         Assert.True(leadingAgain < TimeSpan.FromSeconds(5), $"The relay published again only {leadingAgain.TotalSeconds:F1} s after PostgreSQL was back.");
+    }
+
+    [Fact]
+    public async Task A_booking_service_started_while_PostgreSQL_is_down_answers_503_and_migrates_its_database_once_it_is_back()
+    {
+        var database = await app.NewDatabaseAsync("started_late");
+        await app.StopPostgresAsync();
+        await using var api = new WebApplicationFactory<Booking.Api.ApiAssembly>().WithWebHostBuilder(web =>
+        {
+            web.UseEnvironment("Development");
+            web.UseSetting("ConnectionStrings:redis", app.Dependencies.RedisConnectionString);
+            web.UseSetting("ConnectionStrings:bookingdb", database);
+            web.UseSetting("services:performance-stub:http:0", "http://performance-stub.test");
+            web.UseSetting(BookingAuthentication.SigningKeySetting, TestTokens.SigningKey);
+        });
+        using var admin = api.CreateClient();
+        admin.DefaultRequestHeaders.Authorization = TestTokens.Admin;
+        var capacity = $"/api/capacity/EXHIBITION/late-{Guid.NewGuid():N}/2026-12-01";
+        try
+        {
+            // It starts (a service that stopped here would stay down: nothing restarts it), alive but not healthy.
+            Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync(ServiceDefaultsExtensions.AlivenessEndpointPath)).StatusCode);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await admin.GetAsync(ServiceDefaultsExtensions.HealthEndpointPath)).StatusCode);
+            using var refused = await admin.PutAsJsonAsync(capacity, new { capacity = 10 });
+            await refused.AssertProblemAsync(HttpStatusCode.ServiceUnavailable, ProblemCodes.DependencyUnavailable);
+        }
+        finally
+        {
+            await app.StartPostgresAsync();
+        }
+
+        // Its migrations apply by themselves once PostgreSQL is back: healthy, and its tables are there.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while ((await admin.GetAsync(ServiceDefaultsExtensions.HealthEndpointPath)).StatusCode != HttpStatusCode.OK)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The service never became healthy after PostgreSQL came back.");
+            await Task.Delay(250);
+        }
+
+        using var stored = await admin.PutAsJsonAsync(capacity, new { capacity = 10 });
+        Assert.Equal(10, (await stored.ReadAsync<Booking.Api.Capacity.CapacityDto>(HttpStatusCode.OK)).Capacity);
     }
 
     /// <summary>Time from now until an outbox row written from now on is marked sent.</summary>
