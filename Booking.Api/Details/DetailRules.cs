@@ -1,4 +1,4 @@
-using System.Text;
+using System.Buffers;
 using System.Text.Json;
 using Booking.Api.Http;
 using Booking.Core.Holds;
@@ -25,10 +25,30 @@ public static class DetailRules
     /// </summary>
     public const int MaxNumberLength = 100;
 
-    /// <summary>The bytes <paramref name="data"/> takes as stored and read back: its text, numbers written out.</summary>
+    /// <summary>
+    /// How deep <c>data</c> may nest (the object itself is one level). A reservation, a page of them and an event each
+    /// wrap a detail's data in up to five more levels, and JSON is written at most 64 deep: deeper data would be
+    /// stored and then break every read and event that carries it.
+    /// </summary>
+    public const int MaxDataDepth = 32;
+
+    /// <summary>
+    /// The bytes <paramref name="data"/> takes written without spaces (its strings as they came), numbers written out in
+    /// full: alike for the JSON a caller sent, however it was spaced, and for what <c>jsonb</c> gives back (which adds a
+    /// space after every <c>:</c> and <c>,</c>).
+    /// </summary>
     public static long Size(JsonElement data) => Size(data, JsonbNumbers.In(data).Growth);
 
-    private static long Size(JsonElement data, long numbersGrowth) => Encoding.UTF8.GetByteCount(data.GetRawText()) + numbersGrowth;
+    private static long Size(JsonElement data, long numbersGrowth)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            data.WriteTo(writer);
+        }
+
+        return buffer.WrittenCount + numbersGrowth;
+    }
 
     public static long Size(JsonDocument data) => Size(data.RootElement);
 
@@ -61,6 +81,12 @@ public static class DetailRules
         if (data is not { ValueKind: JsonValueKind.Object } obj)
         {
             validation.Add($"{prefix}data", "Must be a JSON object.");
+            return;
+        }
+
+        if (NestsDeeperThan(obj, MaxDataDepth))
+        {
+            validation.Add($"{prefix}data", $"Must nest at most {MaxDataDepth} objects or arrays deep.");
             return;
         }
 
@@ -102,6 +128,13 @@ public static class DetailRules
                 break;
         }
     }
+
+    private static bool NestsDeeperThan(JsonElement element, int levels) => element.ValueKind switch
+    {
+        JsonValueKind.Object => levels == 0 || element.EnumerateObject().Any(property => NestsDeeperThan(property.Value, levels - 1)),
+        JsonValueKind.Array => levels == 0 || element.EnumerateArray().Any(item => NestsDeeperThan(item, levels - 1)),
+        _ => false,
+    };
 
     private static void OptionalText(Validation validation, JsonElement obj, string field, string name, int maxLength)
     {

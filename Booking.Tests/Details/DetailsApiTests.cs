@@ -168,6 +168,43 @@ public sealed class DetailsApiTests(BookingApp app) : IClassFixture<BookingApp>
     }
 
     [Fact]
+    public async Task Data_nested_past_32_levels_is_refused_and_data_32_deep_reads_back_in_every_answer_that_carries_it()
+    {
+        var (client, reservation) = await PerformanceReservationAsync();
+        var url = $"/api/reservations/{reservation.Id}/details";
+        // The data object is the first level; "n" adds one level per array.
+        static StringContent Nested(int arrays) =>
+            new($"{{\"type\":\"NOTE\",\"data\":{{\"text\":\"x\",\"n\":{new string('[', arrays)}{new string(']', arrays)}}}}}", System.Text.Encoding.UTF8, "application/json");
+
+        var problem = await (await client.PostAsync(url, Nested(32))).AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("data", out _), problem.ToString());
+
+        var deepest = await (await client.PostAsync(url, Nested(32 - 1))).ReadAsync<DetailDto>(HttpStatusCode.Created);
+        Assert.Equal(deepest.Id, Assert.Single(await (await client.GetAsync(url)).ReadAsync<List<DetailDto>>(HttpStatusCode.OK)).Id);
+        Assert.Single((await (await client.GetAsync($"/api/reservations/{reservation.Id}")).ReadAsync<ReservationDto>(HttpStatusCode.OK)).Details);
+        // A page wraps it deepest of all.
+        using var page = await client.GetAsync("/api/reservations?limit=200");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        client.Dispose();
+    }
+
+    [Fact]
+    public async Task Details_are_measured_alike_as_sent_and_as_PostgreSQL_gives_them_back_so_a_full_reservation_can_replace_one_unchanged()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        using var client = app.Client();
+        // Four details of nearly 16 KiB each: jsonb gives arrays back with a space after every comma (half as much again).
+        var data = new { text = "x", n = Enumerable.Repeat(1, 7900).ToArray() };
+        var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-4")).HoldId,
+            Enumerable.Range(0, 4).Select(_ => new { type = "NOTE", data = (object)data }).ToArray());
+
+        var first = reservation.Details[0];
+        var replaced = await (await client.PutAsJsonAsync($"/api/reservations/{reservation.Id}/details/{first.Id}", new { type = "NOTE", data }))
+            .ReadAsync<DetailDto>(HttpStatusCode.OK);
+        Assert.Equal(7900, replaced.Data.GetProperty("n").GetArrayLength());
+    }
+
+    [Fact]
     public async Task Details_given_with_the_reservation_are_stored_with_it()
     {
         var performance = await app.CreatePerformanceAsync(("A", 1, 5));
