@@ -8,7 +8,8 @@ namespace Microsoft.Extensions.Hosting;
 /// <summary>
 /// Refuses, as a 400 problem, text that PostgreSQL cannot store (NUL, in text and in jsonb) or that is not text at
 /// all (an unpaired UTF-16 surrogate), wherever a caller can put it: query values, and every string and property
-/// name of a JSON body. One check at the edge, so no handler, validator or database call meets it.
+/// name of a JSON body. One check at the edge, so no handler, validator or database call meets it; it runs after
+/// authorization, for authenticated callers of an endpoint.
 /// </summary>
 public sealed class StorableText(RequestDelegate next, IProblemDetailsService problems)
 {
@@ -19,6 +20,14 @@ public sealed class StorableText(RequestDelegate next, IProblemDetailsService pr
 
     public async Task InvokeAsync(HttpContext context)
     {
+        if (context.GetEndpoint() is null || context.User.Identity?.IsAuthenticated != true)
+        {
+            // Nothing reads the text of a request no endpoint takes, or of a caller without an identity (the endpoints
+            // that allow one, health and the API reference, read no body): its body is not buffered or parsed here.
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+
         var json = context.Request.HasJsonContentType();
         if (json && !IsUtf8(context.Request.ContentType))
         {

@@ -12,6 +12,22 @@ public sealed class UnstorableTextTests(BookingApp app) : IClassFixture<BookingA
 {
     public static TheoryData<string> Bad => ["\\u0000", "a\\u0000b", "\\ud800", "x\\udfffy", "\\ud800\\ud800"];
 
+    [Fact]
+    public async Task An_anonymous_callers_body_is_not_read_for_a_route_that_does_not_exist_or_for_health()
+    {
+        using var anonymous = app.Client(userId: null);
+        const string Body = "{\"x\":\"\\u0000\"}";
+
+        using var missing = await anonymous.PostAsync("/no-such-route", new StringContent(Body, Encoding.UTF8, "application/json"));
+        await missing.AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
+        using var health = await anonymous.PostAsync(ServiceDefaultsExtensions.HealthEndpointPath, new StringContent(Body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        // A caller with an identity is checked wherever it sends text, a route that does not exist aside.
+        using var user = app.Client();
+        using var refused = await user.PostAsync("/api/reservations", new StringContent(Body, Encoding.UTF8, "application/json"));
+        await refused.AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+    }
+
     [Theory]
     [MemberData(nameof(Bad))]
     public async Task In_a_reservations_contact_and_details(string bad)
