@@ -183,6 +183,8 @@ public static class ReservationsApi
         string? cursor,
         CancellationToken cancellationToken)
     {
+        // An empty value is no value (API.md's own example sends every parameter, empty where unused).
+        (domain, status, resourceId, limit, cursor) = (NullIfEmpty(domain), NullIfEmpty(status), NullIfEmpty(resourceId), NullIfEmpty(limit), NullIfEmpty(cursor));
         var validation = new Validation();
         var domainFilter = ParseEnum<BookingDomain>(validation, nameof(domain), domain);
         var statusFilter = ParseEnum<ReservationStatus>(validation, nameof(status), status);
@@ -204,15 +206,26 @@ public static class ReservationsApi
             return Problems.Validation(validation.Errors);
         }
 
-        var page = await Filtered(WithEverything(db).Where(r => r.UserId == httpContext.GetUserId()), domainFilter, statusFilter, resourceId, after)
+        // The page's rows first, then everything of exactly those: the split queries that load details and saga steps
+        // each run their parent query again, and one with the filter and the limit in it would find another window if
+        // a reservation were created or changed status in between (and leave the page's details and steps empty).
+        var rows = await Filtered(db.Reservations.Where(r => r.UserId == httpContext.GetUserId()), domainFilter, statusFilter, resourceId, after)
             .OrderByDescending(r => r.CreatedAt)
             .ThenByDescending(r => r.Id)
+            .Select(r => new ReservationCursor(r.CreatedAt, r.Id))
             .Take(pageSize + 1)
             .ToListAsync(cancellationToken)
             .ConfigureAwait(false);
+        var ids = rows.Take(pageSize).Select(r => r.Id).ToList();
+        var page = await WithEverything(db)
+            .Where(r => ids.Contains(r.Id))
+            .OrderByDescending(r => r.CreatedAt)
+            .ThenByDescending(r => r.Id)
+            .ToListAsync(cancellationToken)
+            .ConfigureAwait(false);
 
-        var next = page.Count > pageSize ? new ReservationCursor(page[pageSize - 1].CreatedAt, page[pageSize - 1].Id).Encode() : null;
-        return TypedResults.Ok(new ReservationPage(page.Take(pageSize).Select(ReservationDto.From).ToList(), next));
+        var next = rows.Count > pageSize ? rows[pageSize - 1].Encode() : null;
+        return TypedResults.Ok(new ReservationPage(page.Select(ReservationDto.From).ToList(), next));
     }
 
     public static async Task<Results<Ok<ReservationBatch>, ValidationProblem>> BatchGetReservationsAsync(
@@ -297,6 +310,8 @@ public static class ReservationsApi
         // A row comparison, (created_at, id) < (@t, @id), which walks the (user_id, created_at, id) index.
         return after is null ? query : query.Where(r => EF.Functions.LessThan(ValueTuple.Create(r.CreatedAt, r.Id), ValueTuple.Create(after.CreatedAt, after.Id)));
     }
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     internal static IQueryable<Reservation> WithEverything(BookingDbContext db) =>
         db.Reservations.AsNoTracking().Include(r => r.Details).Include(r => r.Saga).ThenInclude(s => s!.Steps).AsSplitQuery();

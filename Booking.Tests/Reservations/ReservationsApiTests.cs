@@ -173,6 +173,9 @@ public sealed class ReservationsApiTests(BookingApp app) : IClassFixture<Booking
         // Another spelling of the performance's UUID is the same performance.
         var spelledOtherwise = await (await client.GetAsync($"/api/reservations?resourceId={performance.ToUpperInvariant()}&status=PENDING&limit=200")).ReadAsync<ReservationPage>(HttpStatusCode.OK);
         Assert.Equal(forPerformance.Items.Select(r => r.Id), spelledOtherwise.Items.Select(r => r.Id));
+        // API.md's own form of the request: every parameter sent, the unused ones empty.
+        var allSent = await (await client.GetAsync("/api/reservations?domain=&status=&resourceId=&limit=50&cursor=")).ReadAsync<ReservationPage>(HttpStatusCode.OK);
+        Assert.Equal(made.Select(r => r.Id).Reverse(), allSent.Items.Select(r => r.Id));
     }
 
     [Fact]
