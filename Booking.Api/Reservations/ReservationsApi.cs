@@ -96,7 +96,20 @@ public static class ReservationsApi
 
         // From here the hold is the reservation's: the user cannot release it and it outlives any relay lag. Redis's
         // clock, not this process's, decides whether it is still live.
-        var pinned = await services.Holds.PinAsync(hold.Resource, holdId, hold.UserId, reservation.Id, services.Options.Value.ReservedHoldLease).ConfigureAwait(false);
+        PinOutcome pinned;
+        try
+        {
+            pinned = await services.Holds.PinAsync(hold.Resource, holdId, hold.UserId, reservation.Id, services.Options.Value.ReservedHoldLease).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            // Redis may have pinned the hold without its answer reaching us: the caller gets a 503 and retries, and would
+            // meet its own hold pinned for an hour to a reservation that was never stored. So the pin is undone in the
+            // background, sent after it on the same connection (it undoes only a pin to this reservation).
+            _ = UnpinQuietlyAsync(services.Holds, hold.Resource, holdId, reservation.Id);
+            throw;
+        }
+
         return pinned switch
         {
             PinOutcome.Expired => HoldExpired(holdId),

@@ -1,44 +1,21 @@
 using Booking.Api.Holds;
 using Booking.Api.Http;
-using Booking.Api.Seats;
 using Booking.Core.Holds;
-using Booking.Core.Seats;
-using StackExchange.Redis;
+using Booking.Core.Lua;
 
 namespace Booking.Tests.Holds;
 
-/// <summary>The booking API where Redis takes one seat hold of <see cref="User"/> and its answer is lost on the way back.</summary>
-public sealed class LostHoldReplyApp(Dependencies dependencies) : BookingApp(dependencies)
-{
-    public const string User = "lost-reply";
-
-    protected override void ConfigureApiServices(IServiceCollection services) =>
-        services.AddSingleton<ISeatHolder>(provider => new ReplyLostOnce(new LuaSeatHolder(provider.GetRequiredService<SeatEngine>())));
-
-    private sealed class ReplyLostOnce(ISeatHolder inner) : ISeatHolder
-    {
-        private int _lost;
-
-        public async Task<HoldAttempt> HoldAsync(string performanceId, Guid holdId, string userId, TimeSpan ttl, IReadOnlyList<string> seatIds)
-        {
-            var attempt = await inner.HoldAsync(performanceId, holdId, userId, ttl, seatIds);
-            return userId == User && Interlocked.Exchange(ref _lost, 1) == 0
-                ? throw new RedisTimeoutException("Timeout awaiting response (the test lost it)", CommandStatus.Sent)
-                : attempt;
-        }
-    }
-}
-
-public sealed class LostHoldReplyTests(LostHoldReplyApp app) : IClassFixture<LostHoldReplyApp>
+public sealed class LostHoldReplyTests(LostRepliesApp app) : IClassFixture<LostRepliesApp>
 {
     [Fact]
     public async Task A_hold_redis_took_but_whose_answer_was_lost_is_given_back_so_the_callers_retry_gets_its_seats()
     {
         var performance = await app.CreatePerformanceAsync(("A", 1, 3));
-        using var client = app.Client(LostHoldReplyApp.User);
+        using var client = app.Client($"lost-hold-{Guid.NewGuid():N}");
         var body = new { seatIds = new[] { "A-1-1", "A-1-2" } };
         // The seats in Redis already, so the first hold is taken at its first try.
         (await client.GetAsync($"/api/performances/{performance}/seats")).EnsureSuccessStatusCode();
+        app.Replies.LoseNext(app.Service<LuaRunner>().Scripts.HoldSeats.Sha1);
 
         await (await client.PostJsonAsync($"/api/performances/{performance}/holds", body)).AssertProblemAsync(HttpStatusCode.ServiceUnavailable, ProblemCodes.DependencyUnavailable);
 
