@@ -62,13 +62,12 @@ public static partial class CapacityApi
         // record as it was. Then the record changes, its row locked until the end: concurrent PUTs reach Redis in the
         // order they commit, and a new slot has its record before its counters exist (a slot with counters but no
         // record would start again from nothing at its next PUT, blind to its bookings).
-        var record = await services.Loader.LoadRecordAsync(resource!, cancellationToken).ConfigureAwait(false);
-        var previous = record?.Capacity ?? 0;
-        await UpsertRecordAsync(services, resource!, request.Capacity!.Value, cancellationToken).ConfigureAwait(false);
+        await services.Loader.LoadAsync(resource!, cancellationToken).ConfigureAwait(false);
+        var previous = await StoreRecordAsync(services, resource!, request.Capacity!.Value, cancellationToken).ConfigureAwait(false);
         (bool Accepted, CapacityCounters Counters)? set;
         try
         {
-            set = await services.Capacity.SetAsync(resource!, request.Capacity!.Value, newSlot: record is null).ConfigureAwait(false);
+            set = await services.Capacity.SetAsync(resource!, request.Capacity!.Value, newSlot: previous is null).ConfigureAwait(false);
             if (set is { Accepted: true })
             {
                 await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
@@ -78,7 +77,7 @@ public static partial class CapacityApi
         {
             // Redis may have taken the new capacity (its answer lost, or the commit failed after it): the old one goes
             // back, 0 for a new slot whose record is not stored, so Redis does not keep what PostgreSQL did not.
-            await RestoreAsync(services, resource!, previous).ConfigureAwait(false);
+            await RestoreAsync(services, resource!, previous ?? 0).ConfigureAwait(false);
             throw;
         }
 
@@ -139,12 +138,18 @@ public static partial class CapacityApi
         return validation;
     }
 
-    /// <summary>Best effort: where Redis does not answer, its counters are as PostgreSQL's once it lost them, or until the next PUT.</summary>
+    /// <summary>
+    /// Best effort: where Redis does not answer, its counters are as PostgreSQL's once it lost them, or until the next
+    /// PUT; where it refuses (more is held and booked by now than the old capacity allows), it keeps the new one.
+    /// </summary>
     private static async Task RestoreAsync(CapacityServices services, ResourceRef resource, int capacity)
     {
         try
         {
-            await services.Capacity.SetAsync(resource, capacity, newSlot: false).ConfigureAwait(false);
+            if (await services.Capacity.SetAsync(resource, capacity, newSlot: false).ConfigureAwait(false) is not { Accepted: true })
+            {
+                LogRestoreFailed(services.Logger, null, resource, capacity);
+            }
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
@@ -153,15 +158,39 @@ public static partial class CapacityApi
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not put the capacity of {Resource} back to {Capacity} in Redis after its change failed")]
-    private static partial void LogRestoreFailed(ILogger logger, Exception exception, ResourceRef resource, int capacity);
+    private static partial void LogRestoreFailed(ILogger logger, Exception? exception, ResourceRef resource, int capacity);
 
-    /// <summary>One statement, so a concurrent first PUT of the same slot waits for this one's row instead of failing the transaction.</summary>
-    private static Task<int> UpsertRecordAsync(CapacityServices services, ResourceRef resource, int capacity, CancellationToken cancellationToken) =>
-        services.Db.Database.ExecuteSqlAsync(
+    /// <summary>
+    /// Stores the slot's new capacity in the transaction, its row locked until the end, and gives back the capacity it
+    /// had as last committed (read under that lock, so it is what a failed PUT puts back): null when this PUT creates
+    /// the record. A first PUT racing another waits for the other's row rather than failing.
+    /// </summary>
+    private static async Task<int?> StoreRecordAsync(CapacityServices services, ResourceRef resource, int capacity, CancellationToken cancellationToken)
+    {
+        var (domain, now) = (BookingDbContext.Stored(resource.Domain), services.Time.GetUtcNow());
+        var created = await services.Db.Database.ExecuteSqlAsync(
             $"""
             INSERT INTO capacity_slots (domain, resource_id, slot, capacity, updated_at)
-            VALUES ({BookingDbContext.Stored(resource.Domain)}, {resource.ResourceId}, {resource.Slot}, {capacity}, {services.Time.GetUtcNow()})
-            ON CONFLICT (domain, resource_id, slot) DO UPDATE SET capacity = excluded.capacity, updated_at = excluded.updated_at
+            VALUES ({domain}, {resource.ResourceId}, {resource.Slot}, {capacity}, {now})
+            ON CONFLICT (domain, resource_id, slot) DO NOTHING
             """,
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false);
+        if (created == 1)
+        {
+            return null;
+        }
+
+        var previous = await services.Db.Database.SqlQuery<int>(
+            $"""
+            SELECT capacity AS "Value" FROM capacity_slots
+            WHERE domain = {domain} AND resource_id = {resource.ResourceId} AND slot = {resource.Slot} FOR UPDATE
+            """).SingleAsync(cancellationToken).ConfigureAwait(false);
+        await services.Db.Database.ExecuteSqlAsync(
+            $"""
+            UPDATE capacity_slots SET capacity = {capacity}, updated_at = {now}
+            WHERE domain = {domain} AND resource_id = {resource.ResourceId} AND slot = {resource.Slot}
+            """,
+            cancellationToken).ConfigureAwait(false);
+        return previous;
+    }
 }

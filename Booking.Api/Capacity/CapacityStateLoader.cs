@@ -17,11 +17,7 @@ public sealed partial class CapacityStateLoader(
     ILogger<CapacityStateLoader> logger) : IResourceStateLoader
 {
     /// <summary>Loads the slot; false when no capacity was ever set for it.</summary>
-    public async Task<bool> LoadAsync(ResourceRef resource, CancellationToken cancellationToken) =>
-        await LoadRecordAsync(resource, cancellationToken).ConfigureAwait(false) is not null;
-
-    /// <summary>Loads the slot, or finds it loaded, and gives back its record as read; null when no capacity was ever set for it.</summary>
-    public async Task<CapacitySlot?> LoadRecordAsync(ResourceRef resource, CancellationToken cancellationToken)
+    public async Task<bool> LoadAsync(ResourceRef resource, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(resource);
         var record = await db.CapacitySlots
@@ -30,7 +26,7 @@ public sealed partial class CapacityStateLoader(
             .ConfigureAwait(false);
         if (record is null)
         {
-            return null;
+            return false;
         }
 
         var bookings = await db.Reservations
@@ -46,7 +42,7 @@ public sealed partial class CapacityStateLoader(
             LogLoaded(resource.Domain, resource.ResourceId, resource.Slot, record.Capacity, bookings.Count);
         }
 
-        return record;
+        return true;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded capacity of {Domain} {ResourceId} {Slot}: {Capacity} units, {BookingCount} bookings kept")]

@@ -62,6 +62,37 @@ public sealed class CapacityApiTests(BookingApp app) : IClassFixture<BookingApp>
     }
 
     [Fact]
+    public async Task A_failed_capacity_change_puts_back_the_capacity_another_change_committed_while_it_waited()
+    {
+        var resource = NewResource();
+        var url = $"/api/capacity/EXHIBITION/{resource}/2026-12-01";
+        using var client = app.Client("alice", BookingAuthentication.AdminRole);
+        await client.SetCapacityAsync("EXHIBITION", resource, "2026-12-01", 20);
+
+        await WhileRefusedAsync($"NEW.resource_id = '{resource}' AND NEW.capacity = 10", atCommit: true, async () =>
+        {
+            // Another change to 50 under way: its row locked, Redis set, not committed yet.
+            await using var other = new Npgsql.NpgsqlConnection(app.BookingDb);
+            await other.OpenAsync();
+            await using var transaction = await other.BeginTransactionAsync();
+            await using (var update = new Npgsql.NpgsqlCommand($"UPDATE capacity_slots SET capacity = 50 WHERE resource_id = '{resource}'", other, transaction))
+            {
+                await update.ExecuteNonQueryAsync();
+            }
+
+            await app.Service<Booking.Core.Capacity.CapacityEngine>().SetAsync(new ResourceRef(BookingDomain.Exhibition, resource, "2026-12-01"), 50, newSlot: false);
+
+            // This change to 10 waits for that row, then fails at its commit, after Redis took it.
+            var change = client.PutAsJsonAsync(url, new { capacity = 10 });
+            await WaitUntilSomeoneWaitsForAsync(other.ProcessID);
+            await transaction.CommitAsync();
+            await (await change).AssertProblemAsync(HttpStatusCode.ServiceUnavailable, ProblemCodes.DependencyUnavailable);
+        });
+
+        Assert.Equal(50, (await (await client.GetAsync(url)).ReadAsync<CapacityDto>(HttpStatusCode.OK)).Capacity);
+    }
+
+    [Fact]
     public async Task Hold_takes_units_and_refuses_more_than_available_with_409()
     {
         var resource = NewResource();
@@ -150,6 +181,19 @@ public sealed class CapacityApiTests(BookingApp app) : IClassFixture<BookingApp>
         finally
         {
             await ExecuteAsync(db, "DROP TRIGGER refuse_capacity ON capacity_slots; DROP FUNCTION refuse_capacity();");
+        }
+    }
+
+    private async Task WaitUntilSomeoneWaitsForAsync(int backend)
+    {
+        await using var watch = new Npgsql.NpgsqlConnection(app.BookingDb);
+        await watch.OpenAsync();
+        await using var waiting = new Npgsql.NpgsqlCommand($"SELECT count(*) FROM pg_stat_activity WHERE {backend} = ANY(pg_blocking_pids(pid))", watch);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((long)(await waiting.ExecuteScalarAsync())! == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "Nothing waited for the other change's row.");
+            await Task.Delay(20);
         }
     }
 
