@@ -13,7 +13,9 @@ public sealed record StoredResponse(string Fingerprint, bool Completed, int Stat
 /// Idempotency-Key records in Redis, per caller: <c>idem:{caller}:KEY</c> holds the claim or the response;
 /// <c>idem:{caller}#index</c> (a name no key can take) orders the caller's keys, and <c>#sizes</c> and <c>#bytes</c>
 /// count what their answers take, so that at most <see cref="BookingOptions.IdempotencyRecordsPerUser"/> records and
-/// <see cref="BookingOptions.IdempotencyBytesPerUser"/> bytes are kept, the oldest going first.
+/// <see cref="BookingOptions.IdempotencyBytesPerUser"/> bytes are kept, the oldest going first. In the names the caller
+/// is written with <c>%</c>, <c>{</c> and <c>}</c> percent-encoded: the first <c>}</c> ends it, so no two callers' (or
+/// one caller's record and index) names meet, whatever a caller's id or key holds.
 /// </summary>
 public sealed class IdempotencyStore(IConnectionMultiplexer redis, LuaRunner lua, IOptions<BookingOptions> options)
 {
@@ -75,9 +77,15 @@ public sealed class IdempotencyStore(IConnectionMultiplexer redis, LuaRunner lua
         await lua.RunAsync(lua.Scripts.IdempotencyUpdate, CallerKeys(caller, key),
             [claim, value, (long)ttl.TotalMilliseconds, key, options.Value.IdempotencyBytesPerUser, Prefix(caller)], 1).ConfigureAwait(false);
 
-    private static string Prefix(string caller) => $"idem:{{{caller}}}:";
+    private static string Prefix(string caller) => $"{CallerTag(caller)}:";
+
+    private static string CallerTag(string caller) =>
+        $"idem:{{{caller.Replace("%", "%25", StringComparison.Ordinal).Replace("{", "%7B", StringComparison.Ordinal).Replace("}", "%7D", StringComparison.Ordinal)}}}";
 
     /// <summary>The record, then the caller's index, answer sizes and their total: the order both scripts take.</summary>
-    private static RedisKey[] CallerKeys(string caller, string key) =>
-        [RecordKey(caller, key), $"idem:{{{caller}}}#index", $"idem:{{{caller}}}#sizes", $"idem:{{{caller}}}#bytes"];
+    private static RedisKey[] CallerKeys(string caller, string key)
+    {
+        var tag = CallerTag(caller);
+        return [RecordKey(caller, key), $"{tag}#index", $"{tag}#sizes", $"{tag}#bytes"];
+    }
 }

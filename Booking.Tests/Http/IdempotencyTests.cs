@@ -120,6 +120,26 @@ public sealed class IdempotencyTests(BookingApp app) : IClassFixture<BookingApp>
     }
 
     [Fact]
+    public async Task Callers_and_keys_that_spell_the_same_text_together_stay_apart()
+    {
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        var user = $"u{Guid.NewGuid():N}";
+        // "{user}" with key "x}:y" and "{user}}:x" with key "y": the same text once caller and key are put together.
+        using var first = app.Client(user);
+        using var second = app.Client($"{user}}}:x");
+        first.DefaultRequestHeaders.Add(IdempotencyMiddleware.HeaderName, "x}:y");
+        second.DefaultRequestHeaders.Add(IdempotencyMiddleware.HeaderName, "y");
+
+        var firstHold = await (await first.PostJsonAsync($"/api/performances/{performance}/holds", new { seatIds = new[] { "A-1-1" } }))
+            .ReadAsync<Booking.Api.Holds.SeatHoldDto>(HttpStatusCode.Created);
+        using var secondResponse = await second.PostJsonAsync($"/api/performances/{performance}/holds", new { seatIds = new[] { "A-1-2" } });
+        var secondHold = await secondResponse.ReadAsync<Booking.Api.Holds.SeatHoldDto>(HttpStatusCode.Created);
+
+        Assert.NotEqual(firstHold.HoldId, secondHold.HoldId);
+        Assert.False(secondResponse.Headers.Contains(IdempotencyMiddleware.ReplayedHeaderName));
+    }
+
+    [Fact]
     public async Task A_hundred_parallel_posts_with_one_key_make_one_reservation_and_get_the_same_reply()
     {
         var performance = await app.CreatePerformanceAsync(("A", 1, 5));
