@@ -34,6 +34,12 @@ public static class KafkaClientExtensions
         };
         builder.Configuration.GetSection(ProducerSection).Bind(config);
         configure?.Invoke(config);
+        if (config.EnableIdempotence != true || config.Acks != Acks.All)
+        {
+            // The outbox marks a row sent once Kafka acknowledged it: a weaker producer could lose or repeat events.
+            throw new InvalidOperationException($"{ProducerSection}: EnableIdempotence must stay true and Acks must stay All; events could be lost or duplicated otherwise.");
+        }
+
         builder.Services.AddSingleton(services => new KafkaProducerFactory(config, services.GetRequiredService<ILoggerFactory>().CreateLogger("Kafka.Producer")));
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
             connectionName,
@@ -64,6 +70,12 @@ public static class KafkaClientExtensions
         };
         builder.Configuration.GetSection(ConsumerSection).Bind(config);
         configure?.Invoke(config);
+        if (config.EnableAutoCommit != false)
+        {
+            // Offsets are committed for the sagas this worker finished (OffsetTracker), never on a timer.
+            throw new InvalidOperationException($"{ConsumerSection}: EnableAutoCommit must stay false; offsets are committed for finished work only.");
+        }
+
         builder.Services.AddSingleton(services => new KafkaConsumerFactory(config, services.GetRequiredService<ILoggerFactory>().CreateLogger("Kafka.Consumer")));
         return builder;
     }

@@ -26,6 +26,27 @@ public sealed class KafkaClientTests
         Assert.Equal((7.0, true), (host.Services.GetRequiredService<KafkaProducerFactory>().Config.LingerMs, host.Services.GetRequiredService<KafkaProducerFactory>().Config.EnableIdempotence));
     }
 
+    [Theory]
+    [InlineData(KafkaClientExtensions.ProducerSection, "EnableIdempotence", "false")]
+    [InlineData(KafkaClientExtensions.ProducerSection, "Acks", "Leader")]
+    [InlineData(KafkaClientExtensions.ConsumerSection, "EnableAutoCommit", "true")]
+    public void A_setting_that_would_lose_or_repeat_events_stops_the_start(string section, string setting, string value)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:kafka"] = "127.0.0.1:9092",
+            [$"{section}:{setting}"] = value,
+        });
+
+        var error = Assert.Throws<InvalidOperationException>(() =>
+        {
+            builder.AddKafkaConsumer("kafka", "group-a");
+            builder.AddKafkaProducer("kafka");
+        });
+        Assert.Contains(setting, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_missing_connection_string_is_a_clear_start_up_error()
     {
