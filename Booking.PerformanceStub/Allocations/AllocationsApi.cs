@@ -34,6 +34,9 @@ public static class AllocationsApi
     public const int MaxBatch = 500;
     public const int MaxSeats = 1000;
 
+    /// <summary>How long one item of a batch may keep the batch's answer waiting: well within the worker's 5 s per call.</summary>
+    public static readonly TimeSpan BatchItemBudget = TimeSpan.FromSeconds(3);
+
     public static IEndpointRouteBuilder MapAllocationsApi(this IEndpointRouteBuilder app)
     {
         // Only the booking service's own token: an allocation changes what everyone can book.
@@ -89,8 +92,25 @@ public static class AllocationsApi
         }
 
         await services.Chaos.DelayAsync(cancellationToken).ConfigureAwait(false);
-        var results = await Task.WhenAll(items.Select(item => AllocateOneAsync(item!, services))).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var results = await Task.WhenAll(items.Select(item => WithinBudgetAsync(item!, services))).WaitAsync(cancellationToken).ConfigureAwait(false);
         return TypedResults.Ok(new BatchAllocationResponse(results));
+    }
+
+    /// <summary>
+    /// An item its section keeps waiting (its lock held elsewhere, its row locked) answers "try again" once
+    /// <see cref="BatchItemBudget"/> is spent, so that it does not hold back the others' answers: the worker's call gives
+    /// up after 5 s and would count every item of the batch as failed. Its allocation may still finish meanwhile;
+    /// allocating that reservation again then finds it done.
+    /// </summary>
+    private static async Task<BatchAllocationResult> WithinBudgetAsync(BatchAllocationItem item, AllocationServices services)
+    {
+        var allocation = AllocateOneAsync(item, services);
+        if (await Task.WhenAny(allocation, Task.Delay(BatchItemBudget)).ConfigureAwait(false) == allocation)
+        {
+            return await allocation.ConfigureAwait(false);
+        }
+
+        return new BatchAllocationResult(item.PerformanceId!.Value, item.Section!, item.ReservationId!.Value, ProblemCodes.DependencyUnavailable, 0, 0);
     }
 
     private static async Task<BatchAllocationResult> AllocateOneAsync(BatchAllocationItem item, AllocationServices services)

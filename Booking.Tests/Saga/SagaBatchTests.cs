@@ -70,6 +70,42 @@ public sealed class SagaBatchTests(SagaApp app) : IClassFixture<SagaApp>
     }
 
     [Fact]
+    public async Task A_section_kept_waiting_holds_back_only_its_own_saga_and_not_the_others_sharing_its_allocation_call()
+    {
+        var slowPerformance = await app.CreatePerformanceAsync(("S", 1, 4));
+        var performance = await app.CreatePerformanceAsync(("G", 1, 10));
+        using var client = app.Client();
+        var slow = await AddReservationAsync(await client.HoldSeatsAsync(slowPerformance, "S-1-1"), slowPerformance);
+        var good = new List<Guid>();
+        for (var seat = 1; seat <= 5; seat++)
+        {
+            good.Add(await AddReservationAsync(await client.HoldSeatsAsync(performance, $"G-1-{seat}"), performance));
+        }
+
+        // The slow performance's section row is locked elsewhere for as long as the batch runs.
+        await using var other = new Npgsql.NpgsqlConnection(app.PerformanceDb);
+        await other.OpenAsync();
+        await using (var transaction = await other.BeginTransactionAsync())
+        {
+            await using (var lockRow = new Npgsql.NpgsqlCommand($"SELECT 1 FROM sections WHERE performance_id = '{slowPerformance}' FOR UPDATE", other, transaction))
+            {
+                await lockRow.ExecuteNonQueryAsync();
+            }
+
+            await using var scope = app.WorkerServices.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<SagaOrchestrator>().RunBatchAsync([slow, .. good], CancellationToken.None);
+            await transaction.RollbackAsync();
+        }
+
+        await using var db = app.NewDbContext();
+        var rows = await db.Reservations.AsNoTracking().Where(r => good.Contains(r.Id) || r.Id == slow).ToDictionaryAsync(r => r.Id, r => r.Status);
+        Assert.All(good, id => Assert.Equal(ReservationStatus.Confirmed, rows[id]));
+        Assert.Equal(ReservationStatus.Pending, rows[slow]);
+        // Its own retry, once the section is free again, confirms it too.
+        Assert.Equal(ReservationStatus.Confirmed, (await app.WaitForFinalAsync(slow, TimeSpan.FromSeconds(30))).Status);
+    }
+
+    [Fact]
     public async Task A_cancel_committed_while_a_batch_runs_hands_every_saga_back_and_each_then_ends_on_its_own()
     {
         var performance = await app.CreatePerformanceAsync(("C", 1, 4));
