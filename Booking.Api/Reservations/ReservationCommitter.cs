@@ -12,7 +12,8 @@ namespace Booking.Api.Reservations;
 /// next one, each with its saga and requested event, in set-based statements (<see cref="ReservationInsert"/>), so
 /// many concurrent requests cost one round trip and one transaction. Each request still gets its own answer: when a
 /// batch fails (one hold's unique violation, say), its reservations are written again one at a time through change
-/// tracking, so only the offender is refused, with EF's exception as every caller expects it. A request's
+/// tracking, so only the offender is refused, with EF's exception as every caller expects it (unless PostgreSQL does not
+/// answer one of them either: then the rest get that failure at once rather than each waiting out the stall). A request's
 /// reservation is committed or refused even if its caller went away meanwhile, and the queue is drained before the
 /// service stops.
 /// </summary>
@@ -67,8 +68,16 @@ public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, IL
             }
         }
 
+        Exception? outage = null;
         foreach (var pending in batch)
         {
+            if (outage is not null)
+            {
+                // PostgreSQL did not answer one of them either: the rest would each wait out the same stall in turn.
+                pending.Committed.TrySetException(outage);
+                continue;
+            }
+
             try
             {
                 await SaveAsync(pending).ConfigureAwait(false);
@@ -76,6 +85,11 @@ public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, IL
             }
             catch (Exception exception)
             {
+                if (ProblemExceptionHandler.Classify(exception).Status == StatusCodes.Status503ServiceUnavailable)
+                {
+                    outage = exception;
+                }
+
                 // The batch may have committed though its answer was lost (the connection cut during COMMIT): a
                 // reservation stored under this request's own new id is this request's.
                 if (exception is DbUpdateException { InnerException: PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } }

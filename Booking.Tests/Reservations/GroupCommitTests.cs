@@ -138,7 +138,7 @@ public sealed class GroupCommitTests(BookingApp app) : IClassFixture<BookingApp>
         Assert.All(events, m => Assert.Equal(BookingTopics.Requested, m.Topic));
     }
 
-    private static Reservation NewReservation(string resource, Guid holdId)
+    internal static Reservation NewReservation(string resource, Guid holdId)
     {
         // Whole milliseconds, so times compare equal after PostgreSQL's microseconds.
         var now = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
@@ -157,5 +157,71 @@ public sealed class GroupCommitTests(BookingApp app) : IClassFixture<BookingApp>
             // Due only in an hour: no saga worker runs here anyway.
             Saga = new Booking.Core.Data.Saga { State = SagaState.Started, CreatedAt = now, UpdatedAt = now, NextAttemptAt = now.AddHours(1), DeadlineAt = now.AddMinutes(5) },
         };
+    }
+}
+
+/// <summary>The booking API whose statements give up after a second, counting the reservations it writes one at a time.</summary>
+public sealed class QuickTimeoutApp(Dependencies dependencies) : BookingApp(dependencies)
+{
+    private readonly SingleInsertCounter _counter = new();
+
+    /// <summary>Reservations written through change tracking, one at a time (the group commit's fallback), so far.</summary>
+    public int SingleInserts => _counter.Count;
+
+    protected override IEnumerable<KeyValuePair<string, string?>> Settings => [new("ConnectionStrings:bookingdb", $"{BookingDb};Command Timeout=1")];
+
+    protected override void ConfigureApiServices(IServiceCollection services) =>
+        services.ConfigureDbContext<BookingDbContext>(options => options.AddInterceptors(_counter));
+
+    private sealed class SingleInsertCounter : Microsoft.EntityFrameworkCore.Diagnostics.DbCommandInterceptor
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public override ValueTask<Microsoft.EntityFrameworkCore.Diagnostics.InterceptionResult<System.Data.Common.DbDataReader>> ReaderExecutingAsync(
+            System.Data.Common.DbCommand command, Microsoft.EntityFrameworkCore.Diagnostics.CommandEventData eventData,
+            Microsoft.EntityFrameworkCore.Diagnostics.InterceptionResult<System.Data.Common.DbDataReader> result, CancellationToken cancellationToken = default)
+        {
+            if (command.CommandText.Contains("INSERT INTO reservations", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref _count);
+            }
+
+            return ValueTask.FromResult(result);
+        }
+    }
+}
+
+public sealed class CommitStallTests(QuickTimeoutApp app) : IClassFixture<QuickTimeoutApp>
+{
+    [Fact]
+    public async Task A_stalled_postgresql_fails_a_group_commit_at_once_rather_than_each_of_its_reservations_waiting_out_the_stall_in_turn()
+    {
+        var committer = app.Service<ReservationCommitter>();
+        var resource = $"stall-{Guid.NewGuid():N}";
+        // PostgreSQL answers, but no reservation can be written until this transaction ends.
+        await using var locker = new NpgsqlConnection(app.BookingDb);
+        await locker.OpenAsync();
+        await using var transaction = await locker.BeginTransactionAsync();
+        await using (var lockTable = new NpgsqlCommand("LOCK TABLE reservations IN SHARE ROW EXCLUSIVE MODE", locker, transaction))
+        {
+            await lockTable.ExecuteNonQueryAsync();
+        }
+
+        var before = app.SingleInserts;
+        var commits = Enumerable.Range(0, 20)
+            .Select(_ => GroupCommitTests.NewReservation(resource, Guid.NewGuid()))
+            .Select(r => committer.CommitAsync(r, OutboxWriter.Create(BookingTopics.Requested, r, r.CreatedAt)))
+            .ToList();
+        foreach (var commit in commits)
+        {
+            var error = await Assert.ThrowsAnyAsync<Exception>(() => commit);
+            Assert.Equal(503, ProblemExceptionHandler.Classify(error).Status);
+        }
+
+        await transaction.RollbackAsync();
+        // One reservation of each failed batch is tried alone (it too meets the stall); the rest are not tried again.
+        Assert.InRange(app.SingleInserts - before, 1, 5);
     }
 }
