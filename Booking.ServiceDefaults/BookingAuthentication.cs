@@ -87,6 +87,13 @@ public static class BookingAuthentication
         return builder;
     }
 
+    /// <summary>
+    /// A platform token is valid from this long before it was made, so a service whose clock runs ahead of the one it
+    /// calls by up to this much is not refused (one running behind is covered by the token's lifetime): the services'
+    /// own clocks may be minutes off, as the database clock allows for (DESIGN.md).
+    /// </summary>
+    public static readonly TimeSpan IssuerClockAllowance = TimeSpan.FromMinutes(5);
+
     /// <summary>Signs a token with the platform's key: what services send each other, and what tests and the load tool send.</summary>
     public static string CreateToken(SymmetricSecurityKey key, string subject, IEnumerable<string> roles, DateTimeOffset now, TimeSpan lifetime)
     {
@@ -98,7 +105,7 @@ public static class BookingAuthentication
             Issuer = Issuer,
             Audience = Audience,
             Subject = new ClaimsIdentity(claims),
-            NotBefore = now.UtcDateTime.AddSeconds(-5),
+            NotBefore = (now - IssuerClockAllowance).UtcDateTime,
             IssuedAt = now.UtcDateTime,
             Expires = now.UtcDateTime.Add(lifetime),
             SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.HmacSha256),

@@ -49,4 +49,28 @@ public sealed class SigningKeyTests
         var result = await options.TokenHandlers[0].ValidateTokenAsync(token, options.TokenValidationParameters);
         Assert.True(result.IsValid == valid, $"{issuer} signed with the {(developerKey ? "developer's" : "platform's")} key: {result.Exception?.Message}");
     }
+
+    [Theory]
+    [InlineData(4, true)]
+    [InlineData(-4, true)]
+    [InlineData(7, false)]
+    public async Task A_service_token_is_valid_from_a_service_whose_clock_is_a_few_minutes_off(int minutesAhead, bool valid)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { [BookingAuthentication.SigningKeySetting] = TestTokens.SigningKey });
+        builder.AddBookingAuthentication();
+        using var host = builder.Build();
+        var options = host.Services.GetRequiredService<IOptionsMonitor<JwtBearerOptions>>().Get(JwtBearerDefaults.AuthenticationScheme);
+
+        var issuerClock = new OffsetClock(TimeSpan.FromMinutes(minutesAhead));
+        var token = new ServiceTokens(BookingAuthentication.SigningKey(TestTokens.SigningKey), "Booking.SagaWorker", issuerClock).Current;
+
+        var result = await options.TokenHandlers[0].ValidateTokenAsync(token, options.TokenValidationParameters);
+        Assert.True(result.IsValid == valid, $"issuer {minutesAhead} min ahead: {result.Exception?.Message}");
+    }
+
+    private sealed class OffsetClock(TimeSpan offset) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + offset;
+    }
 }
