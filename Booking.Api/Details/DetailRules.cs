@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Booking.Api.Http;
 using Booking.Core.Holds;
@@ -32,17 +33,21 @@ public static class DetailRules
     /// </summary>
     public const int MaxDataDepth = 32;
 
+    /// <summary>How the API writes JSON (ASP.NET Core's relaxed escaping): text as it is, only what JSON requires escaped.</summary>
+    private static readonly JsonWriterOptions AsTheApiWrites = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>
-    /// The bytes <paramref name="data"/> takes written without spaces (its strings as they came), numbers written out in
-    /// full: alike for the JSON a caller sent, however it was spaced, and for what <c>jsonb</c> gives back (which adds a
-    /// space after every <c>:</c> and <c>,</c>).
+    /// The bytes <paramref name="data"/> takes as the API writes it (no spaces; text as it is, only quotes, backslashes,
+    /// control characters and characters past U+FFFF escaped), numbers written out in full: alike for the JSON a caller
+    /// sent, however it was spaced or escaped, and for what <c>jsonb</c> gives back (which adds spaces), and what every
+    /// answer and event that carries the data takes.
     /// </summary>
     public static long Size(JsonElement data) => Size(data, JsonbNumbers.In(data).Growth);
 
     private static long Size(JsonElement data, long numbersGrowth)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, AsTheApiWrites))
         {
             data.WriteTo(writer);
         }

@@ -19,10 +19,8 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
 
     /// <summary>
     /// Responses larger than this are not kept. The largest a creating POST answers is a reservation with its
-    /// details: 64 KiB of data at most, measured written compactly (<see cref="Details.DetailRules.Size"/>), which goes
-    /// out as <c>jsonb</c> gives it back (its strings as stored, a space after every <c>:</c> and <c>,</c>: half as
-    /// much again at most), so every one fits. What one user keeps in all is bounded by
-    /// <see cref="Booking.Core.BookingOptions.IdempotencyBytesPerUser"/>.
+    /// details: 64 KiB of data at most, measured as the API writes it (<see cref="Details.DetailRules.Size"/>), so every
+    /// one fits. What one user keeps in all is bounded by <see cref="Booking.Core.BookingOptions.IdempotencyBytesPerUser"/>.
     /// </summary>
     private const int MaxStoredBodyBytes = 256 * 1024;
 

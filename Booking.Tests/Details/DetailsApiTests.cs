@@ -205,6 +205,20 @@ public sealed class DetailsApiTests(BookingApp app) : IClassFixture<BookingApp>
     }
 
     [Fact]
+    public async Task Text_counts_by_its_own_bytes_not_as_it_would_take_escaped()
+    {
+        var (client, reservation) = await PerformanceReservationAsync();
+        var url = $"/api/reservations/{reservation.Id}/details";
+
+        // 6,000 accented letters take 12,000 bytes (escaped, each would take six); 9,000 take 18,000, over 16 KiB.
+        var accented = await (await client.PostJsonAsync(url, new { type = "NOTE", data = new { text = "x", name = new string('é', 6000) } })).ReadAsync<DetailDto>(HttpStatusCode.Created);
+        Assert.Equal(6000, accented.Data.GetProperty("name").GetString()!.Length);
+        await (await client.PostJsonAsync(url, new { type = "NOTE", data = new { text = "x", name = new string('é', 9000) } }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
+        client.Dispose();
+    }
+
+    [Fact]
     public async Task Details_given_with_the_reservation_are_stored_with_it()
     {
         var performance = await app.CreatePerformanceAsync(("A", 1, 5));
