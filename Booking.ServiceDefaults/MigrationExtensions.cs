@@ -1,6 +1,8 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -18,7 +20,34 @@ public static class MigrationExtensions
         builder.Services.AddSingleton<DatabaseMigrator<TContext>>();
         builder.Services.AddHostedService(services => services.GetRequiredService<DatabaseMigrator<TContext>>());
         builder.Services.AddHealthChecks().AddCheck<MigrationsHealthCheck<TContext>>($"{typeof(TContext).Name}-migrations");
+        builder.Services.AddTransient<IStartupFilter, MigrationGate<TContext>>();
         return builder;
+    }
+
+    /// <summary>
+    /// Until the migrations are applied, every request but health's is a 503: the tables it would use may not be there
+    /// yet (a missing table is a statement PostgreSQL refuses, which would be a 500).
+    /// </summary>
+    private sealed class MigrationGate<TContext>(DatabaseMigrator<TContext> migrator) : IStartupFilter
+        where TContext : DbContext
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use(async (context, rest) =>
+            {
+                if (migrator.Applied
+                    || context.Request.Path.StartsWithSegments(ServiceDefaultsExtensions.HealthEndpointPath)
+                    || context.Request.Path.StartsWithSegments(ServiceDefaultsExtensions.AlivenessEndpointPath))
+                {
+                    await rest(context).ConfigureAwait(false);
+                    return;
+                }
+
+                await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteProblemAsync(context, StatusCodes.Status503ServiceUnavailable,
+                    "A dependency is unavailable", "The database is not ready yet; try again.", ProblemCodes.DependencyUnavailable).ConfigureAwait(false);
+            });
+            next(app);
+        };
     }
 
     /// <summary>
@@ -51,15 +80,15 @@ public static class MigrationExtensions
 /// <summary>
 /// Applies pending EF Core migrations of <typeparamref name="TContext"/> before the service takes traffic (hosted
 /// services start before the server listens), and logs which ones it applied. A PostgreSQL that does not answer does
-/// not stop the service: it starts anyway (its requests answer 503 while PostgreSQL is away, its <c>/health</c> is
-/// Unhealthy until the migrations are applied) and the migrations are tried again in the background until they apply.
-/// Any other failure (a migration PostgreSQL refuses) stops the start, as before.
+/// not stop the service: it starts anyway (every request but health's answers 503, and <c>/health</c> is Unhealthy,
+/// until the migrations are applied) and the migrations are tried again in the background until they apply. Any other
+/// failure (a migration PostgreSQL refuses) stops the service, at start-up or later.
 /// </summary>
 public sealed partial class DatabaseMigrator<TContext>(IServiceProvider services, ILogger<DatabaseMigrator<TContext>> logger) : BackgroundService
     where TContext : DbContext
 {
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan LongestRetryDelay = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan LongestRetryDelay = TimeSpan.FromSeconds(5);
 
     private volatile bool _applied;
 
@@ -92,8 +121,9 @@ public sealed partial class DatabaseMigrator<TContext>(IServiceProvider services
         }
         catch (Exception exception)
         {
-            // Not an outage (a migration PostgreSQL refuses): the service keeps answering 503 and /health stays Unhealthy.
+            // Not an outage (a migration PostgreSQL refuses): the service stops, as at its first try.
             LogMigrationFailed(exception, typeof(TContext).Name);
+            throw;
         }
     }
 
@@ -126,7 +156,7 @@ public sealed partial class DatabaseMigrator<TContext>(IServiceProvider services
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not migrate {Context}: PostgreSQL did not answer; the service runs without it (503s) and tries again")]
     private partial void LogPostgresAway(Exception exception, string context);
 
-    [LoggerMessage(Level = LogLevel.Critical, Message = "Migrating {Context} failed; the service answers 503 until it is started again with a migration that applies")]
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Migrating {Context} failed; the service stops")]
     private partial void LogMigrationFailed(Exception exception, string context);
 }
 

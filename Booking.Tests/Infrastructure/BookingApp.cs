@@ -67,6 +67,13 @@ public class BookingApp(Dependencies dependencies) : IAsyncLifetime
             });
         });
         _ = _api.Server;
+        // A service whose database did not answer at start still starts; a fixture needs it migrated, so says so at once.
+        if (!_stub.Services.GetRequiredService<DatabaseMigrator<PerformanceStub.Data.PerformanceDbContext>>().Applied
+            || !_api.Services.GetRequiredService<DatabaseMigrator<BookingDbContext>>().Applied)
+        {
+            throw new InvalidOperationException("A service's database was not migrated at its start (PostgreSQL did not answer).");
+        }
+
         await StartMoreAsync();
     }
 
