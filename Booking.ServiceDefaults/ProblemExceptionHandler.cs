@@ -103,6 +103,26 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
     }
 
     /// <summary>
+    /// Whether PostgreSQL did not answer (no connection, a timeout, a server going away or out of resources), as
+    /// opposed to refusing one statement (a deadlock, a conflict, a constraint), which another statement may not meet.
+    /// </summary>
+    public static bool IsPostgresAway(Exception exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            switch (current)
+            {
+                case PostgresException postgres:
+                    return IsOutage(postgres.SqlState);
+                case NpgsqlException or TimeoutException:
+                    return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// PostgreSQL going away or unable to serve, whatever Npgsql calls transient: a connection failure (class 08), too
     /// few resources (53), the server shutting down or starting (57P01-57P03), a read-only server (25006, a standby).
     /// </summary>

@@ -85,7 +85,7 @@ public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, IL
             }
             catch (Exception exception)
             {
-                if (ProblemExceptionHandler.Classify(exception).Status == StatusCodes.Status503ServiceUnavailable)
+                if (ProblemExceptionHandler.IsPostgresAway(exception))
                 {
                     outage = exception;
                 }
