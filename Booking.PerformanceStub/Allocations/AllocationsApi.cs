@@ -92,7 +92,8 @@ public static class AllocationsApi
         }
 
         await services.Chaos.DelayAsync(cancellationToken).ConfigureAwait(false);
-        var results = await Task.WhenAll(items.Select(item => WithinBudgetAsync(item!, services))).WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var budget = new CancellationTokenSource(BatchItemBudget);
+        var results = await Task.WhenAll(items.Select(item => WithinBudgetAsync(item!, services, budget.Token))).WaitAsync(cancellationToken).ConfigureAwait(false);
         return TypedResults.Ok(new BatchAllocationResponse(results));
     }
 
@@ -102,15 +103,17 @@ public static class AllocationsApi
     /// up after 5 s and would count every item of the batch as failed. Its allocation may still finish meanwhile;
     /// allocating that reservation again then finds it done.
     /// </summary>
-    private static async Task<BatchAllocationResult> WithinBudgetAsync(BatchAllocationItem item, AllocationServices services)
+    private static async Task<BatchAllocationResult> WithinBudgetAsync(BatchAllocationItem item, AllocationServices services, CancellationToken budget)
     {
         var allocation = AllocateOneAsync(item, services);
-        if (await Task.WhenAny(allocation, Task.Delay(BatchItemBudget)).ConfigureAwait(false) == allocation)
+        try
         {
-            return await allocation.ConfigureAwait(false);
+            return await allocation.WaitAsync(budget).ConfigureAwait(false);
         }
-
-        return new BatchAllocationResult(item.PerformanceId!.Value, item.Section!, item.ReservationId!.Value, ProblemCodes.DependencyUnavailable, 0, 0);
+        catch (OperationCanceledException) when (budget.IsCancellationRequested)
+        {
+            return new BatchAllocationResult(item.PerformanceId!.Value, item.Section!, item.ReservationId!.Value, ProblemCodes.DependencyUnavailable, 0, 0);
+        }
     }
 
     private static async Task<BatchAllocationResult> AllocateOneAsync(BatchAllocationItem item, AllocationServices services)
