@@ -146,7 +146,8 @@ public static partial class CapacityApi
     {
         try
         {
-            if (await services.Capacity.SetAsync(resource, capacity, newSlot: false).ConfigureAwait(false) is not { Accepted: true })
+            // Null when the slot's state is not in Redis at all: nothing to put back.
+            if (await services.Capacity.SetAsync(resource, capacity, newSlot: false).ConfigureAwait(false) is { Accepted: false })
             {
                 LogRestoreFailed(services.Logger, null, resource, capacity);
             }
