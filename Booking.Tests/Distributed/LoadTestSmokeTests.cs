@@ -59,7 +59,8 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
         var machine = bookings.GetProperty("machineCpuMsPerOp").GetDouble();
         var busy = bookings.GetProperty("machineBusyShare").GetDouble();
         Assert.InRange(busy, 0.01, 1.0);
-        Assert.InRange(bookings.GetProperty("machineStolenShare").GetDouble(), 0.0, 1.0 - busy);
+        // Both shares are divisions of whole ticks by one total: their sum may pass 1 by a rounding error, never more.
+        Assert.InRange(bookings.GetProperty("machineStolenShare").GetDouble(), 0.0, 1.0 - busy + 1e-9);
         Assert.InRange(bookings.GetProperty("unchargedCpuMsPerOp").GetDouble(), -0.02, 0.5 * machine);
         Assert.True(machine >= byProcess.EnumerateObject().Sum(p => p.Value.GetDouble()) - 0.02, bookings.ToString());
     }
