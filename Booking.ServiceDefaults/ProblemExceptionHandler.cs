@@ -24,11 +24,39 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
     {
         services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         services.AddExceptionHandler<ProblemExceptionHandler>();
-        return services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
         {
             var status = context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode;
             context.ProblemDetails.Extensions.TryAdd("code", ProblemCodes.ForStatus(status));
         });
+
+        // After ASP.NET Core's own writer, which declines a caller whose Accept names no JSON type.
+        return services.AddSingleton<IProblemDetailsWriter, JsonProblemWhateverAccepted>();
+    }
+
+    /// <summary>
+    /// The problem as JSON even to a caller whose <c>Accept</c> names only other types (<c>text/html</c>): the API has
+    /// no other form, and without a writer that takes it the problem would be lost (a bare status, or a 500 where
+    /// middleware must write one). ASP.NET Core's writer does the writing, as for every other caller.
+    /// </summary>
+    private sealed class JsonProblemWhateverAccepted : IProblemDetailsWriter
+    {
+        public bool CanWrite(ProblemDetailsContext context) => true;
+
+        public async ValueTask WriteAsync(ProblemDetailsContext context)
+        {
+            var headers = context.HttpContext.Request.Headers;
+            var accept = headers.Accept;
+            headers.Accept = "application/problem+json";
+            try
+            {
+                await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(context).ConfigureAwait(false);
+            }
+            finally
+            {
+                headers.Accept = accept;
+            }
+        }
     }
 
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)

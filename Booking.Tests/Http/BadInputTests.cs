@@ -110,6 +110,35 @@ public sealed class BadInputTests(BookingApp app) : IClassFixture<BookingApp>
         await (await stub.PostAsync("/performances", Json(huge))).AssertProblemAsync(HttpStatusCode.RequestEntityTooLarge, ProblemCodes.ValidationFailed);
     }
 
+    /// <summary>
+    /// A caller that names only other media types still gets the problem as JSON: the API has no other form, and a
+    /// problem it cannot send must not turn into a bare 500 (middleware, endpoints and the exception handler alike).
+    /// </summary>
+    [Theory]
+    [InlineData("GET", "/api/nothing-here", null, HttpStatusCode.NotFound, ProblemCodes.NotFound)]
+    [InlineData("POST", "/api/reservations", "holdId=1", HttpStatusCode.UnsupportedMediaType, ProblemCodes.ValidationFailed)]
+    [InlineData("POST", "/api/reservations", "{\"holdId\":", HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed)]
+    [InlineData("GET", "/api/reservations?limit=0", null, HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed)]
+    [InlineData("POST", "/api/reservations", "{}", HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed, 256)]
+    public async Task A_caller_accepting_only_html_gets_its_problem_as_json(
+        string method, string url, string? body, HttpStatusCode status, string code, int idempotencyKeyLength = 0)
+    {
+        using var client = app.Client();
+        using var request = new HttpRequestMessage(new HttpMethod(method), url);
+        request.Headers.Accept.ParseAdd("text/html");
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, body.StartsWith('{') ? "application/json" : "text/plain");
+        }
+
+        if (idempotencyKeyLength > 0)
+        {
+            request.Headers.Add("Idempotency-Key", new string('k', idempotencyKeyLength));
+        }
+
+        await (await client.SendAsync(request)).AssertProblemAsync(status, code);
+    }
+
     [Fact]
     public async Task A_non_json_content_type_is_415()
     {

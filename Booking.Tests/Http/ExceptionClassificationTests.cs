@@ -35,4 +35,23 @@ public sealed class ExceptionClassificationTests
 
         Assert.Equal((status, code), (actualStatus, actualCode));
     }
+
+    public static TheoryData<Exception, bool> PostgresCases => new()
+    {
+        { new DbUpdateException("save failed", new NpgsqlException("Exception while reading from stream", new TimeoutException())), true },
+        { new NpgsqlException("Failed to connect to 127.0.0.1:5432"), true },
+        { new InvalidOperationException("wrapped", new TimeoutException()), true },
+        { new PostgresException("terminating connection due to administrator command", "FATAL", "FATAL", PostgresErrorCodes.AdminShutdown), true },
+        { new PostgresException("too many connections", "FATAL", "FATAL", PostgresErrorCodes.TooManyConnections), true },
+        // One statement refused: the next may well go through, so these say nothing about PostgreSQL being away.
+        { new DbUpdateException("save failed", new PostgresException("deadlock detected", "ERROR", "ERROR", PostgresErrorCodes.DeadlockDetected)), false },
+        { new DbUpdateException("save failed", new PostgresException("duplicate key", "ERROR", "ERROR", PostgresErrorCodes.UniqueViolation)), false },
+        { new PostgresException("could not serialize access", "ERROR", "ERROR", PostgresErrorCodes.SerializationFailure), false },
+        { new InvalidOperationException("a bug"), false },
+    };
+
+    [Theory]
+    [MemberData(nameof(PostgresCases))]
+    public void PostgreSQL_is_away_only_when_it_did_not_answer_not_when_it_refused_one_statement(Exception exception, bool away) =>
+        Assert.Equal(away, ProblemExceptionHandler.IsPostgresAway(exception));
 }
