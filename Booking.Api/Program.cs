@@ -33,4 +33,4 @@ app.MapHoldsApi();
 app.MapReservationsApi();
 app.MapDetailsApi();
 
-app.Run();
+app.RunService();

@@ -38,4 +38,4 @@ if (app.Configuration.GetValue<bool>("Chaos:Enabled"))
     app.MapChaosApi();
 }
 
-app.Run();
+app.RunService();

@@ -9,4 +9,4 @@ var app = builder.Build();
 
 app.MapDefaultEndpoints();
 
-app.Run();
+app.RunService();

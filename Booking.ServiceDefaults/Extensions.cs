@@ -111,4 +111,22 @@ public static class ServiceDefaultsExtensions
 
         return app;
     }
+
+    /// <summary>
+    /// Runs the service until it stops, and exits with code 1 when a background service's failure stopped it. The host
+    /// stops on such a failure but, before .NET 11, returns as from a clean stop: the process would exit with 0, and
+    /// the dashboard, a supervisor or a script would take the crash for a deliberate stop.
+    /// </summary>
+    public static void RunService(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+
+        // Taken before the run: the host disposes of its services when it stops.
+        var backgroundServices = app.Services.GetServices<IHostedService>().OfType<BackgroundService>().ToList();
+        app.Run();
+        if (backgroundServices.Any(service => service.ExecuteTask is { IsFaulted: true }))
+        {
+            Environment.ExitCode = 1;
+        }
+    }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Booking.AppHost.Hosting;
@@ -195,6 +196,86 @@ public sealed class PostgresOutageTests(OwnPostgresApp app, ITestOutputHelper ou
 
         using var stored = await admin.PutAsJsonAsync(capacity, new { capacity = 10 });
         Assert.Equal(10, (await stored.ReadAsync<Booking.Api.Capacity.CapacityDto>(HttpStatusCode.OK)).Capacity);
+    }
+
+    [Fact]
+    public async Task A_service_whose_migration_PostgreSQL_refuses_after_an_outage_exits_with_a_failure_code()
+    {
+        // A table in the way of the performance service's first migration: PostgreSQL will refuse it.
+        var database = await app.NewDatabaseAsync("refused_late");
+        await using (var connection = new Npgsql.NpgsqlConnection(database))
+        {
+            await connection.OpenAsync();
+            await using var command = new Npgsql.NpgsqlCommand("CREATE TABLE performances (in_the_way int)", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await app.StopPostgresAsync();
+        var log = new ConcurrentQueue<string>();
+        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var service = StartPerformanceService(database, line =>
+        {
+            log.Enqueue(line);
+            if (line.Contains("PostgreSQL did not answer", StringComparison.Ordinal))
+            {
+                waiting.TrySetResult();
+            }
+        });
+        try
+        {
+            // Started and waiting for PostgreSQL in the background (its first try found it away).
+            await waiting.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            await app.StartPostgresAsync();
+        }
+
+        // The retry meets the refusal and stops the service: a failure, not a clean stop.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await service.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            service.Kill(entireProcessTree: true);
+            Assert.Fail($"The service did not stop after its migration was refused:\n{string.Join('\n', log)}");
+        }
+
+        Assert.True(service.ExitCode == 1, $"Exit code {service.ExitCode}:\n{string.Join('\n', log)}");
+        Assert.Contains(log, line => line.Contains("Migrating PerformanceDbContext failed", StringComparison.Ordinal));
+    }
+
+    /// <summary>The performance service's build, run as a process of its own (its exit code is what is tested).</summary>
+    private Process StartPerformanceService(string database, Action<string> onLine)
+    {
+        var root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", ".."));
+#if DEBUG
+        const string configuration = "Debug";
+#else
+        const string configuration = "Release";
+#endif
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(root, "Booking.PerformanceStub", "bin", configuration, "net10.0", "Booking.PerformanceStub.dll")])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            Environment =
+            {
+                ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
+                ["ConnectionStrings__performancedb"] = database,
+                ["ConnectionStrings__redis"] = app.Dependencies.RedisConnectionString,
+                ["Booking__Auth__SigningKey"] = TestTokens.SigningKey,
+            },
+        };
+        var process = new Process { StartInfo = start };
+        process.OutputDataReceived += (_, line) => onLine(line.Data ?? string.Empty);
+        process.ErrorDataReceived += (_, line) => onLine(line.Data ?? string.Empty);
+        Assert.True(process.Start());
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        output.WriteLine($"performance service started as process {process.Id}");
+        return process;
     }
 
     /// <summary>Time from now until an outbox row written from now on is marked sent.</summary>
