@@ -9,7 +9,8 @@ namespace Booking.Api.Idempotency;
 /// body) is kept in Redis and replayed for the same key and body; the same key with another body is 422
 /// <c>IDEMPOTENCY_KEY_REUSED</c>.
 /// Keys are scoped to the caller, bounded per caller, and kept only for authenticated callers. A request holds its
-/// key while it runs (renewed, so a slow one is never run twice); server errors are not kept, so a retry runs again.
+/// key while it runs (renewed, so a slow one is never run twice); server errors, and answers that say to retry, are not
+/// kept, so a retry runs again.
 /// </summary>
 public sealed partial class IdempotencyMiddleware(RequestDelegate next, IdempotencyStore store, IProblemDetailsService problems, ILogger<IdempotencyMiddleware> logger)
 {
@@ -125,7 +126,8 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
 
     /// <summary>
     /// Keeps the response for replays, then sends it; frees the key instead after a server error, a 429 (the request
-    /// was not run: the same key later runs it) or an oversized body.
+    /// was not run: the same key later runs it), an answer that says to retry (<see cref="IdempotentEndpoint.RunAgainOnRetry"/>)
+    /// or an oversized body.
     /// </summary>
     private async Task StoreAndSendAsync(HttpContext context, string caller, string key, StoredResponse claim, MemoryStream response)
     {
@@ -146,7 +148,7 @@ public sealed partial class IdempotencyMiddleware(RequestDelegate next, Idempote
 
     private async Task StoreAsync(HttpContext context, string caller, string key, StoredResponse claim, MemoryStream response)
     {
-        if (context.Response.StatusCode is >= 500 or StatusCodes.Status429TooManyRequests || response.Length > MaxStoredBodyBytes)
+        if (context.Response.StatusCode is >= 500 or StatusCodes.Status429TooManyRequests || context.RunsAgainOnRetry() || response.Length > MaxStoredBodyBytes)
         {
             if (response.Length > MaxStoredBodyBytes)
             {

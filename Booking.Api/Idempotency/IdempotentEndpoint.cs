@@ -17,5 +17,15 @@ public static class IdempotentEndpoint
 
     public static bool AcceptsIdempotencyKey(this IList<object> endpointMetadata) => endpointMetadata.OfType<Marker>().Any();
 
+    /// <summary>
+    /// Marks this request's answer as one a retry with the same key runs again instead of replaying: a refusal that
+    /// tells the caller to retry (the reservation kept changing while it was being cancelled).
+    /// </summary>
+    public static void RunAgainOnRetry(this HttpContext context) => context.Items[RunAgainItem] = true;
+
+    public static bool RunsAgainOnRetry(this HttpContext context) => context.Items.ContainsKey(RunAgainItem);
+
+    private static readonly object RunAgainItem = new();
+
     private sealed class Marker;
 }

@@ -290,6 +290,8 @@ public static class ReservationsApi
                     }
                     catch (DbUpdateConcurrencyException)
                     {
+                        // Says to retry: a retry with the same Idempotency-Key must run again, not be told this again.
+                        httpContext.RunAgainOnRetry();
                         return Problems.Conflict(ProblemCodes.InvalidState, "Reservation changed", "The reservation kept changing while cancelling; retry.");
                     }
 
