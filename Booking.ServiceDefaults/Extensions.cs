@@ -75,6 +75,7 @@ public static class ServiceDefaultsExtensions
     {
         builder.Services.AddHealthChecks()
             .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
+        CoalescedHealthChecks.Register(builder.Services);
 
         return builder;
     }
