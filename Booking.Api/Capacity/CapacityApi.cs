@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Booking.Api.Holds;
 using Booking.Api.Http;
 using Booking.Core;
@@ -6,6 +7,7 @@ using Booking.Core.Data;
 using Booking.Core.Holds;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -57,28 +59,37 @@ public static partial class CapacityApi
         // Registered first, so a slot whose counters reach Redis is swept and evicted whatever fails after (and again
         // below: the sweeper may take a slot whose counters are not there yet off the registry meanwhile).
         await services.Registry.AddAsync(resource!).ConfigureAwait(false);
-        await using var transaction = await services.Db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        // An existing slot whose counters are not in Redis (dropped while idle, or lost) gets its bookings back from the
-        // record as it was. Then the record changes, its row locked until the end: concurrent PUTs reach Redis in the
-        // order they commit, and a new slot has its record before its counters exist (a slot with counters but no
-        // record would start again from nothing at its next PUT, blind to its bookings).
-        await services.Loader.LoadAsync(resource!, cancellationToken).ConfigureAwait(false);
-        var previous = await StoreRecordAsync(services, resource!, request.Capacity!.Value, cancellationToken).ConfigureAwait(false);
-        (bool Accepted, CapacityCounters Counters)? set;
-        try
+        (bool Accepted, CapacityCounters Counters)? set = null;
+        int? previous;
+        ExceptionDispatchInfo? failed = null;
+        await using (var transaction = await services.Db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false))
         {
-            set = await services.Capacity.SetAsync(resource!, request.Capacity!.Value, newSlot: previous is null).ConfigureAwait(false);
-            if (set is { Accepted: true })
+            // An existing slot whose counters are not in Redis (dropped while idle, or lost) gets its bookings back from
+            // the record as it was. Then the record changes, its row locked until the end: concurrent PUTs reach Redis in
+            // the order they commit, and a new slot has its record before its counters exist (a slot with counters but
+            // no record would start again from nothing at its next PUT, blind to its bookings).
+            await services.Loader.LoadAsync(resource!, cancellationToken).ConfigureAwait(false);
+            previous = await StoreRecordAsync(services, resource!, request.Capacity!.Value, cancellationToken).ConfigureAwait(false);
+            try
             {
-                await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                set = await services.Capacity.SetAsync(resource!, request.Capacity!.Value, newSlot: previous is null).ConfigureAwait(false);
+                if (set is { Accepted: true })
+                {
+                    await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+            catch (Exception exception)
+            {
+                failed = ExceptionDispatchInfo.Capture(exception);
             }
         }
-        catch (Exception)
+
+        if (failed is not null)
         {
-            // Redis may have taken the new capacity (its answer lost, or the commit failed after it): the old one goes
-            // back, 0 for a new slot whose record is not stored, so Redis does not keep what PostgreSQL did not.
-            await RestoreAsync(services, resource!, previous ?? 0).ConfigureAwait(false);
-            throw;
+            // Redis may have taken the new capacity (its answer lost, or the commit failed after it): what PostgreSQL
+            // holds goes back, so Redis does not keep what PostgreSQL did not.
+            await RestoreAsync(services, resource!, previous).ConfigureAwait(false);
+            failed.Throw();
         }
 
         if (set is not { } taken)
@@ -139,22 +150,50 @@ public static partial class CapacityApi
     }
 
     /// <summary>
-    /// Best effort: where Redis does not answer, its counters are as PostgreSQL's once it lost them, or until the next
-    /// PUT; where it refuses (more is held and booked by now than the old capacity allows), it keeps the new one.
+    /// Puts back in Redis the capacity PostgreSQL has committed, read under the row's lock as every change reaches Redis:
+    /// another change committed since this one failed is not undone. Where PostgreSQL does not answer, no change can
+    /// commit either, and the capacity this change found stays the committed one (0 where it created the slot, whose
+    /// record is not stored). Best effort: where Redis does not answer, its counters are as PostgreSQL's once it lost
+    /// them, or until the next PUT; where it refuses (more is held and booked by now than that capacity allows), it
+    /// keeps the new one, and a warning says so.
     /// </summary>
-    private static async Task RestoreAsync(CapacityServices services, ResourceRef resource, int capacity)
+    private static async Task RestoreAsync(CapacityServices services, ResourceRef resource, int? found)
     {
+        IDbContextTransaction? transaction = null;
         try
         {
-            // Null when the slot's state is not in Redis at all: nothing to put back.
-            if (await services.Capacity.SetAsync(resource, capacity, newSlot: false).ConfigureAwait(false) is { Accepted: false })
+            var committed = found;
+            try
             {
-                LogRestoreFailed(services.Logger, null, resource, capacity);
+                transaction = await services.Db.Database.BeginTransactionAsync(CancellationToken.None).ConfigureAwait(false);
+                committed = await LockedCapacityAsync(services, resource, CancellationToken.None).ConfigureAwait(false);
             }
+            catch (Exception exception) when (ProblemExceptionHandler.IsPostgresAway(exception))
+            {
+                // Nothing can commit while PostgreSQL is away: the capacity this change found is still the committed one.
+            }
+
+            await PutBackAsync(services, resource, committed ?? 0).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
-            LogRestoreFailed(services.Logger, exception, resource, capacity);
+            LogRestoreFailed(services.Logger, exception, resource, found ?? 0);
+        }
+        finally
+        {
+            if (transaction is not null)
+            {
+                await transaction.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task PutBackAsync(CapacityServices services, ResourceRef resource, int capacity)
+    {
+        // Null when the slot's state is not in Redis at all: nothing to put back.
+        if (await services.Capacity.SetAsync(resource, capacity, newSlot: false).ConfigureAwait(false) is { Accepted: false })
+        {
+            LogRestoreFailed(services.Logger, null, resource, capacity);
         }
     }
 
@@ -181,11 +220,7 @@ public static partial class CapacityApi
             return null;
         }
 
-        var previous = await services.Db.Database.SqlQuery<int>(
-            $"""
-            SELECT capacity AS "Value" FROM capacity_slots
-            WHERE domain = {domain} AND resource_id = {resource.ResourceId} AND slot = {resource.Slot} FOR UPDATE
-            """).SingleAsync(cancellationToken).ConfigureAwait(false);
+        var previous = await LockedCapacityAsync(services, resource, cancellationToken).ConfigureAwait(false);
         await services.Db.Database.ExecuteSqlAsync(
             $"""
             UPDATE capacity_slots SET capacity = {capacity}, updated_at = {now}
@@ -194,4 +229,12 @@ public static partial class CapacityApi
             cancellationToken).ConfigureAwait(false);
         return previous;
     }
+
+    /// <summary>The slot's committed capacity, its row locked until the transaction ends; null where it has no record.</summary>
+    private static async Task<int?> LockedCapacityAsync(CapacityServices services, ResourceRef resource, CancellationToken cancellationToken) =>
+        await services.Db.Database.SqlQuery<int?>(
+            $"""
+            SELECT capacity AS "Value" FROM capacity_slots
+            WHERE domain = {BookingDbContext.Stored(resource.Domain)} AND resource_id = {resource.ResourceId} AND slot = {resource.Slot} FOR UPDATE
+            """).SingleOrDefaultAsync(cancellationToken).ConfigureAwait(false);
 }
