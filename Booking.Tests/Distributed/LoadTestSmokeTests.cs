@@ -128,22 +128,13 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
         }
     }
 
-    private static Process StartTool(params string[] arguments)
-    {
-        var root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", ".."));
-#if DEBUG
-        const string configuration = "Debug";
-#else
-        const string configuration = "Release";
-#endif
-        var tool = Path.Combine(root, "Booking.LoadTest", "bin", configuration, "net10.0", "Booking.LoadTest.dll");
-        return Process.Start(new ProcessStartInfo("dotnet", [tool, .. arguments])
+    private static Process StartTool(params string[] arguments) =>
+        Process.Start(new ProcessStartInfo("dotnet", [BuiltProjects.Assembly("Booking.LoadTest"), .. arguments])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = root,
+            WorkingDirectory = BuiltProjects.Root,
         })!;
-    }
 
     private static async Task WaitForExitAsync(Process process, TimeSpan limit, Task<string> stdout, Task<string> stderr)
     {

@@ -250,13 +250,7 @@ public sealed class PostgresOutageTests(OwnPostgresApp app, ITestOutputHelper ou
     /// <summary>The performance service's build, run as a process of its own (its exit code is what is tested).</summary>
     private Process StartPerformanceService(string database, Action<string> onLine)
     {
-        var root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", ".."));
-#if DEBUG
-        const string configuration = "Debug";
-#else
-        const string configuration = "Release";
-#endif
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(root, "Booking.PerformanceStub", "bin", configuration, "net10.0", "Booking.PerformanceStub.dll")])
+        var start = new ProcessStartInfo("dotnet", [BuiltProjects.Assembly("Booking.PerformanceStub")])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
