@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using StackExchange.Redis;
@@ -31,7 +32,8 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         });
 
         // After ASP.NET Core's own writer, which declines a caller whose Accept names no JSON type.
-        return services.AddSingleton<IProblemDetailsWriter, JsonProblemWhateverAccepted>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProblemDetailsWriter, JsonProblemWhateverAccepted>());
+        return services;
     }
 
     /// <summary>
@@ -41,19 +43,23 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
     /// </summary>
     private sealed class JsonProblemWhateverAccepted : IProblemDetailsWriter
     {
-        public bool CanWrite(ProblemDetailsContext context) => true;
+        private static readonly object Writing = new();
+
+        /// <summary>Not while it writes: should the service ask it again before its own writer, it declines rather than loop.</summary>
+        public bool CanWrite(ProblemDetailsContext context) => !context.HttpContext.Items.ContainsKey(Writing);
 
         public async ValueTask WriteAsync(ProblemDetailsContext context)
         {
-            var headers = context.HttpContext.Request.Headers;
+            var (items, headers) = (context.HttpContext.Items, context.HttpContext.Request.Headers);
             var accept = headers.Accept;
-            headers.Accept = "application/problem+json";
+            (items[Writing], headers.Accept) = (true, "application/problem+json");
             try
             {
                 await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(context).ConfigureAwait(false);
             }
             finally
             {
+                items.Remove(Writing);
                 headers.Accept = accept;
             }
         }

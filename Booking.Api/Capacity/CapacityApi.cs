@@ -59,39 +59,7 @@ public static partial class CapacityApi
         // Registered first, so a slot whose counters reach Redis is swept and evicted whatever fails after (and again
         // below: the sweeper may take a slot whose counters are not there yet off the registry meanwhile).
         await services.Registry.AddAsync(resource!).ConfigureAwait(false);
-        (bool Accepted, CapacityCounters Counters)? set = null;
-        int? previous;
-        ExceptionDispatchInfo? failed = null;
-        await using (var transaction = await services.Db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false))
-        {
-            // An existing slot whose counters are not in Redis (dropped while idle, or lost) gets its bookings back from
-            // the record as it was. Then the record changes, its row locked until the end: concurrent PUTs reach Redis in
-            // the order they commit, and a new slot has its record before its counters exist (a slot with counters but
-            // no record would start again from nothing at its next PUT, blind to its bookings).
-            await services.Loader.LoadAsync(resource!, cancellationToken).ConfigureAwait(false);
-            previous = await StoreRecordAsync(services, resource!, request.Capacity!.Value, cancellationToken).ConfigureAwait(false);
-            try
-            {
-                set = await services.Capacity.SetAsync(resource!, request.Capacity!.Value, newSlot: previous is null).ConfigureAwait(false);
-                if (set is { Accepted: true })
-                {
-                    await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
-                }
-            }
-            catch (Exception exception)
-            {
-                failed = ExceptionDispatchInfo.Capture(exception);
-            }
-        }
-
-        if (failed is not null)
-        {
-            // Redis may have taken the new capacity (its answer lost, or the commit failed after it): what PostgreSQL
-            // holds goes back, so Redis does not keep what PostgreSQL did not.
-            await RestoreAsync(services, resource!, previous).ConfigureAwait(false);
-            failed.Throw();
-        }
-
+        var set = await ChangeAsync(services, resource!, request.Capacity!.Value, cancellationToken).ConfigureAwait(false);
         if (set is not { } taken)
         {
             // The script refuses to start an existing slot from nothing, should its state leave Redis right after the load.
@@ -111,6 +79,49 @@ public static partial class CapacityApi
 
         await services.Registry.AddAsync(resource!).ConfigureAwait(false);
         return TypedResults.Ok(CapacityDto.From(resource!, counters));
+    }
+
+    /// <summary>
+    /// Changes the record and then Redis, the record's row locked throughout; null where the slot's state left Redis
+    /// meanwhile. A change that fails after Redis may have taken it is undone there before the failure is thrown.
+    /// </summary>
+    private static async Task<(bool Accepted, CapacityCounters Counters)?> ChangeAsync(
+        CapacityServices services, ResourceRef resource, int capacity, CancellationToken cancellationToken)
+    {
+        (bool Accepted, CapacityCounters Counters)? set = null;
+        int? previous;
+        ExceptionDispatchInfo? failed = null;
+        await using (var transaction = await services.Db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false))
+        {
+            // An existing slot whose counters are not in Redis (dropped while idle, or lost) gets its bookings back from
+            // the record as it was. Then the record changes, its row locked until the end: concurrent PUTs reach Redis in
+            // the order they commit, and a new slot has its record before its counters exist (a slot with counters but
+            // no record would start again from nothing at its next PUT, blind to its bookings).
+            await services.Loader.LoadAsync(resource, cancellationToken).ConfigureAwait(false);
+            previous = await StoreRecordAsync(services, resource, capacity, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                set = await services.Capacity.SetAsync(resource, capacity, newSlot: previous is null).ConfigureAwait(false);
+                if (set is { Accepted: true })
+                {
+                    await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+            catch (Exception exception)
+            {
+                failed = ExceptionDispatchInfo.Capture(exception);
+            }
+        }
+
+        if (failed is not null)
+        {
+            // Redis may have taken the new capacity (its answer lost, or the commit failed after it): what PostgreSQL
+            // holds goes back, so Redis does not keep what PostgreSQL did not.
+            await RestoreAsync(services, resource, previous).ConfigureAwait(false);
+            failed.Throw();
+        }
+
+        return set;
     }
 
     public static async Task<Results<Ok<CapacityDto>, ValidationProblem, ProblemHttpResult>> GetCapacityAsync(
@@ -151,33 +162,33 @@ public static partial class CapacityApi
 
     /// <summary>
     /// Puts back in Redis the capacity PostgreSQL has committed, read under the row's lock as every change reaches Redis:
-    /// another change committed since this one failed is not undone. Where PostgreSQL does not answer, no change can
-    /// commit either, and the capacity this change found stays the committed one (0 where it created the slot, whose
-    /// record is not stored). Best effort: where Redis does not answer, its counters are as PostgreSQL's once it lost
-    /// them, or until the next PUT; where it refuses (more is held and booked by now than that capacity allows), it
-    /// keeps the new one, and a warning says so.
+    /// another change committed since this one failed is not undone. Where PostgreSQL cannot be read (most often it is
+    /// away, and no change commits), the capacity this change found goes back (0 where it created the slot, whose record
+    /// is not stored). Best effort: where Redis does not answer, its counters are as PostgreSQL's once it lost them, or
+    /// until the next PUT; where it refuses (more is held and booked by now than that capacity allows), it keeps the
+    /// new one; either way a warning says so.
     /// </summary>
     private static async Task RestoreAsync(CapacityServices services, ResourceRef resource, int? found)
     {
         IDbContextTransaction? transaction = null;
+        var committed = found;
         try
         {
-            var committed = found;
             try
             {
                 transaction = await services.Db.Database.BeginTransactionAsync(CancellationToken.None).ConfigureAwait(false);
                 committed = await LockedCapacityAsync(services, resource, CancellationToken.None).ConfigureAwait(false);
             }
-            catch (Exception exception) when (ProblemExceptionHandler.IsPostgresAway(exception))
+            catch (Exception exception)
             {
-                // Nothing can commit while PostgreSQL is away: the capacity this change found is still the committed one.
+                LogCommittedUnread(services.Logger, exception, resource);
             }
 
             await PutBackAsync(services, resource, committed ?? 0).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
-            LogRestoreFailed(services.Logger, exception, resource, found ?? 0);
+            LogRestoreFailed(services.Logger, exception, resource, committed ?? 0);
         }
         finally
         {
@@ -196,6 +207,9 @@ public static partial class CapacityApi
             LogRestoreFailed(services.Logger, null, resource, capacity);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read the committed capacity of {Resource} after its change failed; the capacity the change found goes back in Redis")]
+    private static partial void LogCommittedUnread(ILogger logger, Exception exception, ResourceRef resource);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not put the capacity of {Resource} back to {Capacity} in Redis after its change failed")]
     private static partial void LogRestoreFailed(ILogger logger, Exception? exception, ResourceRef resource, int capacity);

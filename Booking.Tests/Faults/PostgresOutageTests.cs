@@ -210,41 +210,47 @@ public sealed class PostgresOutageTests(OwnPostgresApp app, ITestOutputHelper ou
             await command.ExecuteNonQueryAsync();
         }
 
-        await app.StopPostgresAsync();
         var log = new ConcurrentQueue<string>();
         var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var service = StartPerformanceService(database, line =>
-        {
-            log.Enqueue(line);
-            if (line.Contains("PostgreSQL did not answer", StringComparison.Ordinal))
-            {
-                waiting.TrySetResult();
-            }
-        });
+        Process? service = null;
         try
         {
-            // Started and waiting for PostgreSQL in the background (its first try found it away).
-            await waiting.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            try
+            {
+                await app.StopPostgresAsync();
+                service = StartPerformanceService(database, line =>
+                {
+                    log.Enqueue(line);
+                    if (line.Contains("PostgreSQL did not answer", StringComparison.Ordinal))
+                    {
+                        waiting.TrySetResult();
+                    }
+                });
+
+                // Started and waiting for PostgreSQL in the background (its first try found it away).
+                await waiting.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            }
+            finally
+            {
+                await app.StartPostgresAsync();
+            }
+
+            // The retry meets the refusal and stops the service: a failure, not a clean stop.
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await service.WaitForExitAsync(timeout.Token);
+            Assert.True(service.ExitCode == 1, $"Exit code {service.ExitCode}:\n{string.Join('\n', log)}");
+            Assert.Contains(log, line => line.Contains("Migrating PerformanceDbContext failed", StringComparison.Ordinal));
         }
         finally
         {
-            await app.StartPostgresAsync();
-        }
+            if (service is { HasExited: false })
+            {
+                output.WriteLine($"The service was still running:\n{string.Join('\n', log)}");
+                service.Kill(entireProcessTree: true);
+            }
 
-        // The retry meets the refusal and stops the service: a failure, not a clean stop.
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await service.WaitForExitAsync(timeout.Token);
+            service?.Dispose();
         }
-        catch (OperationCanceledException)
-        {
-            service.Kill(entireProcessTree: true);
-            Assert.Fail($"The service did not stop after its migration was refused:\n{string.Join('\n', log)}");
-        }
-
-        Assert.True(service.ExitCode == 1, $"Exit code {service.ExitCode}:\n{string.Join('\n', log)}");
-        Assert.Contains(log, line => line.Contains("Migrating PerformanceDbContext failed", StringComparison.Ordinal));
     }
 
     /// <summary>The performance service's build, run as a process of its own (its exit code is what is tested).</summary>

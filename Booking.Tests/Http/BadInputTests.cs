@@ -119,7 +119,7 @@ public sealed class BadInputTests(BookingApp app) : IClassFixture<BookingApp>
     [InlineData("POST", "/api/reservations", "holdId=1", HttpStatusCode.UnsupportedMediaType, ProblemCodes.ValidationFailed)]
     [InlineData("POST", "/api/reservations", "{\"holdId\":", HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed)]
     [InlineData("GET", "/api/reservations?limit=0", null, HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed)]
-    [InlineData("POST", "/api/reservations", "{}", HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed, 256)]
+    [InlineData("POST", "/api/reservations/01a20f42-9d5c-7f2c-8294-78b288f5b80d/cancel", null, HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed, 256)]
     public async Task A_caller_accepting_only_html_gets_its_problem_as_json(
         string method, string url, string? body, HttpStatusCode status, string code, int idempotencyKeyLength = 0)
     {

@@ -1,21 +1,62 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Booking.Tests.Http;
 
-/// <summary>The booking API with one more health check, a slow one that counts its runs.</summary>
+/// <summary>
+/// The booking API with one more health check, which counts its runs and finishes only once the test lets it, and a
+/// count of the health requests that reached the service.
+/// </summary>
 public sealed class CountedHealthApp(Dependencies dependencies) : BookingApp(dependencies)
 {
     private int _runs;
+    private int _asked;
+    private TaskCompletionSource _gate = Open();
 
     public int Runs => Volatile.Read(ref _runs);
 
-    protected override void ConfigureApiServices(IServiceCollection services) =>
+    public int Asked => Volatile.Read(ref _asked);
+
+    /// <summary>Runs of the checks from now on wait until <see cref="OpenGate"/>.</summary>
+    public void CloseGate() => _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void OpenGate() => _gate.TrySetResult();
+
+    protected override void ConfigureApiServices(IServiceCollection services)
+    {
         services.AddHealthChecks().AddAsyncCheck("counted", async cancellationToken =>
         {
             Interlocked.Increment(ref _runs);
-            await Task.Delay(TimeSpan.FromMilliseconds(300), cancellationToken);
+            await _gate.Task.WaitAsync(cancellationToken);
             return HealthCheckResult.Healthy();
         });
+        services.AddTransient<IStartupFilter>(_ => new CountHealthRequests(this));
+    }
+
+    private static TaskCompletionSource Open()
+    {
+        var open = new TaskCompletionSource();
+        open.SetResult();
+        return open;
+    }
+
+    private sealed class CountHealthRequests(CountedHealthApp app) : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => builder =>
+        {
+            builder.Use(async (context, rest) =>
+            {
+                if (context.Request.Path.StartsWithSegments(ServiceDefaultsExtensions.HealthEndpointPath))
+                {
+                    Interlocked.Increment(ref app._asked);
+                }
+
+                await rest(context);
+            });
+            next(builder);
+        };
+    }
 }
 
 public sealed class HealthFloodTests(CountedHealthApp app) : IClassFixture<CountedHealthApp>
@@ -25,16 +66,25 @@ public sealed class HealthFloodTests(CountedHealthApp app) : IClassFixture<Count
     {
         using var anyone = app.Client(userId: null);
         await Task.Delay(CoalescedHealthChecks.Freshness);
-        var before = app.Runs;
+        var (runs, asked) = (app.Runs, app.Asked);
 
-        var answers = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => anyone.GetAsync(ServiceDefaultsExtensions.HealthEndpointPath)));
+        // Fifty callers while the checks run: all of them get that one run's report.
+        app.CloseGate();
+        var flood = Task.WhenAll(Enumerable.Range(0, 50).Select(_ => anyone.GetAsync(ServiceDefaultsExtensions.HealthEndpointPath)));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (app.Asked - asked < 50)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"Only {app.Asked - asked} of 50 health requests reached the service.");
+            await Task.Delay(20);
+        }
 
-        Assert.All(answers, answer => Assert.Equal(HttpStatusCode.OK, answer.StatusCode));
-        Assert.Equal(1, app.Runs - before);
+        app.OpenGate();
+        Assert.All(await flood, answer => Assert.Equal(HttpStatusCode.OK, answer.StatusCode));
+        Assert.Equal(1, app.Runs - runs);
 
         // A report is only kept for a moment: the next caller after that gets a fresh one.
         await Task.Delay(CoalescedHealthChecks.Freshness);
         Assert.Equal(HttpStatusCode.OK, (await anyone.GetAsync(ServiceDefaultsExtensions.HealthEndpointPath)).StatusCode);
-        Assert.Equal(2, app.Runs - before);
+        Assert.Equal(2, app.Runs - runs);
     }
 }
