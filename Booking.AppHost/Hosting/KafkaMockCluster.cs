@@ -101,6 +101,13 @@ public sealed partial class KafkaMockCluster : IDisposable
         Native.rd_kafka_mock_push_request_errors_array(_cluster, ProduceApiKey, (UIntPtr)errors.Length, [.. errors.Select(error => (int)error)]);
     }
 
+    /// <summary>
+    /// Answers every client's metadata request for <paramref name="topic"/> with <paramref name="error"/> from now on
+    /// (<see cref="ErrorCode.NoError"/>: no more); a producer that learns of it fails that topic's messages at once.
+    /// For fault tests.
+    /// </summary>
+    public void SetTopicError(string topic, ErrorCode error) => Native.rd_kafka_mock_topic_set_error(_cluster, topic, (int)error);
+
     /// <summary>Drops the produce errors <see cref="FailNextProduceRequests"/> pushed that no request has taken yet.</summary>
     public void ClearProduceErrors() => Native.rd_kafka_mock_clear_request_errors(_cluster, ProduceApiKey);
 
@@ -170,6 +177,9 @@ public sealed partial class KafkaMockCluster : IDisposable
 
         [DllImport(Library)]
         public static extern void rd_kafka_mock_clear_request_errors(IntPtr mcluster, short apiKey);
+
+        [DllImport(Library, CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+        public static extern void rd_kafka_mock_topic_set_error(IntPtr mcluster, string topic, int error);
 
         [DllImport(Library)]
         public static extern void rd_kafka_mock_group_initial_rebalance_delay_ms(IntPtr mcluster, int delayMs);

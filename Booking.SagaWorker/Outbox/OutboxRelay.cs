@@ -20,7 +20,9 @@ namespace Booking.SagaWorker.Outbox;
 /// is woken by the commit that adds rows (LISTEN on <see cref="OutboxMessage.NotifyChannel"/>), lingers a moment so the
 /// rows of commits close together go out as one batch, and polls only as a safety net. An event Kafka refuses for good
 /// (too large, invalid) is quarantined: kept with its error, counted by <c>booking.outbox.quarantined</c>, logged, and
-/// no longer in the way of the events behind it. One relay publishes at a time: a PostgreSQL advisory lock elects it. A
+/// no longer in the way of the events behind it. One Kafka fails at once for another reason (a topic it does not know,
+/// or lets nobody write) goes again after a backoff, 1 s doubling to 30 s, holding back only its own reservation's
+/// later events meanwhile. One relay publishes at a time: a PostgreSQL advisory lock elects it. A
 /// producer that hit a fatal error fails every message from then on, so the relay has it replaced and publishes the
 /// unsent rows again through the new one.
 /// </summary>
@@ -52,11 +54,17 @@ public sealed partial class OutboxRelay(
     private static readonly TimeSpan Stall = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan SafetyPoll = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan FirstBackoff = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan LongestBackoff = TimeSpan.FromSeconds(30);
 
     // Rows whose delivery outlasted its wave's patience, by key (only the relay's loop touches it). A key stays here
     // until its row is marked sent or its delivery failed, so no read sends an acknowledged row again or a key's later
     // row before it.
     private readonly Dictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
+
+    // Keys whose row Kafka failed at once (a topic it does not know or lets nobody write, a full local queue), with when
+    // the row may go again: such a row waits out its backoff without holding back any other key's rows.
+    private readonly Dictionary<string, Backoff> _backingOff = new(StringComparer.Ordinal);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -141,21 +149,22 @@ public sealed partial class OutboxRelay(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BookingDbContext>();
         await SettleInFlightAsync(db, cancellationToken).ConfigureAwait(false);
-        if (_inFlight.Count >= MaxInFlight)
+        var now = time.GetTimestamp();
+        var waiting = _inFlight.Keys.Concat(_backingOff.Where(key => key.Value.Until > now).Select(key => key.Key)).ToArray();
+        if (waiting.Length >= MaxInFlight)
         {
             return 0;
         }
 
         var unsent = db.OutboxMessages.AsNoTracking().Where(m => m.SentAt == null && m.QuarantinedAt == null);
-        if (_inFlight.Count > 0)
+        if (waiting.Length > 0)
         {
-            var waiting = _inFlight.Keys.ToArray();
             unsent = unsent.Where(m => !waiting.Contains(m.MessageKey));
         }
 
         var batch = await unsent
             .OrderBy(m => m.Id)
-            .Take(Math.Min(BatchSize, MaxInFlight - _inFlight.Count))
+            .Take(Math.Min(BatchSize, MaxInFlight - waiting.Length))
             .ToListAsync(cancellationToken)
             .ConfigureAwait(false);
         if (batch.Count == 0)
@@ -170,19 +179,43 @@ public sealed partial class OutboxRelay(
             _inFlight.Add(slow.Row.MessageKey, slow);
         }
 
-        // Refused rows are sent again alone only after a round whose other rows all settled.
-        var alone = round.Unsettled is null ? await SendAloneAsync(producer, round.Refused, round.Sent, cancellationToken).ConfigureAwait(false) : ([], null);
-        var unsettled = round.Unsettled ?? alone.Unsettled;
+        var alone = await SendAloneAsync(producer, round.Refused, round.Sent, cancellationToken).ConfigureAwait(false);
         await MarkAsync(db, round.Sent, alone.Rows, cancellationToken).ConfigureAwait(false);
-        if (unsettled is not null)
-        {
-            // What was delivered is marked; the rest go again in the next round, through a new producer if this one failed for good.
-            producers.ReplaceIfFailed(producer, unsettled);
-            throw new KafkaException(unsettled);
-        }
-
+        BackOff(producer, batch, [.. round.Sent, .. alone.Rows.Select(row => row.Row.Id)], [.. round.Failed, .. alone.Failed]);
         return batch.Count;
     }
+
+    /// <summary>
+    /// Keys with a row Kafka failed at once wait before it goes again, 1 s doubling to 30 s per failure in a row; a key
+    /// whose row went through (or was quarantined) starts again from nothing. A producer that failed for good is replaced.
+    /// </summary>
+    private void BackOff(IProducer<string, string> producer, List<OutboxMessage> batch, List<long> settled, List<(OutboxMessage Row, Error Error)> failed)
+    {
+        var done = settled.ToHashSet();
+        foreach (var row in batch.Where(row => done.Contains(row.Id)))
+        {
+            _backingOff.Remove(row.MessageKey);
+        }
+
+        if (failed.Count == 0)
+        {
+            return;
+        }
+
+        var (_, error) = failed[0];
+        producers.ReplaceIfFailed(producer, error);
+        foreach (var (row, _) in failed)
+        {
+            var failures = _backingOff.GetValueOrDefault(row.MessageKey)?.Failures + 1 ?? 1;
+            var delay = TimeSpan.FromTicks(Math.Min(FirstBackoff.Ticks << Math.Min(failures - 1, 16), LongestBackoff.Ticks));
+            _backingOff[row.MessageKey] = new Backoff(failures, time.GetTimestamp() + (long)(delay.TotalSeconds * time.TimestampFrequency));
+        }
+
+        LogRowsFailed(failed.Count, error.Code, failed[0].Row.Topic);
+    }
+
+    /// <summary>A key whose row failed <see cref="Failures"/> times in a row, and the <see cref="TimeProvider"/> timestamp from which it may go again.</summary>
+    private sealed record Backoff(int Failures, long Until);
 
     /// <summary>
     /// Waits for a wave's deliveries for as long as they keep settling: until all have, none has for <see cref="Stall"/>,
@@ -217,11 +250,9 @@ public sealed partial class OutboxRelay(
         }
     }
 
-    /// <summary>What became of a round's rows: delivered, refused for good, still in flight, and the first other error, if any.</summary>
-    private sealed record Round(List<long> Sent, List<(OutboxMessage Row, Error Error)> Refused, List<InFlight> InFlight)
-    {
-        public Error? Unsettled { get; set; }
-    }
+    /// <summary>What became of a round's rows: delivered, refused for good, still in flight, failed otherwise.</summary>
+    private sealed record Round(
+        List<long> Sent, List<(OutboxMessage Row, Error Error)> Refused, List<InFlight> InFlight, List<(OutboxMessage Row, Error Error)> Failed);
 
     /// <summary>A row whose delivery outlasted its wave's patience, with the producer it went through.</summary>
     private sealed record InFlight(OutboxMessage Row, IProducer<string, string> Producer, Task<DeliveryResult<string, string>> Delivery);
@@ -265,7 +296,7 @@ public sealed partial class OutboxRelay(
     /// </summary>
     private async Task<Round> ProduceInOrderAsync(IProducer<string, string> producer, List<OutboxMessage> batch, CancellationToken cancellationToken)
     {
-        var round = new Round(new List<long>(batch.Count), [], []);
+        var round = new Round(new List<long>(batch.Count), [], [], []);
         var waves = new List<List<OutboxMessage>>();
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var row in batch)
@@ -306,7 +337,7 @@ public sealed partial class OutboxRelay(
                 }
                 else
                 {
-                    round.Unsettled ??= ErrorOf(deliveries[i]);
+                    round.Failed.Add((rows[i], ErrorOf(deliveries[i])));
                 }
             }
         }
@@ -318,12 +349,12 @@ public sealed partial class OutboxRelay(
     /// Kafka refuses a whole request or record batch at once, and every message it carried gets the error, though
     /// only one of them may be at fault (or none: a batch over a topic's size limit made of small events). So each
     /// refused row is sent again on its own, in order, and only one refused when alone is quarantined. Rows it delivers
-    /// join <paramref name="sent"/>; an error of another kind stops it, leaving the rest for the next round.
+    /// join <paramref name="sent"/>; one that fails with an error of another kind is given back as failed.
     /// </summary>
-    private async Task<(List<(OutboxMessage Row, Error Error)> Rows, Error? Unsettled)> SendAloneAsync(
+    private async Task<(List<(OutboxMessage Row, Error Error)> Rows, List<(OutboxMessage Row, Error Error)> Failed)> SendAloneAsync(
         IProducer<string, string> producer, List<(OutboxMessage Row, Error Error)> refused, List<long> sent, CancellationToken cancellationToken)
     {
-        var quarantined = new List<(OutboxMessage Row, Error Error)>();
+        var (quarantined, failed) = (new List<(OutboxMessage Row, Error Error)>(), new List<(OutboxMessage Row, Error Error)>());
         foreach (var (row, error) in refused)
         {
             try
@@ -339,11 +370,11 @@ public sealed partial class OutboxRelay(
             }
             catch (ProduceException<string, string> exception)
             {
-                return (quarantined, exception.Error);
+                failed.Add((row, exception.Error));
             }
         }
 
-        return (quarantined, null);
+        return (quarantined, failed);
     }
 
     /// <summary>Sent rows in one statement; each refused one quarantined with its error.</summary>
@@ -411,6 +442,9 @@ public sealed partial class OutboxRelay(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Outbox row {OutboxId} (event {EventId}, {Topic}, key {MessageKey}, {PayloadLength} chars) refused by Kafka for good and quarantined: {Reason}")]
     private partial void LogQuarantined(long outboxId, Guid eventId, string topic, string messageKey, int payloadLength, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} outbox rows were not delivered ({Code}, first on topic {Topic}); each goes again after a backoff, with its reservation's later events behind it, and the other reservations' events go on")]
+    private partial void LogRowsFailed(int count, ErrorCode code, string topic);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay round failed; retrying")]
     private partial void LogRelayFailed(Exception exception);
