@@ -15,7 +15,10 @@ dotnet build Booking.slnx -c Release -nologo -clp:ErrorsOnly
 
 echo "test: running"
 status=0
+# A test still running after 15 minutes (the longest takes about 3) is hung: the run is stopped, naming it, rather
+# than left to the CI runner's own limit with no results at all.
 dotnet test Booking.slnx -c Release --no-build -nologo \
+  --blame-hang-timeout 15m --blame-hang-dump-type none \
   --logger "trx;LogFileName=booking.trx" --logger "console;verbosity=normal" \
   --results-directory "$results" "$@" || status=$?
 

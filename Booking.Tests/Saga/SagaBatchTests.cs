@@ -250,11 +250,13 @@ public sealed class SagaBatchTests(SagaApp app) : IClassFixture<SagaApp>
 
         // A full sweep of sagas whose rows PostgreSQL refuses to change at all, long due: each run fails, and so does
         // the write that would move its next look later, so in PostgreSQL each stays the longest due. The saga
-        // waiting behind them is due too. One transaction, so the worker's sweep sees all of it or none of it.
+        // waiting behind them is due too. One transaction, so the worker's sweep sees all of it or none of it; the table
+        // locked first, as CREATE TRIGGER will, so a saga the worker is writing meanwhile cannot deadlock with it.
         await using var db = app.NewDbContext();
         var stuckIds = string.Join(',', stuck);
         await ExecuteAsync(db, $$"""
             BEGIN;
+            LOCK TABLE sagas IN SHARE ROW EXCLUSIVE MODE;
             UPDATE sagas SET next_attempt_at = now() - interval '1 hour' WHERE reservation_id = ANY('{{{stuckIds}}}'::uuid[]);
             UPDATE sagas SET next_attempt_at = now() - interval '1 minute' WHERE reservation_id = '{{waiting}}';
             CREATE FUNCTION refuse_stuck_sagas() RETURNS trigger LANGUAGE plpgsql AS $$
