@@ -112,7 +112,7 @@ public sealed partial class DatabaseMigrator<TContext>(IServiceProvider services
             do
             {
                 await Task.Delay(delay, stoppingToken).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, LongestRetryDelay.Ticks));
+                delay = RetryDelay.Doubled(delay, LongestRetryDelay);
             }
             while (!await TryMigrateAsync(stoppingToken).ConfigureAwait(false));
         }

@@ -126,6 +126,9 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
         // The relay reads only what is still unsent and not quarantined, in insertion order.
         message.HasIndex(m => m.Id).HasFilter("sent_at IS NULL AND quarantined_at IS NULL").HasDatabaseName("ix_outbox_messages_unsent");
         // The quarantined gauge counts the few rows Kafka refused, every few seconds, without reading the rest.
+        // The relay leaves out each key with a row waiting out a backoff; the few such rows are found by key.
+        message.HasIndex(m => m.MessageKey, "ix_outbox_messages_backing_off")
+            .HasFilter("sent_at IS NULL AND quarantined_at IS NULL AND next_attempt_at IS NOT NULL").HasDatabaseName("ix_outbox_messages_backing_off");
         message.HasIndex(m => m.Id, "ix_outbox_messages_quarantined").HasFilter("quarantined_at IS NOT NULL").HasDatabaseName("ix_outbox_messages_quarantined");
     }
 

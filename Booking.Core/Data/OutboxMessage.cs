@@ -24,8 +24,18 @@ public sealed class OutboxMessage
     public string? TraceState { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? SentAt { get; set; }
+
+    /// <summary>How many times the relay tried the row and Kafka failed or refused it (or, once sent, the tries in all).</summary>
     public int Attempts { get; set; }
+
+    /// <summary>Why Kafka failed or refused the row's last try.</summary>
     public string? LastError { get; set; }
+
+    /// <summary>
+    /// Set when Kafka failed the row at once for a reason that is not the row's own (a topic it does not know, or lets
+    /// nobody write): until then, the relay sends neither the row nor its reservation's later rows.
+    /// </summary>
+    public DateTimeOffset? NextAttemptAt { get; set; }
 
     /// <summary>
     /// Set when Kafka refused the event for good (too large, invalid): the row is kept for an operator and no longer

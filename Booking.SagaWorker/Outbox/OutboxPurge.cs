@@ -4,15 +4,18 @@ using Microsoft.EntityFrameworkCore;
 namespace Booking.SagaWorker.Outbox;
 
 /// <summary>
-/// Deletes outbox rows Kafka acknowledged longer ago than <c>Outbox:Retention</c> (7 days): their payloads are
-/// reservation snapshots with personal data, and the table would otherwise only grow. Unsent and quarantined rows
-/// stay. Runs every <c>Outbox:PurgeInterval</c> (10 minutes), in bounded batches.
+/// Deletes outbox rows Kafka acknowledged longer ago than <c>Outbox:Retention</c> (7 days), and rows it refused for good
+/// (quarantined) longer ago than <c>Outbox:QuarantineRetention</c> (30 days, for an operator to read them first): their
+/// payloads are reservation snapshots with personal data, and the table would otherwise only grow. Unsent rows stay.
+/// Runs every <c>Outbox:PurgeInterval</c> (10 minutes), in bounded batches.
 /// </summary>
 public sealed partial class OutboxPurge(IServiceScopeFactory scopes, IConfiguration configuration, TimeProvider time, ILogger<OutboxPurge> logger) : BackgroundService
 {
     private const int BatchSize = 5000;
 
     public TimeSpan Retention { get; } = configuration.GetValue("Outbox:Retention", TimeSpan.FromDays(7));
+
+    public TimeSpan QuarantineRetention { get; } = configuration.GetValue("Outbox:QuarantineRetention", TimeSpan.FromDays(30));
 
     private readonly TimeSpan _interval = configuration.GetValue("Outbox:PurgeInterval", TimeSpan.FromMinutes(10));
 
@@ -37,13 +40,14 @@ public sealed partial class OutboxPurge(IServiceScopeFactory scopes, IConfigurat
     }
 
     /// <summary>
-    /// Deletes every row sent before the retention window; returns how many. It walks the table in id order, which is
+    /// Deletes every row sent before the retention window, or quarantined before the quarantine's; returns how many. It walks the table in id order, which is
     /// the order rows were written in, and stops at the first row written inside the window: a row sent before the
     /// window was written before it, so the rows of the last days, most of the table, are never read.
     /// </summary>
     public async Task<int> PurgeAsync(CancellationToken cancellationToken)
     {
         var before = time.GetUtcNow() - Retention;
+        var quarantinedBefore = time.GetUtcNow() - QuarantineRetention;
         var (total, after) = (0, 0L);
         while (true)
         {
@@ -52,12 +56,12 @@ public sealed partial class OutboxPurge(IServiceScopeFactory scopes, IConfigurat
             var rows = await db.OutboxMessages.AsNoTracking()
                 .Where(m => m.Id > after)
                 .OrderBy(m => m.Id)
-                .Select(m => new { m.Id, m.CreatedAt, m.SentAt })
+                .Select(m => new { m.Id, m.CreatedAt, m.SentAt, m.QuarantinedAt })
                 .Take(BatchSize)
                 .ToListAsync(cancellationToken)
                 .ConfigureAwait(false);
             var old = rows.TakeWhile(row => row.CreatedAt < before).ToList();
-            var ids = old.Where(row => row.SentAt < before).Select(row => row.Id).ToArray();
+            var ids = old.Where(row => row.SentAt < before || row.QuarantinedAt < quarantinedBefore).Select(row => row.Id).ToArray();
             total += ids.Length == 0 ? 0 : await db.OutboxMessages.Where(m => ids.Contains(m.Id)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
             if (old.Count < BatchSize)
             {
@@ -68,7 +72,7 @@ public sealed partial class OutboxPurge(IServiceScopeFactory scopes, IConfigurat
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Purged {Count} outbox rows sent before the retention window")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Purged {Count} outbox rows sent (or quarantined) before the retention window")]
     private partial void LogPurged(int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox purge failed; it runs again at the next interval")]

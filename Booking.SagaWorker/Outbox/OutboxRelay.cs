@@ -21,8 +21,9 @@ namespace Booking.SagaWorker.Outbox;
 /// rows of commits close together go out as one batch, and polls only as a safety net. An event Kafka refuses for good
 /// (too large, invalid) is quarantined: kept with its error, counted by <c>booking.outbox.quarantined</c>, logged, and
 /// no longer in the way of the events behind it. One Kafka fails at once for another reason (a topic it does not know,
-/// or lets nobody write) goes again after a backoff, 1 s doubling to 30 s, holding back only its own reservation's
-/// later events meanwhile. One relay publishes at a time: a PostgreSQL advisory lock elects it. A
+/// or lets nobody write) goes again after a backoff, 1 s doubling to 30 s per failure in a row, kept in its row
+/// (<see cref="OutboxMessage.NextAttemptAt"/>): meanwhile the relay reads neither it nor its reservation's later events,
+/// and however many such rows wait, the others go on. One relay publishes at a time: a PostgreSQL advisory lock elects it. A
 /// producer that hit a fatal error fails every message from then on, so the relay has it replaced and publishes the
 /// unsent rows again through the new one.
 /// </summary>
@@ -62,9 +63,9 @@ public sealed partial class OutboxRelay(
     // row before it.
     private readonly Dictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
 
-    // Keys whose row Kafka failed at once (a topic it does not know or lets nobody write, a full local queue), with when
-    // the row may go again: such a row waits out its backoff without holding back any other key's rows.
-    private readonly Dictionary<string, Backoff> _backingOff = new(StringComparer.Ordinal);
+    // When the relay last warned of rows Kafka failed at once: a topic it refuses fails rows every round, and one
+    // warning per longest backoff says so (the rest go to the debug log).
+    private long? _warnedOfFailures;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -149,14 +150,19 @@ public sealed partial class OutboxRelay(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BookingDbContext>();
         await SettleInFlightAsync(db, cancellationToken).ConfigureAwait(false);
-        var now = time.GetTimestamp();
-        var waiting = _inFlight.Keys.Concat(_backingOff.Where(key => key.Value.Until > now).Select(key => key.Key)).ToArray();
+        var waiting = _inFlight.Keys.ToArray();
         if (waiting.Length >= MaxInFlight)
         {
             return 0;
         }
 
-        var unsent = db.OutboxMessages.AsNoTracking().Where(m => m.SentAt == null && m.QuarantinedAt == null);
+        // Not a key with a row waiting out a backoff: its later rows wait behind that row. A count, not NOT EXISTS:
+        // PostgreSQL makes NOT EXISTS an anti-join, and, sure there are next to no such rows (as the statistics of a
+        // table where they are rare say), it compared every unsent row with every backing-off one: 1.4 s a read for
+        // 5,000 of them. A count stays a look-up of each row's key in the backing-off rows' index, whatever the plan.
+        var now = time.GetUtcNow();
+        var unsent = db.OutboxMessages.AsNoTracking().Where(m => m.SentAt == null && m.QuarantinedAt == null
+            && db.OutboxMessages.Count(b => b.MessageKey == m.MessageKey && b.SentAt == null && b.QuarantinedAt == null && b.NextAttemptAt > now) == 0);
         if (waiting.Length > 0)
         {
             unsent = unsent.Where(m => !waiting.Contains(m.MessageKey));
@@ -174,48 +180,58 @@ public sealed partial class OutboxRelay(
 
         var producer = producers.Current;
         var round = await ProduceInOrderAsync(producer, batch, cancellationToken).ConfigureAwait(false);
+        await SendAloneAsync(producer, round, cancellationToken).ConfigureAwait(false);
         foreach (var slow in round.InFlight)
         {
-            _inFlight.Add(slow.Row.MessageKey, slow);
+            _inFlight.Add(slow.Key, slow);
         }
 
-        var alone = await SendAloneAsync(producer, round.Refused, round.Sent, cancellationToken).ConfigureAwait(false);
-        await MarkAsync(db, round.Sent, alone.Rows, cancellationToken).ConfigureAwait(false);
-        BackOff(producer, batch, [.. round.Sent, .. alone.Rows.Select(row => row.Row.Id)], [.. round.Failed, .. alone.Failed]);
+        await MarkAsync(db, round.Sent, round.Quarantined, cancellationToken).ConfigureAwait(false);
+        await BackOffAsync(db, producer, round.Failed, cancellationToken).ConfigureAwait(false);
         return batch.Count;
     }
 
     /// <summary>
-    /// Keys with a row Kafka failed at once wait before it goes again, 1 s doubling to 30 s per failure in a row; a key
-    /// whose row went through (or was quarantined) starts again from nothing. A producer that failed for good is replaced.
+    /// Each row Kafka failed at once waits before it goes again (and its reservation's later rows with it), 1 s doubling
+    /// to 30 s per failure in a row, unless the producer failed for good: then it is replaced, and the rows go again at
+    /// once through its successor.
     /// </summary>
-    private void BackOff(IProducer<string, string> producer, List<OutboxMessage> batch, List<long> settled, List<(OutboxMessage Row, Error Error)> failed)
+    private async Task BackOffAsync(BookingDbContext db, IProducer<string, string> producer, List<(OutboxMessage Row, Error Error)> failed, CancellationToken cancellationToken)
     {
-        var done = settled.ToHashSet();
-        foreach (var row in batch.Where(row => done.Contains(row.Id)))
-        {
-            _backingOff.Remove(row.MessageKey);
-        }
-
         if (failed.Count == 0)
         {
             return;
         }
 
-        var (_, error) = failed[0];
+        // The producer's own failure, if any failed row says so, decides whether it is replaced, whatever row came first.
+        var error = failed.Select(row => row.Error).FirstOrDefault(error => error.IsFatal || error.Code == ErrorCode.Local_Fatal) ?? failed[0].Error;
         producers.ReplaceIfFailed(producer, error);
-        foreach (var (row, _) in failed)
+        if (!ReferenceEquals(producers.Current, producer))
         {
-            var failures = _backingOff.GetValueOrDefault(row.MessageKey)?.Failures + 1 ?? 1;
-            var delay = TimeSpan.FromTicks(Math.Min(FirstBackoff.Ticks << Math.Min(failures - 1, 16), LongestBackoff.Ticks));
-            _backingOff[row.MessageKey] = new Backoff(failures, time.GetTimestamp() + (long)(delay.TotalSeconds * time.TimestampFrequency));
+            return;
         }
 
-        LogRowsFailed(failed.Count, error.Code, failed[0].Row.Topic);
-    }
+        var now = time.GetUtcNow();
+        foreach (var rows in failed.GroupBy(row => (row.Row.Attempts, Reason: Reason(row.Error))))
+        {
+            var ids = rows.Select(row => row.Row.Id).ToArray();
+            var next = now + RetryDelay.Doubled(FirstBackoff, LongestBackoff, rows.Key.Attempts);
+            await db.OutboxMessages
+                .Where(m => ids.Contains(m.Id) && m.SentAt == null)
+                .ExecuteUpdateAsync(set => set.SetProperty(m => m.NextAttemptAt, next).SetProperty(m => m.LastError, rows.Key.Reason).SetProperty(m => m.Attempts, m => m.Attempts + 1), cancellationToken)
+                .ConfigureAwait(false);
+        }
 
-    /// <summary>A key whose row failed <see cref="Failures"/> times in a row, and the <see cref="TimeProvider"/> timestamp from which it may go again.</summary>
-    private sealed record Backoff(int Failures, long Until);
+        if (_warnedOfFailures is not { } warned || time.GetElapsedTime(warned) >= LongestBackoff)
+        {
+            _warnedOfFailures = time.GetTimestamp();
+            LogRowsFailed(failed.Count, error.Code, failed[0].Row.Topic);
+        }
+        else
+        {
+            LogRowsFailedAgain(failed.Count, error.Code, failed[0].Row.Topic);
+        }
+    }
 
     /// <summary>
     /// Waits for a wave's deliveries for as long as they keep settling: until all have, none has for <see cref="Stall"/>,
@@ -250,12 +266,19 @@ public sealed partial class OutboxRelay(
         }
     }
 
-    /// <summary>What became of a round's rows: delivered, refused for good, still in flight, failed otherwise.</summary>
+    /// <summary>
+    /// What became of a round's rows: delivered, refused with others (to be tried alone), refused for good alone, still
+    /// in flight, failed otherwise.
+    /// </summary>
     private sealed record Round(
-        List<long> Sent, List<(OutboxMessage Row, Error Error)> Refused, List<InFlight> InFlight, List<(OutboxMessage Row, Error Error)> Failed);
+        List<long> Sent,
+        List<(OutboxMessage Row, Error Error)> Refused,
+        List<(OutboxMessage Row, Error Error)> Quarantined,
+        List<InFlight> InFlight,
+        List<(OutboxMessage Row, Error Error)> Failed);
 
-    /// <summary>A row whose delivery outlasted its wave's patience, with the producer it went through.</summary>
-    private sealed record InFlight(OutboxMessage Row, IProducer<string, string> Producer, Task<DeliveryResult<string, string>> Delivery);
+    /// <summary>A row (its id and key: Kafka's client holds the payload) whose delivery outlasted its wave's patience, with the producer it went through.</summary>
+    private sealed record InFlight(long Id, string Key, IProducer<string, string> Producer, Task<DeliveryResult<string, string>> Delivery);
 
     /// <summary>
     /// Settles the rows earlier rounds left in flight: marks those Kafka has acknowledged since, and frees the key of each
@@ -270,10 +293,10 @@ public sealed partial class OutboxRelay(
             return;
         }
 
-        await MarkAsync(db, [.. settled.Where(row => row.Delivery.IsCompletedSuccessfully).Select(row => row.Row.Id)], [], cancellationToken).ConfigureAwait(false);
+        await MarkAsync(db, [.. settled.Where(row => row.Delivery.IsCompletedSuccessfully).Select(row => row.Id)], [], cancellationToken).ConfigureAwait(false);
         foreach (var row in settled)
         {
-            _inFlight.Remove(row.Row.MessageKey);
+            _inFlight.Remove(row.Key);
         }
 
         // A row whose producer was replaced may have no outcome at all: the error is the first one Kafka gave.
@@ -296,7 +319,7 @@ public sealed partial class OutboxRelay(
     /// </summary>
     private async Task<Round> ProduceInOrderAsync(IProducer<string, string> producer, List<OutboxMessage> batch, CancellationToken cancellationToken)
     {
-        var round = new Round(new List<long>(batch.Count), [], [], []);
+        var round = new Round(new List<long>(batch.Count), [], [], [], []);
         var waves = new List<List<OutboxMessage>>();
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var row in batch)
@@ -320,7 +343,7 @@ public sealed partial class OutboxRelay(
                 if (!deliveries[i].IsCompleted)
                 {
                     stopped.Add(rows[i].MessageKey);
-                    round.InFlight.Add(new InFlight(rows[i], producer, deliveries[i]));
+                    round.InFlight.Add(new InFlight(rows[i].Id, rows[i].MessageKey, producer, deliveries[i]));
                     continue;
                 }
 
@@ -348,33 +371,42 @@ public sealed partial class OutboxRelay(
     /// <summary>
     /// Kafka refuses a whole request or record batch at once, and every message it carried gets the error, though
     /// only one of them may be at fault (or none: a batch over a topic's size limit made of small events). So each
-    /// refused row is sent again on its own, in order, and only one refused when alone is quarantined. Rows it delivers
-    /// join <paramref name="sent"/>; one that fails with an error of another kind is given back as failed.
+    /// refused row is sent again on its own, in order, and only one refused when alone is quarantined; one that fails
+    /// with an error of another kind joins the round's failed rows. The round gives this <see cref="Patience"/> in all:
+    /// a delivery still open then stays in flight, and the rows not tried yet go again next round.
     /// </summary>
-    private async Task<(List<(OutboxMessage Row, Error Error)> Rows, List<(OutboxMessage Row, Error Error)> Failed)> SendAloneAsync(
-        IProducer<string, string> producer, List<(OutboxMessage Row, Error Error)> refused, List<long> sent, CancellationToken cancellationToken)
+    private async Task SendAloneAsync(IProducer<string, string> producer, Round round, CancellationToken cancellationToken)
     {
-        var (quarantined, failed) = (new List<(OutboxMessage Row, Error Error)>(), new List<(OutboxMessage Row, Error Error)>());
-        foreach (var (row, error) in refused)
+        var started = time.GetTimestamp();
+        foreach (var (row, error) in round.Refused)
         {
+            var left = Patience - time.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                return;
+            }
+
+            var delivery = producer.ProduceAsync(row.Topic, ToMessage(row), cancellationToken);
             try
             {
-                await producer.ProduceAsync(row.Topic, ToMessage(row), cancellationToken).ConfigureAwait(false);
-                sent.Add(row.Id);
+                await delivery.WaitAsync(left, time, cancellationToken).ConfigureAwait(false);
+                round.Sent.Add(row.Id);
                 // Refused with others, taken alone: the request was at fault (a batch over the topic's size limit, say).
                 LogSentAlone(row.Id, row.Topic, error.Code);
             }
+            catch (TimeoutException)
+            {
+                round.InFlight.Add(new InFlight(row.Id, row.MessageKey, producer, delivery));
+            }
             catch (ProduceException<string, string> exception) when (IsRefusedForGood(exception.Error.Code))
             {
-                quarantined.Add((row, exception.Error));
+                round.Quarantined.Add((row, exception.Error));
             }
             catch (ProduceException<string, string> exception)
             {
-                failed.Add((row, exception.Error));
+                round.Failed.Add((row, exception.Error));
             }
         }
-
-        return (quarantined, failed);
     }
 
     /// <summary>Sent rows in one statement; each refused one quarantined with its error.</summary>
@@ -392,14 +424,20 @@ public sealed partial class OutboxRelay(
 
         foreach (var (row, error) in refused)
         {
-            var reason = $"{error.Code}: {error.Reason}";
-            reason = reason.Length > OutboxMessage.MaxErrorLength ? reason[..OutboxMessage.MaxErrorLength] : reason;
+            var reason = Reason(error);
             await db.OutboxMessages
                 .Where(m => m.Id == row.Id)
                 .ExecuteUpdateAsync(setters => setters.SetProperty(m => m.QuarantinedAt, now).SetProperty(m => m.LastError, reason).SetProperty(m => m.Attempts, m => m.Attempts + 1), cancellationToken)
                 .ConfigureAwait(false);
             LogQuarantined(row.Id, row.EventId, row.Topic, row.MessageKey, row.Payload.Length, reason);
         }
+    }
+
+    /// <summary>An error as <c>last_error</c> keeps it.</summary>
+    private static string Reason(Error error)
+    {
+        var reason = $"{error.Code}: {error.Reason}";
+        return reason.Length > OutboxMessage.MaxErrorLength ? reason[..OutboxMessage.MaxErrorLength] : reason;
     }
 
     /// <summary>The error Kafka failed a delivery with; <see cref="ErrorCode.Unknown"/> for one with no outcome from Kafka.</summary>
@@ -445,6 +483,9 @@ public sealed partial class OutboxRelay(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} outbox rows were not delivered ({Code}, first on topic {Topic}); each goes again after a backoff, with its reservation's later events behind it, and the other reservations' events go on")]
     private partial void LogRowsFailed(int count, ErrorCode code, string topic);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Count} outbox rows were not delivered ({Code}, first on topic {Topic}); each goes again after a backoff")]
+    private partial void LogRowsFailedAgain(int count, ErrorCode code, string topic);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay round failed; retrying")]
     private partial void LogRelayFailed(Exception exception);

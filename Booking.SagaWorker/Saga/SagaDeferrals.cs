@@ -38,7 +38,7 @@ public sealed class SagaDeferrals(TimeProvider time)
 
         _kept.AddOrUpdate(reservationId, _ => (now + first, first), (_, last) =>
         {
-            var period = Forgotten(last.Until, now) ? first : TimeSpan.FromTicks(Math.Min(Math.Max(last.Period.Ticks * 2, first.Ticks), Longest.Ticks));
+            var period = Forgotten(last.Until, now) ? first : RetryDelay.Doubled(last.Period > first ? last.Period : first, Longest);
             return (now + period, period);
         });
         return true;

@@ -32,8 +32,7 @@ public sealed class SagaOptions
 
     public TimeSpan Backoff(int attempt)
     {
-        var exponential = InitialBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 16));
-        var capped = Math.Min(exponential, MaxBackoff.TotalMilliseconds);
-        return TimeSpan.FromMilliseconds(capped * (0.75 + (Random.Shared.NextDouble() * 0.5)));
+        var capped = RetryDelay.Doubled(InitialBackoff, MaxBackoff, attempt);
+        return capped * (0.75 + (Random.Shared.NextDouble() * 0.5));
     }
 }

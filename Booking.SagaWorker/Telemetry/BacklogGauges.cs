@@ -7,8 +7,8 @@ using Npgsql;
 namespace Booking.SagaWorker.Telemetry;
 
 /// <summary>
-/// The gauges an SRE reads first: outbox rows not yet on Kafka and the age of the oldest, sagas in flight and
-/// those past their deadline. One query every few seconds feeds them; a collection never touches the database.
+/// The gauges an SRE reads first: outbox rows not yet on Kafka, the age of the oldest and those waiting out a backoff,
+/// sagas in flight and those past their deadline. One query every few seconds feeds them; a collection never touches the database.
 /// </summary>
 public sealed partial class BacklogGauges(IServiceScopeFactory scopes, IMeterFactory meters, ILogger<BacklogGauges> logger) : BackgroundService
 {
@@ -17,7 +17,7 @@ public sealed partial class BacklogGauges(IServiceScopeFactory scopes, IMeterFac
     // In flight: a saga that has not reached COMPLETED, FAILED or CANCELLED (names as stored, see UpperEnumConverter),
     // and a COMPLETED one asked to cancel, which stays COMPLETED (and scheduled) until its compensation ends; its
     // deadline was the booking's, so it is never counted overdue. Each count has an index to read: the sagas' on
-    // (state, next_attempt_at), the outbox's partial ones on its unsent and its quarantined rows.
+    // (state, next_attempt_at), the outbox's partial ones on its unsent, its backing-off and its quarantined rows.
     private const string Query = """
         SELECT
           (SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL AND quarantined_at IS NULL),
@@ -25,23 +25,25 @@ public sealed partial class BacklogGauges(IServiceScopeFactory scopes, IMeterFac
           (SELECT count(*) FROM sagas WHERE state IN ('STARTED', 'COMPENSATING', 'CANCELLING')
              OR (state = 'COMPLETED' AND next_attempt_at IS NOT NULL AND cancel_requested)),
           (SELECT count(*) FROM sagas WHERE state IN ('STARTED', 'COMPENSATING', 'CANCELLING') AND deadline_at < now()),
-          (SELECT count(*) FROM outbox_messages WHERE quarantined_at IS NOT NULL)
+          (SELECT count(*) FROM outbox_messages WHERE quarantined_at IS NOT NULL),
+          (SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL AND quarantined_at IS NULL AND next_attempt_at > now())
         """;
 
     /// <summary>The last sample, which every gauge reads at a collection.</summary>
     private readonly StrongBox<Snapshot> _current = ObservedSnapshot(meters);
 
-    private sealed record Snapshot(long OutboxBacklog, double OldestUnsentSeconds, long SagasInFlight, long SagasOverdue, long OutboxQuarantined);
+    private sealed record Snapshot(long OutboxBacklog, double OldestUnsentSeconds, long SagasInFlight, long SagasOverdue, long OutboxQuarantined, long OutboxBackingOff);
 
     private static StrongBox<Snapshot> ObservedSnapshot(IMeterFactory meters)
     {
-        var current = new StrongBox<Snapshot>(new Snapshot(0, 0, 0, 0, 0));
+        var current = new StrongBox<Snapshot>(new Snapshot(0, 0, 0, 0, 0, 0));
         var meter = meters.Create(BookingTelemetry.MeterName);
         meter.CreateObservableGauge("booking.outbox.backlog", () => current.Value!.OutboxBacklog, description: "Outbox rows not yet acknowledged by Kafka.");
         meter.CreateObservableGauge("booking.outbox.oldest_unsent_age", () => current.Value!.OldestUnsentSeconds, unit: "s", description: "Age of the oldest outbox row not yet on Kafka.");
         meter.CreateObservableGauge("booking.sagas.in_flight", () => current.Value!.SagasInFlight, description: "Sagas not yet COMPLETED, FAILED or CANCELLED, and cancellations of COMPLETED ones not yet done.");
         meter.CreateObservableGauge("booking.sagas.overdue", () => current.Value!.SagasOverdue, description: "Sagas in flight past their deadline (they should have finished or compensated).");
         meter.CreateObservableGauge("booking.outbox.quarantined", () => current.Value!.OutboxQuarantined, description: "Outbox rows Kafka refused for good, kept for an operator.");
+        meter.CreateObservableGauge("booking.outbox.backing_off", () => current.Value!.OutboxBackingOff, description: "Outbox rows Kafka failed at once (a topic it does not know or lets nobody write), waiting out a backoff before they go again.");
         return current;
     }
 
@@ -59,7 +61,7 @@ public sealed partial class BacklogGauges(IServiceScopeFactory scopes, IMeterFac
                 await using var command = new NpgsqlCommand(Query, connection);
                 await using var reader = await command.ExecuteReaderAsync(stoppingToken).ConfigureAwait(false);
                 await reader.ReadAsync(stoppingToken).ConfigureAwait(false);
-                _current.Value = new Snapshot(reader.GetInt64(0), Convert.ToDouble(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4));
+                _current.Value = new Snapshot(reader.GetInt64(0), Convert.ToDouble(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5));
             }
             catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException or TimeoutException)
             {

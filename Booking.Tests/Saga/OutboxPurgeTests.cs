@@ -11,7 +11,7 @@ namespace Booking.Tests.Saga;
 public sealed class OutboxPurgeTests(BookingApp app) : IClassFixture<BookingApp>
 {
     [Fact]
-    public async Task Rows_sent_before_the_retention_window_are_deleted_and_unsent_recent_or_quarantined_ones_stay()
+    public async Task Rows_sent_or_quarantined_before_their_retention_windows_are_deleted_and_unsent_or_recent_ones_stay()
     {
         // The purge runs a retention window and a day ahead: every row written so far, in this class's database, is old
         // to it, and rows are written in id order, as they are in a running system.
@@ -34,19 +34,20 @@ public sealed class OutboxPurgeTests(BookingApp app) : IClassFixture<BookingApp>
 
         // Kept rows stand before and between the old sent ones, so the walk must pass them.
         var oldQuarantined = Row(now, null, now);
+        var quarantinedLongAgo = Row(now, null, now - purge.QuarantineRetention);
         var oldSent = Row(now, now);
         var oldUnsent = Row(now, null);
         var oldSentToo = Row(now, now);
         var recentSent = Row(now + ahead, now + ahead);
         var alsoOldButAfterARecentOne = Row(now, now);
-        foreach (var row in new[] { oldQuarantined, oldSent, oldUnsent, oldSentToo, recentSent, alsoOldButAfterARecentOne })
+        foreach (var row in new[] { oldQuarantined, quarantinedLongAgo, oldSent, oldUnsent, oldSentToo, recentSent, alsoOldButAfterARecentOne })
         {
             await using var db = app.NewDbContext();
             db.OutboxMessages.Add(row);
             await db.SaveChangesAsync();
         }
 
-        Assert.True(await purge.PurgeAsync(CancellationToken.None) >= 2);
+        Assert.True(await purge.PurgeAsync(CancellationToken.None) >= 3);
 
         await using var check = app.NewDbContext();
         var left = await check.OutboxMessages.Where(m => m.Topic == "booking.test.purge").Select(m => m.Id).ToListAsync();

@@ -86,6 +86,10 @@ namespace Booking.Core.Data.Migrations
                         .HasColumnType("character varying(64)")
                         .HasColumnName("message_key");
 
+                    b.Property<DateTimeOffset?>("NextAttemptAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("next_attempt_at");
+
                     b.Property<string>("Payload")
                         .IsRequired()
                         .HasColumnType("jsonb")
@@ -125,6 +129,10 @@ namespace Booking.Core.Data.Migrations
                     b.HasIndex("Id")
                         .HasDatabaseName("ix_outbox_messages_unsent")
                         .HasFilter("sent_at IS NULL AND quarantined_at IS NULL");
+
+                    b.HasIndex(new[] { "MessageKey" }, "ix_outbox_messages_backing_off")
+                        .HasDatabaseName("ix_outbox_messages_backing_off")
+                        .HasFilter("sent_at IS NULL AND quarantined_at IS NULL AND next_attempt_at IS NOT NULL");
 
                     b.HasIndex(new[] { "Id" }, "ix_outbox_messages_quarantined")
                         .HasDatabaseName("ix_outbox_messages_quarantined")
