@@ -55,6 +55,8 @@ public sealed partial class OutboxRelay(
     private static readonly TimeSpan Stall = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan SafetyPoll = TimeSpan.FromSeconds(1);
+    /// <summary>How long a stopping relay waits for the deliveries it left in flight.</summary>
+    private static readonly TimeSpan FlushOnStop = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan LongestBackoff = TimeSpan.FromSeconds(30);
 
@@ -123,6 +125,43 @@ public sealed partial class OutboxRelay(
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// Stops the loop, then waits up to <see cref="FlushOnStop"/> for the deliveries it left in flight and marks those
+    /// Kafka acknowledged; unmarked, every restart would send them again (consumers drop such repeats by event id, but
+    /// each is one more event on Kafka). What is still unanswered then goes again from the next relay, as before.
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (_inFlight.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await Task.WhenAll(_inFlight.Values.Select(row => row.Delivery)).WaitAsync(FlushOnStop, time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is TimeoutException or OperationCanceledException or ProduceException<string, string>)
+        {
+            // Whatever settled is marked below; the rest stays unsent.
+        }
+
+        var acknowledged = _inFlight.Values.Where(row => row.Delivery.IsCompletedSuccessfully).Select(row => row.Id).ToList();
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            await MarkAsync(scope.ServiceProvider.GetRequiredService<BookingDbContext>(), acknowledged, [], cancellationToken).ConfigureAwait(false);
+            LogFlushedOnStop(acknowledged.Count, _inFlight.Count - acknowledged.Count);
+        }
+        catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException or OperationCanceledException or TimeoutException)
+        {
+            LogFlushOnStopFailed(exception, acknowledged.Count);
+        }
+
+        _inFlight.Clear();
     }
 
     /// <summary>
@@ -336,7 +375,8 @@ public sealed partial class OutboxRelay(
         var stopped = new HashSet<string>(StringComparer.Ordinal);
         foreach (var rows in waves.Select(wave => wave.Where(row => !stopped.Contains(row.MessageKey)).ToList()))
         {
-            var deliveries = rows.Select(row => producer.ProduceAsync(row.Topic, ToMessage(row), cancellationToken)).ToList();
+            // Not cancelled with the relay: a delivery's task is Kafka's answer, which a stopping relay still waits for.
+            var deliveries = rows.Select(row => producer.ProduceAsync(row.Topic, ToMessage(row), CancellationToken.None)).ToList();
             await WaitWhileSettlingAsync(deliveries, cancellationToken).ConfigureAwait(false);
             for (var i = 0; i < rows.Count; i++)
             {
@@ -386,7 +426,7 @@ public sealed partial class OutboxRelay(
                 return;
             }
 
-            var delivery = producer.ProduceAsync(row.Topic, ToMessage(row), cancellationToken);
+            var delivery = producer.ProduceAsync(row.Topic, ToMessage(row), CancellationToken.None);
             try
             {
                 await delivery.WaitAsync(left, time, cancellationToken).ConfigureAwait(false);
@@ -474,6 +514,12 @@ public sealed partial class OutboxRelay(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} outbox rows left in flight were not delivered ({Code}); each goes again, with its reservation's later events behind it")]
     private partial void LogInFlightFailed(int count, ErrorCode code);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stopping: {Marked} outbox rows left in flight were acknowledged and marked sent; {Unanswered} go again from the next relay")]
+    private partial void LogFlushedOnStop(int marked, int unanswered);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping: {Count} outbox rows Kafka acknowledged could not be marked sent; the next relay sends them again")]
+    private partial void LogFlushOnStopFailed(Exception exception, int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "This worker now relays the outbox")]
     private partial void LogLeading();
