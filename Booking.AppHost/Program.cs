@@ -7,6 +7,16 @@ var settings = AppHostSettings.From(builder.Configuration, builder.AppHostDirect
 builder.Services.AddSingleton(settings);
 builder.Services.AddHostedService<ResourceSummary>();
 DashboardAccess.RequireLoopbackForAnonymous(builder.Configuration);
+
+// Held until the AppHost ends: before --fresh deletes anything, and before any store starts on the directory.
+using var dataLock = await DataDirectoryLock.TakeAsync(settings.DataDirectory, DataDirectoryLock.Patience,
+    () => Console.WriteLine($"Waiting up to {DataDirectoryLock.Patience.TotalSeconds:0} s for the AppHost using {settings.DataDirectory} to stop"));
+if (dataLock is null)
+{
+    await Console.Error.WriteLineAsync(DataDirectoryLock.Refusal(settings.DataDirectory));
+    return 1;
+}
+
 if (settings.Fresh)
 {
     // scripts/run.sh --fresh: before any generated secret is read or any store starts.
@@ -52,4 +62,5 @@ builder.AddProject<Projects.Booking_SagaWorker>("saga-worker", launchProfileName
     .WithReference(performanceStub)
     .WaitFor(bookingApi);
 
-builder.Build().Run();
+await builder.Build().RunAsync();
+return 0;
