@@ -44,21 +44,7 @@ public sealed class SystemUnderTest : IAsyncDisposable
         DistributedApplication? app = null;
         try
         {
-            var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Booking_AppHost>(
-            [
-                $"--AppHost:DataDirectory={data}",
-                // Redis and PostgreSQL as DCP's executables on every machine: a container's processes are the container
-                // runtime's children, where the cost meter (Costs.cs) cannot tell this run's from any other.
-                "--AppHost:DataStores=Executable",
-                $"--Parameters:auth-signing-key={tokens.SigningKey}",
-                .. SideBySideRun.Arguments(dashboard),
-            ], (settings, _) =>
-            {
-                settings.DisableDashboard = options.NoDashboard;
-                // The services' logs belong in the dashboard, not between the progress lines.
-                settings.EnableResourceLogging = false;
-            }, cancellationToken).ConfigureAwait(false);
-
+            var builder = await CreateBuilderAsync(options, data, dashboard, tokens, cancellationToken).ConfigureAwait(false);
             var services = AddComparisons(builder, options);
             app = await builder.BuildAsync(cancellationToken).ConfigureAwait(false);
             await app.StartHealthyAsync(services, StartTimeout, cancellationToken).ConfigureAwait(false);
@@ -95,6 +81,24 @@ public sealed class SystemUnderTest : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>The real AppHost, on the run's own data directory and dashboard, signing with the tokens' key.</summary>
+    private static Task<IDistributedApplicationTestingBuilder> CreateBuilderAsync(
+        LoadOptions options, string data, string dashboard, LoadTokens tokens, CancellationToken cancellationToken) =>
+        DistributedApplicationTestingBuilder.CreateAsync<Projects.Booking_AppHost>(
+        [
+            $"--AppHost:DataDirectory={data}",
+            // Redis and PostgreSQL as DCP's executables on every machine: a container's processes are the container
+            // runtime's children, where the cost meter (Costs.cs) cannot tell this run's from any other.
+            "--AppHost:DataStores=Executable",
+            $"--Parameters:auth-signing-key={tokens.SigningKey}",
+            .. SideBySideRun.Arguments(dashboard),
+        ], (settings, _) =>
+        {
+            settings.DisableDashboard = options.NoDashboard;
+            // The services' logs belong in the dashboard, not between the progress lines.
+            settings.EnableResourceLogging = false;
+        }, cancellationToken);
 
     /// <summary>
     /// The product's services, with the per-user hold limit lifted for the bot users, plus what the modes compare
