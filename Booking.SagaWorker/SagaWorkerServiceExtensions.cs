@@ -54,6 +54,7 @@ public static class SagaWorkerServiceExtensions
             });
 #pragma warning restore EXTEXP0001
 
+        builder.Services.AddSingleton<RelayLeadership>();
         builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddSingleton<OutboxPurge>();
         builder.Services.AddHostedService(services => services.GetRequiredService<OutboxPurge>());

@@ -30,6 +30,7 @@ namespace Booking.SagaWorker.Outbox;
 public sealed partial class OutboxRelay(
     IServiceScopeFactory scopes,
     KafkaProducerFactory producers,
+    RelayLeadership leadership,
     IConfiguration configuration,
     TimeProvider time,
     ILogger<OutboxRelay> logger) : BackgroundService
@@ -75,28 +76,29 @@ public sealed partial class OutboxRelay(
         {
             try
             {
-                await using var leadership = new NpgsqlConnection(LeadershipConnectionString(configuration.GetConnectionString("bookingdb")!));
-                await leadership.OpenAsync(stoppingToken).ConfigureAwait(false);
-                if (!await TryLeadAsync(leadership, stoppingToken).ConfigureAwait(false))
+                await using var session = new NpgsqlConnection(LeadershipConnectionString(configuration.GetConnectionString("bookingdb")!));
+                await session.OpenAsync(stoppingToken).ConfigureAwait(false);
+                if (!await TryLeadAsync(session, stoppingToken).ConfigureAwait(false))
                 {
                     await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken).ConfigureAwait(false);
                     continue;
                 }
 
-                await using (var listen = new NpgsqlCommand($"LISTEN {OutboxMessage.NotifyChannel}", leadership))
+                await using (var listen = new NpgsqlCommand($"LISTEN {OutboxMessage.NotifyChannel}", session))
                 {
                     await listen.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
                 }
 
                 LogLeading();
+                leadership.Leading = true;
                 var leadershipChecked = time.GetTimestamp();
-                while (!stoppingToken.IsCancellationRequested && leadership.State == System.Data.ConnectionState.Open)
+                while (!stoppingToken.IsCancellationRequested && session.State == System.Data.ConnectionState.Open)
                 {
                     // Listening before reading: a row committed after the read below always wakes the next wait.
                     if (await PublishBatchAsync(stoppingToken).ConfigureAwait(false) < BatchSize)
                     {
                         // Rows in flight are marked (and their keys' next rows sent) at the next batch: look again soon.
-                        if (await leadership.WaitAsync(_inFlight.Count > 0 ? Stall : SafetyPoll, stoppingToken).ConfigureAwait(false))
+                        if (await session.WaitAsync(_inFlight.Count > 0 ? Stall : SafetyPoll, stoppingToken).ConfigureAwait(false))
                         {
                             await Task.Delay(Linger, stoppingToken).ConfigureAwait(false);
                         }
@@ -108,7 +110,7 @@ public sealed partial class OutboxRelay(
                         // A backlog keeps every batch full, so the wait above, which would see the session end, is
                         // skipped: ask the session once a second, or a relay whose session was ended (and whose lock
                         // another relay took) would publish beside the new leader for as long as the backlog lasts.
-                        await using var alive = new NpgsqlCommand("SELECT 1", leadership);
+                        await using var alive = new NpgsqlCommand("SELECT 1", session);
                         await alive.ExecuteScalarAsync(stoppingToken).ConfigureAwait(false);
                         leadershipChecked = time.GetTimestamp();
                     }
@@ -122,7 +124,13 @@ public sealed partial class OutboxRelay(
             {
                 // Unsent rows stay unsent; the next round publishes them again from the first one.
                 LogRelayFailed(exception);
+                leadership.Leading = false;
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                // The session, and with it the lock, ends with this round (or the session ended on its own).
+                leadership.Leading = false;
             }
         }
     }

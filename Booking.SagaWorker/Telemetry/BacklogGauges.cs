@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using Booking.Core.Data;
+using Booking.SagaWorker.Outbox;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
@@ -9,8 +10,10 @@ namespace Booking.SagaWorker.Telemetry;
 /// <summary>
 /// The gauges an SRE reads first: outbox rows not yet on Kafka, the age of the oldest and those waiting out a backoff,
 /// sagas in flight and those past their deadline. One query every few seconds feeds them; a collection never touches the database.
+/// They are the same whichever worker reads them, so only the worker whose relay leads samples and reports them: a sum
+/// over workers counts them once.
 /// </summary>
-public sealed partial class BacklogGauges(IServiceScopeFactory scopes, IMeterFactory meters, ILogger<BacklogGauges> logger) : BackgroundService
+public sealed partial class BacklogGauges(IServiceScopeFactory scopes, IMeterFactory meters, RelayLeadership leadership, ILogger<BacklogGauges> logger) : BackgroundService
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
 
@@ -30,20 +33,23 @@ public sealed partial class BacklogGauges(IServiceScopeFactory scopes, IMeterFac
         """;
 
     /// <summary>The last sample, which every gauge reads at a collection.</summary>
-    private readonly StrongBox<Snapshot> _current = ObservedSnapshot(meters);
+    private readonly StrongBox<Snapshot?> _current = ObservedSnapshot(meters, leadership);
 
     private sealed record Snapshot(long OutboxBacklog, double OldestUnsentSeconds, long SagasInFlight, long SagasOverdue, long OutboxQuarantined, long OutboxBackingOff);
 
-    private static StrongBox<Snapshot> ObservedSnapshot(IMeterFactory meters)
+    private static StrongBox<Snapshot?> ObservedSnapshot(IMeterFactory meters, RelayLeadership leadership)
     {
-        var current = new StrongBox<Snapshot>(new Snapshot(0, 0, 0, 0, 0, 0));
+        var current = new StrongBox<Snapshot?>(null);
         var meter = meters.Create(BookingTelemetry.MeterName);
-        meter.CreateObservableGauge("booking.outbox.backlog", () => current.Value!.OutboxBacklog, description: "Outbox rows not yet acknowledged by Kafka.");
-        meter.CreateObservableGauge("booking.outbox.oldest_unsent_age", () => current.Value!.OldestUnsentSeconds, unit: "s", description: "Age of the oldest outbox row not yet on Kafka.");
-        meter.CreateObservableGauge("booking.sagas.in_flight", () => current.Value!.SagasInFlight, description: "Sagas not yet COMPLETED, FAILED or CANCELLED, and cancellations of COMPLETED ones not yet done.");
-        meter.CreateObservableGauge("booking.sagas.overdue", () => current.Value!.SagasOverdue, description: "Sagas in flight past their deadline (they should have finished or compensated).");
-        meter.CreateObservableGauge("booking.outbox.quarantined", () => current.Value!.OutboxQuarantined, description: "Outbox rows Kafka refused for good, kept for an operator.");
-        meter.CreateObservableGauge("booking.outbox.backing_off", () => current.Value!.OutboxBackingOff, description: "Outbox rows Kafka failed at once (a topic it does not know or lets nobody write), waiting out a backoff before they go again.");
+        // Nothing while another worker leads, or before this one's first sample.
+        IEnumerable<Measurement<T>> Observe<T>(Func<Snapshot, T> value)
+            where T : struct => leadership.Leading && current.Value is { } snapshot ? [new Measurement<T>(value(snapshot))] : [];
+        meter.CreateObservableGauge("booking.outbox.backlog", () => Observe(s => s.OutboxBacklog), description: "Outbox rows not yet acknowledged by Kafka.");
+        meter.CreateObservableGauge("booking.outbox.oldest_unsent_age", () => Observe(s => s.OldestUnsentSeconds), unit: "s", description: "Age of the oldest outbox row not yet on Kafka.");
+        meter.CreateObservableGauge("booking.sagas.in_flight", () => Observe(s => s.SagasInFlight), description: "Sagas not yet COMPLETED, FAILED or CANCELLED, and cancellations of COMPLETED ones not yet done.");
+        meter.CreateObservableGauge("booking.sagas.overdue", () => Observe(s => s.SagasOverdue), description: "Sagas in flight past their deadline (they should have finished or compensated).");
+        meter.CreateObservableGauge("booking.outbox.quarantined", () => Observe(s => s.OutboxQuarantined), description: "Outbox rows Kafka refused for good, kept for an operator.");
+        meter.CreateObservableGauge("booking.outbox.backing_off", () => Observe(s => s.OutboxBackingOff), description: "Outbox rows Kafka failed at once (a topic it does not know or lets nobody write), waiting out a backoff before they go again.");
         return current;
     }
 
@@ -52,6 +58,12 @@ public sealed partial class BacklogGauges(IServiceScopeFactory scopes, IMeterFac
         using var timer = new PeriodicTimer(Interval);
         do
         {
+            if (!leadership.Leading)
+            {
+                _current.Value = null;
+                continue;
+            }
+
             try
             {
                 await using var scope = scopes.CreateAsyncScope();

@@ -64,6 +64,22 @@ public sealed class BacklogGaugeTests(SagaApp app) : IClassFixture<SagaApp>
         await WaitForGaugesAsync(g => g["booking.sagas.in_flight"] == 0);
     }
 
+    [Fact]
+    public async Task Only_the_worker_whose_relay_leads_reports_the_backlog_gauges()
+    {
+        await WaitForGaugesAsync(g => g.ContainsKey("booking.outbox.backlog"));
+
+        // A second worker beside the first: its relay does not lead, so it reports nothing, sampled or not.
+        await using var second = app.StartWorker();
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(7);
+        await Gauges.WaitForAsync(second.Services.GetRequiredService<IMeterFactory>(),
+            name => name.StartsWith("booking.", StringComparison.Ordinal) && !name.StartsWith("booking.sagas.consumer", StringComparison.Ordinal),
+            values => values.Count == 0 ? DateTime.UtcNow >= until : throw new Xunit.Sdk.XunitException(
+                $"A worker that does not lead reported {string.Join(", ", values.Select(v => $"{v.Key}={v.Value}"))}"),
+            TimeSpan.FromSeconds(30), _ => "unreachable");
+        await WaitForGaugesAsync(g => g.ContainsKey("booking.outbox.backlog"));
+    }
+
     /// <summary>Reads this worker's backlog gauges (the meters of its own host only) until they satisfy the condition.</summary>
     private Task<Dictionary<string, double>> WaitForGaugesAsync(Func<Dictionary<string, double>, bool> condition) =>
         Gauges.WaitForAsync(app.WorkerServices.GetRequiredService<IMeterFactory>(),
