@@ -143,7 +143,8 @@ public sealed partial class OutboxRelay(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        if (_inFlight.Count == 0)
+        // Past the host's shutdown timeout the loop may still run, and _inFlight is the loop's alone.
+        if (_inFlight.Count == 0 || cancellationToken.IsCancellationRequested)
         {
             return;
         }
