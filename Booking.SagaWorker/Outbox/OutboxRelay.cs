@@ -23,7 +23,7 @@ namespace Booking.SagaWorker.Outbox;
 /// no longer in the way of the events behind it. One Kafka fails at once for another reason (a topic it does not know,
 /// or lets nobody write) goes again after a backoff, 1 s doubling to 30 s per failure in a row, kept in its row
 /// (<see cref="OutboxMessage.NextAttemptAt"/>): meanwhile the relay reads neither it nor its reservation's later events,
-/// and however many such rows wait, the others go on. One relay publishes at a time: a PostgreSQL advisory lock elects it. A
+/// and however many such rows wait, the others go on (such retries take at most <see cref="RetriesPerRound"/> of a round). One relay publishes at a time: a PostgreSQL advisory lock elects it. A
 /// producer that hit a fatal error fails every message from then on, so the relay has it replaced and publishes the
 /// unsent rows again through the new one.
 /// </summary>
@@ -45,6 +45,9 @@ public sealed partial class OutboxRelay(
     public const long LeaderLockKey = 0x426F6F6B696E67;
 
     private const int BatchSize = 500;
+
+    /// <summary>At most this many rows of a round are rows going again after a backoff; the rest are the others.</summary>
+    private const int RetriesPerRound = 100;
 
     /// <summary>Rows left in flight by slow deliveries; past this many the relay reads no more until some settle.</summary>
     private const int MaxInFlight = 10 * BatchSize;
@@ -204,23 +207,33 @@ public sealed partial class OutboxRelay(
             return 0;
         }
 
-        // Not a key with a row waiting out a backoff: its later rows wait behind that row. A count, not NOT EXISTS:
-        // PostgreSQL makes NOT EXISTS an anti-join, and, sure there are next to no such rows (as the statistics of a
-        // table where they are rare say), it compared every unsent row with every backing-off one: 1.4 s a read for
-        // 5,000 of them. A count stays a look-up of each row's key in the backing-off rows' index, whatever the plan.
-        var now = time.GetUtcNow();
-        var unsent = db.OutboxMessages.AsNoTracking().Where(m => m.SentAt == null && m.QuarantinedAt == null
-            && db.OutboxMessages.Count(b => b.MessageKey == m.MessageKey && b.SentAt == null && b.QuarantinedAt == null && b.NextAttemptAt > now) == 0);
+        var unsent = db.OutboxMessages.AsNoTracking().Where(m => m.SentAt == null && m.QuarantinedAt == null);
         if (waiting.Length > 0)
         {
             unsent = unsent.Where(m => !waiting.Contains(m.MessageKey));
         }
 
-        var batch = await unsent
-            .OrderBy(m => m.Id)
-            .Take(Math.Min(BatchSize, MaxInFlight - waiting.Length))
+        // Two reads, so rows that keep failing never crowd out the others however many they are: at most
+        // RetriesPerRound rows whose backoff is over, and the rows of keys with no row that failed, oldest first. A key
+        // with a row that failed is in the first read alone: that row is its first unsent one (a later row is tried
+        // only once the earlier went), so each reservation's events still go in order. A count, not NOT EXISTS:
+        // PostgreSQL made NOT EXISTS an anti-join and, sure from the statistics that such rows are rare, compared every
+        // unsent row with every failed one (1.4 s a read for 5,000); a count stays a look-up in their partial index.
+        var now = time.GetUtcNow();
+        var room = Math.Min(BatchSize, MaxInFlight - waiting.Length);
+        var retries = await unsent
+            .Where(m => m.NextAttemptAt <= now)
+            .OrderBy(m => m.NextAttemptAt)
+            .Take(Math.Min(RetriesPerRound, room))
             .ToListAsync(cancellationToken)
             .ConfigureAwait(false);
+        var fresh = await unsent
+            .Where(m => db.OutboxMessages.Count(b => b.MessageKey == m.MessageKey && b.SentAt == null && b.QuarantinedAt == null && b.NextAttemptAt != null) == 0)
+            .OrderBy(m => m.Id)
+            .Take(room - retries.Count)
+            .ToListAsync(cancellationToken)
+            .ConfigureAwait(false);
+        var batch = retries.Concat(fresh).OrderBy(m => m.Id).ToList();
         if (batch.Count == 0)
         {
             return 0;
@@ -241,8 +254,8 @@ public sealed partial class OutboxRelay(
 
     /// <summary>
     /// Each row Kafka failed at once waits before it goes again (and its reservation's later rows with it), 1 s doubling
-    /// to 30 s per failure in a row, unless the producer failed for good: then it is replaced, and the rows go again at
-    /// once through its successor.
+    /// to 30 s per failure in a row; a producer that failed for good is replaced first, so the rows go again through its
+    /// successor (and a producer that keeps failing is not rebuilt every round).
     /// </summary>
     private async Task BackOffAsync(BookingDbContext db, IProducer<string, string> producer, List<(OutboxMessage Row, Error Error)> failed, CancellationToken cancellationToken)
     {
@@ -254,11 +267,6 @@ public sealed partial class OutboxRelay(
         // The producer's own failure, if any failed row says so, decides whether it is replaced, whatever row came first.
         var error = failed.Select(row => row.Error).FirstOrDefault(error => error.IsFatal || error.Code == ErrorCode.Local_Fatal) ?? failed[0].Error;
         producers.ReplaceIfFailed(producer, error);
-        if (!ReferenceEquals(producers.Current, producer))
-        {
-            return;
-        }
-
         var now = time.GetUtcNow();
         foreach (var rows in failed.GroupBy(row => (row.Row.Attempts, Reason: Reason(row.Error))))
         {

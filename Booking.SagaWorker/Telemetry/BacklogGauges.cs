@@ -77,7 +77,7 @@ public sealed partial class BacklogGauges(IServiceScopeFactory scopes, IMeterFac
             }
             catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException or TimeoutException)
             {
-                // The gauges keep their last values; the database's own health check reports the outage.
+                // The gauges keep their last values while this worker leads; the database's own health check reports the outage.
                 LogSampleFailed(exception);
             }
         }

@@ -20,7 +20,7 @@ public sealed class DataDirectoryLockTests : IDisposable
     }
 
     [Fact]
-    public async Task A_second_AppHost_on_a_data_directory_in_use_exits_at_once_saying_why_and_deletes_nothing_even_when_fresh()
+    public async Task A_second_AppHost_on_a_data_directory_in_use_exits_saying_why_and_deletes_nothing_even_when_fresh()
     {
         var ct = TestContext.Current.CancellationToken;
         var kept = Path.Combine(_data, "redis", "appendonly.aof");

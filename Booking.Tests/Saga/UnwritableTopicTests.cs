@@ -59,6 +59,59 @@ public sealed class UnwritableTopicTests(SagaApp app) : IClassFixture<SagaApp>
         }
     }
 
+    [Fact]
+    public async Task Events_that_keep_failing_take_only_part_of_each_round_however_many_are_due()
+    {
+        app.Kafka.SetTopicError(BookingTopics.Cancelled, ErrorCode.TopicAuthorizationFailed);
+        var now = DateTimeOffset.UtcNow;
+        var stuck = Enumerable.Range(0, Stuck).Select(_ => Guid.NewGuid().ToString("D")).ToList();
+        using var due = new CancellationTokenSource();
+        Task? keepingDue = null;
+        try
+        {
+            // Failed before and due again, all of them, all the time: older than the booking's events, and more than a round.
+            await using var db = app.NewDbContext();
+            db.OutboxMessages.AddRange(stuck.Select(key =>
+            {
+                var row = Event(BookingTopics.Cancelled, key, now);
+                (row.NextAttemptAt, row.Attempts) = (now, 1);
+                return row;
+            }));
+            await db.SaveChangesAsync();
+            keepingDue = KeepDueAsync(stuck, due.Token);
+
+            var performance = await app.CreatePerformanceAsync(("B", 1, 2));
+            using var client = app.Client();
+            var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "B-1-1")).HoldId);
+            await app.WaitForEventAsync(BookingTopics.Completed, reservation.Id, TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            await due.CancelAsync();
+            if (keepingDue is not null)
+            {
+                await keepingDue;
+            }
+
+            app.Kafka.SetTopicError(BookingTopics.Cancelled, ErrorCode.NoError);
+            await using var db = app.NewDbContext();
+            await db.OutboxMessages.Where(m => stuck.Contains(m.MessageKey)).ExecuteDeleteAsync();
+        }
+    }
+
+    /// <summary>Puts the rows' next attempt back to now, again and again, until told to stop.</summary>
+    private async Task KeepDueAsync(List<string> keys, CancellationToken stop)
+    {
+        await using var db = app.NewDbContext();
+        while (!stop.IsCancellationRequested)
+        {
+            var now = DateTimeOffset.UtcNow;
+            await db.OutboxMessages.Where(m => keys.Contains(m.MessageKey) && m.SentAt == null && m.NextAttemptAt > now)
+                .ExecuteUpdateAsync(set => set.SetProperty(m => m.NextAttemptAt, now), CancellationToken.None);
+            await Task.Delay(TimeSpan.FromMilliseconds(50), CancellationToken.None);
+        }
+    }
+
     private static OutboxMessage Event(string topic, string key, DateTimeOffset now) => new()
     {
         EventId = Guid.NewGuid(),
