@@ -3,6 +3,9 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 var builder = DistributedApplication.CreateBuilder(args);
+// The AppHost ends, giving the data directory's lock back, only once DCP has stopped what it started (Aspire waits so
+// in tests alone by default): an AppHost started right after could otherwise start its stores beside the old ones.
+builder.Configuration["DcpPublisher:WaitForResourceCleanup"] ??= "true";
 var settings = AppHostSettings.From(builder.Configuration, builder.AppHostDirectory);
 builder.Services.AddSingleton(settings);
 builder.Services.AddHostedService<ResourceSummary>();
