@@ -79,44 +79,9 @@ public sealed partial class OutboxRelay(
         {
             try
             {
-                await using var session = new NpgsqlConnection(LeadershipConnectionString(configuration.GetConnectionString("bookingdb")!));
-                await session.OpenAsync(stoppingToken).ConfigureAwait(false);
-                if (!await TryLeadAsync(session, stoppingToken).ConfigureAwait(false))
+                if (!await LeadAsync(stoppingToken).ConfigureAwait(false))
                 {
                     await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken).ConfigureAwait(false);
-                    continue;
-                }
-
-                await using (var listen = new NpgsqlCommand($"LISTEN {OutboxMessage.NotifyChannel}", session))
-                {
-                    await listen.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
-                }
-
-                LogLeading();
-                leadership.Leading = true;
-                var leadershipChecked = time.GetTimestamp();
-                while (!stoppingToken.IsCancellationRequested && session.State == System.Data.ConnectionState.Open)
-                {
-                    // Listening before reading: a row committed after the read below always wakes the next wait.
-                    if (await PublishBatchAsync(stoppingToken).ConfigureAwait(false) < BatchSize)
-                    {
-                        // Rows in flight are marked (and their keys' next rows sent) at the next batch: look again soon.
-                        if (await session.WaitAsync(_inFlight.Count > 0 ? Stall : SafetyPoll, stoppingToken).ConfigureAwait(false))
-                        {
-                            await Task.Delay(Linger, stoppingToken).ConfigureAwait(false);
-                        }
-
-                        leadershipChecked = time.GetTimestamp();
-                    }
-                    else if (time.GetElapsedTime(leadershipChecked) >= SafetyPoll)
-                    {
-                        // A backlog keeps every batch full, so the wait above, which would see the session end, is
-                        // skipped: ask the session once a second, or a relay whose session was ended (and whose lock
-                        // another relay took) would publish beside the new leader for as long as the backlog lasts.
-                        await using var alive = new NpgsqlCommand("SELECT 1", session);
-                        await alive.ExecuteScalarAsync(stoppingToken).ConfigureAwait(false);
-                        leadershipChecked = time.GetTimestamp();
-                    }
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -127,50 +92,103 @@ public sealed partial class OutboxRelay(
             {
                 // Unsent rows stay unsent; the next round publishes them again from the first one.
                 LogRelayFailed(exception);
-                leadership.Leading = false;
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                // The session, and with it the lock, ends with this round (or the session ended on its own).
-                leadership.Leading = false;
             }
         }
     }
 
     /// <summary>
-    /// Stops the loop, then waits up to <see cref="FlushOnStop"/> for the deliveries it left in flight and marks those
-    /// Kafka acknowledged; unmarked, every restart would send them again (consumers drop such repeats by event id, but
-    /// each is one more event on Kafka). What is still unanswered then goes again from the next relay, as before.
+    /// Publishes for as long as this worker holds the leader's lock, its session open; false if another relay leads. A
+    /// relay stopping while it leads flushes what it left in flight before its session, and with it the lock, ends: so
+    /// no relay taking over sends those rows again meanwhile.
     /// </summary>
-    public override async Task StopAsync(CancellationToken cancellationToken)
+    private async Task<bool> LeadAsync(CancellationToken stoppingToken)
     {
-        await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        // Past the host's shutdown timeout the loop may still run, and _inFlight is the loop's alone.
-        if (_inFlight.Count == 0 || cancellationToken.IsCancellationRequested)
+        await using var session = new NpgsqlConnection(LeadershipConnectionString(configuration.GetConnectionString("bookingdb")!));
+        await session.OpenAsync(stoppingToken).ConfigureAwait(false);
+        if (!await TryLeadAsync(session, stoppingToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        await using (var listen = new NpgsqlCommand($"LISTEN {OutboxMessage.NotifyChannel}", session))
+        {
+            await listen.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
+        }
+
+        LogLeading();
+        leadership.Leading = true;
+        try
+        {
+            var leadershipChecked = time.GetTimestamp();
+            while (!stoppingToken.IsCancellationRequested && session.State == System.Data.ConnectionState.Open)
+            {
+                // Listening before reading: a row committed after the read below always wakes the next wait.
+                if (await PublishBatchAsync(stoppingToken).ConfigureAwait(false) < BatchSize)
+                {
+                    // Rows in flight are marked (and their keys' next rows sent) at the next batch: look again soon.
+                    if (await session.WaitAsync(_inFlight.Count > 0 ? Stall : SafetyPoll, stoppingToken).ConfigureAwait(false))
+                    {
+                        await Task.Delay(Linger, stoppingToken).ConfigureAwait(false);
+                    }
+
+                    leadershipChecked = time.GetTimestamp();
+                }
+                else if (time.GetElapsedTime(leadershipChecked) >= SafetyPoll)
+                {
+                    // A backlog keeps every batch full, so the wait above, which would see the session end, is
+                    // skipped: ask the session once a second, or a relay whose session was ended (and whose lock
+                    // another relay took) would publish beside the new leader for as long as the backlog lasts.
+                    await using var alive = new NpgsqlCommand("SELECT 1", session);
+                    await alive.ExecuteScalarAsync(stoppingToken).ConfigureAwait(false);
+                    leadershipChecked = time.GetTimestamp();
+                }
+            }
+
+            return true;
+        }
+        finally
+        {
+            leadership.Leading = false;
+            if (stoppingToken.IsCancellationRequested)
+            {
+                await FlushInFlightAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits up to <see cref="FlushOnStop"/> for the deliveries a stopping relay left in flight and marks those Kafka
+    /// acknowledged; unmarked, every restart would send them again (consumers drop such repeats by event id, but each
+    /// is one more event on Kafka). What is still unanswered then goes again from the next relay.
+    /// </summary>
+    private async Task FlushInFlightAsync()
+    {
+        if (_inFlight.Count == 0)
         {
             return;
         }
 
         try
         {
-            await Task.WhenAll(_inFlight.Values.Select(row => row.Delivery)).WaitAsync(FlushOnStop, time, cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(_inFlight.Values.Select(row => row.Delivery)).WaitAsync(FlushOnStop, time).ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is TimeoutException or OperationCanceledException or ProduceException<string, string>)
+        catch (Exception exception) when (exception is TimeoutException or ProduceException<string, string>)
         {
             // Whatever settled is marked below; the rest stays unsent.
         }
 
-        var acknowledged = _inFlight.Values.Where(row => row.Delivery.IsCompletedSuccessfully).Select(row => row.Id).ToList();
+        var left = _inFlight.Count;
         try
         {
+            using var bounded = new CancellationTokenSource(FlushOnStop, time);
             await using var scope = scopes.CreateAsyncScope();
-            await MarkAsync(scope.ServiceProvider.GetRequiredService<BookingDbContext>(), acknowledged, [], cancellationToken).ConfigureAwait(false);
-            LogFlushedOnStop(acknowledged.Count, _inFlight.Count - acknowledged.Count);
+            var marked = await SettleInFlightAsync(scope.ServiceProvider.GetRequiredService<BookingDbContext>(), bounded.Token).ConfigureAwait(false);
+            LogFlushedOnStop(marked, left - marked);
         }
         catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException or OperationCanceledException or TimeoutException)
         {
-            LogFlushOnStopFailed(exception, acknowledged.Count);
+            LogFlushOnStopFailed(exception, left);
         }
 
         _inFlight.Clear();
@@ -257,7 +275,7 @@ public sealed partial class OutboxRelay(
     /// to 30 s per failure in a row; a producer that failed for good is replaced first, so the rows go again through its
     /// successor (and a producer that keeps failing is not rebuilt every round).
     /// </summary>
-    private async Task BackOffAsync(BookingDbContext db, IProducer<string, string> producer, List<(OutboxMessage Row, Error Error)> failed, CancellationToken cancellationToken)
+    private async Task BackOffAsync(BookingDbContext db, IProducer<string, string> producer, List<Failure> failed, CancellationToken cancellationToken)
     {
         if (failed.Count == 0)
         {
@@ -267,25 +285,33 @@ public sealed partial class OutboxRelay(
         // The producer's own failure, if any failed row says so, decides whether it is replaced, whatever row came first.
         var error = failed.Select(row => row.Error).FirstOrDefault(error => error.IsFatal || error.Code == ErrorCode.Local_Fatal) ?? failed[0].Error;
         producers.ReplaceIfFailed(producer, error);
-        var now = time.GetUtcNow();
-        foreach (var rows in failed.GroupBy(row => (row.Row.Attempts, Reason: Reason(row.Error))))
+        await RecordFailuresAsync(db, failed, backOff: true, cancellationToken).ConfigureAwait(false);
+        if (_warnedOfFailures is not { } warned || time.GetElapsedTime(warned) >= LongestBackoff)
         {
-            var ids = rows.Select(row => row.Row.Id).ToArray();
-            var next = now + RetryDelay.Doubled(FirstBackoff, LongestBackoff, rows.Key.Attempts);
+            _warnedOfFailures = time.GetTimestamp();
+            LogRowsFailed(failed.Count, error.Code, failed[0].Topic);
+        }
+        else
+        {
+            LogRowsFailedAgain(failed.Count, error.Code, failed[0].Topic);
+        }
+    }
+
+    /// <summary>
+    /// Records in each failed row why it failed and one more attempt; with <paramref name="backOff"/>, also when it goes
+    /// next (1 s doubling to 30 s per failure in a row), else it goes with the next read.
+    /// </summary>
+    private async Task RecordFailuresAsync(BookingDbContext db, IEnumerable<Failure> failed, bool backOff, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        foreach (var rows in failed.GroupBy(row => (row.Attempts, Reason: Reason(row.Error))))
+        {
+            var ids = rows.Select(row => row.Id).ToArray();
+            DateTimeOffset? next = backOff ? now + RetryDelay.Doubled(FirstBackoff, LongestBackoff, rows.Key.Attempts) : null;
             await db.OutboxMessages
                 .Where(m => ids.Contains(m.Id) && m.SentAt == null)
                 .ExecuteUpdateAsync(set => set.SetProperty(m => m.NextAttemptAt, next).SetProperty(m => m.LastError, rows.Key.Reason).SetProperty(m => m.Attempts, m => m.Attempts + 1), cancellationToken)
                 .ConfigureAwait(false);
-        }
-
-        if (_warnedOfFailures is not { } warned || time.GetElapsedTime(warned) >= LongestBackoff)
-        {
-            _warnedOfFailures = time.GetTimestamp();
-            LogRowsFailed(failed.Count, error.Code, failed[0].Row.Topic);
-        }
-        else
-        {
-            LogRowsFailedAgain(failed.Count, error.Code, failed[0].Row.Topic);
         }
     }
 
@@ -331,25 +357,34 @@ public sealed partial class OutboxRelay(
         List<(OutboxMessage Row, Error Error)> Refused,
         List<(OutboxMessage Row, Error Error)> Quarantined,
         List<InFlight> InFlight,
-        List<(OutboxMessage Row, Error Error)> Failed);
+        List<Failure> Failed);
 
-    /// <summary>A row (its id and key: Kafka's client holds the payload) whose delivery outlasted its wave's patience, with the producer it went through.</summary>
-    private sealed record InFlight(long Id, string Key, IProducer<string, string> Producer, Task<DeliveryResult<string, string>> Delivery);
+    /// <summary>
+    /// A row (what the relay records of it: Kafka's client holds the payload) whose delivery outlasted its wave's
+    /// patience, with the producer it went through.
+    /// </summary>
+    private sealed record InFlight(long Id, string Key, string Topic, int Attempts, IProducer<string, string> Producer, Task<DeliveryResult<string, string>> Delivery);
+
+    /// <summary>A row Kafka failed, with the attempts it had before and the error.</summary>
+    private sealed record Failure(long Id, string Topic, int Attempts, Error Error);
 
     /// <summary>
     /// Settles the rows earlier rounds left in flight: marks those Kafka has acknowledged since, and frees the key of each
-    /// that failed (or whose producer was replaced), so the key goes again from that row.
+    /// that failed (or whose producer was replaced), so the key goes again from that row; returns how many it marked. A
+    /// row Kafka failed records why: one that ran out its delivery timeout goes with the next read (it waited that long
+    /// already), one failed otherwise backs off as a round's failures do.
     /// </summary>
-    private async Task SettleInFlightAsync(BookingDbContext db, CancellationToken cancellationToken)
+    private async Task<int> SettleInFlightAsync(BookingDbContext db, CancellationToken cancellationToken)
     {
         var producer = producers.Current;
         var settled = _inFlight.Values.Where(row => row.Delivery.IsCompleted || row.Producer != producer).ToList();
         if (settled.Count == 0)
         {
-            return;
+            return 0;
         }
 
-        await MarkAsync(db, [.. settled.Where(row => row.Delivery.IsCompletedSuccessfully).Select(row => row.Id)], [], cancellationToken).ConfigureAwait(false);
+        var acknowledged = settled.Where(row => row.Delivery.IsCompletedSuccessfully).Select(row => row.Id).ToList();
+        await MarkAsync(db, acknowledged, [], cancellationToken).ConfigureAwait(false);
         foreach (var row in settled)
         {
             _inFlight.Remove(row.Key);
@@ -363,7 +398,16 @@ public sealed partial class OutboxRelay(
             var error = ErrorOf(failed.Delivery);
             producers.ReplaceIfFailed(failed.Producer, error);
             LogInFlightFailed(unsent.Count, error.Code);
+            foreach (var kind in unsent
+                .Where(row => row.Delivery.Exception?.InnerException is KafkaException)
+                .Select(row => new Failure(row.Id, row.Topic, row.Attempts, ErrorOf(row.Delivery)))
+                .GroupBy(row => row.Error.Code == ErrorCode.Local_MsgTimedOut))
+            {
+                await RecordFailuresAsync(db, kind, backOff: !kind.Key, cancellationToken).ConfigureAwait(false);
+            }
         }
+
+        return acknowledged.Count;
     }
 
     /// <summary>
@@ -400,7 +444,7 @@ public sealed partial class OutboxRelay(
                 if (!deliveries[i].IsCompleted)
                 {
                     stopped.Add(rows[i].MessageKey);
-                    round.InFlight.Add(new InFlight(rows[i].Id, rows[i].MessageKey, producer, deliveries[i]));
+                    round.InFlight.Add(new InFlight(rows[i].Id, rows[i].MessageKey, rows[i].Topic, rows[i].Attempts, producer, deliveries[i]));
                     continue;
                 }
 
@@ -417,7 +461,7 @@ public sealed partial class OutboxRelay(
                 }
                 else
                 {
-                    round.Failed.Add((rows[i], ErrorOf(deliveries[i])));
+                    round.Failed.Add(new Failure(rows[i].Id, rows[i].Topic, rows[i].Attempts, ErrorOf(deliveries[i])));
                 }
             }
         }
@@ -453,7 +497,7 @@ public sealed partial class OutboxRelay(
             }
             catch (TimeoutException)
             {
-                round.InFlight.Add(new InFlight(row.Id, row.MessageKey, producer, delivery));
+                round.InFlight.Add(new InFlight(row.Id, row.MessageKey, row.Topic, row.Attempts, producer, delivery));
             }
             catch (ProduceException<string, string> exception) when (IsRefusedForGood(exception.Error.Code))
             {
@@ -461,7 +505,7 @@ public sealed partial class OutboxRelay(
             }
             catch (ProduceException<string, string> exception)
             {
-                round.Failed.Add((row, exception.Error));
+                round.Failed.Add(new Failure(row.Id, row.Topic, row.Attempts, exception.Error));
             }
         }
     }

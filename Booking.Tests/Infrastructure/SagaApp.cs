@@ -157,6 +157,23 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
         return Events.Count(e => e.Topic == topic && e.Key == key);
     }
 
+    /// <summary>Writes an event of no reservation in particular (a key of its own) to the outbox, as a commit of the API would.</summary>
+    public async Task<OutboxMessage> AddOutboxEventAsync()
+    {
+        var row = new OutboxMessage
+        {
+            EventId = Guid.NewGuid(),
+            Topic = BookingTopics.Cancelled,
+            MessageKey = Guid.NewGuid().ToString("D"),
+            Payload = "{}",
+            CreatedAt = DateTimeOffset.UtcNow,
+        };
+        await using var db = NewDbContext();
+        db.OutboxMessages.Add(row);
+        await db.SaveChangesAsync();
+        return row;
+    }
+
     /// <summary>
     /// Waits until every outbox row of the reservations is marked sent. A consumer can read an event before the relay's
     /// mark commits (the relay marks after Kafka's acknowledgement), so an event seen is not yet a row marked.

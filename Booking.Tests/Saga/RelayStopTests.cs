@@ -1,6 +1,7 @@
 using Booking.AppHost.Hosting;
 using Booking.Core.Outbox;
 using Booking.SagaWorker.Outbox;
+using Npgsql;
 
 namespace Booking.Tests.Saga;
 
@@ -11,19 +12,26 @@ public sealed class RelayStopTests(SagaApp app) : IClassFixture<SagaApp>
     {
         // A first event sent shows the relay leading, its producer connected.
         await using var db = app.NewDbContext();
-        var first = await AddEventAsync(db);
+        var first = await app.AddOutboxEventAsync();
         await app.WaitForOutboxSentAsync([Guid.Parse(first.MessageKey)]);
 
         // Kafka answers after 3 s: longer than a round waits for a delivery, shorter than the relay's wait when it stops.
         app.Kafka.SetBrokerRoundTrip(KafkaMockCluster.FirstBrokerId, TimeSpan.FromSeconds(3));
         try
         {
-            var row = await AddEventAsync(db);
+            var row = await app.AddOutboxEventAsync();
 
             // Woken by the insert, the relay sends the row and, unanswered, leaves it in flight; then the worker stops.
             await Task.Delay(TimeSpan.FromSeconds(1));
             var relay = app.WorkerServices.GetServices<IHostedService>().OfType<OutboxRelay>().Single();
-            await relay.StopAsync(CancellationToken.None);
+            var stopping = relay.StopAsync(CancellationToken.None);
+
+            // While it waits for Kafka's answer, the stopping relay still holds the leader's lock: no relay taking over
+            // sends the row again meanwhile.
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+            Assert.False(stopping.IsCompleted, "The relay stopped without waiting for the delivery it left in flight.");
+            Assert.True(await LeadersLockHeldAsync(), "The stopping relay gave up the leader's lock before Kafka answered the delivery it left in flight.");
+            await stopping;
 
             db.ChangeTracker.Clear();
             Assert.NotNull((await db.OutboxMessages.SingleAsync(m => m.Id == row.Id)).SentAt);
@@ -34,18 +42,15 @@ public sealed class RelayStopTests(SagaApp app) : IClassFixture<SagaApp>
         }
     }
 
-    private static async Task<OutboxMessage> AddEventAsync(BookingDbContext db)
+    private async Task<bool> LeadersLockHeldAsync()
     {
-        var row = new OutboxMessage
-        {
-            EventId = Guid.NewGuid(),
-            Topic = BookingTopics.Cancelled,
-            MessageKey = Guid.NewGuid().ToString("D"),
-            Payload = "{}",
-            CreatedAt = DateTimeOffset.UtcNow,
-        };
-        db.OutboxMessages.Add(row);
-        await db.SaveChangesAsync();
-        return row;
+        await using var db = new NpgsqlConnection(app.BookingDb);
+        await db.OpenAsync();
+        await using var command = new NpgsqlCommand($"""
+            SELECT count(*) FROM pg_locks
+            WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND ((classid::bigint << 32) | objid::bigint) = {OutboxRelay.LeaderLockKey}
+            """, db);
+        return (long)(await command.ExecuteScalarAsync())! > 0;
     }
 }
