@@ -40,14 +40,16 @@ public sealed partial class OutboxPurge(IServiceScopeFactory scopes, IConfigurat
     }
 
     /// <summary>
-    /// Deletes every row sent before the retention window, or quarantined before the quarantine's; returns how many. It walks the table in id order, which is
-    /// the order rows were written in, and stops at the first row written inside the window: a row sent before the
-    /// window was written before it, so the rows of the last days, most of the table, are never read.
+    /// Deletes every row sent before the retention window, or quarantined before the quarantine's; returns how many. It
+    /// walks the table in id order, which is the order rows were written in, and stops at the first row written inside
+    /// the shorter window: a row sent or quarantined before a window was written before it, so the rows of the last
+    /// days, most of the table, are never read.
     /// </summary>
     public async Task<int> PurgeAsync(CancellationToken cancellationToken)
     {
-        var before = time.GetUtcNow() - Retention;
+        var sentBefore = time.GetUtcNow() - Retention;
         var quarantinedBefore = time.GetUtcNow() - QuarantineRetention;
+        var before = sentBefore > quarantinedBefore ? sentBefore : quarantinedBefore;
         var (total, after) = (0, 0L);
         while (true)
         {
@@ -61,7 +63,7 @@ public sealed partial class OutboxPurge(IServiceScopeFactory scopes, IConfigurat
                 .ToListAsync(cancellationToken)
                 .ConfigureAwait(false);
             var old = rows.TakeWhile(row => row.CreatedAt < before).ToList();
-            var ids = old.Where(row => row.SentAt < before || row.QuarantinedAt < quarantinedBefore).Select(row => row.Id).ToArray();
+            var ids = old.Where(row => row.SentAt < sentBefore || row.QuarantinedAt < quarantinedBefore).Select(row => row.Id).ToArray();
             total += ids.Length == 0 ? 0 : await db.OutboxMessages.Where(m => ids.Contains(m.Id)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
             if (old.Count < BatchSize)
             {

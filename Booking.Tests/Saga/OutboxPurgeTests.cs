@@ -54,6 +54,34 @@ public sealed class OutboxPurgeTests(BookingApp app) : IClassFixture<BookingApp>
         Assert.Equal([oldQuarantined.Id, oldUnsent.Id, recentSent.Id, alsoOldButAfterARecentOne.Id], left.Order());
     }
 
+    [Fact]
+    public async Task A_quarantine_retention_shorter_than_the_sent_rows_one_is_kept_to()
+    {
+        var settings = new ConfigurationBuilder()
+            .AddConfiguration(app.Service<IConfiguration>())
+            .AddInMemoryCollection([new("Outbox:Retention", "7.00:00:00"), new("Outbox:QuarantineRetention", "1.00:00:00")])
+            .Build();
+        var purge = new OutboxPurge(app.Service<IServiceScopeFactory>(), settings, new Later(TimeSpan.FromDays(2)), NullLogger<OutboxPurge>.Instance);
+        var now = DateTimeOffset.UtcNow;
+        var quarantined = new OutboxMessage
+        {
+            EventId = Guid.NewGuid(),
+            Topic = "booking.test.purge-quarantined",
+            MessageKey = Guid.NewGuid().ToString("D"),
+            Payload = "{\"contact\":{\"name\":\"someone\"}}",
+            CreatedAt = now,
+            QuarantinedAt = now,
+        };
+        await using var db = app.NewDbContext();
+        db.OutboxMessages.Add(quarantined);
+        await db.SaveChangesAsync();
+
+        // Two days on, the row was quarantined past its one day, though written inside the sent rows' seven.
+        await purge.PurgeAsync(CancellationToken.None);
+
+        Assert.False(await db.OutboxMessages.AnyAsync(m => m.Id == quarantined.Id));
+    }
+
     private sealed class Later(TimeSpan ahead) : TimeProvider
     {
         public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + ahead;
