@@ -82,7 +82,7 @@ public static partial class HealthyStart
             .AppendJoin(", ", states.Select(s => $"{s.Key.Name} {s.Value ?? "unknown"}")).Append('.');
         foreach (var (resource, _) in states.Where(s => HasStopped(s.Value)))
         {
-            report.Append(await StopReasonAsync(app, resource).ConfigureAwait(false));
+            report.Append(await StopReasonAsync(app.Services, resource).ConfigureAwait(false));
         }
 
         return report.ToString();
@@ -92,9 +92,9 @@ public static partial class HealthyStart
     /// Why a stopped resource stopped (resource logs are often not shown): the first error it logged with the lines after
     /// it, and its last lines.
     /// </summary>
-    public static async Task<string> StopReasonAsync(DistributedApplication app, IResource resource)
+    public static async Task<string> StopReasonAsync(IServiceProvider services, IResource resource)
     {
-        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(resource);
         const int Context = 12;
         string[] errorMarkers = [" fail: ", " crit: ", "Unhandled exception.", "FATAL:"];
@@ -104,7 +104,7 @@ public static partial class HealthyStart
         using var reading = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
-            await foreach (var batch in app.Services.GetRequiredService<ResourceLoggerService>().GetAllAsync(resource).WithCancellation(reading.Token).ConfigureAwait(false))
+            await foreach (var batch in services.GetRequiredService<ResourceLoggerService>().GetAllAsync(resource).WithCancellation(reading.Token).ConfigureAwait(false))
             {
                 lines.AddRange(batch.Select(line => AnsiEscapes().Replace(line.Content, "")));
             }

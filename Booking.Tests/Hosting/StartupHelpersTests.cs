@@ -4,6 +4,9 @@ using Aspire.Hosting;
 using Booking.AppHost.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Booking.Tests.Hosting;
 
@@ -55,5 +58,34 @@ public sealed class StartupHelpersTests
 
         Assert.StartsWith("quitter stopped during start-up", failure.Message, StringComparison.Ordinal);
         Assert.Contains("the quitter cannot start", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_AppHost_says_at_once_which_process_stopped_during_start_up_and_why_and_keeps_running()
+    {
+        var builder = TestAppHost.CreateBuilder();
+        builder.Services.AddFakeLogging();
+        builder.Services.AddHostedService<ResourceSummary>();
+        builder.Services.AddHealthChecks().AddCheck("quitter-answers", () => HealthCheckResult.Unhealthy());
+        builder.AddExecutable("quitter", "sh", ".", "-c", "echo 'fail: the quitter cannot start'; exit 3").WithHealthCheck("quitter-answers");
+        await using var app = builder.Build();
+        var logs = app.Services.GetFakeLogCollector();
+
+        await app.StartAsync(TestContext.Current.CancellationToken);
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!logs.GetSnapshot().Any(r => r.Category == typeof(ResourceSummary).FullName && r.Level == LogLevel.Error))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The AppHost said nothing of the process that stopped during start-up in 60 s.");
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+
+        // Said once, however many notifications the stopped process gets; the AppHost still runs.
+        await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
+        var said = Assert.Single(logs.GetSnapshot(), r => r.Category == typeof(ResourceSummary).FullName && r.Level == LogLevel.Error);
+        Assert.StartsWith("quitter stopped during start-up (", said.Message, StringComparison.Ordinal);
+        Assert.Contains("exit code 3)", said.Message, StringComparison.Ordinal);
+        Assert.Contains("the quitter cannot start", said.Message, StringComparison.Ordinal);
+        Assert.False(app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested);
     }
 }

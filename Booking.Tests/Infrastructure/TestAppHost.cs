@@ -46,7 +46,7 @@ public static class TestAppHost
         {
             var model = app.Services.GetRequiredService<DistributedApplicationModel>();
             Assert.Fail($"{resource} was not healthy {timeout.TotalSeconds:0} s after its start command."
-                + await HealthyStart.StopReasonAsync(app, model.Resources.Single(r => r.Name == resource)));
+                + await HealthyStart.StopReasonAsync(app.Services, model.Resources.Single(r => r.Name == resource)));
         }
     }
 
