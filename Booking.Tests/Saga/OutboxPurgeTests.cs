@@ -21,17 +21,6 @@ public sealed class OutboxPurgeTests(BookingApp app) : IClassFixture<BookingApp>
         var ahead = retention + TimeSpan.FromDays(1);
         var purge = new OutboxPurge(scopes, configuration, new Later(ahead), NullLogger<OutboxPurge>.Instance);
         var now = DateTimeOffset.UtcNow;
-        OutboxMessage Row(DateTimeOffset created, DateTimeOffset? sent, DateTimeOffset? quarantined = null) => new()
-        {
-            EventId = Guid.NewGuid(),
-            Topic = "booking.test.purge",
-            MessageKey = Guid.NewGuid().ToString("D"),
-            Payload = "{\"contact\":{\"name\":\"someone\"}}",
-            CreatedAt = created,
-            SentAt = sent,
-            QuarantinedAt = quarantined,
-        };
-
         // Kept rows stand before and between the old sent ones, so the walk must pass them.
         var oldQuarantined = Row(now, null, now);
         var quarantinedLongAgo = Row(now, null, now - purge.QuarantineRetention);
@@ -63,15 +52,7 @@ public sealed class OutboxPurgeTests(BookingApp app) : IClassFixture<BookingApp>
             .Build();
         var purge = new OutboxPurge(app.Service<IServiceScopeFactory>(), settings, new Later(TimeSpan.FromDays(2)), NullLogger<OutboxPurge>.Instance);
         var now = DateTimeOffset.UtcNow;
-        var quarantined = new OutboxMessage
-        {
-            EventId = Guid.NewGuid(),
-            Topic = "booking.test.purge-quarantined",
-            MessageKey = Guid.NewGuid().ToString("D"),
-            Payload = "{\"contact\":{\"name\":\"someone\"}}",
-            CreatedAt = now,
-            QuarantinedAt = now,
-        };
+        var quarantined = Row(now, null, now, "booking.test.purge-quarantined");
         await using var db = app.NewDbContext();
         db.OutboxMessages.Add(quarantined);
         await db.SaveChangesAsync();
@@ -81,6 +62,17 @@ public sealed class OutboxPurgeTests(BookingApp app) : IClassFixture<BookingApp>
 
         Assert.False(await db.OutboxMessages.AnyAsync(m => m.Id == quarantined.Id));
     }
+
+    private static OutboxMessage Row(DateTimeOffset created, DateTimeOffset? sent, DateTimeOffset? quarantined = null, string topic = "booking.test.purge") => new()
+    {
+        EventId = Guid.NewGuid(),
+        Topic = topic,
+        MessageKey = Guid.NewGuid().ToString("D"),
+        Payload = "{\"contact\":{\"name\":\"someone\"}}",
+        CreatedAt = created,
+        SentAt = sent,
+        QuarantinedAt = quarantined,
+    };
 
     private sealed class Later(TimeSpan ahead) : TimeProvider
     {
