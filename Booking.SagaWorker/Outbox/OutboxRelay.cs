@@ -73,6 +73,9 @@ public sealed partial class OutboxRelay(
     // warning per longest backoff says so (the rest go to the debug log).
     private long? _warnedOfFailures;
 
+    /// <summary>How many rows wait in flight for Kafka's answer (read from any thread: a moment's value).</summary>
+    public int RowsInFlight => _inFlight.Count;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
@@ -118,13 +121,18 @@ public sealed partial class OutboxRelay(
 
         LogLeading();
         leadership.Leading = true;
+        // A round that produced finishes what it started though the relay stops (its waits are bounded anyway):
+        // cancelled only FlushOnStop after the stop, its acknowledged rows are marked rather than sent again by the
+        // next relay.
+        using var finishing = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
+        await using var stopping = stoppingToken.Register(() => finishing.CancelAfter(FlushOnStop));
         try
         {
             var leadershipChecked = time.GetTimestamp();
             while (!stoppingToken.IsCancellationRequested && session.State == System.Data.ConnectionState.Open)
             {
                 // Listening before reading: a row committed after the read below always wakes the next wait.
-                if (await PublishBatchAsync(stoppingToken).ConfigureAwait(false) < BatchSize)
+                if (await PublishBatchAsync(stoppingToken, finishing.Token).ConfigureAwait(false) < BatchSize)
                 {
                     // Rows in flight are marked (and their keys' next rows sent) at the next batch: look again soon.
                     if (await session.WaitAsync(_inFlight.Count > 0 ? Stall : SafetyPoll, stoppingToken).ConfigureAwait(false))
@@ -169,9 +177,11 @@ public sealed partial class OutboxRelay(
             return;
         }
 
+        // A replaced producer's deliveries may never end; they go again from the next relay.
+        var current = producers.Current;
         try
         {
-            await Task.WhenAll(_inFlight.Values.Select(row => row.Delivery)).WaitAsync(FlushOnStop, time).ConfigureAwait(false);
+            await Task.WhenAll(_inFlight.Values.Where(row => row.Producer == current).Select(row => row.Delivery)).WaitAsync(FlushOnStop, time).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is TimeoutException or ProduceException<string, string>)
         {
@@ -179,6 +189,7 @@ public sealed partial class OutboxRelay(
         }
 
         var left = _inFlight.Count;
+        var acknowledged = _inFlight.Values.Count(row => row.Delivery.IsCompletedSuccessfully);
         try
         {
             using var bounded = new CancellationTokenSource(FlushOnStop, time);
@@ -188,7 +199,7 @@ public sealed partial class OutboxRelay(
         }
         catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException or OperationCanceledException or TimeoutException)
         {
-            LogFlushOnStopFailed(exception, left);
+            LogFlushOnStopFailed(exception, acknowledged);
         }
 
         _inFlight.Clear();
@@ -213,12 +224,15 @@ public sealed partial class OutboxRelay(
         return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
-    /// <summary>Publishes the oldest unsent rows; returns how many it read (delivered, refused, or left in flight).</summary>
-    public async Task<int> PublishBatchAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Publishes the oldest unsent rows; returns how many it read (delivered, refused, or left in flight). The read
+    /// stops with the relay; what comes once rows went to Kafka stops only with <paramref name="finishing"/>.
+    /// </summary>
+    private async Task<int> PublishBatchAsync(CancellationToken cancellationToken, CancellationToken finishing)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BookingDbContext>();
-        await SettleInFlightAsync(db, cancellationToken).ConfigureAwait(false);
+        await SettleInFlightAsync(db, finishing).ConfigureAwait(false);
         var waiting = _inFlight.Keys.ToArray();
         if (waiting.Length >= MaxInFlight)
         {
@@ -258,15 +272,15 @@ public sealed partial class OutboxRelay(
         }
 
         var producer = producers.Current;
-        var round = await ProduceInOrderAsync(producer, batch, cancellationToken).ConfigureAwait(false);
-        await SendAloneAsync(producer, round, cancellationToken).ConfigureAwait(false);
+        var round = await ProduceInOrderAsync(producer, batch, finishing).ConfigureAwait(false);
+        await SendAloneAsync(producer, round, finishing).ConfigureAwait(false);
         foreach (var slow in round.InFlight)
         {
             _inFlight.Add(slow.Key, slow);
         }
 
-        await MarkAsync(db, round.Sent, round.Quarantined, cancellationToken).ConfigureAwait(false);
-        await BackOffAsync(db, producer, round.Failed, cancellationToken).ConfigureAwait(false);
+        await MarkAsync(db, round.Sent, round.Quarantined, finishing).ConfigureAwait(false);
+        await BackOffAsync(db, producer, round.Failed, finishing).ConfigureAwait(false);
         return batch.Count;
     }
 

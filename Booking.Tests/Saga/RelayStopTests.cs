@@ -22,8 +22,14 @@ public sealed class RelayStopTests(SagaApp app) : IClassFixture<SagaApp>
             var row = await app.AddOutboxEventAsync();
 
             // Woken by the insert, the relay sends the row and, unanswered, leaves it in flight; then the worker stops.
-            await Task.Delay(TimeSpan.FromSeconds(1));
             var relay = app.WorkerServices.GetServices<IHostedService>().OfType<OutboxRelay>().Single();
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (relay.RowsInFlight == 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "The relay left no row in flight in 20 s.");
+                await Task.Delay(TimeSpan.FromMilliseconds(20));
+            }
+
             var stopping = relay.StopAsync(CancellationToken.None);
 
             // While it waits for Kafka's answer, the stopping relay still holds the leader's lock: no relay taking over
