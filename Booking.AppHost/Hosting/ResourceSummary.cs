@@ -19,6 +19,7 @@ public sealed partial class ResourceSummary(
     DistributedApplicationOptions options,
     ResourceNotificationService notifications,
     IServiceProvider services,
+    IHostApplicationLifetime lifetime,
     IConfiguration configuration,
     ILogger<ResourceSummary> logger) : BackgroundService
 {
@@ -39,7 +40,8 @@ public sealed partial class ResourceSummary(
             .Where(r => r is ProjectResource or ExecutableResource && !r.HasAnnotationOfType<ExplicitStartupAnnotation>())
             .Select(r => r.Name)
             .ToList();
-        using (var starting = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
+        // Processes stopped by a Ctrl+C during the start are not reported.
+        using (var starting = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, lifetime.ApplicationStopping))
         {
             var watching = Task.WhenAll(ReportStopsAsync(awaited, starting.Token), ReportProgressAsync(awaited, starting.Token));
             try
@@ -47,13 +49,18 @@ public sealed partial class ResourceSummary(
                 foreach (var name in awaited)
                 {
                     // Through a stop and a start again from the dashboard.
-                    await notifications.WaitForResourceHealthyAsync(name, WaitBehavior.WaitOnResourceUnavailable, stoppingToken).ConfigureAwait(false);
+                    await notifications.WaitForResourceHealthyAsync(name, WaitBehavior.WaitOnResourceUnavailable, starting.Token).ConfigureAwait(false);
                 }
+            }
+            catch (OperationCanceledException) when (starting.IsCancellationRequested)
+            {
+                return;
             }
             finally
             {
+                // Not waited for: a report under way reads a process's log for a few seconds.
                 await starting.CancelAsync().ConfigureAwait(false);
-                await watching.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                _ = watching.ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
 
@@ -92,7 +99,7 @@ public sealed partial class ResourceSummary(
                 continue;
             }
 
-            if (stopped.Add(e.Resource.Name))
+            if (stopped.Add(e.Resource.Name) && !cancellationToken.IsCancellationRequested)
             {
                 var reason = await HealthyStart.StopReasonAsync(services, e.Resource).ConfigureAwait(false);
                 LogStopped(e.Resource.Name, state!, e.Snapshot.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none",
