@@ -13,11 +13,21 @@ public sealed partial class OutboxPurge(IServiceScopeFactory scopes, IConfigurat
 {
     private const int BatchSize = 5000;
 
-    public TimeSpan Retention { get; } = configuration.GetValue("Outbox:Retention", TimeSpan.FromDays(7));
+    public TimeSpan Retention { get; } = Positive(configuration, "Outbox:Retention", TimeSpan.FromDays(7));
 
-    public TimeSpan QuarantineRetention { get; } = configuration.GetValue("Outbox:QuarantineRetention", TimeSpan.FromDays(30));
+    public TimeSpan QuarantineRetention { get; } = Positive(configuration, "Outbox:QuarantineRetention", TimeSpan.FromDays(30));
 
-    private readonly TimeSpan _interval = configuration.GetValue("Outbox:PurgeInterval", TimeSpan.FromMinutes(10));
+    private readonly TimeSpan _interval = Positive(configuration, "Outbox:PurgeInterval", TimeSpan.FromMinutes(10));
+
+    /// <summary>
+    /// A setting's duration, refused at start-up unless above zero: a retention of zero or less would delete rows as
+    /// soon as they went, and an interval of zero would stop the worker at its first tick.
+    /// </summary>
+    private static TimeSpan Positive(IConfiguration configuration, string setting, TimeSpan otherwise)
+    {
+        var value = configuration.GetValue(setting, otherwise);
+        return value > TimeSpan.Zero ? value : throw new InvalidOperationException($"{setting} must be above zero; it is {value}.");
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -63,6 +63,19 @@ public sealed class OutboxPurgeTests(BookingApp app) : IClassFixture<BookingApp>
         Assert.False(await db.OutboxMessages.AnyAsync(m => m.Id == quarantined.Id));
     }
 
+    [Theory]
+    [InlineData("Outbox:Retention", "-7.00:00:00")]
+    [InlineData("Outbox:QuarantineRetention", "00:00:00")]
+    [InlineData("Outbox:PurgeInterval", "00:00:00")]
+    public void A_retention_or_interval_of_zero_or_less_is_refused_at_start_up_saying_which(string setting, string value)
+    {
+        var settings = new ConfigurationBuilder().AddInMemoryCollection([new(setting, value)]).Build();
+
+        var refusal = Assert.Throws<InvalidOperationException>(() => new OutboxPurge(app.Service<IServiceScopeFactory>(), settings, TimeProvider.System, NullLogger<OutboxPurge>.Instance));
+
+        Assert.Equal($"{setting} must be above zero; it is {TimeSpan.Parse(value, System.Globalization.CultureInfo.InvariantCulture)}.", refusal.Message);
+    }
+
     private static OutboxMessage Row(DateTimeOffset created, DateTimeOffset? sent, DateTimeOffset? quarantined = null, string topic = "booking.test.purge") => new()
     {
         EventId = Guid.NewGuid(),
