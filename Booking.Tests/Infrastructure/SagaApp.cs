@@ -3,6 +3,7 @@ using System.Text;
 using Booking.AppHost.Hosting;
 using Booking.Core.Outbox;
 using Booking.SagaWorker;
+using Booking.SagaWorker.Outbox;
 using Booking.SagaWorker.Saga;
 using Confluent.Kafka;
 using Microsoft.AspNetCore.Hosting;
@@ -10,6 +11,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using Npgsql;
 
 namespace Booking.Tests.Infrastructure;
 
@@ -172,6 +174,41 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
         db.OutboxMessages.Add(row);
         await db.SaveChangesAsync();
         return row;
+    }
+
+    /// <summary>Writes <paramref name="rows"/> unsent events, each of a key of its own, to the outbox in one statement.</summary>
+    public async Task AddOutboxBacklogAsync(int rows)
+    {
+        await using var db = new NpgsqlConnection(BookingDb);
+        await db.OpenAsync();
+        await using var insert = new NpgsqlCommand($"""
+            INSERT INTO outbox_messages (event_id, topic, message_key, payload, created_at, attempts)
+            SELECT gen_random_uuid(), '{BookingTopics.Cancelled}', gen_random_uuid()::text, '{"{}"}', now(), 0
+            FROM generate_series(1, {rows})
+            """, db);
+        await insert.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>How many outbox rows are marked sent.</summary>
+    public async Task<long> OutboxSentCountAsync()
+    {
+        await using var db = new NpgsqlConnection(BookingDb);
+        await db.OpenAsync();
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM outbox_messages WHERE sent_at IS NOT NULL", db);
+        return (long)(await count.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>The backend holding the outbox relay's leader lock in this app's database; null while none does.</summary>
+    public async Task<int?> RelayLeaderAsync()
+    {
+        await using var db = new NpgsqlConnection(BookingDb);
+        await db.OpenAsync();
+        await using var leader = new NpgsqlCommand($"""
+            SELECT pid FROM pg_locks
+            WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND ((classid::bigint << 32) | objid::bigint) = {OutboxRelay.LeaderLockKey}
+            """, db);
+        return await leader.ExecuteScalarAsync() as int?;
     }
 
     /// <summary>

@@ -18,13 +18,9 @@ public sealed class RelayLeadershipTests(SagaApp app) : IClassFixture<SagaApp>
         app.Kafka.SetBrokerRoundTrip(KafkaMockCluster.FirstBrokerId, TimeSpan.FromMilliseconds(40));
         await using var db = new NpgsqlConnection(app.BookingDb);
         await db.OpenAsync();
-        await ExecuteAsync(db, $"""
-            INSERT INTO outbox_messages (event_id, topic, message_key, payload, created_at, attempts)
-            SELECT gen_random_uuid(), '{BookingTopics.Cancelled}', gen_random_uuid()::text, '{"{}"}', now(), 0
-            FROM generate_series(1, {Backlog})
-            """);
+        await app.AddOutboxBacklogAsync(Backlog);
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (await SentAsync(db) == 0)
+        while (await app.OutboxSentCountAsync() == 0)
         {
             Assert.True(DateTime.UtcNow < deadline, "The relay did not start on the backlog in 30 s.");
             await Task.Delay(20);
@@ -34,7 +30,7 @@ public sealed class RelayLeadershipTests(SagaApp app) : IClassFixture<SagaApp>
         // test's session, takes the lock at once. Not pooled, as the relay's own: closing it gives the lock back.
         await using var other = new NpgsqlConnection(OutboxRelay.LeadershipConnectionString(app.BookingDb));
         await other.OpenAsync();
-        var leader = await LeaderAsync(db);
+        var leader = await LeaderAsync();
         await ExecuteAsync(db, $"SELECT pg_terminate_backend({leader})");
         while (!(bool)(await ScalarAsync(other, $"SELECT pg_try_advisory_lock({OutboxRelay.LeaderLockKey})"))!)
         {
@@ -44,9 +40,9 @@ public sealed class RelayLeadershipTests(SagaApp app) : IClassFixture<SagaApp>
 
         // The old leader notices within its once-a-second check and the batch it was publishing (a wave waits 2 s at most).
         await Task.Delay(TimeSpan.FromSeconds(5));
-        var before = await SentAsync(db);
+        var before = await app.OutboxSentCountAsync();
         await Task.Delay(TimeSpan.FromSeconds(3));
-        var after = await SentAsync(db);
+        var after = await app.OutboxSentCountAsync();
         Assert.True(before == after, $"The old leader sent {after - before} rows while another relay held the lock.");
         Assert.True(after < Backlog, $"The whole backlog was sent ({after} rows), so this proves nothing: make it larger.");
 
@@ -62,20 +58,13 @@ public sealed class RelayLeadershipTests(SagaApp app) : IClassFixture<SagaApp>
         }
     }
 
-    private static async Task<long> SentAsync(NpgsqlConnection db) =>
-        (long)(await ScalarAsync(db, "SELECT count(*) FROM outbox_messages WHERE sent_at IS NOT NULL"))!;
-
     /// <summary>The backend holding the relay's lock in this database.</summary>
-    private static async Task<int> LeaderAsync(NpgsqlConnection db)
+    private async Task<int> LeaderAsync()
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (true)
         {
-            if (await ScalarAsync(db, $"""
-                SELECT pid FROM pg_locks
-                WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                  AND ((classid::bigint << 32) | objid::bigint) = {OutboxRelay.LeaderLockKey}
-                """) is int pid)
+            if (await app.RelayLeaderAsync() is { } pid)
             {
                 return pid;
             }

@@ -21,19 +21,9 @@ public sealed class RelayStopMidRoundTests(SagaApp app) : IClassFixture<SagaApp>
         app.Kafka.SetBrokerRoundTrip(KafkaMockCluster.FirstBrokerId, TimeSpan.FromMilliseconds(40));
         try
         {
-            await using var db = new NpgsqlConnection(app.BookingDb);
-            await db.OpenAsync();
-            await using (var insert = new NpgsqlCommand($"""
-                INSERT INTO outbox_messages (event_id, topic, message_key, payload, created_at, attempts)
-                SELECT gen_random_uuid(), '{BookingTopics.Cancelled}', gen_random_uuid()::text, '{"{}"}', now(), 0
-                FROM generate_series(1, {Backlog})
-                """, db))
-            {
-                await insert.ExecuteNonQueryAsync();
-            }
-
+            await app.AddOutboxBacklogAsync(Backlog);
             var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (await SentAsync(db) < 2)
+            while (await app.OutboxSentCountAsync() < 2)
             {
                 Assert.True(DateTime.UtcNow < deadline, "The relay did not start on the backlog in 30 s.");
                 await Task.Delay(20);
@@ -42,7 +32,7 @@ public sealed class RelayStopMidRoundTests(SagaApp app) : IClassFixture<SagaApp>
             await Task.Delay(TimeSpan.FromMilliseconds(500));
             var relay = app.WorkerServices.GetServices<IHostedService>().OfType<OutboxRelay>().Single();
             await relay.StopAsync(CancellationToken.None);
-            var marked = await MarkedEventIdsAsync(db);
+            var marked = await MarkedEventIdsAsync();
             Assert.True(marked.Count < Backlog, $"The whole backlog was sent ({marked.Count} rows) before the stop, so this proves nothing: make it larger.");
 
             // What reached Kafka reaches this test's consumer within moments; every such event must be marked sent.
@@ -57,14 +47,10 @@ public sealed class RelayStopMidRoundTests(SagaApp app) : IClassFixture<SagaApp>
         }
     }
 
-    private static async Task<long> SentAsync(NpgsqlConnection db)
+    private async Task<HashSet<string>> MarkedEventIdsAsync()
     {
-        await using var command = new NpgsqlCommand("SELECT count(*) FROM outbox_messages WHERE sent_at IS NOT NULL", db);
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
-
-    private static async Task<HashSet<string>> MarkedEventIdsAsync(NpgsqlConnection db)
-    {
+        await using var db = new NpgsqlConnection(app.BookingDb);
+        await db.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT event_id::text FROM outbox_messages WHERE sent_at IS NOT NULL", db);
         await using var reader = await command.ExecuteReaderAsync();
         var ids = new HashSet<string>(StringComparer.Ordinal);
