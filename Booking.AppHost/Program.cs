@@ -12,13 +12,25 @@ builder.Services.AddHostedService<ResourceSummary>();
 DashboardAccess.RequireLoopbackForAnonymous(builder.Configuration);
 
 // Held until the AppHost ends: before --fresh deletes anything, and before any store starts on the directory.
-using var dataLock = await DataDirectoryLock.TakeAsync(settings.DataDirectory, DataDirectoryLock.Patience,
-    () => Console.WriteLine($"Waiting up to {DataDirectoryLock.Patience.TotalSeconds:0} s for the AppHost using {settings.DataDirectory} to stop"));
+DataDirectoryLock? dataLock;
+try
+{
+    dataLock = await DataDirectoryLock.TakeAsync(settings.DataDirectory, DataDirectoryLock.Patience,
+        () => Console.WriteLine($"Waiting up to {DataDirectoryLock.Patience.TotalSeconds:0} s for the AppHost using {settings.DataDirectory} to stop"));
+}
+catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+{
+    await Console.Error.WriteLineAsync(DataDirectoryLock.Unusable(settings.DataDirectory, exception));
+    return 1;
+}
+
 if (dataLock is null)
 {
     await Console.Error.WriteLineAsync(DataDirectoryLock.Refusal(settings.DataDirectory));
     return 1;
 }
+
+using var heldLock = dataLock;
 
 if (settings.Fresh)
 {

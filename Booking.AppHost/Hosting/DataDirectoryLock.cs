@@ -19,7 +19,18 @@ public sealed class DataDirectoryLock : IDisposable
 
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>The directory's lock, or null when another AppHost (or anything) holds it.</summary>
+    // What the operating system says when the lock is held: EWOULDBLOCK from flock on Linux (11) and macOS (35), a
+    // sharing or lock violation on Windows. Any other failure (a read-only disk, a lock file that is a directory or a
+    // loop of links) is not another AppHost, and must not be reported as one.
+    private const int LinuxWouldBlock = 11;
+    private const int MacWouldBlock = 35;
+    private const int WindowsSharingViolation = unchecked((int)0x80070020);
+    private const int WindowsLockViolation = unchecked((int)0x80070021);
+
+    /// <summary>
+    /// The directory's lock, or null when another AppHost (or anything) holds it. Throws <see cref="IOException"/> or
+    /// <see cref="UnauthorizedAccessException"/> when the directory or its lock file cannot be made or opened at all.
+    /// </summary>
     public static DataDirectoryLock? TryTake(string dataDirectory)
     {
         Directory.CreateDirectory(dataDirectory);
@@ -28,7 +39,7 @@ public sealed class DataDirectoryLock : IDisposable
             // FileShare.None is an exclusive, non-blocking lock of the open file (flock) on Linux and macOS.
             return new DataDirectoryLock(new FileStream(Path.Combine(dataDirectory, FileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
         }
-        catch (IOException)
+        catch (IOException exception) when (exception.HResult is LinuxWouldBlock or MacWouldBlock or WindowsSharingViolation or WindowsLockViolation)
         {
             return null;
         }
@@ -60,6 +71,10 @@ public sealed class DataDirectoryLock : IDisposable
     /// <summary>Why the AppHost does not start, for whoever started it.</summary>
     public static string Refusal(string dataDirectory) =>
         $"Another AppHost is running with the data directory {dataDirectory}: stop it, or give this one a directory of its own (--AppHost:DataDirectory=<path>).";
+
+    /// <summary>Why the AppHost does not start when its data directory cannot be used at all.</summary>
+    public static string Unusable(string dataDirectory, Exception exception) =>
+        $"The data directory {dataDirectory} cannot be used ({exception.Message.TrimEnd('.')}). Mend it, or give the AppHost another directory (--AppHost:DataDirectory=<path>).";
 
     public void Dispose() => _file.Dispose();
 }

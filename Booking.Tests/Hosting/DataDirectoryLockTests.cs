@@ -29,7 +29,54 @@ public sealed class DataDirectoryLockTests : IDisposable
         using var running = DataDirectoryLock.TryTake(_data);
         Assert.NotNull(running);
 
-        var start = new ProcessStartInfo("dotnet", [BuiltProjects.Assembly("Booking.AppHost"), $"--AppHost:DataDirectory={_data}", "--AppHost:Fresh=true"])
+        var (exitCode, output, error) = await RunAppHostAsync(_data, ct);
+
+        Assert.True(exitCode == 1, $"Exit code {exitCode}:\n{output}\n{error}");
+        Assert.Contains($"Another AppHost is running with the data directory {_data}", error, StringComparison.Ordinal);
+        Assert.Equal("the running one's data", await File.ReadAllTextAsync(kept, ct));
+    }
+
+    [Fact]
+    public void A_lock_file_that_cannot_be_opened_is_not_taken_for_one_another_AppHost_holds()
+    {
+        Directory.CreateDirectory(_data);
+        var lockFile = Path.Combine(_data, DataDirectoryLock.FileName);
+        File.CreateSymbolicLink(lockFile, lockFile);
+
+        var exception = Record.Exception(() => DataDirectoryLock.TryTake(_data)?.Dispose());
+
+        Assert.True(exception is IOException, $"A lock file that is a loop of links read as {(exception is null ? "held by another AppHost" : exception.GetType().Name)}.");
+    }
+
+    [Theory]
+    [InlineData("its lock file a loop of links")]
+    [InlineData("a file where the directory should be")]
+    public async Task An_AppHost_whose_data_directory_cannot_be_used_exits_at_once_saying_so(string what)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        if (what.StartsWith("its lock file", StringComparison.Ordinal))
+        {
+            Directory.CreateDirectory(_data);
+            var lockFile = Path.Combine(_data, DataDirectoryLock.FileName);
+            File.CreateSymbolicLink(lockFile, lockFile);
+        }
+        else
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(_data)!);
+            await File.WriteAllTextAsync(_data, "not a directory", ct);
+        }
+
+        var (exitCode, output, error) = await RunAppHostAsync(_data, ct);
+
+        Assert.True(exitCode == 1, $"With {what}, exit code {exitCode}:\n{output}\n{error}");
+        Assert.Contains($"The data directory {_data} cannot be used (", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Waiting up to", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", error, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunAppHostAsync(string dataDirectory, CancellationToken ct)
+    {
+        var start = new ProcessStartInfo("dotnet", [BuiltProjects.Assembly("Booking.AppHost"), $"--AppHost:DataDirectory={dataDirectory}", "--AppHost:Fresh=true"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -53,16 +100,17 @@ public sealed class DataDirectoryLockTests : IDisposable
             }
         }
 
-        Assert.True(appHost.ExitCode == 1, $"Exit code {appHost.ExitCode}:\n{await output}\n{await error}");
-        Assert.Contains($"Another AppHost is running with the data directory {_data}", await error, StringComparison.Ordinal);
-        Assert.Equal("the running one's data", await File.ReadAllTextAsync(kept, ct));
+        return (appHost.ExitCode, await output, await error);
     }
-
     public void Dispose()
     {
         if (Directory.Exists(_data))
         {
             Directory.Delete(_data, recursive: true);
+        }
+        else
+        {
+            File.Delete(_data);
         }
     }
 }
