@@ -23,9 +23,9 @@ app.UseRequestChecks();
 app.UseMiddleware<IdempotencyMiddleware>();
 app.UseRateLimiter();
 
-app.MapOpenApi();
+app.MapOpenApi().AllowAnonymous();
 // The API reference (Scalar over /openapi/v1.json), linked from the service's row in the Aspire dashboard.
-app.MapScalarApiReference();
+app.MapScalarApiReference().AllowAnonymous();
 app.MapDefaultEndpoints();
 app.MapSeatsApi();
 app.MapCapacityApi();

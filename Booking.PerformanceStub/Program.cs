@@ -26,9 +26,9 @@ var app = builder.Build();
 
 app.UseRequestChecks();
 
-app.MapOpenApi();
+app.MapOpenApi().AllowAnonymous();
 // The API reference (Scalar over /openapi/v1.json), linked from the service's row in the Aspire dashboard.
-app.MapScalarApiReference();
+app.MapScalarApiReference().AllowAnonymous();
 app.MapDefaultEndpoints();
 app.MapPerformancesApi();
 app.MapAllocationsApi();

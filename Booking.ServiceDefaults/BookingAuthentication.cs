@@ -78,6 +78,9 @@ public static class BookingAuthentication
         });
 
         builder.Services.AddAuthorizationBuilder()
+            // An endpoint mapped without a policy, and a path that matches none, still need an authenticated caller:
+            // only what says AllowAnonymous (health, the API's description) answers anyone.
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
             .AddPolicy(UserPolicy, policy => policy.RequireAuthenticatedUser().RequireClaim(SubjectClaim))
             .AddPolicy(AdminPolicy, policy => policy.RequireAuthenticatedUser().RequireRole(AdminRole))
             // The service role counts only in a token the platform signed itself (issuer booking): a developer's

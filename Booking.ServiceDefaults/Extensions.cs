@@ -104,11 +104,11 @@ public static class ServiceDefaultsExtensions
 
         // Unlike the Aspire template these stay on outside Development too: the AppHost and the
         // distributed tests gate start-up order on them, and they expose no data beyond up/down.
-        app.MapHealthChecks(HealthEndpointPath);
+        app.MapHealthChecks(HealthEndpointPath).AllowAnonymous();
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions
         {
             Predicate = registration => registration.Tags.Contains(LiveTag),
-        });
+        }).AllowAnonymous();
 
         return app;
     }

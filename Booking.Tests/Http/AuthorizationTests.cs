@@ -2,6 +2,8 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using Booking.Api.Http;
 using Booking.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Hosting;
 
 namespace Booking.Tests.Http;
@@ -65,6 +67,67 @@ public sealed class AuthorizationTests(BookingApp app) : IClassFixture<BookingAp
             .Where(route => !open.Any(path => route == path || route.StartsWith(path + "/", StringComparison.Ordinal)))
             .ToList();
         Assert.True(unguarded.Count == 0, $"Endpoints anyone may call: {string.Join(", ", unguarded)}");
+    }
+
+    [Fact]
+    public async Task An_endpoint_mapped_without_a_policy_still_needs_a_caller_and_so_does_a_path_that_matches_none()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var builder = WebApplication.CreateBuilder();
+        builder.WebHost.UseTestServer();
+        builder.Configuration[BookingAuthentication.SigningKeySetting] = TestTokens.SigningKey;
+        builder.AddDefaultHealthChecks();
+        builder.AddBookingAuthentication();
+        ProblemExceptionHandler.AddBookingProblemDetails(builder.Services);
+        await using var service = builder.Build();
+        service.UseRequestChecks();
+        service.MapDefaultEndpoints();
+        // What a new endpoint looks like when its author forgets RequireAuthorization.
+        service.MapGet("/forgotten", () => "someone's data");
+        await service.StartAsync(ct);
+        using var anyone = service.GetTestClient();
+        using var caller = service.GetTestClient();
+        caller.DefaultRequestHeaders.Authorization = TestTokens.Bearer("alice");
+
+        using (var response = await anyone.GetAsync(new Uri("/forgotten", UriKind.Relative), ct))
+        {
+            await response.AssertProblemAsync(HttpStatusCode.Unauthorized, ProblemCodes.Unauthenticated);
+        }
+
+        using (var response = await anyone.GetAsync(new Uri("/nothing/here", UriKind.Relative), ct))
+        {
+            await response.AssertProblemAsync(HttpStatusCode.Unauthorized, ProblemCodes.Unauthenticated);
+        }
+
+        Assert.Equal("someone's data", await caller.GetStringAsync(new Uri("/forgotten", UriKind.Relative), ct));
+        using (var response = await anyone.GetAsync(new Uri("/health", UriKind.Relative), ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task Health_and_the_api_reference_with_everything_its_page_loads_answer_anyone()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        foreach (var (service, anyone) in new[] { ("booking-api", app.Client(userId: null)), ("performance-stub", app.StubClient(authorization: null)) })
+        {
+            using (anyone)
+            {
+                using var pageResponse = await anyone.GetAsync(new Uri("/scalar", UriKind.Relative), ct);
+                Assert.True(pageResponse.StatusCode == HttpStatusCode.OK, $"{service} /scalar: {(int)pageResponse.StatusCode}");
+                var page = await pageResponse.Content.ReadAsStringAsync(ct);
+                // As a browser reads them: relative to where the page ended up.
+                var pageAddress = pageResponse.RequestMessage!.RequestUri!;
+                var loaded = System.Text.RegularExpressions.Regex.Matches(page, "src=\"([^\"]+)\"").Select(match => match.Groups[1].Value).ToList();
+                Assert.True(loaded.Count > 0, $"{service}'s API reference page loads no script:\n{page}");
+                foreach (var path in loaded.Concat(["/openapi/v1.json", "/health", "/alive"]))
+                {
+                    using var response = await anyone.GetAsync(new Uri(pageAddress, path), ct);
+                    Assert.True(response.StatusCode == HttpStatusCode.OK, $"{service} {path}: {(int)response.StatusCode}");
+                }
+            }
+        }
     }
 
     [Theory]
