@@ -52,6 +52,11 @@ var kafka = stores.AddKafka("kafka",
     "booking.reservation.completed",
     "booking.reservation.failed",
     "booking.reservation.cancelled");
+if (stores.MissingPrograms.Count > 0)
+{
+    await Console.Error.WriteLineAsync(DataStores.Refusal(stores.MissingPrograms));
+    return 1;
+}
 
 var performanceStub = builder.AddProject<Projects.Booking_PerformanceStub>("performance-stub", launchProfileName: null)
     .WithServiceDefaults(settings, port: 5090, signingKey)

@@ -20,7 +20,20 @@ public sealed class DataStores(IDistributedApplicationBuilder builder, AppHostSe
         _ => ContainerRuntime.IsAvailable(builder.Configuration),
     });
 
+    private readonly List<string> _missingPrograms = [];
+
     public bool UsesContainers => _containers.Value;
+
+    /// <summary>
+    /// The installed programs the executable stores added so far need and this machine lacks (a fresh machine before
+    /// <c>scripts/setup.sh</c>): DCP would only fail to start them, one by one, deep in the dashboard.
+    /// </summary>
+    public IReadOnlyList<string> MissingPrograms => _missingPrograms;
+
+    /// <summary>Why the AppHost does not start when <see cref="MissingPrograms"/> is not empty, and what to do.</summary>
+    public static string Refusal(IEnumerable<string> missing) =>
+        $"Redis and PostgreSQL run here as installed programs (no container runtime answers), and this machine lacks {string.Join(", ", missing)}. " +
+        "Run scripts/setup.sh once (scripts/run.sh does; it installs them from apt), or set AppHost:DataStores=Container where a container runtime runs.";
 
     /// <summary>
     /// Deletes what the AppHost keeps under <paramref name="dataDirectory"/>: the generated secrets and the data of
@@ -49,9 +62,13 @@ public sealed class DataStores(IDistributedApplicationBuilder builder, AppHostSe
             return external;
         }
 
-        return UsesContainers
-            ? builder.AddRedis(name).WithDataVolume().WithPersistence(TimeSpan.FromSeconds(1))
-            : builder.AddRedisExecutable(name, settings);
+        if (UsesContainers)
+        {
+            return builder.AddRedis(name).WithDataVolume().WithPersistence(TimeSpan.FromSeconds(1));
+        }
+
+        Need(OnPath(RedisExecutableResource.Program));
+        return builder.AddRedisExecutable(name, settings);
     }
 
     /// <summary>
@@ -73,12 +90,27 @@ public sealed class DataStores(IDistributedApplicationBuilder builder, AppHostSe
             return (firstExternal ?? container.AddDatabase(first), secondExternal ?? container.AddDatabase(second));
         }
 
+        Need(Path.Combine(PostgresExecutableExtensions.BinDirectory, "initdb"));
+        Need(Path.Combine(PostgresExecutableExtensions.BinDirectory, "postgres"));
         var server = builder.AddPostgresExecutable(name, settings);
         return (firstExternal ?? server.AddDatabase(first), secondExternal ?? server.AddDatabase(second));
     }
 
     public IResourceBuilder<IResourceWithConnectionString> AddKafka(string name, params string[] topics) =>
         External(name) ?? builder.AddKafkaMock(name, topics);
+
+    private static string OnPath(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => Path.Combine(directory, program))
+            .FirstOrDefault(File.Exists) ?? program;
+
+    private void Need(string program)
+    {
+        if (!File.Exists(program))
+        {
+            _missingPrograms.Add(program);
+        }
+    }
 
     private IResourceBuilder<IResourceWithConnectionString>? External(string name) =>
         builder.Configuration.GetConnectionString(name) is null ? null : builder.AddConnectionString(name);

@@ -6,8 +6,11 @@ namespace Booking.AppHost.Hosting;
 
 /// <summary>Redis as Debian's <c>redis-server</c> run by DCP: what <c>AddRedis</c> is where no container runtime exists.</summary>
 public sealed class RedisExecutableResource(string name, string dataDirectory, ParameterResource password)
-    : ExecutableResource(name, "redis-server", dataDirectory), IResourceWithConnectionString
+    : ExecutableResource(name, Program, dataDirectory), IResourceWithConnectionString
 {
+    /// <summary>The server's program, found on the PATH.</summary>
+    public const string Program = "redis-server";
+
     internal const string PrimaryEndpointName = "tcp";
 
     public string DataDirectory { get; } = dataDirectory;

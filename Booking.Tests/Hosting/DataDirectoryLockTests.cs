@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Booking.AppHost.Hosting;
 
 namespace Booking.Tests.Hosting;
@@ -29,7 +28,7 @@ public sealed class DataDirectoryLockTests : IDisposable
         using var running = DataDirectoryLock.TryTake(_data);
         Assert.NotNull(running);
 
-        var (exitCode, output, error) = await RunAppHostAsync(_data, ct);
+        var (exitCode, output, error) = await AppHostProcess.RunToExitAsync([$"--AppHost:DataDirectory={_data}", "--AppHost:Fresh=true"], null, ct);
 
         Assert.True(exitCode == 1, $"Exit code {exitCode}:\n{output}\n{error}");
         Assert.Contains($"Another AppHost is running with the data directory {_data}", error, StringComparison.Ordinal);
@@ -66,7 +65,7 @@ public sealed class DataDirectoryLockTests : IDisposable
             await File.WriteAllTextAsync(_data, "not a directory", ct);
         }
 
-        var (exitCode, output, error) = await RunAppHostAsync(_data, ct);
+        var (exitCode, output, error) = await AppHostProcess.RunToExitAsync([$"--AppHost:DataDirectory={_data}", "--AppHost:Fresh=true"], null, ct);
 
         Assert.True(exitCode == 1, $"With {what}, exit code {exitCode}:\n{output}\n{error}");
         Assert.Contains($"The data directory {_data} cannot be used (", error, StringComparison.Ordinal);
@@ -74,34 +73,6 @@ public sealed class DataDirectoryLockTests : IDisposable
         Assert.DoesNotContain("Unhandled exception", error, StringComparison.Ordinal);
     }
 
-    private static async Task<(int ExitCode, string Output, string Error)> RunAppHostAsync(string dataDirectory, CancellationToken ct)
-    {
-        var start = new ProcessStartInfo("dotnet", [BuiltProjects.Assembly("Booking.AppHost"), $"--AppHost:DataDirectory={dataDirectory}", "--AppHost:Fresh=true"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var appHost = Process.Start(start)!;
-        var error = appHost.StandardError.ReadToEndAsync(ct);
-        var output = appHost.StandardOutput.ReadToEndAsync(ct);
-        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
-        {
-            timeout.CancelAfter(TimeSpan.FromSeconds(60));
-            try
-            {
-                await appHost.WaitForExitAsync(timeout.Token);
-            }
-            finally
-            {
-                if (!appHost.HasExited)
-                {
-                    appHost.Kill(entireProcessTree: true);
-                }
-            }
-        }
-
-        return (appHost.ExitCode, await output, await error);
-    }
     public void Dispose()
     {
         if (Directory.Exists(_data))

@@ -61,6 +61,36 @@ public sealed class StartupHelpersTests
     }
 
     [Fact]
+    public async Task Without_the_stores_programs_installed_the_AppHost_stops_at_once_naming_them_and_the_set_up_script()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var data = Directory.CreateTempSubdirectory("booking-no-programs-");
+        var nothingInstalled = Directory.CreateTempSubdirectory("booking-empty-path-");
+        try
+        {
+            // A fresh machine before scripts/setup.sh, as far as the PATH shows: no redis-server. Otherwise as F5 runs it.
+            var (exitCode, output, error) = await AppHostProcess.RunToExitAsync(
+                [$"--AppHost:DataDirectory={data.FullName}", "--AppHost:DataStores=Executable", .. SideBySideRun.Arguments($"http://127.0.0.1:{FreePort.Next()}")],
+                new Dictionary<string, string>
+                {
+                    ["PATH"] = nothingInstalled.FullName,
+                    ["ASPIRE_ALLOW_UNSECURED_TRANSPORT"] = "true",
+                    ["ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS"] = "true",
+                },
+                ct);
+
+            Assert.True(exitCode == 1, $"Exit code {exitCode}:\n{output}\n{error}");
+            Assert.Contains("this machine lacks redis-server.", error, StringComparison.Ordinal);
+            Assert.Contains("Run scripts/setup.sh", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            data.Delete(recursive: true);
+            nothingInstalled.Delete();
+        }
+    }
+
+    [Fact]
     public async Task The_AppHost_says_at_once_which_process_stopped_during_start_up_and_why_and_keeps_running()
     {
         var builder = TestAppHost.CreateBuilder();

@@ -18,12 +18,15 @@ public sealed class UnstorableTextTests(BookingApp app) : IClassFixture<BookingA
         using var anonymous = app.Client(userId: null);
         const string Body = "{\"x\":\"\\u0000\"}";
 
+        // A route that does not exist asks for a caller too (the fallback policy), before any body is read.
         using var missing = await anonymous.PostAsync("/no-such-route", new StringContent(Body, Encoding.UTF8, "application/json"));
-        await missing.AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
+        await missing.AssertProblemAsync(HttpStatusCode.Unauthorized, ProblemCodes.Unauthenticated);
         using var health = await anonymous.PostAsync(ServiceDefaultsExtensions.HealthEndpointPath, new StringContent(Body, Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
         // A caller with an identity is checked wherever it sends text, a route that does not exist aside.
         using var user = app.Client();
+        using var nowhere = await user.PostAsync("/no-such-route", new StringContent(Body, Encoding.UTF8, "application/json"));
+        await nowhere.AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
         using var refused = await user.PostAsync("/api/reservations", new StringContent(Body, Encoding.UTF8, "application/json"));
         await refused.AssertProblemAsync(HttpStatusCode.BadRequest, ProblemCodes.ValidationFailed);
     }
