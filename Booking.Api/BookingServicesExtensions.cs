@@ -23,10 +23,12 @@ public static class BookingServicesExtensions
             builder.Services.AddAuthentication().AddTrustedGateway();
             builder.Services.Configure<Microsoft.AspNetCore.Authorization.AuthorizationOptions>(options =>
             {
-                // Both ways of naming the caller count for the user policy: a bearer token, or the gateway's header.
+                // Both ways of naming the caller count for the user policy and the fallback (a path that matches
+                // none is a 404 to the gateway's caller, as to a bearer's): a bearer token, or the gateway's header.
+                string[] schemes = [Microsoft.AspNetCore.Authentication.JwtBearer.JwtBearerDefaults.AuthenticationScheme, CallerIdentity.TrustedGatewayHandler.SchemeName];
                 var user = options.GetPolicy(BookingAuthentication.UserPolicy)!;
-                options.AddPolicy(BookingAuthentication.UserPolicy, policy => policy.Combine(user)
-                    .AddAuthenticationSchemes(Microsoft.AspNetCore.Authentication.JwtBearer.JwtBearerDefaults.AuthenticationScheme, CallerIdentity.TrustedGatewayHandler.SchemeName));
+                options.AddPolicy(BookingAuthentication.UserPolicy, policy => policy.Combine(user).AddAuthenticationSchemes(schemes));
+                options.FallbackPolicy = new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder(schemes).Combine(options.FallbackPolicy!).Build();
             });
         }
 

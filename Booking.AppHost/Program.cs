@@ -54,7 +54,7 @@ var kafka = stores.AddKafka("kafka",
     "booking.reservation.cancelled");
 if (stores.MissingPrograms.Count > 0)
 {
-    await Console.Error.WriteLineAsync(DataStores.Refusal(stores.MissingPrograms));
+    await Console.Error.WriteLineAsync(stores.Refusal());
     return 1;
 }
 

@@ -27,9 +27,14 @@ public sealed class DataDirectoryLock : IDisposable
     private const int WindowsSharingViolation = unchecked((int)0x80070020);
     private const int WindowsLockViolation = unchecked((int)0x80070021);
 
+    private static bool HeldElsewhere(IOException exception) =>
+        OperatingSystem.IsWindows() ? exception.HResult is WindowsSharingViolation or WindowsLockViolation
+        : exception.HResult == (OperatingSystem.IsMacOS() ? MacWouldBlock : LinuxWouldBlock);
+
     /// <summary>
     /// The directory's lock, or null when another AppHost (or anything) holds it. Throws <see cref="IOException"/> or
     /// <see cref="UnauthorizedAccessException"/> when the directory or its lock file cannot be made or opened at all.
+    /// On a file system without <c>flock</c> the file opens unlocked (.NET ignores that failure), unprotected.
     /// </summary>
     public static DataDirectoryLock? TryTake(string dataDirectory)
     {
@@ -39,7 +44,7 @@ public sealed class DataDirectoryLock : IDisposable
             // FileShare.None is an exclusive, non-blocking lock of the open file (flock) on Linux and macOS.
             return new DataDirectoryLock(new FileStream(Path.Combine(dataDirectory, FileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
         }
-        catch (IOException exception) when (exception.HResult is LinuxWouldBlock or MacWouldBlock or WindowsSharingViolation or WindowsLockViolation)
+        catch (IOException exception) when (HeldElsewhere(exception))
         {
             return null;
         }

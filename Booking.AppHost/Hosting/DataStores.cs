@@ -31,9 +31,10 @@ public sealed class DataStores(IDistributedApplicationBuilder builder, AppHostSe
     public IReadOnlyList<string> MissingPrograms => _missingPrograms;
 
     /// <summary>Why the AppHost does not start when <see cref="MissingPrograms"/> is not empty, and what to do.</summary>
-    public static string Refusal(IEnumerable<string> missing) =>
-        $"Redis and PostgreSQL run here as installed programs (no container runtime answers), and this machine lacks {string.Join(", ", missing)}. " +
-        "Run scripts/setup.sh once (scripts/run.sh does; it installs them from apt), or set AppHost:DataStores=Container where a container runtime runs.";
+    public string Refusal() =>
+        $"The data stores run as installed programs here ({(settings.DataStores == DataStoreMode.Executable ? "AppHost:DataStores is Executable" : "no container runtime answers")}), " +
+        $"and this machine lacks {string.Join(", ", _missingPrograms)}. Run scripts/setup.sh once (scripts/run.sh does; it installs them from apt), " +
+        "or set AppHost:DataStores=Container where a container runtime runs.";
 
     /// <summary>
     /// Deletes what the AppHost keeps under <paramref name="dataDirectory"/>: the generated secrets and the data of
@@ -67,7 +68,7 @@ public sealed class DataStores(IDistributedApplicationBuilder builder, AppHostSe
             return builder.AddRedis(name).WithDataVolume().WithPersistence(TimeSpan.FromSeconds(1));
         }
 
-        Need(OnPath(RedisExecutableResource.Program));
+        Need(RedisExecutableResource.Program);
         return builder.AddRedisExecutable(name, settings);
     }
 
@@ -90,8 +91,11 @@ public sealed class DataStores(IDistributedApplicationBuilder builder, AppHostSe
             return (firstExternal ?? container.AddDatabase(first), secondExternal ?? container.AddDatabase(second));
         }
 
-        Need(Path.Combine(PostgresExecutableExtensions.BinDirectory, "initdb"));
-        Need(Path.Combine(PostgresExecutableExtensions.BinDirectory, "postgres"));
+        foreach (var program in PostgresExecutableExtensions.Programs)
+        {
+            Need(program);
+        }
+
         var server = builder.AddPostgresExecutable(name, settings);
         return (firstExternal ?? server.AddDatabase(first), secondExternal ?? server.AddDatabase(second));
     }
@@ -99,14 +103,14 @@ public sealed class DataStores(IDistributedApplicationBuilder builder, AppHostSe
     public IResourceBuilder<IResourceWithConnectionString> AddKafka(string name, params string[] topics) =>
         External(name) ?? builder.AddKafkaMock(name, topics);
 
-    private static string OnPath(string program) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(directory => Path.Combine(directory, program))
-            .FirstOrDefault(File.Exists) ?? program;
-
+    /// <summary>Notes <paramref name="program"/> as missing unless it exists: by its path, or else on the PATH.</summary>
     private void Need(string program)
     {
-        if (!File.Exists(program))
+        var found = Path.IsPathRooted(program)
+            ? File.Exists(program)
+            : (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+                .Any(directory => File.Exists(Path.Combine(directory, program)));
+        if (!found && !_missingPrograms.Contains(program))
         {
             _missingPrograms.Add(program);
         }

@@ -45,6 +45,17 @@ public static class PostgresExecutableExtensions
 {
     public const string BinDirectory = "/usr/lib/postgresql/15/bin";
     private const string OsUser = "postgres";
+    private const string Shell = "bash";
+    private static readonly string InitDb = Path.Combine(BinDirectory, "initdb");
+    private static readonly string Server = Path.Combine(BinDirectory, "postgres");
+
+    /// <summary>
+    /// The programs the server's start runs: PostgreSQL 15's by their path, the rest found on the PATH; as root, those
+    /// that run it as the <c>postgres</c> user too.
+    /// </summary>
+    public static IReadOnlyList<string> Programs => Environment.IsPrivilegedProcess
+        ? [InitDb, Server, Shell, "setpriv", "runuser", "chown"]
+        : [InitDb, Server, Shell];
 
     /// <summary>
     /// A loopback PostgreSQL with scram-sha-256 authentication (never trust) and a generated password, its data
@@ -59,7 +70,7 @@ public static class PostgresExecutableExtensions
         var password = builder.AddParameter($"{name}-password", PersistedSecret.Password(settings.DataDirectory, $"{name}-password"), secret: true);
         var port = settings.Port(FreePort.Next());
         var asRoot = Environment.IsPrivilegedProcess;
-        var postgres = new PostgresExecutableResource(name, "bash", dataDirectory, password.Resource);
+        var postgres = new PostgresExecutableResource(name, Shell, dataDirectory, password.Resource);
         var arguments = Arguments(dataDirectory, port, settings, asRoot);
 
         builder.Eventing.Subscribe<BeforeResourceStartedEvent>(postgres, async (_, cancellationToken) =>
@@ -108,7 +119,7 @@ public static class PostgresExecutableExtensions
 
         arguments.AddRange(
         [
-            Path.Combine(BinDirectory, "postgres"), "-D", dataDirectory, "-p", port.ToString(CultureInfo.InvariantCulture), "-k", SocketDirectory(dataDirectory, port),
+            Server, "-D", dataDirectory, "-p", port.ToString(CultureInfo.InvariantCulture), "-k", SocketDirectory(dataDirectory, port),
             "-c", "listen_addresses=127.0.0.1",
             "-c", $"max_connections={settings.PostgresMaxConnections.ToString(CultureInfo.InvariantCulture)}",
             "-c", "shared_buffers=256MB",
@@ -176,7 +187,7 @@ public static class PostgresExecutableExtensions
         PrivateFile.WriteAllText(passwordFile, await postgres.PasswordParameter.GetValueAsync(cancellationToken).ConfigureAwait(false));
         try
         {
-            List<string> initdb = [Path.Combine(BinDirectory, "initdb"), "-D", directory, "-U", "postgres", "-A", "scram-sha-256",
+            List<string> initdb = [InitDb, "-D", directory, "-U", "postgres", "-A", "scram-sha-256",
                 $"--pwfile={passwordFile}", "-E", "UTF8", "--locale=C.UTF-8"];
             if (asRoot)
             {

@@ -47,27 +47,30 @@ public sealed class DataDirectoryLockTests : IDisposable
         Assert.True(exception is IOException, $"A lock file that is a loop of links read as {(exception is null ? "held by another AppHost" : exception.GetType().Name)}.");
     }
 
-    [Theory]
-    [InlineData("its lock file a loop of links")]
-    [InlineData("a file where the directory should be")]
-    public async Task An_AppHost_whose_data_directory_cannot_be_used_exits_at_once_saying_so(string what)
+    [Fact]
+    public async Task An_AppHost_whose_lock_file_is_a_loop_of_links_exits_at_once_saying_so()
     {
-        var ct = TestContext.Current.CancellationToken;
-        if (what.StartsWith("its lock file", StringComparison.Ordinal))
-        {
-            Directory.CreateDirectory(_data);
-            var lockFile = Path.Combine(_data, DataDirectoryLock.FileName);
-            File.CreateSymbolicLink(lockFile, lockFile);
-        }
-        else
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(_data)!);
-            await File.WriteAllTextAsync(_data, "not a directory", ct);
-        }
+        Directory.CreateDirectory(_data);
+        var lockFile = Path.Combine(_data, DataDirectoryLock.FileName);
+        File.CreateSymbolicLink(lockFile, lockFile);
 
-        var (exitCode, output, error) = await AppHostProcess.RunToExitAsync([$"--AppHost:DataDirectory={_data}", "--AppHost:Fresh=true"], null, ct);
+        await AssertUnusableAsync();
+    }
 
-        Assert.True(exitCode == 1, $"With {what}, exit code {exitCode}:\n{output}\n{error}");
+    [Fact]
+    public async Task An_AppHost_whose_data_directory_is_a_file_exits_at_once_saying_so()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(_data)!);
+        await File.WriteAllTextAsync(_data, "not a directory", TestContext.Current.CancellationToken);
+
+        await AssertUnusableAsync();
+    }
+
+    private async Task AssertUnusableAsync()
+    {
+        var (exitCode, output, error) = await AppHostProcess.RunToExitAsync([$"--AppHost:DataDirectory={_data}", "--AppHost:Fresh=true"], null, TestContext.Current.CancellationToken);
+
+        Assert.True(exitCode == 1, $"Exit code {exitCode}:\n{output}\n{error}");
         Assert.Contains($"The data directory {_data} cannot be used (", error, StringComparison.Ordinal);
         Assert.DoesNotContain("Waiting up to", output, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", error, StringComparison.Ordinal);

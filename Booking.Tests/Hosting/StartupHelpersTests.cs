@@ -80,7 +80,7 @@ public sealed class StartupHelpersTests
                 ct);
 
             Assert.True(exitCode == 1, $"Exit code {exitCode}:\n{output}\n{error}");
-            Assert.Contains("this machine lacks redis-server.", error, StringComparison.Ordinal);
+            Assert.Contains("this machine lacks redis-server", error, StringComparison.Ordinal);
             Assert.Contains("Run scripts/setup.sh", error, StringComparison.Ordinal);
         }
         finally

@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
+using System.Text.RegularExpressions;
 using Booking.Api.Http;
 using Booking.Core;
 using Microsoft.AspNetCore.Builder;
@@ -119,7 +120,7 @@ public sealed class AuthorizationTests(BookingApp app) : IClassFixture<BookingAp
                 var page = await pageResponse.Content.ReadAsStringAsync(ct);
                 // As a browser reads them: relative to where the page ended up.
                 var pageAddress = pageResponse.RequestMessage!.RequestUri!;
-                var loaded = System.Text.RegularExpressions.Regex.Matches(page, "src=\"([^\"]+)\"").Select(match => match.Groups[1].Value).ToList();
+                var loaded = Regex.Matches(page, "src=\"([^\"]+)\"").Select(match => match.Groups[1].Value).ToList();
                 Assert.True(loaded.Count > 0, $"{service}'s API reference page loads no script:\n{page}");
                 foreach (var path in loaded.Concat(["/openapi/v1.json", "/health", "/alive"]))
                 {

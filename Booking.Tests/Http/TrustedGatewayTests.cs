@@ -30,6 +30,16 @@ public sealed class TrustedGatewayTests(TrustedGatewayApp app) : IClassFixture<T
     }
 
     [Fact]
+    public async Task The_gateways_caller_is_a_caller_wherever_a_bearers_is_so_a_path_that_matches_none_is_404()
+    {
+        using var gateway = app.Client(userId: null);
+        gateway.DefaultRequestHeaders.Add(CallerIdentity.HeaderName, "gateway-user");
+        await (await gateway.GetAsync("/api/no-such-route")).AssertProblemAsync(HttpStatusCode.NotFound, ProblemCodes.NotFound);
+        using var nobody = app.Client(userId: null);
+        await (await nobody.GetAsync("/api/no-such-route")).AssertProblemAsync(HttpStatusCode.Unauthorized, ProblemCodes.Unauthenticated);
+    }
+
+    [Fact]
     public async Task A_bad_token_is_a_401_even_with_the_gateways_user_header()
     {
         using var client = app.Client(userId: null);
