@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Booking.AppHost.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -117,5 +119,37 @@ public sealed class StartupHelpersTests
         Assert.Contains("exit code 3)", said.Message, StringComparison.Ordinal);
         Assert.Contains("the quitter cannot start", said.Message, StringComparison.Ordinal);
         Assert.False(app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested);
+    }
+
+    [Fact]
+    public async Task A_ctrl_c_during_the_start_is_not_reported_as_a_process_that_stopped()
+    {
+        const string Sleeper = "sleep 301.25";
+        var builder = TestAppHost.CreateBuilder();
+        builder.Services.AddFakeLogging();
+        builder.Services.AddHostedService<ResourceSummary>();
+        builder.Services.AddHealthChecks().AddCheck("sleeper-answers", () => HealthCheckResult.Unhealthy());
+        builder.AddExecutable("sleeper", "sh", ".", "-c", Sleeper).WithHealthCheck("sleeper-answers");
+        await using var app = builder.Build();
+        var logs = app.Services.GetFakeLogCollector();
+        // A Ctrl+C reaches every process of the terminal at once: the AppHost begins to stop while its processes die of
+        // the same signal, before it stops its hosted services. Registered before the summary watches, this runs after
+        // the summary's own reaction to the stop, and plays the processes' part.
+        app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() =>
+        {
+            using var kill = Process.Start("pkill", ["-INT", "-f", Sleeper])!;
+            kill.WaitForExit();
+            using var dead = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            app.ResourceNotifications.WaitForResourceAsync("sleeper", KnownResourceStates.TerminalStates, dead.Token).GetAwaiter().GetResult();
+            // The summary's turn to take the stop for a failure: its report reads the process's log for 2 s and more.
+            Thread.Sleep(TimeSpan.FromSeconds(5));
+        });
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        await app.ResourceNotifications.WaitForResourceAsync("sleeper", KnownResourceStates.Running, TestContext.Current.CancellationToken);
+
+        await app.StopAsync(TestContext.Current.CancellationToken);
+
+        var reported = logs.GetSnapshot().Where(r => r.Category == typeof(ResourceSummary).FullName && r.Level >= LogLevel.Warning).Select(r => r.Message).ToList();
+        Assert.True(reported.Count == 0, $"The stop was reported: {string.Join(Environment.NewLine, reported)}");
     }
 }
