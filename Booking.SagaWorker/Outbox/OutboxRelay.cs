@@ -78,25 +78,34 @@ public sealed partial class OutboxRelay(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            try
+            while (!stoppingToken.IsCancellationRequested)
             {
-                if (!await LeadAsync(stoppingToken).ConfigureAwait(false))
+                try
                 {
-                    await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken).ConfigureAwait(false);
+                    if (!await LeadAsync(stoppingToken).ConfigureAwait(false))
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken).ConfigureAwait(false);
+                    }
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception exception)
+                {
+                    // Unsent rows stay unsent; the next round publishes them again from the first one.
+                    LogRelayFailed(exception);
+                    await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
                 }
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception exception)
-            {
-                // Unsent rows stay unsent; the next round publishes them again from the first one.
-                LogRelayFailed(exception);
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
-            }
+        }
+        finally
+        {
+            // Rows a lost leadership left in flight (a relay stopping while it leads has flushed its own already): those
+            // Kafka acknowledged are marked, or the relay leading now would send them again.
+            await FlushInFlightAsync().ConfigureAwait(false);
         }
     }
 

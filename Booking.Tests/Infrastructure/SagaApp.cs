@@ -159,6 +159,30 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
         return Events.Count(e => e.Topic == topic && e.Key == key);
     }
 
+    /// <summary>
+    /// An event the worker's relay sent and left in flight, Kafka answering it only after <paramref name="roundTrip"/>;
+    /// a first event, sent before at full speed, shows the relay leading with its producer connected. The caller sets
+    /// the round trip back (<c>Kafka.SetBrokerRoundTrip(KafkaMockCluster.FirstBrokerId, TimeSpan.Zero)</c>).
+    /// </summary>
+    public async Task<(OutboxRelay Relay, OutboxMessage Row)> LeaveOutboxEventInFlightAsync(TimeSpan roundTrip)
+    {
+        var first = await AddOutboxEventAsync();
+        await WaitForOutboxSentAsync([Guid.Parse(first.MessageKey)]);
+        Kafka.SetBrokerRoundTrip(KafkaMockCluster.FirstBrokerId, roundTrip);
+        var row = await AddOutboxEventAsync();
+
+        // Woken by the insert, the relay sends the row and, unanswered, leaves it in flight.
+        var relay = WorkerServices.GetServices<IHostedService>().OfType<OutboxRelay>().Single();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (relay.RowsInFlight == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The relay left no row in flight in 20 s.");
+            await Task.Delay(TimeSpan.FromMilliseconds(20));
+        }
+
+        return (relay, row);
+    }
+
     /// <summary>Writes an event of no reservation in particular (a key of its own) to the outbox, as a commit of the API would.</summary>
     public async Task<OutboxMessage> AddOutboxEventAsync()
     {

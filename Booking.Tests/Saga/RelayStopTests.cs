@@ -9,26 +9,13 @@ public sealed class RelayStopTests(SagaApp app) : IClassFixture<SagaApp>
     [Fact]
     public async Task A_stopping_relay_marks_sent_the_events_Kafka_acknowledges_after_their_round_left_them_in_flight()
     {
-        // A first event sent shows the relay leading, its producer connected.
         await using var db = app.NewDbContext();
-        var first = await app.AddOutboxEventAsync();
-        await app.WaitForOutboxSentAsync([Guid.Parse(first.MessageKey)]);
-
-        // Kafka answers after 3 s: longer than a round waits for a delivery, shorter than the relay's wait when it stops.
-        app.Kafka.SetBrokerRoundTrip(KafkaMockCluster.FirstBrokerId, TimeSpan.FromSeconds(3));
         try
         {
-            var row = await app.AddOutboxEventAsync();
+            // Kafka answers after 3 s: longer than a round waits for a delivery, shorter than the relay's wait when it stops.
+            var (relay, row) = await app.LeaveOutboxEventInFlightAsync(TimeSpan.FromSeconds(3));
 
-            // Woken by the insert, the relay sends the row and, unanswered, leaves it in flight; then the worker stops.
-            var relay = app.WorkerServices.GetServices<IHostedService>().OfType<OutboxRelay>().Single();
-            var deadline = DateTime.UtcNow.AddSeconds(20);
-            while (relay.RowsInFlight == 0)
-            {
-                Assert.True(DateTime.UtcNow < deadline, "The relay left no row in flight in 20 s.");
-                await Task.Delay(TimeSpan.FromMilliseconds(20));
-            }
-
+            // Then the worker stops.
             var stopping = relay.StopAsync(CancellationToken.None);
 
             // While it waits for Kafka's answer, the stopping relay still holds the leader's lock: no relay taking over
