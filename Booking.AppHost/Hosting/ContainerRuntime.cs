@@ -10,8 +10,7 @@ public static class ContainerRuntime
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var runtime = configuration["ASPIRE_CONTAINER_RUNTIME"] ?? configuration["DOTNET_ASPIRE_CONTAINER_RUNTIME"] ?? "docker";
-        var paths = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
-        if (!paths.Any(p => File.Exists(Path.Combine(p, runtime))))
+        if (!ProcessRunner.IsInstalled(runtime))
         {
             return false;
         }

@@ -106,11 +106,7 @@ public sealed class DataStores(IDistributedApplicationBuilder builder, AppHostSe
     /// <summary>Notes <paramref name="program"/> as missing unless it exists: by its path, or else on the PATH.</summary>
     private void Need(string program)
     {
-        var found = Path.IsPathRooted(program)
-            ? File.Exists(program)
-            : (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-                .Any(directory => File.Exists(Path.Combine(directory, program)));
-        if (!found && !_missingPrograms.Contains(program))
+        if (!ProcessRunner.IsInstalled(program) && !_missingPrograms.Contains(program))
         {
             _missingPrograms.Add(program);
         }

@@ -5,6 +5,13 @@ namespace Booking.AppHost.Hosting;
 /// <summary>Runs a short set-up command (chown, initdb) to completion before a resource starts.</summary>
 internal static class ProcessRunner
 {
+    /// <summary>Whether <paramref name="program"/> exists: by its path when it has one, or else in a folder of the PATH.</summary>
+    public static bool IsInstalled(string program) =>
+        Path.IsPathRooted(program)
+            ? File.Exists(program)
+            : (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+                .Any(directory => File.Exists(Path.Combine(directory, program)));
+
     public static async Task RunAsync(string command, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo(command) { RedirectStandardOutput = true, RedirectStandardError = true };
