@@ -38,9 +38,7 @@ public sealed class DataDirectoryLockTests : IDisposable
     [Fact]
     public void A_lock_file_that_cannot_be_opened_is_not_taken_for_one_another_AppHost_holds()
     {
-        Directory.CreateDirectory(_data);
-        var lockFile = Path.Combine(_data, DataDirectoryLock.FileName);
-        File.CreateSymbolicLink(lockFile, lockFile);
+        MakeTheLockFileALoopOfLinks();
 
         var exception = Record.Exception(() => DataDirectoryLock.TryTake(_data)?.Dispose());
 
@@ -50,9 +48,7 @@ public sealed class DataDirectoryLockTests : IDisposable
     [Fact]
     public async Task An_AppHost_whose_lock_file_is_a_loop_of_links_exits_at_once_saying_so()
     {
-        Directory.CreateDirectory(_data);
-        var lockFile = Path.Combine(_data, DataDirectoryLock.FileName);
-        File.CreateSymbolicLink(lockFile, lockFile);
+        MakeTheLockFileALoopOfLinks();
 
         await AssertUnusableAsync();
     }
@@ -64,6 +60,13 @@ public sealed class DataDirectoryLockTests : IDisposable
         await File.WriteAllTextAsync(_data, "not a directory", TestContext.Current.CancellationToken);
 
         await AssertUnusableAsync();
+    }
+
+    private void MakeTheLockFileALoopOfLinks()
+    {
+        Directory.CreateDirectory(_data);
+        var lockFile = Path.Combine(_data, DataDirectoryLock.FileName);
+        File.CreateSymbolicLink(lockFile, lockFile);
     }
 
     private async Task AssertUnusableAsync()
