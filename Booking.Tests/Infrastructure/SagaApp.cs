@@ -183,6 +183,21 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
         return (relay, row);
     }
 
+    /// <summary>
+    /// Kafka fails every event of <paramref name="topic"/> with <paramref name="error"/> from now on (<see cref="ErrorCode.NoError"/>:
+    /// takes them again), and the worker's producer knows it at once. The mock cluster gives a topic's error only in
+    /// metadata (a real broker answers the produce with it too), and a producer asks for a topic's metadata when it
+    /// first writes it and then every few minutes: without asking now, a producer that wrote the topic before would
+    /// go on writing it.
+    /// </summary>
+    public void SetTopicError(string topic, ErrorCode error)
+    {
+        Kafka.SetTopicError(topic, error);
+        using var admin = new DependentAdminClientBuilder(WorkerServices.GetRequiredService<KafkaProducerFactory>().Current.Handle).Build();
+        var metadata = admin.GetMetadata(TimeSpan.FromSeconds(10));
+        Assert.Equal(error, metadata.Topics.Single(t => t.Topic == topic).Error.Code);
+    }
+
     /// <summary>Writes an event of no reservation in particular (a key of its own) to the outbox, as a commit of the API would.</summary>
     public async Task<OutboxMessage> AddOutboxEventAsync()
     {
