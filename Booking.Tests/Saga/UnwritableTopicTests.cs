@@ -46,8 +46,9 @@ public sealed class UnwritableTopicTests(SagaApp app) : IClassFixture<SagaApp>
                 values => values.GetValueOrDefault("booking.outbox.backing_off") > 0, TimeSpan.FromSeconds(30),
                 values => $"No backing-off rows counted: {string.Join(", ", values.Select(v => $"{v.Key}={v.Value}"))}");
 
-            // The topic takes events again; an operator sends the waiting ones now rather than at their next attempt.
-            app.SetTopicError(BookingTopics.Cancelled, ErrorCode.NoError);
+            // The topic takes events again (the producer finds out by itself: no metadata asked for it here); an
+            // operator sends the waiting ones now rather than at their next attempt.
+            app.Kafka.SetTopicError(BookingTopics.Cancelled, ErrorCode.NoError);
             await db.OutboxMessages.Where(m => m.SentAt == null && m.NextAttemptAt != null)
                 .ExecuteUpdateAsync(set => set.SetProperty(m => m.NextAttemptAt, (DateTimeOffset?)null));
             await app.WaitForOutboxSentAsync(stuck.Select(Guid.Parse), TimeSpan.FromSeconds(60));
