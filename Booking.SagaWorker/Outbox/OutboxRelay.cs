@@ -141,7 +141,7 @@ public sealed partial class OutboxRelay(
             while (!stoppingToken.IsCancellationRequested && session.State == System.Data.ConnectionState.Open)
             {
                 // Listening before reading: a row committed after the read below always wakes the next wait.
-                if (await PublishBatchAsync(stoppingToken, finishing.Token).ConfigureAwait(false) < BatchSize)
+                if (!await PublishBatchAsync(stoppingToken, finishing.Token).ConfigureAwait(false))
                 {
                     // Rows in flight are marked (and their keys' next rows sent) at the next batch: look again soon.
                     if (await session.WaitAsync(_inFlight.Count > 0 ? Stall : SafetyPoll, stoppingToken).ConfigureAwait(false))
@@ -234,10 +234,12 @@ public sealed partial class OutboxRelay(
     }
 
     /// <summary>
-    /// Publishes the oldest unsent rows; returns how many it read (delivered, refused, or left in flight). The read
-    /// stops with the relay; what comes once rows went to Kafka stops only with <paramref name="finishing"/>.
+    /// Publishes the oldest unsent rows; returns whether more may be waiting: a full batch was read, or rows going again
+    /// after a backoff filled their share and went (a topic Kafka takes again drains its backlog round after round,
+    /// not one share per wait). The read stops with the relay; what comes once rows went to Kafka stops only with
+    /// <paramref name="finishing"/>.
     /// </summary>
-    private async Task<int> PublishBatchAsync(CancellationToken cancellationToken, CancellationToken finishing)
+    private async Task<bool> PublishBatchAsync(CancellationToken cancellationToken, CancellationToken finishing)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BookingDbContext>();
@@ -245,7 +247,7 @@ public sealed partial class OutboxRelay(
         var waiting = _inFlight.Keys.ToArray();
         if (waiting.Length >= MaxInFlight)
         {
-            return 0;
+            return false;
         }
 
         var unsent = db.OutboxMessages.AsNoTracking().Where(m => m.SentAt == null && m.QuarantinedAt == null);
@@ -277,7 +279,7 @@ public sealed partial class OutboxRelay(
         var batch = retries.Concat(fresh).OrderBy(m => m.Id).ToList();
         if (batch.Count == 0)
         {
-            return 0;
+            return false;
         }
 
         var producer = producers.Current;
@@ -290,7 +292,8 @@ public sealed partial class OutboxRelay(
 
         await MarkAsync(db, round.Sent, round.Quarantined, finishing).ConfigureAwait(false);
         await BackOffAsync(db, producer, round.Failed, finishing).ConfigureAwait(false);
-        return batch.Count;
+        var sent = round.Sent.ToHashSet();
+        return batch.Count == BatchSize || (retries.Count == RetriesPerRound && retries.Exists(row => sent.Contains(row.Id)));
     }
 
     /// <summary>

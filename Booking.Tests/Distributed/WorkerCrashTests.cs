@@ -26,7 +26,7 @@ public sealed class WorkerCrashTests(DistributedSystem system, ITestOutputHelper
         using var stub = system.Client("performance-stub");
         var performance = await system.CreatePerformanceAsync("Crash", rows: 2);
         // Slow allocations, so that the kill lands while sagas are in their AllocateSection step.
-        (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 1500 }, ct)).EnsureSuccessStatusCode();
+        (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 3000 }, ct)).EnsureSuccessStatusCode();
         var workerDown = false;
         try
         {

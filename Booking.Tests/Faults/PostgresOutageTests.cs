@@ -122,7 +122,8 @@ public sealed class PostgresOutageTests(OwnPostgresApp app, ITestOutputHelper ou
         var restOfOutage = TimeSpan.FromSeconds(20) - (DateTime.UtcNow - outageStarted);
         await Task.Delay(restOfOutage > TimeSpan.Zero ? restOfOutage : TimeSpan.Zero);
         await app.StartPostgresAsync();
-        // The relay leads again soon: an event written after PostgreSQL came back is on Kafka within five seconds.
+        // The relay leads again soon: an event written after PostgreSQL came back is on Kafka within fifteen seconds
+        // (it tries to lead again every second or two; the bound leaves room for a loaded machine, not for a backoff).
         var relayBack = WaitForRelayAsync();
         await Task.Delay(5000);
         await stop.CancelAsync();
@@ -154,7 +155,7 @@ public sealed class PostgresOutageTests(OwnPostgresApp app, ITestOutputHelper ou
 
         var leadingAgain = await relayBack;
         output.WriteLine($"relay publishing again {leadingAgain.TotalSeconds:F1} s after PostgreSQL was back");
-        Assert.True(leadingAgain < TimeSpan.FromSeconds(5), $"The relay published again only {leadingAgain.TotalSeconds:F1} s after PostgreSQL was back.");
+        Assert.True(leadingAgain < TimeSpan.FromSeconds(15), $"The relay published again only {leadingAgain.TotalSeconds:F1} s after PostgreSQL was back.");
     }
 
     [Fact]

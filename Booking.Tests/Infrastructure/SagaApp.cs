@@ -38,8 +38,11 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
     public string WorkerWarnings => string.Join(Environment.NewLine, _worker.Services.GetFakeLogCollector().GetSnapshot()
         .TakeLast(20).Select(record => $"{record.Timestamp:HH:mm:ss.fff} {record.Level} {record.Category}: {record.Message} {record.Exception?.Message}"));
 
-    /// <summary>Every event seen on the outcome topics: topic, key (reservation id), event id.</summary>
-    public ConcurrentQueue<(string Topic, string Key, string EventId)> Events { get; } = new();
+    /// <summary>
+    /// Every event seen on the outcome topics: topic, key (reservation id), event id, where it is on Kafka. The same
+    /// position may be seen twice (read again after a rebalance of the recorder's group); an event sent twice is two.
+    /// </summary>
+    public ConcurrentQueue<(string Topic, string Key, string EventId, TopicPartitionOffset Position)> Events { get; } = new();
 
     protected override IEnumerable<KeyValuePair<string, string?>> Settings =>
     [
@@ -152,11 +155,27 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
         while (!Events.Any(e => e.Topic == topic && e.Key == key))
         {
-            Assert.True(DateTime.UtcNow < deadline, $"No {topic} event for {reservationId}. The worker's last warnings:{Environment.NewLine}{WorkerWarnings}");
+            if (DateTime.UtcNow >= deadline)
+            {
+                Assert.Fail($"No {topic} event for {reservationId}. {await DescribeAsync(reservationId)} The worker's last warnings:{Environment.NewLine}{WorkerWarnings}");
+            }
+
             await Task.Delay(100);
         }
 
-        return Events.Count(e => e.Topic == topic && e.Key == key);
+        return Events.Where(e => e.Topic == topic && e.Key == key).Select(e => e.Position).Distinct().Count();
+    }
+
+    /// <summary>Where a reservation's booking stands, for a failing test's message: its status, its saga, its outbox rows.</summary>
+    private async Task<string> DescribeAsync(Guid reservationId)
+    {
+        await using var db = NewDbContext();
+        var key = reservationId.ToString("D");
+        var reservation = await db.Reservations.AsNoTracking().Include(r => r.Saga).SingleOrDefaultAsync(r => r.Id == reservationId);
+        var rows = await db.OutboxMessages.AsNoTracking().Where(m => m.MessageKey == key).OrderBy(m => m.Id)
+            .Select(m => $"{m.Topic} (sent {m.SentAt:HH:mm:ss.fff}, attempts {m.Attempts}, next {m.NextAttemptAt:HH:mm:ss.fff}, {m.LastError})").ToListAsync();
+        var seen = Events.Where(e => e.Key == key).Select(e => e.Topic);
+        return $"It is {reservation?.Status} (saga {reservation?.Saga?.State}); its outbox rows: {string.Join("; ", rows)}; events seen: {string.Join(", ", seen)}.";
     }
 
     /// <summary>
@@ -305,7 +324,7 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
                 if (message is not null)
                 {
                     var eventId = message.Message.Headers.TryGetLastBytes("event-id", out var bytes) ? Encoding.UTF8.GetString(bytes) : string.Empty;
-                    Events.Enqueue((message.Topic, message.Message.Key, eventId));
+                    Events.Enqueue((message.Topic, message.Message.Key, eventId, message.TopicPartitionOffset));
                 }
             }
         }

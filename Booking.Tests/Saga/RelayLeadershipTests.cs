@@ -38,8 +38,16 @@ public sealed class RelayLeadershipTests(SagaApp app) : IClassFixture<SagaApp>
             await Task.Delay(10);
         }
 
-        // The old leader notices within its once-a-second check and the batch it was publishing (a wave waits 2 s at most).
-        await Task.Delay(TimeSpan.FromSeconds(5));
+        // The old leader notices within its once-a-second check and the batch it was publishing (a wave waits 2 s at
+        // most), and then publishes nothing more.
+        var leadership = app.WorkerServices.GetRequiredService<RelayLeadership>();
+        deadline = DateTime.UtcNow.AddSeconds(30);
+        while (leadership.Leading)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The old leader still leads 30 s after another relay took the lock.");
+            await Task.Delay(10);
+        }
+
         var before = await app.OutboxSentCountAsync();
         await Task.Delay(TimeSpan.FromSeconds(3));
         var after = await app.OutboxSentCountAsync();

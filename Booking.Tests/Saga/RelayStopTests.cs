@@ -12,8 +12,9 @@ public sealed class RelayStopTests(SagaApp app) : IClassFixture<SagaApp>
         await using var db = app.NewDbContext();
         try
         {
-            // Kafka answers after 3 s: longer than a round waits for a delivery, shorter than the relay's wait when it stops.
-            var (relay, row) = await app.LeaveOutboxEventInFlightAsync(TimeSpan.FromSeconds(3));
+            // Kafka answers after 4 s: longer than a round waits for a delivery, shorter than the relay's wait when it
+            // stops (5 s), and long enough that the answer is still to come when the lock is checked below.
+            var (relay, row) = await app.LeaveOutboxEventInFlightAsync(TimeSpan.FromSeconds(4));
 
             // Then the worker stops.
             var stopping = relay.StopAsync(CancellationToken.None);

@@ -46,10 +46,12 @@ public sealed class SagaBatchTests(SagaApp app) : IClassFixture<SagaApp>
             Assert.Equal(ReservationStatus.Confirmed, rows[id].Status);
             Assert.Equal(["ConfirmHold", "AllocateSection", "CompleteReservation"], rows[id].Saga!.Steps.OrderBy(s => s.Id).Select(s => s.Name));
         });
-        Assert.Equal(SagaState.Compensating, rows[released].Saga!.State);
+        // Handed back to compensate on its own. The saga sweeper takes it up 3 s after its ConfirmHold started: a
+        // machine that stalled that long before this read may see it compensated already, never anything else.
+        (ReservationStatus, SagaState)[] handedBackStates = [(ReservationStatus.Pending, SagaState.Compensating), (ReservationStatus.Failed, SagaState.Failed)];
+        Assert.Contains((rows[released].Status, rows[released].Saga!.State), handedBackStates);
         Assert.Equal("HOLD_RELEASED", rows[released].FailureCode);
         Assert.StartsWith("HOLD_RELEASED", rows[released].FailureReason, StringComparison.Ordinal);
-        Assert.Equal(ReservationStatus.Pending, rows[released].Status);
 
         foreach (var id in good)
         {
@@ -126,8 +128,16 @@ public sealed class SagaBatchTests(SagaApp app) : IClassFixture<SagaApp>
         {
             await using var scope = app.WorkerServices.CreateAsyncScope();
             var batch = scope.ServiceProvider.GetRequiredService<SagaOrchestrator>().RunBatchAsync(ids, CancellationToken.None);
-            // The allocations are slow, so the cancel commits between the batch's read and its commit.
-            await Task.Delay(1000);
+            // The allocations are slow, so the cancel commits between the batch's read and its commit: once the batch
+            // has confirmed the holds (which it does after its read), it waits 3 s for the performance service.
+            var seats = $"perf:{{{performance}}}:seats";
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!(await app.Redis.HashGetAsync(seats, ["C-1-1", "C-1-2", "C-1-3"])).All(seat => seat.StartsWith("B:")))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "The batch did not confirm the holds in 30 s.");
+                await Task.Delay(20);
+            }
+
             (await client.PostAsync($"/api/reservations/{ids[1]}/cancel", null)).EnsureSuccessStatusCode();
             handedBack = await batch;
         }
