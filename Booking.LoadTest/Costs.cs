@@ -61,10 +61,10 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
     public sealed record Snapshot(IReadOnlyDictionary<string, long> Commits, long RedisCommands, IReadOnlyDictionary<string, double> CpuSeconds, MachineCpu Machine);
 
     /// <summary>
-    /// The machine's CPU seconds so far, over all its cores: busy (user, nice, system, irq, softirq) and in all. Time
+    /// The machine's CPU time so far in ticks (USER_HZ), over all its cores: busy (user, nice, system, irq, softirq) and in all. Time
     /// the hypervisor gave to other guests (steal) counts in all but not as busy: it is not this machine's work.
     /// </summary>
-    public sealed record MachineCpu(double BusySeconds, double StolenSeconds, double TotalSeconds);
+    public sealed record MachineCpu(long BusyTicks, long StolenTicks, long TotalTicks);
 
     public async Task<Snapshot> TakeAsync()
     {
@@ -94,17 +94,18 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
             g => g.Key,
             g => (g.Value - before.CpuSeconds.GetValueOrDefault(g.Key)) * 1000 / ops);
         var commits = after.Commits.ToDictionary(d => d.Key, d => (d.Value - before.Commits.GetValueOrDefault(d.Key)) / (double)ops);
-        var busy = after.Machine.BusySeconds - before.Machine.BusySeconds;
-        var elapsed = after.Machine.TotalSeconds - before.Machine.TotalSeconds;
-        var machineMsPerOp = busy * 1000 / ops;
+        // Shares are whole ticks over whole ticks, so busy + stolen never passes 1 (a difference of seconds did by 4e-13).
+        var busy = after.Machine.BusyTicks - before.Machine.BusyTicks;
+        var elapsed = after.Machine.TotalTicks - before.Machine.TotalTicks;
+        var machineMsPerOp = busy / TicksPerSecond * 1000 / ops;
         return new PhaseCosts(
             commits.Values.Sum(),
             commits.Where(d => d.Value >= 0.005).OrderByDescending(d => d.Value).ToDictionary(d => d.Key, d => d.Value),
             (after.RedisCommands - before.RedisCommands) / (double)ops,
             byGroup.Where(g => g.Key != LoadToolGroup).Sum(g => g.Value),
             byGroup.Where(g => g.Value > 0.0005).OrderByDescending(g => g.Value).ToDictionary(g => g.Key, g => g.Value),
-            elapsed > 0 ? busy / elapsed : 0,
-            elapsed > 0 ? (after.Machine.StolenSeconds - before.Machine.StolenSeconds) / elapsed : 0,
+            elapsed > 0 ? busy / (double)elapsed : 0,
+            elapsed > 0 ? (after.Machine.StolenTicks - before.Machine.StolenTicks) / (double)elapsed : 0,
             machineMsPerOp,
             machineMsPerOp - byGroup.Values.Sum());
     }
@@ -119,7 +120,7 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
             .Select(field => long.Parse(field, CultureInfo.InvariantCulture)).ToArray();
         var (user, nice, system, idle, ioWait, irq, softIrq, steal) = (ticks[0], ticks[1], ticks[2], ticks[3], ticks[4], ticks[5], ticks[6], ticks[7]);
         var busy = user + nice + system + irq + softIrq;
-        return new MachineCpu(busy / TicksPerSecond, steal / TicksPerSecond, (busy + idle + ioWait + steal) / TicksPerSecond);
+        return new MachineCpu(busy, steal, busy + idle + ioWait + steal);
     }
 
     /// <summary>
