@@ -25,8 +25,10 @@ public sealed class WorkerCrashTests(DistributedSystem system, ITestOutputHelper
         using var http = system.Client("booking-api", "crash-tester");
         using var stub = system.Client("performance-stub");
         var performance = await system.CreatePerformanceAsync("Crash", rows: 2);
-        // Slow allocations, so that the kill lands while sagas are in their AllocateSection step.
-        (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 3000 }, ct)).EnsureSuccessStatusCode();
+        // Allocations that never answer in time (the worker gives each call 5 s, twice), so that the kill lands while
+        // sagas are in their AllocateSection step however slow the machine is; the service answers again before the
+        // worker is started again.
+        (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 30_000 }, ct)).EnsureSuccessStatusCode();
         var workerDown = false;
         try
         {
@@ -43,9 +45,8 @@ public sealed class WorkerCrashTests(DistributedSystem system, ITestOutputHelper
             var performanceDb = (await app.GetConnectionStringAsync("performancedb", ct))!;
             var bookingDb = (await app.GetConnectionStringAsync("bookingdb", ct))!;
             var performanceId = Guid.Parse(performance);
-            // Kill once the first seats are booked in Redis: those sagas have confirmed their holds and wait on the slow
-            // allocation call. (Waiting for the allocations themselves came too late: a batch of all twenty sagas
-            // completes a few milliseconds after the performance service commits them.)
+            // Kill once the first seats are booked in Redis: those sagas have confirmed their holds and wait on the
+            // allocation call.
             await WaitUntilAsync(async () => (await http.GetFromJsonAsync<SeatMapDto>($"/api/performances/{performance}/seats?status=BOOKED", BookingJson.Options, ct))!.Seats.Count > 0,
                 TimeSpan.FromSeconds(30));
 
@@ -62,6 +63,7 @@ public sealed class WorkerCrashTests(DistributedSystem system, ITestOutputHelper
                 Assert.True(unfinished > 0, "The kill should land mid-saga.");
             }
 
+            (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 0 }, ct)).EnsureSuccessStatusCode();
             await TestAppHost.StartAgainAsync(app, "saga-worker", TimeSpan.FromSeconds(60));
             workerDown = false;
             await using (var db = NewBookingDb(bookingDb))

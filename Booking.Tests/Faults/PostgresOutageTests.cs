@@ -125,7 +125,8 @@ public sealed class PostgresOutageTests(OwnPostgresApp app, ITestOutputHelper ou
         // The relay leads again soon: an event written after PostgreSQL came back is on Kafka within fifteen seconds
         // (it tries to lead again every second or two; the bound leaves room for a loaded machine, not for a backoff).
         var relayBack = WaitForRelayAsync();
-        await Task.Delay(5000);
+        // The users go on booking until the relay is seen publishing, so new rows are there for it to publish.
+        await Task.WhenAll(Task.Delay(5000), Task.WhenAny(relayBack, Task.Delay(TimeSpan.FromSeconds(60))));
         await stop.CancelAsync();
         await Task.WhenAll(users);
         output.WriteLine(string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}: {s.Value}")));

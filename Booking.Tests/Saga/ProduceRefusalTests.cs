@@ -3,8 +3,17 @@ using Confluent.Kafka;
 
 namespace Booking.Tests.Saga;
 
+/// <summary>
+/// The whole system with sagas the sweep resumes only after 5 minutes without progress: a saga whose requested event
+/// never reaches a worker runs when a test makes it due, not 3 s after its reservation however slow the machine is.
+/// </summary>
+public sealed class LateResumeSagaApp(Dependencies dependencies) : SagaApp(dependencies)
+{
+    protected override IEnumerable<KeyValuePair<string, string?>> Settings => [.. base.Settings, new("Booking:SagaResumeAfter", "00:05:00")];
+}
+
 /// <summary>Produce requests the broker refuses: a producer that fails for good, an event refused for good.</summary>
-public sealed class ProduceRefusalTests(SagaApp app) : IClassFixture<SagaApp>
+public sealed class ProduceRefusalTests(LateResumeSagaApp app) : IClassFixture<LateResumeSagaApp>
 {
     [Fact]
     public async Task After_the_relays_producer_fails_for_good_a_new_one_delivers_every_event()
@@ -44,9 +53,8 @@ public sealed class ProduceRefusalTests(SagaApp app) : IClassFixture<SagaApp>
         // Refused every time until it is quarantined, however often librdkafka tries it on its own, then no longer.
         app.Kafka.FailNextProduceRequests([.. Enumerable.Repeat(ErrorCode.PolicyViolation, 50)]);
         var refused = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "B-1-2")).HoldId);
-        // Its requested event never reaches the worker, so the saga sweeper would resume it 3 s on: not before the
-        // errors left over are cleared, or its completed event could take one and be quarantined too.
-        await ResumeSagaAtAsync(refused.Id, DateTimeOffset.UtcNow.AddHours(1));
+        // Its requested event never reaches the worker, and the sweep does not resume its saga (see the fixture) before
+        // the errors left over are cleared, or its completed event could take one and be quarantined too.
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while ((await QuarantinedAsync(refused.Id)).Count == 0)
         {
@@ -55,7 +63,7 @@ public sealed class ProduceRefusalTests(SagaApp app) : IClassFixture<SagaApp>
         }
 
         app.Kafka.ClearProduceErrors();
-        await ResumeSagaAtAsync(refused.Id, DateTimeOffset.UtcNow);
+        await ResumeSagaNowAsync(refused.Id);
         var behind = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "B-1-3")).HoldId);
         await app.WaitForEventAsync(BookingTopics.Completed, behind.Id, TimeSpan.FromSeconds(30));
 
@@ -91,12 +99,12 @@ public sealed class ProduceRefusalTests(SagaApp app) : IClassFixture<SagaApp>
         await app.WaitForOutboxSentAsync([first.Id, .. reservations]);
     }
 
-    /// <summary>When the saga sweeper takes up the reservation's saga, which has not run yet.</summary>
-    private async Task ResumeSagaAtAsync(Guid reservationId, DateTimeOffset when)
+    /// <summary>Makes the reservation's saga, which has not run yet, due for the saga sweeper.</summary>
+    private async Task ResumeSagaNowAsync(Guid reservationId)
     {
         await using var db = app.NewDbContext();
         Assert.Equal(1, await db.Sagas.Where(s => s.ReservationId == reservationId && s.State == SagaState.Started)
-            .ExecuteUpdateAsync(set => set.SetProperty(s => s.NextAttemptAt, when)));
+            .ExecuteUpdateAsync(set => set.SetProperty(s => s.NextAttemptAt, DateTimeOffset.UtcNow)));
     }
 
     private async Task<List<OutboxMessage>> QuarantinedAsync(params Guid[] reservationIds)

@@ -122,14 +122,16 @@ public sealed class SagaBatchTests(SagaApp app) : IClassFixture<SagaApp>
         }
 
         using var stub = app.StubClient();
-        (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 3000 })).EnsureSuccessStatusCode();
+        // The performance service does not answer in time: the batch's allocation call gives up at its 5 s attempt
+        // timeout at the earliest, and only then does the batch commit (the failed step). So the cancel has those 5 s to
+        // commit between the batch's read and its commit; the allocations come once the sagas run again.
+        (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 30_000 })).EnsureSuccessStatusCode();
         IReadOnlyList<Guid> handedBack;
         try
         {
             await using var scope = app.WorkerServices.CreateAsyncScope();
             var batch = scope.ServiceProvider.GetRequiredService<SagaOrchestrator>().RunBatchAsync(ids, CancellationToken.None);
-            // The allocations are slow, so the cancel commits between the batch's read and its commit: once the batch
-            // has confirmed the holds (which it does after its read), it waits 3 s for the performance service.
+            // Once the batch has confirmed the holds (which it does after its read), it waits for the performance service.
             var seats = $"perf:{{{performance}}}:seats";
             var deadline = DateTime.UtcNow.AddSeconds(30);
             while (!(await app.Redis.HashGetAsync(seats, ["C-1-1", "C-1-2", "C-1-3"])).All(seat => seat.StartsWith("B:")))

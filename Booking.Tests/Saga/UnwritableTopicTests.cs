@@ -113,8 +113,8 @@ public sealed class UnwritableTopicTests(SagaApp app) : IClassFixture<SagaApp>
     public async Task Events_that_failed_before_go_round_after_round_once_kafka_takes_them_not_one_share_a_second()
     {
         // Backed off after failing (a topic Kafka refused and now takes again), all due, and nothing else to send: a
-        // relay that waited its poll between shares of 100 would need 30 s for them.
-        const int Waiting = 3_000;
+        // relay that waited its poll between shares of 100 would need 50 s for them.
+        const int Waiting = 5_000;
         var now = DateTimeOffset.UtcNow;
         var keys = Enumerable.Range(0, Waiting).Select(_ => Guid.NewGuid()).ToList();
         await using (var db = app.NewDbContext())
@@ -128,7 +128,7 @@ public sealed class UnwritableTopicTests(SagaApp app) : IClassFixture<SagaApp>
             await db.SaveChangesAsync();
         }
 
-        await app.WaitForOutboxSentAsync(keys, TimeSpan.FromSeconds(25));
+        await app.WaitForOutboxSentAsync(keys, TimeSpan.FromSeconds(30));
     }
 
     /// <summary>Puts the rows' next attempt back to now, again and again, until told to stop.</summary>
