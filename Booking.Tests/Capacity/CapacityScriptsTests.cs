@@ -61,11 +61,12 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
         var holdId = Guid.NewGuid();
         var reservationId = Guid.NewGuid();
         await _engines.Capacity.SetAsync(slot, 5, newSlot: true);
-        await _engines.Capacity.HoldAsync(slot, holdId, "alice", TimeSpan.FromSeconds(1), 4);
+        // 3 s: the pin must come before it ends, on a machine busy with the rest of the suite.
+        await _engines.Capacity.HoldAsync(slot, holdId, "alice", TimeSpan.FromSeconds(3), 4);
 
         Assert.Equal(PinOutcome.Pinned, await _engines.Holds.PinAsync(slot, holdId, "alice", reservationId, LongTtl));
         Assert.Equal(ReleaseOutcome.Reserved, await _engines.Holds.ReleaseAsync(slot, holdId, "alice"));
-        await Task.Delay(TimeSpan.FromMilliseconds(1300));
+        await Task.Delay(TimeSpan.FromMilliseconds(3300));
 
         Assert.Equal(HoldAttemptStatus.Unavailable, (await _engines.Capacity.HoldAsync(slot, Guid.NewGuid(), "bob", LongTtl, 2)).Status);
         Assert.Equal(ConfirmOutcome.Confirmed, await _engines.Holds.ConfirmAsync(slot, holdId, reservationId));

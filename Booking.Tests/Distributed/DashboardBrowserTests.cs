@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Playwright;
 
 namespace Booking.Tests.Distributed;
@@ -15,6 +16,9 @@ public sealed class DashboardBrowserTests(DistributedSystem system, ITestOutputH
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
     ];
+
+    /// <summary>What the page logged to the browser's console.</summary>
+    private readonly ConcurrentQueue<string> _browserConsole = new();
 
     [Fact]
     public async Task The_dashboard_shows_every_resource_healthy_and_a_bookings_trace_with_its_lua_and_saga_spans()
@@ -35,29 +39,62 @@ public sealed class DashboardBrowserTests(DistributedSystem system, ITestOutputH
             Args = ChromiumFlags,
         });
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1600, Height = 1000 } });
+        page.Console += (_, message) => _browserConsole.Enqueue($"{message.Type}: {message.Text}");
         page.SetDefaultTimeout(30_000);
         // Expect's own default is 5 s, too short for the dashboard's first render beside the rest of the suite.
         Assertions.SetDefaultExpectTimeout(30_000);
 
         await page.GotoAsync(system.DashboardUrl + "/");
-        foreach (var resource in new[] { "redis", "postgres", "bookingdb", "performancedb", "kafka", "performance-stub", "booking-api", "saga-worker" })
+        await ReloadedOnceIfItFailsAsync(page, async () =>
         {
-            var row = page.GetByRole(AriaRole.Row).Filter(new LocatorFilterOptions { Has = page.GetByText(resource, new PageGetByTextOptions { Exact = true }) }).First;
-            await Assertions.Expect(row).ToContainTextAsync("Running");
-            await Assertions.Expect(row).Not.ToContainTextAsync("Unhealthy");
-        }
+            foreach (var resource in new[] { "redis", "postgres", "bookingdb", "performancedb", "kafka", "performance-stub", "booking-api", "saga-worker" })
+            {
+                var row = page.GetByRole(AriaRole.Row).Filter(new LocatorFilterOptions { Has = page.GetByText(resource, new PageGetByTextOptions { Exact = true }) }).First;
+                await Assertions.Expect(row).ToContainTextAsync("Running");
+                await Assertions.Expect(row).Not.ToContainTextAsync("Unhealthy");
+            }
+        });
 
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(screenshots, "resources.png"), FullPage = true });
 
         await page.GotoAsync($"{system.DashboardUrl}/traces/detail/{traceId}");
-        foreach (var span in new[] { "hold_seats", "ConfirmHold", "confirm_seats", "AllocateSection", "CompleteReservation" })
+        await ReloadedOnceIfItFailsAsync(page, async () =>
         {
-            await page.GetByText(span).First.WaitForAsync();
-        }
+            foreach (var span in new[] { "hold_seats", "ConfirmHold", "confirm_seats", "AllocateSection", "CompleteReservation" })
+            {
+                await page.GetByText(span).First.WaitForAsync();
+            }
+        });
 
         var path = Path.Combine(screenshots, "trace.png");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
         output.WriteLine($"screenshots in {screenshots}");
         Assert.True(new FileInfo(path).Length > 10_000);
+    }
+
+    /// <summary>
+    /// Runs the page's expectations; when they fail with the page showing Blazor's error bar (as the resources page did
+    /// once in a full run here, listing no resources; the cause is not known), writes what the browser logged and
+    /// reloads once, as a person would, then expects the same again. A page that fails twice fails the test.
+    /// </summary>
+    private async Task ReloadedOnceIfItFailsAsync(IPage page, Func<Task> expectations)
+    {
+        try
+        {
+            await expectations();
+            return;
+        }
+        catch (PlaywrightException)
+        {
+            if (!await page.GetByText("An unhandled error has occurred.").IsVisibleAsync())
+            {
+                throw;
+            }
+
+            output.WriteLine($"The dashboard's page showed Blazor's error bar; reloading once. The browser's console:{Environment.NewLine}{string.Join(Environment.NewLine, _browserConsole)}");
+        }
+
+        await page.ReloadAsync();
+        await expectations();
     }
 }

@@ -122,7 +122,8 @@ public sealed class SeatScriptsTests(Dependencies dependencies)
         var holdId = Guid.NewGuid();
         var reservationId = Guid.NewGuid();
         var resource = ResourceRef.Performance(performance);
-        await _engines.Seats.HoldAsync(performance, holdId, "alice", TimeSpan.FromSeconds(1), ["A-1-1", "A-1-2"]);
+        // 3 s: the pins below must come before it ends, on a machine busy with the rest of the suite.
+        await _engines.Seats.HoldAsync(performance, holdId, "alice", TimeSpan.FromSeconds(3), ["A-1-1", "A-1-2"]);
 
         Assert.Equal(PinOutcome.NotFound, await _engines.Holds.PinAsync(resource, holdId, "mallory", reservationId, LongTtl));
         Assert.Equal(PinOutcome.Pinned, await _engines.Holds.PinAsync(resource, holdId, "alice", reservationId, LongTtl));
@@ -130,7 +131,7 @@ public sealed class SeatScriptsTests(Dependencies dependencies)
         Assert.Equal(PinOutcome.Used, await _engines.Holds.PinAsync(resource, holdId, "alice", Guid.NewGuid(), LongTtl));
         Assert.Equal(ReleaseOutcome.Reserved, await _engines.Holds.ReleaseAsync(resource, holdId, "alice"));
 
-        await Task.Delay(TimeSpan.FromMilliseconds(1300));
+        await Task.Delay(TimeSpan.FromMilliseconds(3300));
 
         // Past the hold's own TTL: nobody else can take its seats, a sweep leaves it, and the saga still confirms it.
         Assert.Equal(HoldAttemptStatus.Unavailable, (await _engines.Seats.HoldAsync(performance, Guid.NewGuid(), "bob", LongTtl, ["A-1-1"])).Status);
@@ -149,7 +150,7 @@ public sealed class SeatScriptsTests(Dependencies dependencies)
         var kept = Guid.NewGuid();
         var reservationId = Guid.NewGuid();
         // Wide margins: the suite runs these beside floods of requests, and a late call must not read as a wrong answer.
-        await _engines.Seats.HoldAsync(performance, kept, "alice", TimeSpan.FromSeconds(3), ["A-1-2"]);
+        await _engines.Seats.HoldAsync(performance, kept, "alice", TimeSpan.FromSeconds(10), ["A-1-2"]);
 
         await Task.Delay(TimeSpan.FromMilliseconds(500));
 
@@ -161,10 +162,10 @@ public sealed class SeatScriptsTests(Dependencies dependencies)
         // Unpinned, a hold expires at its own time again.
         var again = Guid.NewGuid();
         var repinned = Guid.NewGuid();
-        await _engines.Seats.HoldAsync(performance, again, "alice", TimeSpan.FromSeconds(1), ["A-1-3"]);
+        await _engines.Seats.HoldAsync(performance, again, "alice", TimeSpan.FromSeconds(3), ["A-1-3"]);
         Assert.Equal(PinOutcome.Pinned, await _engines.Holds.PinAsync(resource, again, "alice", repinned, LongTtl));
         await _engines.Holds.UnpinAsync(resource, again, repinned);
-        await Task.Delay(TimeSpan.FromMilliseconds(1300));
+        await Task.Delay(TimeSpan.FromMilliseconds(3300));
         Assert.Equal(1, await _engines.Holds.SweepAsync(resource, 100));
         Assert.Equal(SeatStatus.Available, (await _engines.MapAsync(performance))["A-1-3"]);
     }

@@ -31,7 +31,9 @@ public sealed class PostgresExecutableTests
 
         // A smart shutdown would wait for the open client until DCP kills the server, and a kill leaves
         // postmaster.pid behind (crash recovery at the next start); the fast shutdown ends sessions and removes it.
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"PostgreSQL took {watch.Elapsed.TotalSeconds:0.0} s to stop.");
+        // (20 s: the stop goes through DCP, a checkpoint's fsync and Aspire's notification, on a machine busy with the
+        // suite; postmaster.pid, below, is what tells a fast shutdown from a kill.)
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"PostgreSQL took {watch.Elapsed.TotalSeconds:0.0} s to stop.");
         await WaitUntilAsync(() => !File.Exists(Path.Combine(directory, "postgres", "postmaster.pid")), ct);
         Assert.False(File.Exists(Path.Combine(directory, "postgres", "postmaster.pid")));
 

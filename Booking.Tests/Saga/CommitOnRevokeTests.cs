@@ -81,7 +81,7 @@ public sealed class CommitOnRevokeTests(RareCommitSagaApp app) : IClassFixture<R
             }
 
             // Once some of the second worker's sagas wait in their allocation call (others wait behind it, in its batcher).
-            var deadline = DateTime.UtcNow.AddSeconds(10);
+            var deadline = DateTime.UtcNow.AddSeconds(60);
             while (held.Reservations.IsEmpty)
             {
                 Assert.True(DateTime.UtcNow < deadline, "No allocation call of the second worker was held.");

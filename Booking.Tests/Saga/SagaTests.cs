@@ -159,8 +159,8 @@ public sealed class ChaosSagaTests(SagaApp app) : IClassFixture<SagaApp>
         try
         {
             (await client.PostAsync($"/api/reservations/{reservation.Id}/cancel", null)).EnsureSuccessStatusCode();
-            // Deallocation fails for five seconds: with 200-500 ms backoff that is many retries.
-            await Task.Delay(TimeSpan.FromSeconds(5));
+            // Deallocation fails until it has been tried four times (with 200-500 ms backoff, about a second or two).
+            await WaitForAttemptsAsync(reservation.Id, "DeallocateSection", 4);
         }
         finally
         {
@@ -174,6 +174,24 @@ public sealed class ChaosSagaTests(SagaApp app) : IClassFixture<SagaApp>
         Assert.Equal(SagaStepStatus.Succeeded, deallocation.Status);
         Assert.True(deallocation.Attempt > 3, $"Only {deallocation.Attempt} attempts were made: " + string.Join("; ", final.Saga.Steps.Select(s => $"{s.Name} {s.Status} a{s.Attempt} {s.StartedAt:HH:mm:ss.fff}-{s.FinishedAt:HH:mm:ss.fff} {s.Error}")) + $" attempts {final.Saga.Attempts}");
         Assert.True(final.Saga.Steps.Count <= 5, string.Join(", ", final.Saga.Steps.Select(s => $"{s.Name} {s.Status}")));
+    }
+
+    /// <summary>Waits until the saga's step has been tried at least <paramref name="attempts"/> times (its row records each).</summary>
+    private async Task WaitForAttemptsAsync(Guid reservationId, string step, int attempts)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            await using var db = app.NewDbContext();
+            var tried = await db.SagaSteps.Where(s => s.ReservationId == reservationId && s.Name == step).MaxAsync(s => (int?)s.Attempt) ?? 0;
+            if (tried >= attempts)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"{step} was tried {tried} times in 60 s, not {attempts}.");
+            await Task.Delay(100);
+        }
     }
 
     private async Task WaitForSagaStateAsync(Guid reservationId, SagaState state)
