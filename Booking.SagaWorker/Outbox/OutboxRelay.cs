@@ -292,8 +292,7 @@ public sealed partial class OutboxRelay(
 
         await MarkAsync(db, round.Sent, round.Quarantined, finishing).ConfigureAwait(false);
         await BackOffAsync(db, producer, round.Failed, finishing).ConfigureAwait(false);
-        var sent = round.Sent.ToHashSet();
-        return batch.Count == BatchSize || (retries.Count == RetriesPerRound && retries.Exists(row => sent.Contains(row.Id)));
+        return batch.Count == BatchSize || (retries.Count == RetriesPerRound && retries.Exists(row => round.Sent.Contains(row.Id)));
     }
 
     /// <summary>
