@@ -58,19 +58,24 @@ public sealed class DatabaseClock(TimeProvider local) : TimeProvider
 }
 
 /// <summary>
-/// Measures <see cref="DatabaseClock"/>'s offset before the process serves anything (a database that is down then
-/// leaves it at zero, logged) and again every minute, warning when the local clock is more than a second off.
+/// Measures <see cref="DatabaseClock"/>'s offset before the process serves anything and again every minute, warning
+/// when the local clock is more than a second off. A database that is down at start-up leaves the offset at zero,
+/// logged, and the reading is tried again 5 s later, then at doubling intervals up to the minute, until one succeeds:
+/// a process started before its database does not write on its own clock for a minute.
 /// </summary>
 public sealed partial class DatabaseClockSync(DatabaseClock clock, IServiceScopeFactory scopes, ILogger<DatabaseClockSync> logger) : BackgroundService
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan NotableSkew = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan FirstReadLimit = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(5);
+
+    private bool _measured;
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         // A database that is down must not hold the start-up for long (one stuck in its handshake, at most the connection's
-        // Timeout): the next reading comes in a minute.
+        // Timeout): the reading is tried again in the background.
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(FirstReadLimit);
         await SynchroniseAsync(limit.Token, cancellationToken).ConfigureAwait(false);
@@ -79,10 +84,13 @@ public sealed partial class DatabaseClockSync(DatabaseClock clock, IServiceScope
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(Interval);
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        // Once measured, an offset stays good through a failed reading (it is kept), so only the first one is hurried.
+        var wait = _measured ? Interval : FirstRetry;
+        while (!stoppingToken.IsCancellationRequested)
         {
+            await Task.Delay(wait, stoppingToken).ConfigureAwait(false);
             await SynchroniseAsync(stoppingToken, stoppingToken).ConfigureAwait(false);
+            wait = _measured ? Interval : TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, Interval.Ticks));
         }
     }
 
@@ -93,6 +101,7 @@ public sealed partial class DatabaseClockSync(DatabaseClock clock, IServiceScope
         {
             await using var scope = scopes.CreateAsyncScope();
             var offset = await clock.SynchroniseAsync(scope.ServiceProvider.GetRequiredService<BookingDbContext>(), attempt).ConfigureAwait(false);
+            _measured = true;
             if (offset.Duration() > NotableSkew)
             {
                 LogSkew(offset.TotalMilliseconds);
@@ -100,13 +109,13 @@ public sealed partial class DatabaseClockSync(DatabaseClock clock, IServiceScope
         }
         catch (Exception exception) when (!stopping.IsCancellationRequested)
         {
-            LogSyncFailed(exception, clock.Offset.TotalMilliseconds);
+            LogSyncFailed(exception, clock.Offset.TotalMilliseconds, _measured ? "kept" : "still unmeasured");
         }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "PostgreSQL's clock is {OffsetMs} ms ahead of this machine's; booking times follow PostgreSQL's")]
     private partial void LogSkew(double offsetMs);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read PostgreSQL's clock; keeping the offset of {OffsetMs} ms")]
-    private partial void LogSyncFailed(Exception exception, double offsetMs);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read PostgreSQL's clock; the offset of {OffsetMs} ms is {OffsetState}")]
+    private partial void LogSyncFailed(Exception exception, double offsetMs, string offsetState);
 }

@@ -62,15 +62,10 @@ public sealed class SigningKeyTests
         using var host = builder.Build();
         var options = host.Services.GetRequiredService<IOptionsMonitor<JwtBearerOptions>>().Get(JwtBearerDefaults.AuthenticationScheme);
 
-        var issuerClock = new OffsetClock(TimeSpan.FromMinutes(minutesAhead));
+        var issuerClock = new ShiftedClock(TimeSpan.FromMinutes(minutesAhead));
         var token = new ServiceTokens(BookingAuthentication.SigningKey(TestTokens.SigningKey), "Booking.SagaWorker", issuerClock).Current;
 
         var result = await options.TokenHandlers[0].ValidateTokenAsync(token, options.TokenValidationParameters);
         Assert.True(result.IsValid == valid, $"issuer {minutesAhead} min ahead: {result.Exception?.Message}");
-    }
-
-    private sealed class OffsetClock(TimeSpan offset) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + offset;
     }
 }

@@ -8,7 +8,7 @@ namespace Booking.Tests.Http;
 public sealed class ValidatedTokenCacheTests : IDisposable
 {
     private readonly CountingHandler _inner = new();
-    private readonly MovableClock _clock = new();
+    private readonly ShiftedClock _clock = new(TimeSpan.Zero);
     private readonly ValidatedTokenCache _cache;
 
     private readonly TokenValidationParameters _parameters = new()
@@ -84,14 +84,5 @@ public sealed class ValidatedTokenCacheTests : IDisposable
             Calls++;
             return _handler.ValidateTokenAsync(token, validationParameters);
         }
-    }
-
-    private sealed class MovableClock : TimeProvider
-    {
-        private TimeSpan _offset;
-
-        public void Advance(TimeSpan by) => _offset += by;
-
-        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + _offset;
     }
 }

@@ -61,7 +61,8 @@ public static class TestAppHost
     /// <summary>A new, empty database on the server; returns its connection string (a service's pool size).</summary>
     public static async Task<string> CreateDatabaseAsync(string serverConnectionString, string prefix)
     {
-        var name = $"{prefix}_{Guid.NewGuid():N}"[..40];
+        var name = $"{prefix}_{Guid.NewGuid():N}";
+        name = name[..Math.Min(name.Length, 40)];
         await using var connection = new NpgsqlConnection($"{serverConnectionString};Database=postgres;Pooling=false");
         await connection.OpenAsync();
         await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);

@@ -19,7 +19,7 @@ public sealed class OutboxPurgeTests(BookingApp app) : IClassFixture<BookingApp>
         var scopes = app.Service<IServiceScopeFactory>();
         var retention = new OutboxPurge(scopes, configuration, TimeProvider.System, NullLogger<OutboxPurge>.Instance).Retention;
         var ahead = retention + TimeSpan.FromDays(1);
-        var purge = new OutboxPurge(scopes, configuration, new Later(ahead), NullLogger<OutboxPurge>.Instance);
+        var purge = new OutboxPurge(scopes, configuration, new ShiftedClock(ahead), NullLogger<OutboxPurge>.Instance);
         var now = DateTimeOffset.UtcNow;
         // Kept rows stand before and between the old sent ones, so the walk must pass them.
         var oldQuarantined = Row(now, null, now);
@@ -50,7 +50,7 @@ public sealed class OutboxPurgeTests(BookingApp app) : IClassFixture<BookingApp>
             .AddConfiguration(app.Service<IConfiguration>())
             .AddInMemoryCollection([new("Outbox:Retention", "7.00:00:00"), new("Outbox:QuarantineRetention", "1.00:00:00")])
             .Build();
-        var purge = new OutboxPurge(app.Service<IServiceScopeFactory>(), settings, new Later(TimeSpan.FromDays(2)), NullLogger<OutboxPurge>.Instance);
+        var purge = new OutboxPurge(app.Service<IServiceScopeFactory>(), settings, new ShiftedClock(TimeSpan.FromDays(2)), NullLogger<OutboxPurge>.Instance);
         var now = DateTimeOffset.UtcNow;
         var quarantined = Row(now, null, now, "booking.test.purge-quarantined");
         await using var db = app.NewDbContext();
@@ -86,9 +86,4 @@ public sealed class OutboxPurgeTests(BookingApp app) : IClassFixture<BookingApp>
         SentAt = sent,
         QuarantinedAt = quarantined,
     };
-
-    private sealed class Later(TimeSpan ahead) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + ahead;
-    }
 }
