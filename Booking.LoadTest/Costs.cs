@@ -58,7 +58,10 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
 
     private readonly Lazy<Task<ConnectionMultiplexer>> _redis = new(() => ConnectionMultiplexer.ConnectAsync(system.ConnectionStrings["redis"] + ",allowAdmin=true"));
 
-    public sealed record Snapshot(IReadOnlyDictionary<string, long> Commits, long RedisCommands, IReadOnlyDictionary<string, double> CpuSeconds, MachineCpu Machine);
+    /// <param name="MachineFirst">The machine's CPU read just before the processes', where a phase starts from.</param>
+    /// <param name="MachineLast">The machine's CPU read just after the processes', where a phase ends: so the machine's
+    /// window holds every process's, and what no process is charged with is not short by the time the reads took.</param>
+    public sealed record Snapshot(IReadOnlyDictionary<string, long> Commits, long RedisCommands, IReadOnlyDictionary<string, double> CpuSeconds, MachineCpu MachineFirst, MachineCpu MachineLast);
 
     /// <summary>
     /// The machine's CPU time so far in ticks (USER_HZ), over all its cores: busy (user, nice, system, irq, softirq) and in all. Time
@@ -84,7 +87,9 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
         var redis = await _redis.Value.ConfigureAwait(false);
         var info = await redis.GetServer(redis.GetEndPoints()[0]).InfoAsync("stats").ConfigureAwait(false);
         var redisCommands = long.Parse(info.SelectMany(g => g).First(p => p.Key == "total_commands_processed").Value, CultureInfo.InvariantCulture);
-        return new Snapshot(commits, redisCommands, CpuByGroup(), ReadMachineCpu());
+        var machineFirst = ReadMachineCpu();
+        var cpu = CpuByGroup();
+        return new Snapshot(commits, redisCommands, cpu, machineFirst, ReadMachineCpu());
     }
 
     public static PhaseCosts Between(Snapshot before, Snapshot after, long operations)
@@ -95,8 +100,8 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
             g => (g.Value - before.CpuSeconds.GetValueOrDefault(g.Key)) * 1000 / ops);
         var commits = after.Commits.ToDictionary(d => d.Key, d => (d.Value - before.Commits.GetValueOrDefault(d.Key)) / (double)ops);
         // Shares are whole ticks over whole ticks, so busy + stolen never passes 1 (a difference of seconds did by 4e-13).
-        var busy = after.Machine.BusyTicks - before.Machine.BusyTicks;
-        var elapsed = after.Machine.TotalTicks - before.Machine.TotalTicks;
+        var busy = after.MachineLast.BusyTicks - before.MachineFirst.BusyTicks;
+        var elapsed = after.MachineLast.TotalTicks - before.MachineFirst.TotalTicks;
         var machineMsPerOp = busy / TicksPerSecond * 1000 / ops;
         return new PhaseCosts(
             commits.Values.Sum(),
@@ -105,7 +110,7 @@ public sealed class CostMeter(SystemUnderTest system) : IAsyncDisposable
             byGroup.Where(g => g.Key != LoadToolGroup).Sum(g => g.Value),
             byGroup.Where(g => g.Value > 0.0005).OrderByDescending(g => g.Value).ToDictionary(g => g.Key, g => g.Value),
             elapsed > 0 ? busy / (double)elapsed : 0,
-            elapsed > 0 ? (after.Machine.StolenTicks - before.Machine.StolenTicks) / (double)elapsed : 0,
+            elapsed > 0 ? (after.MachineLast.StolenTicks - before.MachineFirst.StolenTicks) / (double)elapsed : 0,
             machineMsPerOp,
             machineMsPerOp - byGroup.Values.Sum());
     }

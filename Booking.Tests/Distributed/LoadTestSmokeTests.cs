@@ -55,8 +55,9 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
         // a tolerance, not a rounding to two places, which two near-equal values can land on either side of.
         Assert.Equal(byProcess.EnumerateObject().Where(p => p.Name != "load-tool").Sum(p => p.Value.GetDouble()), bookings.GetProperty("cpuMsPerOp").GetDouble(), 0.01);
 
-        // The machine's busy time per booking holds every process's, the load tool's too (a few hundredths of skew
-        // allowed: each process and the machine are read at slightly different moments), and little besides in this
+        // The machine's busy time per booking holds every process's, the load tool's too (its window holds theirs: it is
+        // read before them at a phase's start and after them at its end; a few hundredths allowed, as the machine's time
+        // is counted in sampled ticks and a process's from its scheduler's clock), and little besides in this
         // collection, which runs alone.
         var machine = bookings.GetProperty("machineCpuMsPerOp").GetDouble();
         var busy = bookings.GetProperty("machineBusyShare").GetDouble();
