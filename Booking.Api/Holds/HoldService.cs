@@ -103,6 +103,7 @@ public sealed partial class HoldService(
         }
 
         result = await run().ConfigureAwait(false);
-        return missing(result) ? throw new InvalidOperationException($"The state of {resource} is missing right after loading it.") : result;
+        // Redis lost the state it was just given (flushed, restarted, evicted): a 503, as Redis being away is.
+        return missing(result) ? throw new RedisException($"The state of {resource} left Redis right after it was loaded.") : result;
     }
 }

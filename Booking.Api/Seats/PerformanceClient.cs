@@ -31,7 +31,7 @@ public sealed class PerformanceClient(HttpClient http)
             throw new HttpRequestException("The performance service answered a seat map that is not valid JSON.", exception);
         }
 
-        return map?.SeatIds is { } seatIds && seatIds.All(SeatIds.IsWellFormed)
+        return map?.SeatIds is { Count: > 0 } seatIds && seatIds.All(SeatIds.IsWellFormed)
             ? seatIds
             : throw new HttpRequestException("The performance service answered an empty seat map, or one with seat ids that are not.");
     }

@@ -121,11 +121,18 @@ public sealed class HoldEngine(LuaRunner lua, IConnectionMultiplexer redis, IOpt
         }
 
         var fields = entries.ToDictionary(entry => entry.Name.ToString(), entry => entry.Value.ToString(), StringComparer.Ordinal);
+        if (!fields.TryGetValue("user", out var user) || !fields.TryGetValue("expiresAt", out var expiresAt))
+        {
+            // Made again by a compensation after the hold's own record expired (unbook_capacity.lua): it names no owner,
+            // so it is nobody's hold to read.
+            return null;
+        }
+
         var state = Enum.Parse<HoldState>(fields["state"], ignoreCase: true);
         var seats = fields.TryGetValue("seats", out var csv) && csv.Length > 0 ? csv.Split(',') : [];
         var quantity = fields.TryGetValue("quantity", out var q) ? int.Parse(q, System.Globalization.CultureInfo.InvariantCulture) : seats.Length;
         var reservationId = fields.TryGetValue("reservation", out var reservation) ? Guid.Parse(reservation) : (Guid?)null;
-        return new HoldRecord(holdId, resource, fields["user"], state, seats, quantity, ParseExpiry(fields["expiresAt"]), reservationId,
+        return new HoldRecord(holdId, resource, user, state, seats, quantity, ParseExpiry(expiresAt), reservationId,
             fields.TryGetValue("heldUntil", out var heldUntil) ? ParseExpiry(heldUntil) : null);
     }
 

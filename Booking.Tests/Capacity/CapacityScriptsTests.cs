@@ -89,6 +89,9 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
         Assert.Equal(new CapacityCounters(10, 0, 4), await _engines.Capacity.ReadAsync(slot));
         Assert.True(await _engines.Holds.UnbookAsync(slot, holdId, new KnownUnits([], 4, Confirmed: true)));
         Assert.Equal(new CapacityCounters(10, 0, 0), await _engines.Capacity.ReadAsync(slot));
+        // The record made again to keep the compensation idempotent names no owner: it is nobody's hold to read.
+        Assert.Equal("UNBOOKED", (string?)await _engines.Redis.HashGetAsync(slot.HoldKey(holdId), "state"));
+        Assert.Null(await _engines.Holds.ReadAsync(slot, holdId));
     }
 
     [Fact]

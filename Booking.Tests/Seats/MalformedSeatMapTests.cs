@@ -44,6 +44,16 @@ public sealed class MalformedSeatMapTests(SpoiledSeatMapApp app) : IClassFixture
         await AssertUnavailableAsync();
     }
 
+    [Fact]
+    public async Task An_empty_seat_map_is_503_not_a_500()
+    {
+        // No performance has no seats (the performance service answers 404 for one it does not know): an empty map is a
+        // fault of that service, and loading it would leave Redis with no state to hold seats in.
+        app.Spoil = _ => Encoding.UTF8.GetBytes("""{"seatIds":[]}""");
+
+        await AssertUnavailableAsync();
+    }
+
     private async Task AssertUnavailableAsync()
     {
         var performance = await app.CreatePerformanceAsync(("A", 1, 4));
