@@ -110,43 +110,56 @@ public class SagaApp(Dependencies dependencies) : BookingApp(dependencies)
         return worker;
     }
 
-    /// <summary>Waits until the reservation reaches a final status and returns it.</summary>
-    public async Task<Reservation> WaitForFinalAsync(Guid reservationId, TimeSpan? timeout = null)
+    /// <summary>
+    /// Reads from the booking database, in a context of its own each time, every <paramref name="every"/> (100 ms) until
+    /// <paramref name="done"/> holds for what was read, and returns it; fails with <paramref name="describe"/>'s text
+    /// about the last reading once <paramref name="within"/> has passed.
+    /// </summary>
+    public async Task<T> WaitForStoredAsync<T>(Func<BookingDbContext, Task<T>> read, Func<T, bool> done, TimeSpan within, Func<T, string> describe, TimeSpan? every = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        var deadline = DateTime.UtcNow + within;
         while (true)
         {
-            await using var db = NewDbContext();
-            var reservation = await db.Reservations.AsNoTracking().Include(r => r.Saga).ThenInclude(s => s!.Steps)
-                .SingleAsync(r => r.Id == reservationId);
-            if (reservation.Status is ReservationStatus.Confirmed or ReservationStatus.Failed or ReservationStatus.Cancelled)
+            T value;
+            await using (var db = NewDbContext())
             {
-                return reservation;
+                value = await read(db);
             }
 
-            Assert.True(DateTime.UtcNow < deadline, $"Reservation {reservationId} is still {reservation.Status} (saga {reservation.Saga?.State}). The worker's last warnings:{Environment.NewLine}{WorkerWarnings}");
-            await Task.Delay(100);
+            if (done(value))
+            {
+                return value;
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                Assert.Fail(describe(value));
+            }
+
+            await Task.Delay(every ?? TimeSpan.FromMilliseconds(100));
         }
     }
+
+    /// <summary>Waits until the reservation reaches a final status and returns it.</summary>
+    public Task<Reservation> WaitForFinalAsync(Guid reservationId, TimeSpan? timeout = null) => WaitForStoredAsync(
+        db => db.Reservations.AsNoTracking().Include(r => r.Saga).ThenInclude(s => s!.Steps).SingleAsync(r => r.Id == reservationId),
+        reservation => reservation.Status is ReservationStatus.Confirmed or ReservationStatus.Failed or ReservationStatus.Cancelled,
+        timeout ?? TimeSpan.FromSeconds(30),
+        reservation => $"Reservation {reservationId} is still {reservation.Status} (saga {reservation.Saga?.State}). The worker's last warnings:{Environment.NewLine}{WorkerWarnings}");
 
     /// <summary>Waits until every one of the reservations reaches a final status and returns them.</summary>
-    public async Task<List<Reservation>> WaitForAllFinalAsync(IReadOnlyCollection<Guid> ids, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
+    public Task<List<Reservation>> WaitForAllFinalAsync(IReadOnlyCollection<Guid> ids, TimeSpan timeout) => WaitForStoredAsync(
+        db => db.Reservations.AsNoTracking().Where(r => ids.Contains(r.Id)).ToListAsync(),
+        reservations => !reservations.Exists(IsOpen),
+        timeout,
+        reservations =>
         {
-            await using var db = NewDbContext();
-            var reservations = await db.Reservations.AsNoTracking().Where(r => ids.Contains(r.Id)).ToListAsync();
-            var open = reservations.Where(r => r.Status is ReservationStatus.Pending or ReservationStatus.Cancelling).ToList();
-            if (open.Count == 0)
-            {
-                return reservations;
-            }
+            var open = reservations.FindAll(IsOpen);
+            return $"{open.Count} of {ids.Count} reservations are not final after {timeout.TotalSeconds} s (for example {open[0].Id}). The worker's last warnings:{Environment.NewLine}{WorkerWarnings}";
+        },
+        TimeSpan.FromMilliseconds(250));
 
-            Assert.True(DateTime.UtcNow < deadline, $"{open.Count} of {ids.Count} reservations are not final after {timeout.TotalSeconds} s (for example {open[0].Id}). The worker's last warnings:{Environment.NewLine}{WorkerWarnings}");
-            await Task.Delay(250);
-        }
-    }
+    private static bool IsOpen(Reservation reservation) => reservation.Status is ReservationStatus.Pending or ReservationStatus.Cancelling;
 
     /// <summary>Waits until an event of <paramref name="topic"/> for the reservation was consumed.</summary>
     public async Task<int> WaitForEventAsync(string topic, Guid reservationId, TimeSpan? timeout = null)

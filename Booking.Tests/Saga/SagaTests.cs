@@ -121,7 +121,8 @@ public sealed class ChaosSagaTests(SagaApp app) : IClassFixture<SagaApp>
         {
             var reservation = await client.ReserveAsync(hold.HoldId);
             // Past its deadline the saga compensates; its deallocation fails too while the chaos lasts, and is retried.
-            await WaitForSagaStateAsync(reservation.Id, SagaState.Compensating);
+            await app.WaitForStoredAsync(db => db.Sagas.AnyAsync(s => s.ReservationId == reservation.Id && s.State == SagaState.Compensating),
+                reached => reached, TimeSpan.FromSeconds(30), _ => $"Saga {reservation.Id} never reached {SagaState.Compensating}.");
             await Task.Delay(TimeSpan.FromSeconds(1));
             (await stub.PostAsJsonAsync("/_chaos", new { failureRate = 0.0, latencyMs = 0 })).EnsureSuccessStatusCode();
             final = await app.WaitForFinalAsync(reservation.Id);
@@ -160,7 +161,9 @@ public sealed class ChaosSagaTests(SagaApp app) : IClassFixture<SagaApp>
         {
             (await client.PostAsync($"/api/reservations/{reservation.Id}/cancel", null)).EnsureSuccessStatusCode();
             // Deallocation fails until it has been tried four times (with 200-500 ms backoff, about a second or two).
-            await WaitForAttemptsAsync(reservation.Id, "DeallocateSection", 4);
+            await app.WaitForStoredAsync(
+                db => db.SagaSteps.Where(s => s.ReservationId == reservation.Id && s.Name == "DeallocateSection").MaxAsync(s => (int?)s.Attempt),
+                tried => tried >= 4, TimeSpan.FromSeconds(60), tried => $"DeallocateSection was tried {tried ?? 0} times in 60 s, not 4.");
         }
         finally
         {
@@ -174,39 +177,5 @@ public sealed class ChaosSagaTests(SagaApp app) : IClassFixture<SagaApp>
         Assert.Equal(SagaStepStatus.Succeeded, deallocation.Status);
         Assert.True(deallocation.Attempt > 3, $"Only {deallocation.Attempt} attempts were made: " + string.Join("; ", final.Saga.Steps.Select(s => $"{s.Name} {s.Status} a{s.Attempt} {s.StartedAt:HH:mm:ss.fff}-{s.FinishedAt:HH:mm:ss.fff} {s.Error}")) + $" attempts {final.Saga.Attempts}");
         Assert.True(final.Saga.Steps.Count <= 5, string.Join(", ", final.Saga.Steps.Select(s => $"{s.Name} {s.Status}")));
-    }
-
-    /// <summary>Waits until the saga's step has been tried at least <paramref name="attempts"/> times (its row records each).</summary>
-    private async Task WaitForAttemptsAsync(Guid reservationId, string step, int attempts)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            await using var db = app.NewDbContext();
-            var tried = await db.SagaSteps.Where(s => s.ReservationId == reservationId && s.Name == step).MaxAsync(s => (int?)s.Attempt) ?? 0;
-            if (tried >= attempts)
-            {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"{step} was tried {tried} times in 60 s, not {attempts}.");
-            await Task.Delay(100);
-        }
-    }
-
-    private async Task WaitForSagaStateAsync(Guid reservationId, SagaState state)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            await using var db = app.NewDbContext();
-            if (await db.Sagas.AnyAsync(s => s.ReservationId == reservationId && s.State == state))
-            {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"Saga {reservationId} never reached {state}.");
-            await Task.Delay(100);
-        }
     }
 }
