@@ -33,6 +33,14 @@ public static class DetailRules
     /// </summary>
     public const int MaxDataDepth = 32;
 
+    /// <summary>A note's text.</summary>
+    private const int MaxTextLength = 2000;
+
+    /// <summary>A name or a preference inside a detail (a seat's holder, a table's wish).</summary>
+    private const int MaxShortTextLength = 200;
+
+    private static readonly string[] TicketTypes = ["ADULT", "CHILD", "SENIOR", "STUDENT"];
+
     /// <summary>How the API writes JSON (ASP.NET Core's relaxed escaping): text as it is, only what JSON requires escaped.</summary>
     private static readonly JsonWriterOptions AsTheApiWrites = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -60,11 +68,6 @@ public static class DetailRules
     /// <summary>Adds an error when details of <paramref name="totalBytes"/> together are over <see cref="MaxTotalBytes"/>.</summary>
     public static void CheckTotal(Validation validation, long totalBytes) =>
         validation.Check(totalBytes <= MaxTotalBytes, "details", $"A reservation's details hold at most {MaxTotalBytes / 1024} KiB of data together.");
-    private const int MaxTextLength = 2000;
-
-    /// <summary>A name or a preference inside a detail (a seat's holder, a table's wish).</summary>
-    private const int MaxShortTextLength = 200;
-    private static readonly string[] TicketTypes = ["ADULT", "CHILD", "SENIOR", "STUDENT"];
 
     public static IReadOnlyList<string> TypesOf(BookingDomain domain) => domain switch
     {
