@@ -8,7 +8,7 @@ namespace Booking.Api.Http;
 public static partial class Identifiers
 {
     /// <summary>What <see cref="IsResourceId"/> accepts, as a validation message.</summary>
-    public const string ResourceIdRule = "Must be 1-64 letters, digits, '.', '_' or '-'.";
+    public const string ResourceIdRule = "Must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.";
 
     public static bool IsResourceId(string? value) => value is not null && ResourceIdPattern().IsMatch(value);
 

@@ -41,7 +41,7 @@ public static class OpenApiDocumentation
                     Name = "Idempotency-Key",
                     In = ParameterLocation.Header,
                     Required = false,
-                    Description = "Same key and body: the first response is returned again (status and body). Same key, other body: 422 IDEMPOTENCY_KEY_REUSED.",
+                    Description = "Same key and request (method, path, query, body): the first response is returned again (status and body). Same key, other request: 422 IDEMPOTENCY_KEY_REUSED. Same key while the first request still runs: waits up to 10 s, then 409 INVALID_STATE.",
                     Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 255 },
                 });
             }

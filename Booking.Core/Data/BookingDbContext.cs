@@ -39,7 +39,7 @@ public sealed class BookingDbContext(DbContextOptions<BookingDbContext> options)
     /// <summary>A caller's id; the API refuses longer ones.</summary>
     public const int UserIdLength = 128;
 
-    /// <summary>A resource id: 1-64 letters, digits, '.', '_' or '-' (the API's path rule).</summary>
+    /// <summary>A resource id: 1-64 letters, digits, '.', '_' or '-', the first a letter or digit (the API's path rule).</summary>
     private const int ResourceIdLength = 64;
 
     /// <summary>A slot (<c>2026-12-01</c> or <c>2026-12-01T19:00</c>), a seat id or a detail type, with room to spare.</summary>
