@@ -86,3 +86,46 @@ public sealed class BookingOptions
     /// </summary>
     public TimeSpan IdempotencyLease { get; set; } = TimeSpan.FromSeconds(30);
 }
+
+/// <summary>
+/// Every <see cref="BookingOptions"/> setting in its range, checked at start-up, each one out of range named: a time of
+/// zero would stop the sweeper's timer, make Redis refuse every idempotency claim (<c>PX 0</c>) or drop every booked
+/// hold's record as it is confirmed.
+/// </summary>
+public sealed class BookingOptionsValidator : IValidateOptions<BookingOptions>
+{
+    public ValidateOptionsResult Validate(string? name, BookingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = new List<string>();
+        void Positive<T>(T value, string setting)
+            where T : IComparable<T>
+        {
+            if (value.CompareTo(default!) <= 0)
+            {
+                failures.Add($"{BookingOptions.SectionName}:{setting} must be above zero; it is {value}.");
+            }
+        }
+
+        Positive(options.HoldTtl, nameof(options.HoldTtl));
+        Positive(options.ReservedHoldLease, nameof(options.ReservedHoldLease));
+        Positive(options.BookedHoldRetention, nameof(options.BookedHoldRetention));
+        Positive(options.MaxSeatsPerHold, nameof(options.MaxSeatsPerHold));
+        Positive(options.MaxQuantityPerHold, nameof(options.MaxQuantityPerHold));
+        Positive(options.SagaTimeout, nameof(options.SagaTimeout));
+        Positive(options.SagaResumeAfter, nameof(options.SagaResumeAfter));
+        Positive(options.SweepInterval, nameof(options.SweepInterval));
+        Positive(options.HoldsPerSecondPerUser, nameof(options.HoldsPerSecondPerUser));
+        Positive(options.HoldBurstPerUser, nameof(options.HoldBurstPerUser));
+        Positive(options.IdempotencyRetention, nameof(options.IdempotencyRetention));
+        Positive(options.IdempotencyRecordsPerUser, nameof(options.IdempotencyRecordsPerUser));
+        Positive(options.IdempotencyBytesPerUser, nameof(options.IdempotencyBytesPerUser));
+        Positive(options.IdempotencyLease, nameof(options.IdempotencyLease));
+        if (options.IdleStateLifetime < TimeSpan.Zero)
+        {
+            failures.Add($"{BookingOptions.SectionName}:{nameof(options.IdleStateLifetime)} must be zero (keep every state) or above; it is {options.IdleStateLifetime}.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

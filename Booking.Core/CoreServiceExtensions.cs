@@ -3,6 +3,7 @@ using Booking.Core.Data;
 using Booking.Core.Holds;
 using Booking.Core.Lua;
 using Booking.Core.Seats;
+using Microsoft.Extensions.Options;
 
 namespace Booking.Core;
 
@@ -21,11 +22,11 @@ public static class CoreServiceExtensions
 
         builder.Services.AddOptions<BookingOptions>()
             .BindConfiguration(BookingOptions.SectionName)
-            .Validate(o => o.HoldTtl > TimeSpan.Zero && o.MaxSeatsPerHold > 0 && o.MaxQuantityPerHold > 0, "Booking options must be positive.")
             // Renamed when it came to cover capacity slots too: an old setting must not be ignored without a word.
             .Validate(_ => builder.Configuration["Booking:IdleSeatStateLifetime"] is null,
                 "Booking:IdleSeatStateLifetime is now Booking:IdleStateLifetime (it covers capacity slots too): rename the setting.")
             .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<BookingOptions>, BookingOptionsValidator>();
 
         // One clock for the whole system: PostgreSQL's (see DatabaseClock). Hold expiry is judged by Redis's, in Lua.
         builder.Services.AddKeyedSingleton(DatabaseClock.LocalClockKey, TimeProvider.System);

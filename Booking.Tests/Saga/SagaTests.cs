@@ -105,8 +105,8 @@ public sealed class SagaTests(SagaApp app) : IClassFixture<SagaApp>
     }
 }
 
-/// <summary>A saga app whose performance service fails every allocation (chaos), in a class of its own.</summary>
-public sealed class ChaosSagaTests(SagaApp app) : IClassFixture<SagaApp>
+/// <summary>A saga app whose performance service fails every allocation (chaos), in a class of its own, with sagas that run out of time in 4 s.</summary>
+public sealed class ChaosSagaTests(ShortDeadlineSagaApp app) : IClassFixture<ShortDeadlineSagaApp>
 {
     [Fact]
     public async Task When_allocations_fail_the_saga_compensates_and_the_booking_fails_with_its_event()
