@@ -3,9 +3,17 @@
 --   <base>:expiry  zset holdId -> expiresAt (ms) of every hold still HELD
 --   <base>:hold:<holdId> hash state, user, quantity, expiresAt, reservation
 
+-- Counters change only on a loaded slot: HINCRBY on a state that is gone would make one of counters alone, without
+-- its capacity, which no read could use and no load would replace.
+local function add_to(state_key, counter, quantity)
+  if redis.call('EXISTS', state_key) == 1 then
+    redis.call('HINCRBY', state_key, counter, quantity)
+  end
+end
+
 local function give_back(state_key, expiry_key, hk, hold_id, counter, final_state)
   local quantity = tonumber(redis.call('HGET', hk, 'quantity'))
-  redis.call('HINCRBY', state_key, counter, -quantity)
+  add_to(state_key, counter, -quantity)
   redis.call('ZREM', expiry_key, hold_id)
   finish_hold(hk, final_state)
 end

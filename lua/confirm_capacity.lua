@@ -15,8 +15,8 @@ if tonumber(hold[2]) <= now_ms() then
   return {'EXPIRED'}
 end
 local quantity = tonumber(hold[3])
-redis.call('HINCRBY', state_key, 'held', -quantity)
-redis.call('HINCRBY', state_key, 'booked', quantity)
+add_to(state_key, 'held', -quantity)
+add_to(state_key, 'booked', quantity)
 redis.call('ZREM', expiry_key, hold_id)
 redis.call('HSET', hk, 'state', 'BOOKED', 'reservation', reservation_id)
 -- Kept for compensation for a bounded time; past it, compensation works from PostgreSQL's copy (unbook_*).

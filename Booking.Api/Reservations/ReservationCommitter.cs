@@ -1,8 +1,10 @@
 using System.Data.Common;
 using System.Diagnostics;
 using System.Threading.Channels;
+using Booking.Core;
 using Booking.Core.Data;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Booking.Api.Reservations;
@@ -15,9 +17,10 @@ namespace Booking.Api.Reservations;
 /// tracking, so only the offender is refused, with EF's exception as every caller expects it (unless PostgreSQL does not
 /// answer one of them either: then the rest get that failure at once rather than each waiting out the stall). A request's
 /// reservation is committed or refused even if its caller went away meanwhile, and the queue is drained before the
-/// service stops.
+/// service stops. At most <see cref="BookingOptions.MaxPendingReservations"/> wait: past that (PostgreSQL stalled or
+/// slower than the requests come) a request is refused at once, a 503, rather than held in memory without bound.
 /// </summary>
-public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, ILogger<ReservationCommitter> logger) : BackgroundService
+public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, IOptions<BookingOptions> options, ILogger<ReservationCommitter> logger) : BackgroundService
 {
     /// <summary>At most this many reservations share one transaction.</summary>
     public const int MaxBatch = 100;
@@ -27,7 +30,9 @@ public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, IL
 
     private static readonly ActivitySource Source = new(typeof(ReservationCommitter).Assembly.GetName().Name!);
 
-    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>();
+    private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(options.Value.MaxPendingReservations) { FullMode = BoundedChannelFullMode.Wait });
+
+    private volatile bool _stopping;
 
     private sealed record Pending(Reservation Reservation, OutboxMessage Requested, ActivityContext Caller, TaskCompletionSource Committed);
 
@@ -35,11 +40,16 @@ public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, IL
     public Task CommitAsync(Reservation reservation, OutboxMessage requested)
     {
         var pending = new Pending(reservation, requested, Activity.Current?.Context ?? default, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        return _queue.Writer.TryWrite(pending) ? pending.Committed.Task : Task.FromException(new OperationCanceledException("The service is stopping."));
+        return _queue.Writer.TryWrite(pending)
+            ? pending.Committed.Task
+            : Task.FromException(new CommitRefusedException(_stopping
+                ? "The service is stopping."
+                : $"{options.Value.MaxPendingReservations} reservations wait for PostgreSQL already."));
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        _stopping = true;
         _queue.Writer.TryComplete();
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -140,3 +150,6 @@ public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, IL
     [LoggerMessage(Level = LogLevel.Debug, Message = "A group commit of {Count} reservations failed; writing them one at a time")]
     private partial void LogBatchFailed(Exception exception, int count);
 }
+
+/// <summary>A reservation the group commit did not take (the service stopping, or too many waiting): a 503, as a timeout is.</summary>
+public sealed class CommitRefusedException(string message) : TimeoutException(message);

@@ -55,6 +55,29 @@ public sealed class CapacityScriptsTests(Dependencies dependencies)
     }
 
     [Fact]
+    public async Task A_hold_released_or_confirmed_after_its_slot_state_went_leaves_no_counters_without_a_capacity()
+    {
+        var slot = NewSlot();
+        var released = Guid.NewGuid();
+        var confirmed = Guid.NewGuid();
+        await _engines.Capacity.SetAsync(slot, 10, newSlot: true);
+        await _engines.Capacity.HoldAsync(slot, released, "alice", LongTtl, 2);
+        await _engines.Capacity.HoldAsync(slot, confirmed, "alice", LongTtl, 3);
+        // The state alone is gone (deleted by hand, or evicted by a Redis run with an allkeys policy); the holds are not.
+        await _engines.Redis.KeyDeleteAsync(slot.StateKey);
+
+        Assert.Equal(ReleaseOutcome.Released, await _engines.Holds.ReleaseAsync(slot, released, "alice"));
+        Assert.Equal(ConfirmOutcome.Confirmed, await _engines.Holds.ConfirmAsync(slot, confirmed, Guid.NewGuid()));
+
+        // Not a state of counters alone, which no read could use and no load would replace: no state, so a load counts
+        // the slot again.
+        Assert.False(await _engines.Redis.KeyExistsAsync(slot.StateKey));
+        Assert.Null(await _engines.Capacity.ReadAsync(slot));
+        Assert.True(await _engines.Capacity.LoadAsync(slot, 10, []));
+        Assert.Equal(new CapacityCounters(10, 0, 0), await _engines.Capacity.ReadAsync(slot));
+    }
+
+    [Fact]
     public async Task A_pinned_capacity_hold_keeps_its_units_past_its_ttl_until_the_saga_confirms_it()
     {
         var slot = NewSlot();

@@ -151,6 +151,22 @@ public sealed class DetailsApiTests(BookingApp app) : IClassFixture<BookingApp>
     }
 
     [Fact]
+    public async Task Details_of_characters_json_may_escape_take_in_the_stored_event_what_they_take_in_an_answer()
+    {
+        // 60 KiB of '<' and 'é' as the API writes them; escaped as \u003C and \u00E9 they would take about five times that (jsonb keeps them unescaped, and the relay sends what it keeps).
+        static object Note(int kib) => new { type = "NOTE", data = new { text = "x", padding = string.Concat(Enumerable.Repeat("<é", ((kib * 1024) - 100) / 3)) } };
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        using var client = app.Client();
+        var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-4")).HoldId, Enumerable.Range(0, 4).Select(_ => Note(15)).ToArray());
+
+        await using var db = app.NewDbContext();
+        var payload = await db.OutboxMessages.AsNoTracking().Where(m => m.MessageKey == reservation.Id.ToString("D")).Select(m => m.Payload).SingleAsync();
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(payload);
+        Assert.True(bytes <= DetailRules.MaxTotalBytes + (4 * 1024), $"The requested event takes {bytes} bytes.");
+        Assert.Contains("<é<é", payload, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Details_added_at_once_by_many_requests_stay_within_the_limits()
     {
         var performance = await app.CreatePerformanceAsync(("A", 1, 5));

@@ -161,7 +161,7 @@ public sealed class GroupCommitTests(BookingApp app) : IClassFixture<BookingApp>
 }
 
 /// <summary>The booking API whose statements give up after a second, counting the reservations it writes one at a time.</summary>
-public sealed class QuickTimeoutApp(Dependencies dependencies) : BookingApp(dependencies)
+public class QuickTimeoutApp(Dependencies dependencies) : BookingApp(dependencies)
 {
     private readonly SingleInsertCounter _counter = new();
 
@@ -236,5 +236,49 @@ public sealed class CommitStallTests(QuickTimeoutApp app) : IClassFixture<QuickT
         await transaction.RollbackAsync();
         // One reservation of each failed batch is tried alone (it too meets the stall); the rest are not tried again.
         Assert.InRange(app.SingleInserts - before, 1, 5);
+    }
+}
+
+/// <summary>A <see cref="QuickTimeoutApp"/> that keeps at most five reservations waiting for their commit.</summary>
+public sealed class FewPendingApp(Dependencies dependencies) : QuickTimeoutApp(dependencies)
+{
+    public const int MaxPending = 5;
+
+    protected override IEnumerable<KeyValuePair<string, string?>> Settings => [.. base.Settings, new("Booking:MaxPendingReservations", $"{MaxPending}")];
+}
+
+public sealed class CommitQueueBoundTests(FewPendingApp app) : IClassFixture<FewPendingApp>
+{
+    [Fact]
+    public async Task Past_its_bound_a_reservation_is_refused_at_once_with_a_503_while_postgresql_stalls()
+    {
+        var committer = app.Service<ReservationCommitter>();
+        var resource = $"bound-{Guid.NewGuid():N}";
+        await using var locker = new NpgsqlConnection(app.BookingDb);
+        await locker.OpenAsync();
+        await using var transaction = await locker.BeginTransactionAsync();
+        await using (var lockTable = new NpgsqlCommand("LOCK TABLE reservations IN SHARE ROW EXCLUSIVE MODE", locker, transaction))
+        {
+            await lockTable.ExecuteNonQueryAsync();
+        }
+
+        const int requests = 300;
+        var commits = Enumerable.Range(0, requests)
+            .Select(_ => GroupCommitTests.NewReservation(resource, Guid.NewGuid()))
+            .Select(r => committer.CommitAsync(r, OutboxWriter.Create(BookingTopics.Requested, r, r.CreatedAt)))
+            .ToList();
+        // Read before anything could be written: the two writers took a batch each at most, five more wait.
+        var refused = commits.Where(commit => commit.IsFaulted).ToList();
+        await transaction.RollbackAsync();
+
+        Assert.InRange(refused.Count, requests - (2 * ReservationCommitter.MaxBatch) - FewPendingApp.MaxPending, requests);
+        Assert.All(refused, commit => Assert.Equal(503, ProblemExceptionHandler.Classify(commit.Exception!.InnerException!).Status));
+        foreach (var commit in commits)
+        {
+            await Record.ExceptionAsync(() => commit);
+        }
+
+        await using var db = app.NewDbContext();
+        Assert.True(await db.Reservations.CountAsync(r => r.ResourceId == resource) <= requests - refused.Count);
     }
 }
