@@ -192,7 +192,7 @@ public sealed class IdempotencyTests(BookingApp app) : IClassFixture<BookingApp>
 }
 
 /// <summary>
-/// The API with a five-second key lease (renewed every 1.7 s, so a stall of a second or two on a busy machine does not
+/// The API with a ten-second key lease (renewed every 3.3 s, so a stall of several seconds on a busy machine does not
 /// let it lapse), ten records and 8 KiB of answers per user, and a test-only creating endpoint
 /// (<c>POST /_test/slow?ms=&amp;pad=</c>) behind the whole pipeline that counts its runs, takes as long as asked and
 /// answers with as many more bytes as asked.
@@ -205,7 +205,7 @@ public sealed class SlowEndpointApp(Dependencies dependencies) : BookingApp(depe
 
     protected override IEnumerable<KeyValuePair<string, string?>> Settings =>
     [
-        new("Booking:IdempotencyLease", "00:00:05"),
+        new("Booking:IdempotencyLease", "00:00:10"),
         new("Booking:IdempotencyRecordsPerUser", "10"),
         new("Booking:IdempotencyBytesPerUser", "8192"),
     ];
@@ -255,10 +255,10 @@ public sealed class IdempotencyBoundsTests(SlowEndpointApp app, ITestOutputHelpe
         var key = Guid.NewGuid().ToString();
         var before = app.Runs;
 
-        var first = client.SendAsync(Post(key, 13_000));
-        // The retry arrives when the first has run past its five-second lease twice over.
-        await Task.Delay(TimeSpan.FromSeconds(11));
-        var retry = await client.SendAsync(Post(key, 13_000));
+        var first = client.SendAsync(Post(key, 25_000));
+        // The retry arrives when the first has run past its ten-second lease twice over, and waits (up to 10 s) for its reply.
+        await Task.Delay(TimeSpan.FromSeconds(21));
+        var retry = await client.SendAsync(Post(key, 25_000));
         var original = await first;
 
         Assert.Equal(HttpStatusCode.Created, original.StatusCode);

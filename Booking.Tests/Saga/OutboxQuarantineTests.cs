@@ -41,7 +41,9 @@ public sealed class OutboxQuarantineTests(SagaApp app, ITestOutputHelper output)
         var keys = reservations.Select(id => id.ToString("D")).ToHashSet();
         while (app.Events.Where(e => e.Topic == BookingTopics.Completed && keys.Contains(e.Key)).Select(e => e.Key).Distinct().Count() < Bookings)
         {
-            Assert.True(accepted.Elapsed < TimeSpan.FromSeconds(30), "Not every completed event arrived within 30 s of the last booking.");
+            // Wide: a thousand sagas and their events on two cores shared with other classes; a row that blocked the
+            // queue would keep them back for ever.
+            Assert.True(accepted.Elapsed < TimeSpan.FromSeconds(90), "Not every completed event arrived within 90 s of the last booking.");
             await Task.Delay(200);
         }
 
