@@ -18,6 +18,9 @@ public sealed class BookingOptionsTests
     [InlineData("HoldsPerSecondPerUser", "0")]
     [InlineData("MaxSeatsPerHold", "-1")]
     [InlineData("IdleStateLifetime", "-00:00:01")]
+    [InlineData("IdleStateLifetime", "00:00:00.500")]
+    [InlineData("IdempotencyLease", "00:00:00.002")]
+    [InlineData("SweepInterval", "60.00:00:00")]
     public void A_setting_out_of_its_range_stops_the_start_and_is_named(string setting, string value)
     {
         using var host = Build(new() { [$"Booking:{setting}"] = value });
