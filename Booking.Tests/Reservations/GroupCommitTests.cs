@@ -138,6 +138,10 @@ public sealed class GroupCommitTests(BookingApp app) : IClassFixture<BookingApp>
         Assert.All(events, m => Assert.Equal(BookingTopics.Requested, m.Topic));
     }
 
+    /// <summary>Hands <paramref name="count"/> new reservations of <paramref name="resource"/> to the group commit at once.</summary>
+    internal static List<Task> CommitNew(ReservationCommitter committer, string resource, int count) =>
+        [.. Enumerable.Range(0, count).Select(_ => NewReservation(resource, Guid.NewGuid())).Select(r => committer.CommitAsync(r, OutboxWriter.Create(BookingTopics.Requested, r, r.CreatedAt)))];
+
     internal static Reservation NewReservation(string resource, Guid holdId)
     {
         // Whole milliseconds, so times compare equal after PostgreSQL's microseconds.
@@ -164,6 +168,20 @@ public sealed class GroupCommitTests(BookingApp app) : IClassFixture<BookingApp>
 public class QuickTimeoutApp(Dependencies dependencies) : BookingApp(dependencies)
 {
     private readonly SingleInsertCounter _counter = new();
+
+    /// <summary>
+    /// A connection whose open transaction locks the reservations table: PostgreSQL answers, but no reservation can be
+    /// written until it is closed (which rolls the transaction back).
+    /// </summary>
+    public async Task<NpgsqlConnection> LockReservationsAsync()
+    {
+        var locker = new NpgsqlConnection(BookingDb);
+        await locker.OpenAsync();
+        var transaction = await locker.BeginTransactionAsync();
+        await using var lockTable = new NpgsqlCommand("LOCK TABLE reservations IN SHARE ROW EXCLUSIVE MODE", locker, transaction);
+        await lockTable.ExecuteNonQueryAsync();
+        return locker;
+    }
 
     /// <summary>Reservations written through change tracking, one at a time (the group commit's fallback), so far.</summary>
     public int SingleInserts => _counter.Count;
@@ -213,27 +231,18 @@ public sealed class CommitStallTests(QuickTimeoutApp app) : IClassFixture<QuickT
     {
         var committer = app.Service<ReservationCommitter>();
         var resource = $"stall-{Guid.NewGuid():N}";
-        // PostgreSQL answers, but no reservation can be written until this transaction ends.
-        await using var locker = new NpgsqlConnection(app.BookingDb);
-        await locker.OpenAsync();
-        await using var transaction = await locker.BeginTransactionAsync();
-        await using (var lockTable = new NpgsqlCommand("LOCK TABLE reservations IN SHARE ROW EXCLUSIVE MODE", locker, transaction))
-        {
-            await lockTable.ExecuteNonQueryAsync();
-        }
+        // PostgreSQL answers, but no reservation can be written until the locker is closed.
+        await using var locker = await app.LockReservationsAsync();
 
         var before = app.SingleInserts;
-        var commits = Enumerable.Range(0, 20)
-            .Select(_ => GroupCommitTests.NewReservation(resource, Guid.NewGuid()))
-            .Select(r => committer.CommitAsync(r, OutboxWriter.Create(BookingTopics.Requested, r, r.CreatedAt)))
-            .ToList();
+        var commits = GroupCommitTests.CommitNew(committer, resource, 20);
         foreach (var commit in commits)
         {
             var error = await Assert.ThrowsAnyAsync<Exception>(() => commit);
             Assert.Equal(503, ProblemExceptionHandler.Classify(error).Status);
         }
 
-        await transaction.RollbackAsync();
+        await locker.CloseAsync();
         // One reservation of each failed batch is tried alone (it too meets the stall); the rest are not tried again.
         Assert.InRange(app.SingleInserts - before, 1, 5);
     }
@@ -254,22 +263,13 @@ public sealed class CommitQueueBoundTests(FewPendingApp app) : IClassFixture<Few
     {
         var committer = app.Service<ReservationCommitter>();
         var resource = $"bound-{Guid.NewGuid():N}";
-        await using var locker = new NpgsqlConnection(app.BookingDb);
-        await locker.OpenAsync();
-        await using var transaction = await locker.BeginTransactionAsync();
-        await using (var lockTable = new NpgsqlCommand("LOCK TABLE reservations IN SHARE ROW EXCLUSIVE MODE", locker, transaction))
-        {
-            await lockTable.ExecuteNonQueryAsync();
-        }
+        await using var locker = await app.LockReservationsAsync();
 
         const int requests = 300;
-        var commits = Enumerable.Range(0, requests)
-            .Select(_ => GroupCommitTests.NewReservation(resource, Guid.NewGuid()))
-            .Select(r => committer.CommitAsync(r, OutboxWriter.Create(BookingTopics.Requested, r, r.CreatedAt)))
-            .ToList();
+        var commits = GroupCommitTests.CommitNew(committer, resource, requests);
         // Read before anything could be written: the two writers took a batch each at most, five more wait.
         var refused = commits.Where(commit => commit.IsFaulted).ToList();
-        await transaction.RollbackAsync();
+        await locker.CloseAsync();
 
         Assert.InRange(refused.Count, requests - (2 * ReservationCommitter.MaxBatch) - FewPendingApp.MaxPending, requests);
         Assert.All(refused, commit => Assert.Equal(503, ProblemExceptionHandler.Classify(commit.Exception!.InnerException!).Status));
