@@ -88,8 +88,8 @@ public sealed class BookingOptions
 
     /// <summary>
     /// Most reservations one API holds waiting for their group commit (besides the two batches being written); past it
-    /// a reservation request is answered 503 at once. About eight seconds of the 1,300 bookings a second the benchmark measured: a stalled PostgreSQL does not
-    /// gather requests without bound.
+    /// a reservation request is answered 503 at once. About eight seconds of the 1,300 bookings a second the benchmark
+    /// measured: a stalled PostgreSQL does not gather requests without bound.
     /// </summary>
     public int MaxPendingReservations { get; set; } = 10_000;
 }

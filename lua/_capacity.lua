@@ -3,8 +3,8 @@
 --   <base>:expiry  zset holdId -> expiresAt (ms) of every hold still HELD
 --   <base>:hold:<holdId> hash state, user, quantity, expiresAt, reservation
 
--- Counters change only on a loaded slot: HINCRBY on a state that is gone would make one of counters alone, without
--- its capacity, which no read could use and no load would replace.
+-- Counters change only on a loaded slot: HINCRBY on a state that is gone would make a hash of counters alone, without
+-- a capacity, which no read could use and no load would replace.
 local function add_to(state_key, counter, quantity)
   if redis.call('EXISTS', state_key) == 1 then
     redis.call('HINCRBY', state_key, counter, quantity)

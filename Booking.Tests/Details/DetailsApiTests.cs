@@ -153,7 +153,8 @@ public sealed class DetailsApiTests(BookingApp app) : IClassFixture<BookingApp>
     [Fact]
     public async Task Details_of_characters_json_may_escape_take_in_the_stored_event_what_they_take_in_an_answer()
     {
-        // 60 KiB of '<' and 'é' as the API writes them; escaped as \u003C and \u00E9 they would take about five times that (jsonb keeps them unescaped, and the relay sends what it keeps).
+        // 60 KiB of '<' and 'é' as the API writes them; escaped as \u003C and \u00E9 they would take about five times
+        // that (jsonb keeps them unescaped, and the relay sends what it keeps).
         static object Note(int kib) => new { type = "NOTE", data = new { text = "x", padding = string.Concat(Enumerable.Repeat("<é", ((kib * 1024) - 100) / 3)) } };
         var performance = await app.CreatePerformanceAsync(("A", 1, 5));
         using var client = app.Client();
