@@ -2,9 +2,12 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Booking.Api.Http;
 using Booking.Api.Reservations;
+using Booking.Core;
 using Booking.Core.Holds;
 using Booking.Core.Outbox;
 using Booking.Core.Reservations;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Booking.Tests.Reservations;
@@ -58,6 +61,27 @@ public sealed class GroupCommitTests(BookingApp app) : IClassFixture<BookingApp>
         await using var db = app.NewDbContext();
         Assert.Equal(1, await db.Reservations.CountAsync(r => r.Id == reservation.Id));
         Assert.Equal(1, await db.OutboxMessages.CountAsync(m => m.MessageKey == reservation.Id.ToString()));
+    }
+
+    [Fact]
+    public async Task A_stopping_service_commits_what_was_queued_and_refuses_what_comes_after_with_a_503()
+    {
+        // A committer of its own, so stopping it leaves the API's in service for the other tests.
+        using var committer = new ReservationCommitter(app.Service<IServiceScopeFactory>(), app.Service<IOptions<BookingOptions>>(),
+            NullLogger<ReservationCommitter>.Instance);
+        await committer.StartAsync(CancellationToken.None);
+        var resource = $"stopping-{Guid.NewGuid():N}";
+        var queued = CommitNew(committer, resource, 50);
+
+        var stopped = committer.StopAsync(CancellationToken.None);
+        var late = CommitNew(committer, resource, 1).Single();
+
+        var refusal = await Assert.ThrowsAsync<CommitRefusedException>(() => late);
+        Assert.Equal(503, ProblemExceptionHandler.Classify(refusal).Status);
+        await stopped;
+        await Task.WhenAll(queued);
+        await using var db = app.NewDbContext();
+        Assert.Equal(queued.Count, await db.Reservations.CountAsync(r => r.ResourceId == resource));
     }
 
     [Fact]
