@@ -61,9 +61,9 @@ public sealed record LoadOptions
             };
         }
 
-        if (options.Users < 1 || options.Seats < 100 || options.MinSeatsPerBooking < 1 || options.MaxSeatsPerBooking < options.MinSeatsPerBooking || options.MaxSeatsPerBooking > 8)
+        if (options.Users < 1 || options.Seats < 100 || options.Seats % 100 != 0 || options.MinSeatsPerBooking < 1 || options.MaxSeatsPerBooking < options.MinSeatsPerBooking || options.MaxSeatsPerBooking > 8)
         {
-            throw new ArgumentException("users >= 1, seats >= 100, and 1 <= seats per booking <= 8.");
+            throw new ArgumentException("users >= 1, seats a multiple of 100 (whole rows of 100), and 1 <= seats per booking <= 8.");
         }
 
         if (options.Modes.Except(AllModes).Any())
@@ -80,7 +80,7 @@ public sealed record LoadOptions
           --ramp-up SECONDS       time to start them all (10)
           --warm-up SECONDS       unmeasured load of each workload before a mode's phases, 0 for none (20)
           --duration SECONDS      length of each phase: holds, then bookings (180)
-          --seats N               seats per performance (100000)
+          --seats N               seats per performance, in rows of 100 (100000)
           --seats-per-booking A-B seats each user picks (1-4)
           --modes LIST            ceiling,naive,lua (all)
           --out DIR               where result.json and result.md go (artifacts/loadtest)

@@ -27,6 +27,10 @@ public sealed class LoadTestSmokeTests(ITestOutputHelper output)
         Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{await stderr}");
         var result = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(results, "result.json"))).RootElement;
         Assert.True(result.GetProperty("auditClean").GetBoolean());
+        // Among them, for each booked mode: every reservation the API accepted is found stored and finished, with its event.
+        var checks = result.GetProperty("audit").EnumerateArray().Select(c => c.GetProperty("name").GetString()).ToList();
+        Assert.All(["naive", "lua"], mode => Assert.Contains($"{mode}: every accepted reservation stored and finished", checks));
+        Assert.All(["naive", "lua"], mode => Assert.Contains($"{mode}: one completed event per confirmed reservation, one failed event per failed one", checks));
         var phases = result.GetProperty("phases").EnumerateArray().Select(p => p.GetProperty("name").GetString()).ToList();
         Assert.Equal(["ceiling holds", "naive holds", "naive bookings", "lua holds", "lua bookings"], phases);
         Assert.All(result.GetProperty("phases").EnumerateArray(), p => Assert.True(p.GetProperty("succeeded").GetInt64() > 0, p.ToString()));
