@@ -3,7 +3,7 @@
 # starts every resource and prints where each one is and the Aspire dashboard's URL (http://127.0.0.1:18888).
 # Usage: scripts/run.sh [--fresh] [AppHost arguments, e.g. --AppHost:DataStores=Executable]
 #   --fresh  starts from empty data: the AppHost deletes the executable Redis's and PostgreSQL's data and the
-#            generated passwords under its data directory (.data/, or wherever AppHost:DataDirectory points,
+#            generated passwords under its data directory (.data/ by default, see the README for root; or wherever AppHost:DataDirectory points,
 #            however it is set) before starting anything; nothing else there is touched
 set -euo pipefail
 cd "$(dirname "$0")/.."

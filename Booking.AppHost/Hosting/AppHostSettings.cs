@@ -1,4 +1,7 @@
 using System.Globalization;
+using System.Runtime.Versioning;
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Extensions.Configuration;
 
 namespace Booking.AppHost.Hosting;
@@ -20,7 +23,7 @@ public sealed record AppHostSettings
 {
     public const string SectionName = "AppHost";
 
-    /// <summary>Where embedded Redis and PostgreSQL keep their data and generated passwords; default <c>.data/</c> at the repository root.</summary>
+    /// <summary>Where embedded Redis and PostgreSQL keep their data and generated passwords; default <see cref="DefaultDataDirectory"/>.</summary>
     public required string DataDirectory { get; init; }
 
     public DataStoreMode DataStores { get; init; } = DataStoreMode.Auto;
@@ -52,7 +55,9 @@ public sealed record AppHostSettings
         var section = configuration.GetSection(SectionName);
         return new AppHostSettings
         {
-            DataDirectory = Path.GetFullPath(section["DataDirectory"] ?? Path.Combine(appHostDirectory, "..", ".data")),
+            DataDirectory = section["DataDirectory"] is { Length: > 0 } configured
+                ? Path.GetFullPath(configured)
+                : DefaultDataDirectory(appHostDirectory, Environment.IsPrivilegedProcess),
             DataStores = Enum.TryParse<DataStoreMode>(section["DataStores"], ignoreCase: true, out var mode) ? mode : DataStoreMode.Auto,
             RandomPorts = section.GetValue<bool>("RandomPorts"),
             Durable = section.GetValue("Durable", true),
@@ -64,4 +69,37 @@ public sealed record AppHostSettings
     }
 
     public int Port(int preferred) => RandomPorts ? FreePort.Next() : preferred;
+
+    /// <summary>
+    /// <c>.data/</c> at the repository root. Run as root, PostgreSQL runs as the <c>postgres</c> user, which must be able
+    /// to enter every directory above its data: from a checkout it cannot enter (under <c>/root</c>, mode 700) the data
+    /// goes to <c>/var/tmp/booking-&lt;hash of the checkout's path&gt;</c> instead, one directory per checkout, kept across
+    /// reboots as <c>.data/</c> is.
+    /// </summary>
+    public static string DefaultDataDirectory(string appHostDirectory, bool asRoot)
+    {
+        var repository = Path.GetFullPath(Path.Combine(appHostDirectory, ".."));
+        if (!asRoot || OperatingSystem.IsWindows() || EveryoneMayEnter(repository))
+        {
+            return Path.Combine(repository, ".data");
+        }
+
+        var checkout = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(repository)))[..12];
+        return Path.Combine("/var/tmp", $"booking-{checkout}");
+    }
+
+    /// <summary>Whether any user may enter <paramref name="directory"/> and every directory above it (others' execute bit).</summary>
+    [UnsupportedOSPlatform("windows")]
+    public static bool EveryoneMayEnter(string directory)
+    {
+        for (var entered = Path.GetFullPath(directory); entered is not null; entered = Path.GetDirectoryName(entered))
+        {
+            if ((File.GetUnixFileMode(entered) & UnixFileMode.OtherExecute) == 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 }

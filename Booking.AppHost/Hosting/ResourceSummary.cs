@@ -21,6 +21,7 @@ public sealed partial class ResourceSummary(
     IServiceProvider services,
     IHostApplicationLifetime lifetime,
     IConfiguration configuration,
+    AppHostSettings settings,
     ILogger<ResourceSummary> logger) : BackgroundService
 {
     /// <summary>How often a start that takes long says what it still waits for.</summary>
@@ -75,6 +76,7 @@ public sealed partial class ResourceSummary(
             lines.Add($"Dashboard: {dashboard}");
         }
 
+        lines.Add($"Data (executable Redis and PostgreSQL, generated passwords): {settings.DataDirectory}");
         lines.Add("Press Ctrl+C to stop everything.");
         await Console.Out.WriteLineAsync(string.Join(Environment.NewLine, lines)).ConfigureAwait(false);
     }
