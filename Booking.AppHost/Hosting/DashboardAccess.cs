@@ -5,15 +5,24 @@ namespace Booking.AppHost.Hosting;
 
 public static class DashboardAccess
 {
-    /// <summary>
-    /// Anonymous access to the dashboard (and its telemetry API) is the developer's convenience on loopback; bound
-    /// to any other address it would show every trace and log to the network, so the AppHost refuses to start.
-    /// </summary>
-    public static void RequireLoopbackForAnonymous(IConfiguration configuration)
+    /// <summary>The generated secret (under the data directory's <c>secrets/</c>) that is the dashboard telemetry API's key.</summary>
+    public const string ApiKeySecret = "dashboard-api-key";
+
+    /// <summary>Whether the dashboard lets anyone in (ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS); F5's launch profile does not.</summary>
+    public static bool IsAnonymous(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         // Aspire still reads the older DOTNET_ names where the ASPIRE_ ones are not set.
-        if (!configuration.GetValue<bool>("ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS") && !configuration.GetValue<bool>("DOTNET_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS"))
+        return configuration.GetValue<bool>("ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS") || configuration.GetValue<bool>("DOTNET_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS");
+    }
+
+    /// <summary>
+    /// Anonymous access to the dashboard (and its telemetry API), when turned on, is a convenience on loopback only;
+    /// bound to any other address it would show every trace and log to the network, so the AppHost refuses to start.
+    /// </summary>
+    public static void RequireLoopbackForAnonymous(IConfiguration configuration)
+    {
+        if (!IsAnonymous(configuration))
         {
             return;
         }
@@ -43,6 +52,12 @@ public static class DashboardAccess
         ArgumentNullException.ThrowIfNull(configuration);
         return (configuration["ASPNETCORE_URLS"] ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
     }
+
+    /// <summary>The dashboard's address with the browser token Aspire made for this run, which logs the browser in; the address alone when anonymous.</summary>
+    public static string? LoginUrl(IConfiguration configuration) =>
+        DashboardUrl(configuration) is { } url && configuration["AppHost:BrowserToken"] is { Length: > 0 } token && !IsAnonymous(configuration)
+            ? $"{url.TrimEnd('/')}/login?t={Uri.EscapeDataString(token)}"
+            : DashboardUrl(configuration);
 
     private static bool IsLoopback(string url) =>
         Uri.TryCreate(url, UriKind.Absolute, out var uri)

@@ -8,11 +8,15 @@ namespace Booking.AppHost.Hosting;
 /// Loopback ports for resources that start later. A port is chosen now but bound only when its resource starts,
 /// seconds later (after what it waits for); meanwhile nothing else may take it. So ports come from below the
 /// kernel's ephemeral range (outgoing connections never get them), walking up from a random start (two processes
-/// choosing at once rarely meet), and none is handed out twice by one process.
+/// choosing at once rarely meet), and none is handed out twice by one process, nor the dashboard's fixed ports.
 /// </summary>
 public static class FreePort
 {
     private const int Lowest = 10_000;
+
+    /// <summary>The dashboard's fixed ports (its UI and OTLP, launchSettings.json): bound after the stores' ports are chosen.</summary>
+    private static readonly int[] Reserved = [18_888, 18_889];
+
     private static readonly Lock Gate = new();
     private static readonly int Highest = EphemeralRangeStart() - 1;
     private static int _next = Random.Shared.Next(Lowest, Highest);
@@ -27,7 +31,7 @@ public static class FreePort
             {
                 var port = _next;
                 _next = _next >= Highest ? Lowest : _next + 1;
-                if (IsFree(port))
+                if (!Reserved.Contains(port) && IsFree(port))
                 {
                     _handedOut++;
                     return port;

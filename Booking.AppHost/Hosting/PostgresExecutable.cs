@@ -175,15 +175,17 @@ public static class PostgresExecutableExtensions
             File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
 
+        // initdb reads the password from a file the server's user can read (beside the still empty data
+        // directory, which initdb insists on); it is deleted right after, and at any later start, should an AppHost
+        // killed during initdb have left it.
+        var passwordFile = Path.Combine(Path.GetDirectoryName(directory)!, $".{postgres.Name}-initdb-password");
         if (File.Exists(Path.Combine(directory, "PG_VERSION")))
         {
+            File.Delete(passwordFile);
             await WaitForPreviousServerAsync(directory, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        // initdb reads the password from a file the server's user can read (beside the still empty data
-        // directory, which initdb insists on); it is deleted right after.
-        var passwordFile = Path.Combine(Path.GetDirectoryName(directory)!, $".{postgres.Name}-initdb-password");
         PrivateFile.WriteAllText(passwordFile, await postgres.PasswordParameter.GetValueAsync(cancellationToken).ConfigureAwait(false));
         try
         {

@@ -1,6 +1,7 @@
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -21,7 +22,6 @@ public sealed partial class ResourceSummary(
     IServiceProvider services,
     IHostApplicationLifetime lifetime,
     IConfiguration configuration,
-    AppHostSettings settings,
     ILogger<ResourceSummary> logger) : BackgroundService
 {
     /// <summary>How often a start that takes long says what it still waits for.</summary>
@@ -71,12 +71,16 @@ public sealed partial class ResourceSummary(
             lines.Add($"  {resource.Name,-18} {Target(resource)}");
         }
 
-        if (Dashboard is { } dashboard)
+        if (!options.DisableDashboard && DashboardAccess.LoginUrl(configuration) is { } login)
         {
-            lines.Add($"Dashboard: {dashboard}");
+            lines.Add($"Dashboard: {login}");
         }
 
-        lines.Add($"Data (executable Redis and PostgreSQL, generated passwords): {settings.DataDirectory}");
+        if (services.GetService<AppHostSettings>() is { } settings)
+        {
+            lines.Add($"Data (executable Redis and PostgreSQL, generated passwords): {settings.DataDirectory}");
+        }
+
         lines.Add("Press Ctrl+C to stop everything.");
         await Console.Out.WriteLineAsync(string.Join(Environment.NewLine, lines)).ConfigureAwait(false);
     }

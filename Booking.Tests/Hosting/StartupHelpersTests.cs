@@ -48,6 +48,23 @@ public sealed class StartupHelpersTests
     }
 
     [Fact]
+    public void The_f5_dashboard_is_not_anonymous_and_the_printed_link_logs_in_with_the_runs_browser_token()
+    {
+        var profile = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(BuiltProjects.Root, "Booking.AppHost", "Properties", "launchSettings.json")));
+        var environment = profile.RootElement.GetProperty("profiles").EnumerateObject().Single().Value.GetProperty("environmentVariables");
+        IConfiguration Settings(params (string Key, string Value)[] settings) => new ConfigurationBuilder()
+            .AddInMemoryCollection(environment.EnumerateObject().Select(e => new KeyValuePair<string, string?>(e.Name, e.Value.GetString()))
+                .Append(new("ASPNETCORE_URLS", "http://127.0.0.1:18888"))
+                .Concat(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value)))).Build();
+
+        Assert.False(DashboardAccess.IsAnonymous(Settings()));
+        Assert.Equal("http://127.0.0.1:18888/login?t=f00d", DashboardAccess.LoginUrl(Settings(("AppHost:BrowserToken", "f00d"))));
+        // Anonymous, as the tests' own systems run, there is nothing to log in with.
+        Assert.Equal("http://127.0.0.1:18888",
+            DashboardAccess.LoginUrl(Settings(("AppHost:BrowserToken", "f00d"), ("ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS", "true"))));
+    }
+
+    [Fact]
     public async Task A_service_that_exits_during_start_up_ends_the_wait_with_its_name_and_its_last_words()
     {
         var builder = TestAppHost.CreateBuilder();
