@@ -41,13 +41,6 @@ if (settings.Fresh)
     }
 }
 
-// The dashboard's telemetry API key (header x-api-key), kept with the generated passwords so that it can be read there;
-// Aspire would make a new one each run and keep it to itself. Its UI asks for the login link the AppHost prints.
-if (!DashboardAccess.IsAnonymous(builder.Configuration))
-{
-    builder.Configuration["AppHost:DashboardApiKey"] = PersistedSecret.Password(settings.DataDirectory, DashboardAccess.ApiKeySecret).GetDefaultValue();
-}
-
 // The key the services sign their own tokens with and check every token against (with dotnet user-jwts' in Development).
 var signingKey = builder.AddParameter("auth-signing-key", PersistedSecret.SigningKey(settings.DataDirectory, "auth-signing-key"), secret: true);
 

@@ -45,11 +45,13 @@ public sealed class SystemUnderTest : IAsyncDisposable
         try
         {
             var builder = await CreateBuilderAsync(options, data, dashboard, tokens, cancellationToken).ConfigureAwait(false);
+            // The dashboard asks who you are: its link with this run's browser token.
+            var dashboardLogin = DashboardAccess.LoginUrl(builder.Configuration) ?? dashboard;
             var services = AddComparisons(builder, options);
             app = await builder.BuildAsync(cancellationToken).ConfigureAwait(false);
             await app.StartHealthyAsync(services, StartTimeout, cancellationToken).ConfigureAwait(false);
 
-            Console.WriteLine(options.NoDashboard ? "System up; no dashboard (no telemetry export)" : $"System up; Aspire dashboard {dashboard}");
+            Console.WriteLine(options.NoDashboard ? "System up; no dashboard (no telemetry export)" : $"System up; Aspire dashboard {dashboardLogin}");
             var connectionStrings = new Dictionary<string, string>();
             foreach (var name in new[] { "redis", "bookingdb", "performancedb", "kafka" })
             {

@@ -5,9 +5,6 @@ namespace Booking.AppHost.Hosting;
 
 public static class DashboardAccess
 {
-    /// <summary>The generated secret (under the data directory's <c>secrets/</c>) that is the dashboard telemetry API's key.</summary>
-    public const string ApiKeySecret = "dashboard-api-key";
-
     /// <summary>Whether the dashboard lets anyone in (ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS); F5's launch profile does not.</summary>
     public static bool IsAnonymous(IConfiguration configuration)
     {
@@ -58,6 +55,10 @@ public static class DashboardAccess
         DashboardUrl(configuration) is { } url && configuration["AppHost:BrowserToken"] is { Length: > 0 } token && !IsAnonymous(configuration)
             ? $"{url.TrimEnd('/')}/login?t={Uri.EscapeDataString(token)}"
             : DashboardUrl(configuration);
+
+    /// <summary>The key (header <c>x-api-key</c>) of the dashboard's telemetry API that Aspire made for this run; none when anonymous.</summary>
+    public static string? TelemetryApiKey(IConfiguration configuration) =>
+        IsAnonymous(configuration) ? null : configuration["AppHost:DashboardApiKey"] is { Length: > 0 } key ? key : null;
 
     private static bool IsLoopback(string url) =>
         Uri.TryCreate(url, UriKind.Absolute, out var uri)

@@ -74,6 +74,10 @@ public sealed partial class ResourceSummary(
         if (!options.DisableDashboard && DashboardAccess.LoginUrl(configuration) is { } login)
         {
             lines.Add($"Dashboard: {login}");
+            if (DashboardAccess.TelemetryApiKey(configuration) is { } key)
+            {
+                lines.Add($"Dashboard telemetry API key (header x-api-key): {key}");
+            }
         }
 
         if (services.GetService<AppHostSettings>() is { } settings)

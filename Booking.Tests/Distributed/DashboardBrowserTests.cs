@@ -44,7 +44,8 @@ public sealed class DashboardBrowserTests(DistributedSystem system, ITestOutputH
         // Expect's own default is 5 s, too short for the dashboard's first render beside the rest of the suite.
         Assertions.SetDefaultExpectTimeout(30_000);
 
-        await page.GotoAsync(system.DashboardUrl + "/");
+        // Logged in as the AppHost's printed link does, which then shows the resources.
+        await page.GotoAsync(system.DashboardLoginUrl);
         await ReloadedOnceIfItFailsAsync(page, async () =>
         {
             foreach (var resource in new[] { "redis", "postgres", "bookingdb", "performancedb", "kafka", "performance-stub", "booking-api", "saga-worker" })

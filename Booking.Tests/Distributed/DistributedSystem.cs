@@ -24,6 +24,7 @@ public sealed class DistributedSystem : IAsyncLifetime
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
     private readonly TestDirectory _data = new("system");
+    private string? _dashboardApiKey;
 
     public DistributedApplication App { get; private set; } = null!;
 
@@ -46,6 +47,10 @@ public sealed class DistributedSystem : IAsyncLifetime
             $"--Parameters:auth-signing-key={TestTokens.SigningKey}",
             .. SideBySideRun.Arguments(DashboardUrl),
         ], (options, _) => options.DisableDashboard = false, timeout.Token);
+        // The dashboard is not anonymous (the launch profile's settings hold here too): a browser logs in with the
+        // run's token, the telemetry API takes its key.
+        DashboardLoginUrl = DashboardAccess.LoginUrl(builder.Configuration) ?? DashboardUrl;
+        _dashboardApiKey = DashboardAccess.TelemetryApiKey(builder.Configuration);
 
         // Quick resumption, so the worker-crash test sees every saga finish soon after the restart.
         foreach (var service in new[] { "booking-api", "saga-worker" })
@@ -69,7 +74,20 @@ public sealed class DistributedSystem : IAsyncLifetime
         return client;
     }
 
-    public HttpClient Dashboard() => new() { BaseAddress = new Uri(DashboardUrl) };
+    /// <summary>The dashboard's login link, with this run's browser token.</summary>
+    public string DashboardLoginUrl { get; private set; } = null!;
+
+    /// <summary>A client of the dashboard's telemetry API, with this run's key.</summary>
+    public HttpClient Dashboard()
+    {
+        var client = new HttpClient { BaseAddress = new Uri(DashboardUrl) };
+        if (_dashboardApiKey is not null)
+        {
+            client.DefaultRequestHeaders.Add("x-api-key", _dashboardApiKey);
+        }
+
+        return client;
+    }
 
     /// <summary>Creates a performance in the performance service and returns its id.</summary>
     public async Task<string> CreatePerformanceAsync(string title, int rows = 5, int seatsPerRow = 10)

@@ -59,9 +59,11 @@ public sealed class StartupHelpersTests
 
         Assert.False(DashboardAccess.IsAnonymous(Settings()));
         Assert.Equal("http://127.0.0.1:18888/login?t=f00d", DashboardAccess.LoginUrl(Settings(("AppHost:BrowserToken", "f00d"))));
-        // Anonymous, as the tests' own systems run, there is nothing to log in with.
-        Assert.Equal("http://127.0.0.1:18888",
-            DashboardAccess.LoginUrl(Settings(("AppHost:BrowserToken", "f00d"), ("ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS", "true"))));
+        Assert.Equal("beef", DashboardAccess.TelemetryApiKey(Settings(("AppHost:DashboardApiKey", "beef"))));
+        // Anonymous (turned on by hand) there is nothing to log in with.
+        var anonymous = Settings(("AppHost:BrowserToken", "f00d"), ("AppHost:DashboardApiKey", "beef"), ("ASPIRE_DASHBOARD_UNSECURED_ALLOW_ANONYMOUS", "true"));
+        Assert.Equal("http://127.0.0.1:18888", DashboardAccess.LoginUrl(anonymous));
+        Assert.Null(DashboardAccess.TelemetryApiKey(anonymous));
     }
 
     [Fact]
