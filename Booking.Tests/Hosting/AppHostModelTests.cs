@@ -121,8 +121,9 @@ public sealed class AppHostModelTests
     private static async Task<IReadOnlyDictionary<string, IResource>> ModelAsync(params string[] args)
     {
         var ct = TestContext.Current.CancellationToken;
-        var data = Path.Combine(Path.GetTempPath(), "booking-tests", "model-" + Guid.NewGuid().ToString("N"));
-        await using var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Booking_AppHost>([$"--AppHost:DataDirectory={data}", .. args], ct);
+        // Deleted afterwards: the AppHost takes its lock there even when nothing starts.
+        using var data = new TestDirectory("model");
+        await using var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Booking_AppHost>([$"--AppHost:DataDirectory={data.Path}", .. args], ct);
         return builder.Resources.ToDictionary(r => r.Name);
     }
 }
