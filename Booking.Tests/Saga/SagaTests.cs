@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Booking.Core.Outbox;
 using Booking.Core.Reservations;
 using Booking.PerformanceStub.Data;
+using Booking.SagaWorker.Saga;
 
 namespace Booking.Tests.Saga;
 
@@ -14,6 +15,28 @@ public sealed class SagaTests(SagaApp app) : IClassFixture<SagaApp>
     {
         await using var db = StubDb();
         return (await db.Sections.AsNoTracking().SingleAsync(s => s.PerformanceId == Guid.Parse(performanceId) && s.Code == section)).Remaining;
+    }
+
+    [Fact]
+    public async Task A_compensation_takes_only_the_performance_services_own_not_found_as_nothing_to_give_back()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var performance = await app.CreatePerformanceAsync(("A", 1, 5));
+        var client = app.WorkerServices.GetRequiredService<PerformanceAllocationClient>();
+
+        // The service's own answer: no such section, so nothing of it is allocated.
+        Assert.Equal(StepOutcome.Succeeded, (await client.DeallocateAsync(performance, "Z", Guid.NewGuid(), ct)).Outcome);
+        Assert.Equal(StepOutcome.Succeeded, (await client.DeallocateAsync(performance, "A", Guid.NewGuid(), ct)).Outcome);
+        // A 404 of anything else (a proxy, a route moved in a deploy) says nothing of the allocation: tried again.
+        using var proxy = new HttpClient(new NotFoundProxy()) { BaseAddress = new Uri("http://performance-stub") };
+        Assert.Equal(StepOutcome.Retry, (await new PerformanceAllocationClient(proxy).DeallocateAsync(performance, "A", Guid.NewGuid(), ct)).Outcome);
+    }
+
+    /// <summary>What a proxy in front of the service answers for a route it does not know: a plain 404.</summary>
+    private sealed class NotFoundProxy : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            Task.FromResult(new HttpResponseMessage(HttpStatusCode.NotFound) { Content = new StringContent("404 page not found") });
     }
 
     [Fact]
