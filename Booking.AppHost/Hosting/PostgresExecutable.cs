@@ -182,7 +182,9 @@ public static class PostgresExecutableExtensions
         if (File.Exists(Path.Combine(directory, "PG_VERSION")))
         {
             File.Delete(passwordFile);
-            await WaitForPreviousServerAsync(directory, cancellationToken).ConfigureAwait(false);
+            // A restart right after a stop (a dashboard command, a test) can find the previous server still finishing
+            // its shutdown, holding the port and shared memory; starting over it fails.
+            await ProcessRunner.WaitForPreviousServerAsync(Path.Combine(directory, "postmaster.pid"), "postgres", "PostgreSQL", cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -228,44 +230,6 @@ public static class PostgresExecutableExtensions
                     $"Keep the data in a directory it can reach: --AppHost:DataDirectory=/var/tmp/booking (or AppHost__DataDirectory), " +
                     $"or run from a checkout outside '{parent}', or as a user other than root.");
             }
-        }
-    }
-
-    /// <summary>
-    /// A restart right after a stop (a dashboard command, a test) can find the previous server still finishing its
-    /// shutdown, holding the port and shared memory; starting over it fails. Waits (up to 30 s) until it is gone.
-    /// </summary>
-    private static async Task WaitForPreviousServerAsync(string directory, CancellationToken cancellationToken)
-    {
-        var pidFile = Path.Combine(directory, "postmaster.pid");
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (await RunningServerAsync(pidFile, cancellationToken).ConfigureAwait(false) is { } pid)
-        {
-            if (DateTime.UtcNow >= deadline)
-            {
-                throw new InvalidOperationException(
-                    $"A PostgreSQL server of an earlier run (process {pid}) still holds '{directory}' after 30 s. Stop it (kill {pid}), then start again.");
-            }
-
-            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>The pid in the lock file when a postgres process runs under it; null for no file or a stale one (PostgreSQL itself deals with that).</summary>
-    private static async Task<int?> RunningServerAsync(string pidFile, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var first = (await File.ReadAllLinesAsync(pidFile, cancellationToken).ConfigureAwait(false)).FirstOrDefault();
-            return int.TryParse(first, CultureInfo.InvariantCulture, out var pid)
-                && (await File.ReadAllTextAsync($"/proc/{pid}/comm", cancellationToken).ConfigureAwait(false)).Trim() == "postgres"
-                ? pid
-                : null;
-        }
-        catch (IOException)
-        {
-            // No lock file, or its process is gone (both can vanish while read).
-            return null;
         }
     }
 

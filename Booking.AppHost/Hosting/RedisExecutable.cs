@@ -24,6 +24,9 @@ public sealed class RedisExecutableResource(string name, string dataDirectory, P
 
     /// <summary>The server's settings file: the password stays out of the process arguments the dashboard shows.</summary>
     public string ConfigFile => Path.Combine(DataDirectory, "redis.conf");
+
+    /// <summary>The running server's pid, written by Redis itself (<c>pidfile</c>) and removed when it stops cleanly.</summary>
+    public string PidFile => Path.Combine(DataDirectory, "redis.pid");
 }
 
 public static class RedisExecutableExtensions
@@ -44,6 +47,7 @@ public static class RedisExecutableExtensions
         builder.Eventing.Subscribe<BeforeResourceStartedEvent>(redis, async (_, cancellationToken) =>
         {
             Directory.CreateDirectory(dataDirectory);
+            await ProcessRunner.WaitForPreviousServerAsync(redis.PidFile, "redis-server", "Redis", cancellationToken).ConfigureAwait(false);
             var secret = await redis.PasswordParameter.GetValueAsync(cancellationToken).ConfigureAwait(false);
             await PrivateFile.WriteAllLinesAsync(redis.ConfigFile,
             [
@@ -52,6 +56,8 @@ public static class RedisExecutableExtensions
                 "protected-mode yes",
                 $"requirepass {Quoted(secret)}",
                 $"dir {Quoted(dataDirectory)}",
+                // Written while it runs (removed on a clean stop), so that the next start waits for it to be gone.
+                $"pidfile {Quoted(redis.PidFile)}",
                 "save \"\"",
                 $"appendonly {(settings.Durable ? "yes" : "no")}",
                 "appendfsync everysec",

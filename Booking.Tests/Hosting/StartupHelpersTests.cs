@@ -67,6 +67,30 @@ public sealed class StartupHelpersTests
     }
 
     [Fact]
+    public async Task A_store_starts_only_once_the_server_of_an_earlier_run_is_gone_and_a_stale_pid_file_does_not_hold_it()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var directory = new TestDirectory("previous-server");
+        Directory.CreateDirectory(directory.Path);
+        var pidFile = Path.Combine(directory.Path, "server.pid");
+        // "sleep" stands for the server of a run whose AppHost was killed: still running on the data directory.
+        using var previous = Process.Start("sleep", "60");
+        await File.WriteAllTextAsync(pidFile, $"{previous.Id}\n", ct);
+
+        var waiting = ProcessRunner.WaitForPreviousServerAsync(pidFile, "sleep", "Test", ct);
+        await Task.Delay(500, ct);
+        Assert.False(waiting.IsCompleted);
+        previous.Kill();
+        await previous.WaitForExitAsync(ct);
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10), ct);
+
+        // Its file left behind (killed, not stopped) names a process that is gone, or another program's: no wait.
+        await ProcessRunner.WaitForPreviousServerAsync(pidFile, "sleep", "Test", ct).WaitAsync(TimeSpan.FromSeconds(1), ct);
+        await File.WriteAllTextAsync(pidFile, $"{Environment.ProcessId}\n", ct);
+        await ProcessRunner.WaitForPreviousServerAsync(pidFile, "sleep", "Test", ct).WaitAsync(TimeSpan.FromSeconds(1), ct);
+    }
+
+    [Fact]
     public async Task A_service_that_exits_during_start_up_ends_the_wait_with_its_name_and_its_last_words()
     {
         var builder = TestAppHost.CreateBuilder();
