@@ -7,9 +7,10 @@ namespace Booking.LoadTest;
 public sealed record AuditCheck(string Name, bool Passed, string Detail);
 
 /// <summary>
-/// The end-of-run correctness audit of BENCHMARK.md. A fast run with one inconsistency is a failed run.
+/// The end-of-run correctness audit of BENCHMARK.md. A fast run with one inconsistency is a failed run. A stop
+/// (Ctrl-C) ends its waits and queries at once: nothing of a stopped run is reported.
 /// </summary>
-public sealed class Audit(SystemUnderTest system, EventWatcher events)
+public sealed class Audit(SystemUnderTest system, EventWatcher events, CancellationToken stopping)
 {
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(90);
 
@@ -31,7 +32,7 @@ public sealed class Audit(SystemUnderTest system, EventWatcher events)
     public async Task BookingPhaseAsync(string mode, string performanceId, IReadOnlyList<Guid> reservations)
     {
         await using var bookingDb = new NpgsqlConnection(system.ConnectionStrings["bookingdb"]);
-        await bookingDb.OpenAsync().ConfigureAwait(false);
+        await bookingDb.OpenAsync(stopping).ConfigureAwait(false);
         await CheckSagasFinishedAsync(mode, bookingDb, performanceId).ConfigureAwait(false);
         var finished = await CheckAcceptedFinishedAsync(mode, bookingDb, reservations).ConfigureAwait(false);
 
@@ -55,8 +56,8 @@ public sealed class Audit(SystemUnderTest system, EventWatcher events)
         await using (var command = new NpgsqlCommand("SELECT id, status FROM reservations WHERE id = ANY($1)", bookingDb))
         {
             command.Parameters.AddWithValue(reservations.ToArray());
-            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
-            while (await reader.ReadAsync().ConfigureAwait(false))
+            await using var reader = await command.ExecuteReaderAsync(stopping).ConfigureAwait(false);
+            while (await reader.ReadAsync(stopping).ConfigureAwait(false))
             {
                 statuses[reader.GetGuid(0)] = reader.GetString(1);
             }
@@ -78,19 +79,19 @@ public sealed class Audit(SystemUnderTest system, EventWatcher events)
             "SELECT count(*) FROM sagas s JOIN reservations r ON r.id = s.reservation_id WHERE r.resource_id = $1 AND s.state NOT IN ('COMPLETED','FAILED','CANCELLED')",
             performanceId).ConfigureAwait(false)) > 0 && DateTime.UtcNow < deadline)
         {
-            await Task.Delay(500).ConfigureAwait(false);
+            await Task.Delay(500, stopping).ConfigureAwait(false);
         }
 
         Checks.Add(new($"{mode}: no saga left unfinished", unfinished == 0, $"{unfinished} unfinished"));
     }
 
-    private static async Task<List<(Guid Id, Guid HoldId, string[] Seats)>> ConfirmedAsync(NpgsqlConnection bookingDb, string performanceId)
+    private async Task<List<(Guid Id, Guid HoldId, string[] Seats)>> ConfirmedAsync(NpgsqlConnection bookingDb, string performanceId)
     {
         var confirmed = new List<(Guid Id, Guid HoldId, string[] Seats)>();
         await using var command = new NpgsqlCommand("SELECT id, hold_id, seat_ids FROM reservations WHERE resource_id = $1 AND status = 'CONFIRMED'", bookingDb);
         command.Parameters.AddWithValue(performanceId);
-        await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
-        while (await reader.ReadAsync().ConfigureAwait(false))
+        await using var reader = await command.ExecuteReaderAsync(stopping).ConfigureAwait(false);
+        while (await reader.ReadAsync(stopping).ConfigureAwait(false))
         {
             confirmed.Add((reader.GetGuid(0), reader.GetGuid(1), reader.GetFieldValue<string[]>(2)));
         }
@@ -119,7 +120,7 @@ public sealed class Audit(SystemUnderTest system, EventWatcher events)
     private async Task CheckSectionsAsync(string mode, string performanceId, List<string> bookedSeats)
     {
         await using var performanceDb = new NpgsqlConnection(system.ConnectionStrings["performancedb"]);
-        await performanceDb.OpenAsync().ConfigureAwait(false);
+        await performanceDb.OpenAsync(stopping).ConfigureAwait(false);
         var sections = new List<(string Code, int Capacity, int Remaining, long Allocated)>();
         await using (var command = new NpgsqlCommand("""
             SELECT s.code, s.capacity, s.remaining, COALESCE((SELECT sum(a.seats) FROM allocations a
@@ -128,8 +129,8 @@ public sealed class Audit(SystemUnderTest system, EventWatcher events)
             """, performanceDb))
         {
             command.Parameters.AddWithValue(performanceId);
-            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
-            while (await reader.ReadAsync().ConfigureAwait(false))
+            await using var reader = await command.ExecuteReaderAsync(stopping).ConfigureAwait(false);
+            while (await reader.ReadAsync(stopping).ConfigureAwait(false))
             {
                 sections.Add((reader.GetString(0), reader.GetInt32(1), reader.GetInt32(2), reader.GetInt64(3)));
             }
@@ -163,7 +164,7 @@ public sealed class Audit(SystemUnderTest system, EventWatcher events)
                 break;
             }
 
-            await Task.Delay(500).ConfigureAwait(false);
+            await Task.Delay(500, stopping).ConfigureAwait(false);
         }
         while (DateTime.UtcNow < deadline);
 
@@ -175,10 +176,10 @@ public sealed class Audit(SystemUnderTest system, EventWatcher events)
             + $"{missing} without their event, {extra} with two different events on one topic, {stray} on the other topic"));
     }
 
-    private static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql, string parameter)
+    private async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql, string parameter)
     {
         await using var command = new NpgsqlCommand(sql, connection);
         command.Parameters.AddWithValue(parameter);
-        return (T)(await command.ExecuteScalarAsync().ConfigureAwait(false))!;
+        return (T)(await command.ExecuteScalarAsync(stopping).ConfigureAwait(false))!;
     }
 }

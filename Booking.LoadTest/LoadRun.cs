@@ -13,7 +13,7 @@ namespace Booking.LoadTest;
 internal sealed class LoadRun(LoadOptions options, SystemUnderTest system, EventWatcher events, HttpClient http, CostMeter costs, CancellationToken stopping)
 {
     private readonly Workload _workload = new(options, http, events, system.Tokens);
-    private readonly Audit _audit = new(system, events);
+    private readonly Audit _audit = new(system, events, stopping);
     private readonly List<PhaseResult> _phases = [];
     private readonly List<string> _seats = CeilingServer.SeatIds(options.Seats);
 
@@ -45,6 +45,8 @@ internal sealed class LoadRun(LoadOptions options, SystemUnderTest system, Event
 
         var phases = run._phases;
         var spans = system.DashboardData is { } dashboardData ? await DashboardStore.CountAsync(dashboardData, phases, stopping) : null;
+        // A stop that came after the last phase (during the last audit or the span count) still reports nothing.
+        stopping.ThrowIfCancellationRequested();
         var result = new RunResult(startedAt, Environment.ProcessorCount, options, spans?.AddTo(phases) ?? phases, Report.Ratios(phases), run._audit.Clean, run._audit.Checks, spans?.NotCounted);
         await Report.WriteAsync(result, options.Output);
         Console.WriteLine();
