@@ -20,7 +20,7 @@ namespace Booking.Api.Reservations;
 /// service stops. At most <see cref="BookingOptions.MaxPendingReservations"/> wait: past that (PostgreSQL stalled or
 /// slower than the requests come) a request is refused at once, a 503, rather than held in memory without bound.
 /// </summary>
-public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, IOptions<BookingOptions> options, ILogger<ReservationCommitter> logger) : BackgroundService
+public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, IOptions<BookingOptions> options, ILogger<ReservationCommitter> logger) : IHostedService
 {
     /// <summary>At most this many reservations share one transaction.</summary>
     public const int MaxBatch = 100;
@@ -33,6 +33,8 @@ public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, IO
     private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(options.Value.MaxPendingReservations) { FullMode = BoundedChannelFullMode.Wait });
 
     private volatile bool _stopping;
+
+    private Task _writers = Task.CompletedTask;
 
     private sealed record Pending(Reservation Reservation, OutboxMessage Requested, ActivityContext Caller, TaskCompletionSource Committed);
 
@@ -47,16 +49,23 @@ public sealed partial class ReservationCommitter(IServiceScopeFactory scopes, IO
                 : $"{options.Value.MaxPendingReservations} reservations wait for PostgreSQL already."));
     }
 
-    public override async Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts the writers, with no token to stop them: they end when the queue is complete and drained, so no request
+    /// is left unanswered, even one queued between the start and a stop that comes at once.
+    /// </summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _writers = Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(() => _queue.Reader.ForEachBatchAsync(MaxBatch, CommitBatchAsync), CancellationToken.None)));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Takes no more reservations and waits (as long as the host lets it) for those queued to be committed or refused.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
         _stopping = true;
         _queue.Writer.TryComplete();
-        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        await _writers.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
-
-    // Not the stopping token: the writers end when the queue is complete and drained, so no request is left unanswered.
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(() => _queue.Reader.ForEachBatchAsync(MaxBatch, CommitBatchAsync), CancellationToken.None)));
 
     private async Task CommitBatchAsync(List<Pending> batch)
     {

@@ -160,7 +160,8 @@ public static class AllocationsApi
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         if (!await db.Sections.AnyAsync(s => s.PerformanceId == id && s.Code == code, cancellationToken).ConfigureAwait(false))
         {
-            return PerformancesApi.NotFound(id);
+            // Nothing of a section that does not exist is allocated, nor ever can be: given back already, as API.md has it.
+            return TypedResults.NoContent();
         }
 
         var now = services.Time.GetUtcNow();

@@ -41,33 +41,11 @@ public sealed class PerformanceAllocationClient(HttpClient http)
     {
         using var response = await http.DeleteAsync($"/performances/{performanceId}/sections/{section}/allocations/{reservationId}", cancellationToken)
             .ConfigureAwait(false);
-        return response.IsSuccessStatusCode || await IsNoSuchSectionAsync(response, cancellationToken).ConfigureAwait(false)
+        // 204 also when the section does not exist (nothing of it is allocated). A 404 is never the service's answer
+        // here but a route's (a proxy's, one moved in a deploy): it says nothing of the allocation, so it is tried
+        // again, or the compensation would be recorded done with the seats still allocated.
+        return response.IsSuccessStatusCode
             ? StepResult.Done
             : StepResult.Retry($"Deallocation of section {section} failed ({(int)response.StatusCode})");
-    }
-
-    /// <summary>
-    /// The performance service's own answer that the section does not exist (so nothing of it is allocated): a 404 with
-    /// its problem code. Any other 404 (a proxy's, a route moved in a deploy) says nothing of the allocation and is
-    /// tried again, or a compensation recorded as done would leave the seats allocated for good.
-    /// </summary>
-    private static async Task<bool> IsNoSuchSectionAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        if (response.StatusCode != HttpStatusCode.NotFound || response.Content.Headers.ContentType?.MediaType != "application/problem+json")
-        {
-            return false;
-        }
-
-        try
-        {
-            var problem = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(cancellationToken).ConfigureAwait(false);
-            return problem.ValueKind == System.Text.Json.JsonValueKind.Object
-                && problem.TryGetProperty("code", out var code) && code.ValueKind == System.Text.Json.JsonValueKind.String
-                && code.GetString() == ProblemCodes.NotFound;
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return false;
-        }
     }
 }

@@ -67,19 +67,20 @@ public sealed class GroupCommitTests(BookingApp app) : IClassFixture<BookingApp>
     public async Task A_stopping_service_commits_what_was_queued_and_refuses_what_comes_after_with_a_503()
     {
         // A committer of its own, so stopping it leaves the API's in service for the other tests.
-        using var committer = new ReservationCommitter(app.Service<IServiceScopeFactory>(), app.Service<IOptions<BookingOptions>>(),
+        var committer = new ReservationCommitter(app.Service<IServiceScopeFactory>(), app.Service<IOptions<BookingOptions>>(),
             NullLogger<ReservationCommitter>.Instance);
         await committer.StartAsync(CancellationToken.None);
         var resource = $"stopping-{Guid.NewGuid():N}";
         var queued = CommitNew(committer, resource, 50);
 
+        // At once, as a stop right after the start: the writers may not have taken anything yet.
         var stopped = committer.StopAsync(CancellationToken.None);
         var late = CommitNew(committer, resource, 1).Single();
 
         var refusal = await Assert.ThrowsAsync<CommitRefusedException>(() => late);
         Assert.Equal(503, ProblemExceptionHandler.Classify(refusal).Status);
-        await stopped;
-        await Task.WhenAll(queued);
+        await stopped.WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+        Assert.All(queued, commit => Assert.True(commit.IsCompletedSuccessfully, commit.Exception?.ToString()));
         await using var db = app.NewDbContext();
         Assert.Equal(queued.Count, await db.Reservations.CountAsync(r => r.ResourceId == resource));
     }

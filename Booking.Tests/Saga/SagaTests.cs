@@ -18,16 +18,16 @@ public sealed class SagaTests(SagaApp app) : IClassFixture<SagaApp>
     }
 
     [Fact]
-    public async Task A_compensation_takes_only_the_performance_services_own_not_found_as_nothing_to_give_back()
+    public async Task A_deallocation_is_done_on_the_performance_services_answer_and_a_routes_404_is_tried_again()
     {
         var ct = TestContext.Current.CancellationToken;
         var performance = await app.CreatePerformanceAsync(("A", 1, 5));
         var client = app.WorkerServices.GetRequiredService<PerformanceAllocationClient>();
 
-        // The service's own answer: no such section, so nothing of it is allocated.
+        // The service's answers: nothing allocated (no such section, or none for this reservation), given back.
         Assert.Equal(StepOutcome.Succeeded, (await client.DeallocateAsync(performance, "Z", Guid.NewGuid(), ct)).Outcome);
         Assert.Equal(StepOutcome.Succeeded, (await client.DeallocateAsync(performance, "A", Guid.NewGuid(), ct)).Outcome);
-        // A 404 of anything else (a proxy, a route moved in a deploy) says nothing of the allocation: tried again.
+        // A 404 is a route's (a proxy's, one moved in a deploy) and says nothing of the allocation: tried again.
         using var proxy = new HttpClient(new NotFoundProxy()) { BaseAddress = new Uri("http://performance-stub") };
         Assert.Equal(StepOutcome.Retry, (await new PerformanceAllocationClient(proxy).DeallocateAsync(performance, "A", Guid.NewGuid(), ct)).Outcome);
     }
