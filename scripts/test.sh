@@ -10,11 +10,14 @@ bash scripts/setup.sh
 # delete it when done; a run killed part way (a cancelled CI job, the hang timeout below) leaves its share behind.
 # Each run holds a shared lock while it runs: the one that can take it alone first deletes what is older than
 # three hours (not a directory a test started with plain `dotnet test` is still using).
+# The lock is only this script's (9>&- keeps it from the build servers and test hosts, which outlive it), and its file
+# is opened without being created when it exists (the temp folder may refuse that of a file another user made).
 scratch="${TMPDIR:-/tmp}/booking-tests"
 mkdir -p "$scratch"
-exec 9>"$scratch.lock"
+[ -e "$scratch.lock" ] || : > "$scratch.lock"
+exec 9< "$scratch.lock"
 if flock -xn 9; then
-  find "$scratch" -mindepth 1 -maxdepth 1 -mmin +180 -exec rm -rf {} +
+  find "$scratch" -mindepth 1 -maxdepth 1 -mmin +180 -exec rm -rf {} + || echo "test: some old test data in $scratch could not be deleted" >&2
 fi
 flock -s 9
 
@@ -23,7 +26,7 @@ rm -rf "$results"
 mkdir -p "$results"
 
 echo "test: building"
-dotnet build Booking.slnx -c Release -nologo -clp:ErrorsOnly
+dotnet build Booking.slnx -c Release -nologo -clp:ErrorsOnly 9>&-
 
 echo "test: running"
 status=0
@@ -32,7 +35,7 @@ status=0
 dotnet test Booking.slnx -c Release --no-build -nologo \
   --blame-hang-timeout 15m --blame-hang-dump-type none \
   --logger "trx;LogFileName=booking.trx" --logger "console;verbosity=normal" \
-  --results-directory "$results" "$@" || status=$?
+  --results-directory "$results" "$@" 9>&- || status=$?
 
 # One plain summary line, whatever the runner printed above.
 trx=$(find "$results" -name '*.trx' | head -n 1)

@@ -73,20 +73,25 @@ public sealed record AppHostSettings
     /// <summary>
     /// <c>.data/</c> at the repository root. Run as root, PostgreSQL runs as the <c>postgres</c> user, which must be able
     /// to enter every directory above its data: from a checkout it cannot enter (under <c>/root</c>, mode 700) the data
-    /// goes to <c>/var/tmp/booking-&lt;hash of the checkout's path&gt;</c> instead, one directory per checkout, kept across
-    /// reboots as <c>.data/</c> is.
+    /// goes to <c>/var/lib/booking/&lt;hash of the checkout's path&gt;</c> instead, one directory per checkout, where
+    /// only root can make it (not the world-writable <c>/var/tmp</c>, where another user could make it first and plant
+    /// its secrets). A <c>.data/</c> that already holds secrets stays in use: its passwords and data are the checkout's.
     /// </summary>
     public static string DefaultDataDirectory(string appHostDirectory, bool asRoot)
     {
         var repository = Path.GetFullPath(Path.Combine(appHostDirectory, ".."));
-        if (!asRoot || OperatingSystem.IsWindows() || EveryoneMayEnter(repository))
+        var inCheckout = Path.Combine(repository, ".data");
+        if (!asRoot || OperatingSystem.IsWindows() || EveryoneMayEnter(repository) || Directory.Exists(Path.Combine(inCheckout, PersistedSecret.FolderName)))
         {
-            return Path.Combine(repository, ".data");
+            return inCheckout;
         }
 
         var checkout = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(repository)))[..12];
-        return Path.Combine("/var/tmp", $"booking-{checkout}");
+        return Path.Combine(RootDataFolder, checkout);
     }
+
+    /// <summary>Where root's checkouts that the <c>postgres</c> user cannot enter keep their data by default.</summary>
+    public const string RootDataFolder = "/var/lib/booking";
 
     /// <summary>Whether any user may enter <paramref name="directory"/> and every directory above it (others' execute bit).</summary>
     [UnsupportedOSPlatform("windows")]

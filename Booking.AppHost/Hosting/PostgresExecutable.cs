@@ -227,7 +227,7 @@ public static class PostgresExecutableExtensions
             {
                 throw new InvalidOperationException(
                     $"PostgreSQL runs as the '{OsUser}' user when the AppHost runs as root, and that user cannot enter '{parent}'. " +
-                    $"Keep the data in a directory it can reach: --AppHost:DataDirectory=/var/tmp/booking (or AppHost__DataDirectory), " +
+                    $"Keep the data in a directory it can reach: --AppHost:DataDirectory=/var/lib/booking/mine (or AppHost__DataDirectory), " +
                     $"or run from a checkout outside '{parent}', or as a user other than root.");
             }
         }

@@ -11,29 +11,39 @@ namespace Booking.Tests.Hosting;
 [UnsupportedOSPlatform("windows")]
 public sealed class DataDirectoryDefaultTests : IDisposable
 {
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private readonly TestDirectory _directory = new("data-default");
 
     [Fact]
     public void A_checkout_everyone_may_enter_keeps_its_data_in_dot_data_as_root_or_not()
     {
-        var appHost = Checkout(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherExecute);
+        var appHost = Checkout(OwnerOnly | UnixFileMode.OtherExecute);
 
         Assert.Equal(Path.Combine(_directory.Path, "checkout", ".data"), AppHostSettings.DefaultDataDirectory(appHost, asRoot: true));
         Assert.Equal(Path.Combine(_directory.Path, "checkout", ".data"), AppHostSettings.DefaultDataDirectory(appHost, asRoot: false));
     }
 
     [Fact]
-    public void As_root_a_checkout_only_its_owner_may_enter_keeps_its_data_under_var_tmp_one_directory_per_checkout()
+    public void As_root_a_checkout_only_its_owner_may_enter_keeps_its_data_under_var_lib_one_directory_per_checkout()
     {
-        var appHost = Checkout(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var appHost = Checkout(OwnerOnly);
 
         var data = AppHostSettings.DefaultDataDirectory(appHost, asRoot: true);
 
-        Assert.Matches("^/var/tmp/booking-[0-9a-f]{12}$", data);
+        Assert.Matches("^/var/lib/booking/[0-9a-f]{12}$", data);
         Assert.Equal(data, AppHostSettings.DefaultDataDirectory(Path.Combine(appHost, "..", "Booking.AppHost"), asRoot: true));
-        Assert.NotEqual(data, AppHostSettings.DefaultDataDirectory(Checkout(UnixFileMode.UserExecute, "other"), asRoot: true));
+        Assert.NotEqual(data, AppHostSettings.DefaultDataDirectory(Checkout(OwnerOnly, "other"), asRoot: true));
         // Not as root, PostgreSQL runs as the one who may enter it.
         Assert.Equal(Path.Combine(_directory.Path, "checkout", ".data"), AppHostSettings.DefaultDataDirectory(appHost, asRoot: false));
+    }
+
+    [Fact]
+    public void As_root_a_dot_data_that_already_holds_secrets_stays_in_use()
+    {
+        var appHost = Checkout(OwnerOnly);
+        Directory.CreateDirectory(Path.Combine(_directory.Path, "checkout", ".data", PersistedSecret.FolderName));
+
+        Assert.Equal(Path.Combine(_directory.Path, "checkout", ".data"), AppHostSettings.DefaultDataDirectory(appHost, asRoot: true));
     }
 
     [Fact]
@@ -42,7 +52,7 @@ public sealed class DataDirectoryDefaultTests : IDisposable
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection([new("AppHost:DataDirectory", Path.Combine(_directory.Path, "mine"))]).Build();
 
-        Assert.Equal(Path.Combine(_directory.Path, "mine"), AppHostSettings.From(configuration, Checkout(UnixFileMode.UserExecute)).DataDirectory);
+        Assert.Equal(Path.Combine(_directory.Path, "mine"), AppHostSettings.From(configuration, Checkout(OwnerOnly)).DataDirectory);
     }
 
     public void Dispose() => _directory.Dispose();
@@ -52,6 +62,8 @@ public sealed class DataDirectoryDefaultTests : IDisposable
     {
         var checkout = Path.Combine(_directory.Path, name);
         Directory.CreateDirectory(Path.Combine(checkout, "Booking.AppHost"));
+        // The test's own directory as any user may enter, whatever the umask: only the checkout's mode is under test.
+        File.SetUnixFileMode(_directory.Path, OwnerOnly | UnixFileMode.OtherExecute);
         File.SetUnixFileMode(checkout, mode);
         return Path.Combine(checkout, "Booking.AppHost");
     }
