@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the Booking platform needs on a fresh Debian 12 machine with a .NET 10 SDK: redis-server, the
-# PostgreSQL 15 server binaries, kcat, Chromium (for the dashboard's browser test) and procps (the tests signal
-# processes with kill). Safe to run again: it installs only what is missing, and stops only the system services of
+# PostgreSQL 15 server binaries, kcat, Chromium (for the dashboard's browser test), procps (the tests signal
+# processes with kill) and util-linux (runuser for PostgreSQL as root, flock for test.sh's lock). Safe to run again: it installs only what is missing, and stops only the system services of
 # packages it installed itself.
 set -euo pipefail
 
