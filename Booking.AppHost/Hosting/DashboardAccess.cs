@@ -51,10 +51,13 @@ public static class DashboardAccess
     }
 
     /// <summary>The dashboard's address with the browser token Aspire made for this run, which logs the browser in; the address alone when anonymous.</summary>
-    public static string? LoginUrl(IConfiguration configuration) =>
-        DashboardUrl(configuration) is { } url && configuration["AppHost:BrowserToken"] is { Length: > 0 } token && !IsAnonymous(configuration)
+    public static string? LoginUrl(IConfiguration configuration)
+    {
+        var url = DashboardUrl(configuration);
+        return url is not null && !IsAnonymous(configuration) && configuration["AppHost:BrowserToken"] is { Length: > 0 } token
             ? $"{url.TrimEnd('/')}/login?t={Uri.EscapeDataString(token)}"
-            : DashboardUrl(configuration);
+            : url;
+    }
 
     /// <summary>The key (header <c>x-api-key</c>) of the dashboard's telemetry API that Aspire made for this run; none when anonymous.</summary>
     public static string? TelemetryApiKey(IConfiguration configuration) =>

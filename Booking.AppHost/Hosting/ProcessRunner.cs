@@ -2,7 +2,10 @@ using System.Diagnostics;
 
 namespace Booking.AppHost.Hosting;
 
-/// <summary>Runs a short set-up command (chown, initdb) to completion before a resource starts.</summary>
+/// <summary>
+/// What a store needs before it starts: whether its program is installed, a short set-up command (chown, initdb) run to
+/// completion, and the wait for a server of an earlier run still on its data.
+/// </summary>
 public static class ProcessRunner
 {
     /// <summary>Whether <paramref name="program"/> exists: by its path when it has one, or else in a folder of the PATH.</summary>
