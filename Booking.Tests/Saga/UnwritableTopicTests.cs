@@ -31,7 +31,10 @@ public sealed class UnwritableTopicTests(SagaApp app) : IClassFixture<SagaApp>
             using var client = app.Client();
             var reservation = await client.ReserveAsync((await client.HoldSeatsAsync(performance, "A-1-1")).HoldId);
             Assert.Equal(ReservationStatus.Confirmed, (await app.WaitForFinalAsync(reservation.Id, TimeSpan.FromSeconds(60))).Status);
-            await app.WaitForEventAsync(BookingTopics.Completed, reservation.Id, TimeSpan.FromSeconds(30));
+            // The booking's events are read once each waiting one has failed once and backs off: eleven full rounds
+            // of the relay, about a second each here, several times that when the suite's start loads the machine.
+            // What shows they were not held back is that they go while every waiting one is still unsent (below).
+            await app.WaitForEventAsync(BookingTopics.Completed, reservation.Id, TimeSpan.FromSeconds(90));
 
             // Kept to go again, not quarantined (the topic, not the event, is at fault), each with why and when.
             db.ChangeTracker.Clear();
